@@ -1,0 +1,45 @@
+# Quick start: `make demo` runs hitl on the shipped examples; `make test` runs every test.
+# Both set everything up first (a virtualenv in .venv, the pinned OPA in .tools/bin).
+
+VENV   := .venv
+PYTHON := $(VENV)/bin/python
+HITL   := $(VENV)/bin/hitl
+OPA    := .tools/bin/opa
+export HITL_OPA_BIN := $(CURDIR)/$(OPA)
+
+.PHONY: setup demo test test-rego test-python schemas clean
+
+setup: $(VENV)/.installed $(OPA)
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --upgrade pip
+	$(PYTHON) -m pip install --quiet -e '.[test]'
+	touch $@
+
+$(OPA): opa.version scripts/install-opa
+	scripts/install-opa
+	touch $@
+
+demo: setup
+	$(HITL) evaluate examples/manifests --profile default --track-record examples/track-record.yaml
+	$(HITL) evaluate examples/manifests --profile bank --track-record examples/track-record.yaml
+	$(HITL) check examples/manifests --profile startup --track-record examples/track-record.yaml; \
+	  echo "hitl check exited $$? (3: at least one action is blocked)"
+
+test: setup test-rego test-python
+
+test-rego: $(OPA)
+	$(OPA) fmt --list --fail rego
+	$(OPA) check --strict rego
+	$(OPA) test rego --coverage --threshold 90 > /dev/null
+	$(OPA) test rego
+
+test-python: setup
+	$(PYTHON) -m pytest
+
+schemas: setup
+	$(HITL) schema --write schemas
+
+clean:
+	rm -rf $(VENV) .tools .pytest_cache

@@ -1,0 +1,3 @@
+from hitl_cli.cli import main
+
+main()

@@ -1,0 +1,51 @@
+"""Errors hitl reports, each as one line, each with the exit code of spec/cli.md."""
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    NEEDS_HUMAN = 1
+    USAGE = 2
+    BLOCKED = 3
+    INVALID_INPUT = 4
+    ENGINE_FAILURE = 5
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with one input: rendered as `source: field.path: message`."""
+
+    source: str
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.path or '(document)'}: {self.message}"
+
+
+class HitlError(Exception):
+    """A fault that stops the run; its message is the one line the user sees."""
+
+    exit_code = ExitCode.USAGE
+
+
+class UsageError(HitlError):
+    exit_code = ExitCode.USAGE
+
+
+class InvalidInput(HitlError):
+    """Input that cannot be used at all (a profile, say): every problem in it is listed."""
+
+    exit_code = ExitCode.INVALID_INPUT
+
+    def __init__(self, problems: list[Problem]):
+        super().__init__("\n".join(str(problem) for problem in problems))
+        self.problems = problems
+
+
+class EngineError(HitlError):
+    """The policy engine is missing, failed or answered nonsense: nothing was decided."""
+
+    exit_code = ExitCode.ENGINE_FAILURE

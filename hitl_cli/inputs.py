@@ -1,0 +1,101 @@
+"""Loading and validating what a run is given: manifests, a profile, a track record."""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from hitl_cli.documents import read_documents
+from hitl_cli.errors import InvalidInput, Problem, UsageError
+from hitl_cli.models import ActionManifest, AgentRecord, Profile, TrackRecord
+from hitl_cli.validation import validate
+from hitl_cli import paths
+
+
+@dataclass(frozen=True)
+class LoadedManifest:
+    source: str
+    line: int
+    manifest: ActionManifest
+
+
+def load_manifests(files: list[Path]) -> tuple[list[LoadedManifest], list[Problem]]:
+    """Every valid manifest in input order, and a problem for each invalid one (which is left out)."""
+    loaded: list[LoadedManifest] = []
+    problems: list[Problem] = []
+    first_seen: dict[str, str] = {}
+    for path in files:
+        documents, file_problems = read_documents(path)
+        problems.extend(file_problems)
+        for document in documents:
+            if not isinstance(document.data, dict):
+                problems.append(Problem(document.source, "", "expected a mapping (an action manifest)"))
+                continue
+            manifest, manifest_problems = validate(ActionManifest, document.data, document.source)
+            problems.extend(manifest_problems)
+            if manifest is None:
+                continue
+            if manifest.id in first_seen:
+                problems.append(
+                    Problem(document.source, "metadata.id", f"duplicate id {manifest.id!r} (first in {first_seen[manifest.id]})")
+                )
+                continue
+            first_seen[manifest.id] = document.source
+            loaded.append(LoadedManifest(document.source, document.line, manifest))
+    return loaded, problems
+
+
+def profile_path(name_or_path: str) -> Path:
+    """A bare name is a file in the profiles folder; anything else is a path."""
+    candidate = Path(name_or_path)
+    if candidate.suffix in (".yaml", ".yml", ".json") or os.sep in name_or_path:
+        if not candidate.is_file():
+            raise UsageError(f"profile file {name_or_path} does not exist")
+        return candidate
+    for suffix in (".yaml", ".yml", ".json"):
+        named = paths.profiles_dir() / f"{name_or_path}{suffix}"
+        if named.is_file():
+            return named
+    known = ", ".join(sorted(p.stem for p in available_profile_files())) or "none"
+    raise UsageError(f"no profile named {name_or_path!r} in {paths.profiles_dir()} (known: {known})")
+
+
+def available_profile_files() -> list[Path]:
+    folder = paths.profiles_dir()
+    return sorted(p for p in folder.glob("*") if p.suffix in (".yaml", ".yml", ".json")) if folder.is_dir() else []
+
+
+def load_profile(path: Path) -> Profile:
+    """A profile that is not wholly valid is unusable: every problem is raised together."""
+    documents, problems = read_documents(path, allow_aliases=True)
+    if problems:
+        raise InvalidInput(problems)
+    if len(documents) != 1 or not isinstance(documents[0].data, dict):
+        raise InvalidInput([Problem(str(path), "", "a profile file holds exactly one mapping")])
+    profile, problems = validate(Profile, documents[0].data, str(path))
+    if profile is None:
+        raise InvalidInput(problems)
+    consistency = [Problem(str(path), field, message) for field, message in profile.consistency_problems()]
+    if consistency:
+        raise InvalidInput(consistency)
+    return profile
+
+
+def load_track_record(path: Path | None) -> tuple[TrackRecord, list[Problem]]:
+    """Agents with an invalid entry are reported and left out, so they are treated as new (the strictest level)."""
+    if path is None:
+        return TrackRecord(), []
+    documents, problems = read_documents(path, allow_aliases=True)
+    if problems:
+        return TrackRecord(), problems
+    data = documents[0].data if len(documents) == 1 else None
+    source = str(path)
+    if not isinstance(data, dict) or not isinstance(data.get("agents", {}), dict):
+        return TrackRecord(), [Problem(source, "agents", "expected a mapping of agent id to record")]
+    unknown = [Problem(source, key, "unknown field") for key in data if key != "agents"]
+    agents: dict[str, AgentRecord] = {}
+    for agent_id, entry in (data.get("agents") or {}).items():
+        record, entry_problems = validate(TrackRecord, {"agents": {agent_id: entry}}, source)
+        problems.extend(entry_problems)
+        if record is not None:
+            agents.update(record.agents)
+    return TrackRecord(agents=agents), unknown + problems

@@ -1,0 +1,31 @@
+"""What several reporters say the same way."""
+
+from hitl_cli.evaluation import Evaluated, RunResult
+
+VERDICTS = {
+    "auto_approve": "may run",
+    "single_approval": "needs approval",
+    "double_approval": "needs approval",
+    "escalate": "escalated",
+    "block": "blocked",
+}
+
+
+def verdict(item: Evaluated) -> str:
+    return VERDICTS[item.decision.tier]
+
+
+def source_file(source: str) -> str:
+    """`plan.yaml#2` names the second document of plan.yaml; reports that point at files want plan.yaml."""
+    return source.rsplit("#", 1)[0] if "#" in source else source
+
+
+def summary(result: RunResult) -> str:
+    tiers = [item.decision.tier for item in result.evaluated]
+    may_run = tiers.count("auto_approve")
+    blocked = tiers.count("block")
+    return (
+        f"{len(tiers) + len(result.invalid_documents())} manifests under profile {result.profile}: "
+        f"{may_run} may run, {len(tiers) - may_run - blocked} need a human, {blocked} blocked, "
+        f"{len(result.invalid_documents())} invalid"
+    )

@@ -1,0 +1,34 @@
+"""`check --format github`: GitHub Actions workflow commands that annotate the manifest files."""
+
+from hitl_cli.evaluation import RunResult
+from hitl_cli.reporters.common import source_file, summary, verdict
+
+
+def _data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _property(text: str) -> str:
+    return _data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def _command(level: str, file: str, line: int, title: str, message: str) -> str:
+    return f"::{level} file={_property(file)},line={line},title={_property(title)}::{_data(message)}"
+
+
+def render(result: RunResult) -> str:
+    lines = []
+    for item in result.evaluated:
+        d = item.decision
+        if d.may_run:
+            continue
+        level = "error" if d.tier == "block" else "warning"
+        message = "\n".join(f"[{r.tier}] {r.code}: {r.message}" for r in d.reasons)
+        lines.append(
+            _command(level, source_file(item.loaded.source), item.loaded.line, f"hitl: {d.id} {verdict(item)} ({d.tier})", message)
+        )
+    for source, problems in result.invalid_documents().items():
+        message = "\n".join(f"{p.path or '(document)'}: {p.message}" for p in problems)
+        lines.append(_command("error", source_file(source), 1, f"hitl: invalid manifest {source}", message))
+    lines.append(f"::notice title=hitl::{_data(summary(result))}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,33 @@
+"""`check --format junit`: one test case per manifest; anything but auto_approve fails, invalid input errors."""
+
+import xml.etree.ElementTree as ET
+
+from hitl_cli.evaluation import RunResult
+from hitl_cli.reporters.common import source_file, verdict
+
+
+def render(result: RunResult) -> str:
+    invalid = result.invalid_documents()
+    needing_human = [item for item in result.evaluated if not item.decision.may_run]
+    suite = ET.Element(
+        "testsuite",
+        name=f"hitl ({result.profile})",
+        tests=str(len(result.evaluated) + len(invalid)),
+        failures=str(len(needing_human)),
+        errors=str(len(invalid)),
+        skipped="0",
+    )
+    for item in result.evaluated:
+        d = item.decision
+        case = ET.SubElement(suite, "testcase", classname=source_file(item.loaded.source), name=d.id)
+        if not d.may_run:
+            failure = ET.SubElement(case, "failure", type=d.tier, message=f"{d.id} {verdict(item)} ({d.tier})")
+            failure.text = "\n".join(f"[{r.tier}] {r.code}: {r.message}" for r in d.reasons)
+    for source, problems in invalid.items():
+        case = ET.SubElement(suite, "testcase", classname=source_file(source), name=source)
+        error = ET.SubElement(case, "error", type="invalid_manifest", message=str(problems[0]))
+        error.text = "\n".join(str(problem) for problem in problems)
+    suites = ET.Element("testsuites", name="hitl")
+    suites.append(suite)
+    ET.indent(suites)
+    return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
