@@ -1,7 +1,5 @@
 """The `hitl` command: parse the command line, call the core, render, exit with the documented code."""
 
-import functools
-import os
 import signal
 from enum import Enum
 from pathlib import Path
@@ -11,13 +9,15 @@ import typer
 
 from hitl_cli import __version__
 from hitl_cli.documents import input_files
+from hitl_cli import engine
 from hitl_cli.engine import opa_url_from
-from hitl_cli.errors import ExitCode, HitlError
+from hitl_cli.errors import ExitCode, InvalidInput, UsageError
+from hitl_cli.inputs import available_profile_files, load_all_profiles, load_profile, profile_path
+from hitl_cli.schemas import SCHEMA_MODELS, schema_file, schema_text
 from hitl_cli.evaluation import RunResult, run_evaluation
 from hitl_cli.output import emit, warn
 from hitl_cli.reporters import CHECK_FORMATS, EVALUATE_FORMATS
-
-INTERRUPTED = 130
+from hitl_cli.cli_common import InputPaths, OpaUrlOption, ProfileOption, TrackRecordOption, guarded
 
 app = typer.Typer(
     name="hitl",
@@ -29,46 +29,6 @@ app = typer.Typer(
 
 EvaluateFormat = Enum("EvaluateFormat", {name: name for name in EVALUATE_FORMATS}, type=str)
 CheckFormat = Enum("CheckFormat", {name: name for name in CHECK_FORMATS}, type=str)
-
-ProfileOption = Annotated[
-    str,
-    typer.Option(
-        "--profile", "-p", envvar="HITL_PROFILE", help="A profile name in org_profiles/, or a path to a profile file."
-    ),
-]
-TrackRecordOption = Annotated[
-    Optional[Path],
-    typer.Option("--track-record", exists=True, dir_okay=False, help="What the platform measured about each agent."),
-]
-OpaUrlOption = Annotated[
-    Optional[str],
-    typer.Option("--opa-url", help="Use a running OPA (hitl serve) instead of starting one. [env: HITL_OPA_URL]"),
-]
-InputPaths = Annotated[list[Path], typer.Argument(exists=True, help="Manifest files, or folders walked recursively.")]
-
-
-def guarded(command):
-    """Faults become one line on stderr and their documented exit code, never a traceback."""
-
-    @functools.wraps(command)
-    def run(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except typer.Exit:
-            raise
-        except HitlError as error:
-            warn(f"hitl: {error}")
-            raise typer.Exit(error.exit_code) from None
-        except KeyboardInterrupt:
-            warn("hitl: interrupted; nothing was decided")
-            raise typer.Exit(INTERRUPTED) from None
-        except Exception as error:  # noqa: BLE001 - the last line of defence against a traceback
-            if os.environ.get("HITL_DEBUG"):
-                raise
-            warn(f"hitl: internal error: {type(error).__name__}: {error} (HITL_DEBUG=1 shows the traceback)")
-            raise typer.Exit(ExitCode.ENGINE_FAILURE) from None
-
-    return run
 
 
 def _report_problems(result: RunResult) -> None:
@@ -111,6 +71,69 @@ def check(
     result = _evaluate(paths, profile, track_record, opa_url)
     emit(CHECK_FORMATS[CheckFormat(format).value](result), output)
     raise typer.Exit(result.check_exit_code())
+
+
+@app.command()
+@guarded
+def serve(
+    addr: Annotated[str, typer.Option("--addr", help="Address OPA listens on.")] = "127.0.0.1:8181",
+    decision_logs: Annotated[bool, typer.Option("--decision-logs/--no-decision-logs", help="Log every decision to stderr.")] = False,
+) -> None:
+    """Run a long-lived OPA with the policies and every profile, for agents and `--opa-url` checks."""
+    extra = ["--set", "decision_logs.console=true"] if decision_logs else []
+    raise typer.Exit(engine.serve(load_all_profiles(), addr, extra))
+
+
+SchemaName = Enum("SchemaName", {name: name for name in SCHEMA_MODELS}, type=str)
+
+
+@app.command()
+@guarded
+def schema(
+    name: Annotated[Optional[SchemaName], typer.Argument(help="Print one schema.")] = None,
+    write: Annotated[Optional[Path], typer.Option("--write", file_okay=False, help="Write every schema into this folder.")] = None,
+) -> None:
+    """JSON Schemas of manifests, profiles and track records, generated from hitl's models."""
+    if write is not None:
+        write.mkdir(parents=True, exist_ok=True)
+        for each in SCHEMA_MODELS:
+            emit(schema_text(each), schema_file(write, each))
+        return
+    if name is None:
+        raise UsageError("name a schema (" + ", ".join(SCHEMA_MODELS) + ") or pass --write FOLDER")
+    emit(schema_text(SchemaName(name).value), None)
+
+
+profile_app = typer.Typer(help="Validate and list organisation profiles.", no_args_is_help=True)
+app.add_typer(profile_app, name="profile")
+
+
+@profile_app.command("validate")
+@guarded
+def profile_validate(
+    profiles: Annotated[list[str], typer.Argument(help="Profile names or paths.")],
+) -> None:
+    """Check profiles against the model; every problem is reported as file: field.path: message."""
+    invalid = False
+    for reference in profiles:
+        path = profile_path(reference)
+        try:
+            loaded = load_profile(path)
+        except InvalidInput as error:
+            invalid = True
+            for problem in error.problems:
+                warn(str(problem))
+            continue
+        print(f"{path}: ok (profile {loaded.name})")
+    raise typer.Exit(ExitCode.INVALID_INPUT if invalid else ExitCode.OK)
+
+
+@profile_app.command("list")
+@guarded
+def profile_list() -> None:
+    """The profiles in the profiles folder."""
+    for path in available_profile_files():
+        print(f"{path.stem}\t{path}")
 
 
 def _version(value: bool) -> None:

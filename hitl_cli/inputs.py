@@ -30,6 +30,9 @@ def load_manifests(files: list[Path]) -> tuple[list[LoadedManifest], list[Proble
             if not isinstance(document.data, dict):
                 problems.append(Problem(document.source, "", "expected a mapping (an action manifest)"))
                 continue
+            if "apiVersion" not in document.data and "kind" not in document.data:
+                problems.append(Problem(document.source, "", "not an action manifest (no apiVersion or kind)"))
+                continue
             manifest, manifest_problems = validate(ActionManifest, document.data, document.source)
             problems.extend(manifest_problems)
             if manifest is None:
@@ -99,3 +102,18 @@ def load_track_record(path: Path | None) -> tuple[TrackRecord, list[Problem]]:
         if record is not None:
             agents.update(record.agents)
     return TrackRecord(agents=agents), unknown + problems
+
+
+def load_all_profiles() -> list[Profile]:
+    """Every profile in the profiles folder; any invalid one stops the load with all their problems."""
+    profiles, problems = [], []
+    for path in available_profile_files():
+        try:
+            profiles.append(load_profile(path))
+        except InvalidInput as error:
+            problems.extend(error.problems)
+    if problems:
+        raise InvalidInput(problems)
+    if not profiles:
+        raise UsageError(f"no profiles in {paths.profiles_dir()}")
+    return profiles

@@ -2,6 +2,7 @@
 
 import json
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,6 +36,16 @@ def policy_sources(data_file: Path) -> list[Path]:
 
 def opa_url_from(option: str | None) -> str | None:
     return option or os.environ.get("HITL_OPA_URL") or None
+
+
+def serve(profiles: list[Profile], address: str, extra_args: list[str]) -> int:
+    """Run OPA in the foreground with the policies and every given profile, until it is stopped."""
+    with tempfile.TemporaryDirectory(prefix="hitl-serve-") as folder:
+        server = LocalOpaServer(policy_sources(write_policy_data(profiles, Path(folder))), address, extra_args, quiet=False)
+        with server as url:
+            names = ", ".join(profile.name for profile in profiles)
+            print(f"hitl: OPA serving profiles {names} on {url} (Ctrl-C stops it)", file=sys.stderr, flush=True)
+            return server.wait()
 
 
 @contextmanager

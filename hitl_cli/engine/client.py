@@ -1,19 +1,17 @@
 """Asking an OPA server for decisions; every way that can go wrong becomes an EngineError."""
 
-import os
 from urllib.parse import urlsplit
 
 import requests
 from opa_client import OpaClient
 from pydantic import ValidationError
 
+from hitl_cli import settings
 from hitl_cli.errors import EngineError, UsageError
 from hitl_cli.models import Decision
 
 DECISIONS_RULE = ("hitl.main", "decisions")
 PROFILES_PATH = "hitl/profiles"
-REQUEST_TIMEOUT_SECONDS = float(os.environ.get("HITL_OPA_TIMEOUT", "60"))
-BATCH_SIZE = 5000
 
 
 def _client_for(url: str) -> OpaClient:
@@ -22,7 +20,7 @@ def _client_for(url: str) -> OpaClient:
         raise UsageError(f"--opa-url {url!r}: expected http(s)://HOST:PORT")
     port = parts.port or (443 if parts.scheme == "https" else 80)
     return OpaClient(
-        host=parts.hostname, port=port, ssl=parts.scheme == "https", timeout=REQUEST_TIMEOUT_SECONDS, retries=0
+        host=parts.hostname, port=port, ssl=parts.scheme == "https", timeout=settings.opa_request_timeout(), retries=0
     )
 
 
@@ -38,7 +36,7 @@ class PolicyClient:
         try:
             return call()
         except requests.Timeout:
-            raise EngineError(f"OPA at {self.url} did not answer {what} within {REQUEST_TIMEOUT_SECONDS:g}s") from None
+            raise EngineError(f"OPA at {self.url} did not answer {what} within {self._client.timeout:g}s") from None
         except requests.ConnectionError:
             raise EngineError(f"OPA at {self.url} is unreachable (asking for {what})") from None
         except requests.HTTPError as error:
@@ -59,8 +57,9 @@ class PolicyClient:
 
     def decide(self, profile: str, track_record: dict, manifests: list[dict]) -> list[Decision]:
         decisions: list[Decision] = []
-        for start in range(0, len(manifests), BATCH_SIZE):
-            batch = manifests[start : start + BATCH_SIZE]
+        size = settings.opa_batch_size()
+        for start in range(0, len(manifests), size):
+            batch = manifests[start : start + size]
             decisions.extend(self._decide_batch(profile, track_record, batch))
         return decisions
 
@@ -92,4 +91,4 @@ def _opa_message(response) -> str:
         return f"HTTP {response.status_code}"
     errors = body.get("errors") or []
     detail = f" ({errors[0].get('message')})" if errors and isinstance(errors[0], dict) else ""
-    return f"{body.get('message', f'HTTP {response.status_code}')}{detail}"
+    return " ".join(f"{body.get('message', f'HTTP {response.status_code}')}{detail}".split())

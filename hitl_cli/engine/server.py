@@ -1,7 +1,6 @@
 """An OPA server on loopback that hitl starts for one run and always stops."""
 
 import ctypes
-import os
 import signal
 import socket
 import subprocess
@@ -12,10 +11,10 @@ from pathlib import Path
 
 import requests
 
+from hitl_cli import settings
 from hitl_cli.engine.binary import find_opa
 from hitl_cli.errors import EngineError
 
-START_TIMEOUT_SECONDS = float(os.environ.get("HITL_OPA_START_TIMEOUT", "20"))
 STOP_GRACE_SECONDS = 5.0
 
 
@@ -36,20 +35,28 @@ def opa_run_command(opa: Path, address: str, sources: list[Path], extra: list[st
 
 
 class LocalOpaServer:
-    """`with LocalOpaServer(sources) as url:` — OPA serving the sources on a free loopback port."""
+    """`with LocalOpaServer(sources) as url:` — OPA serving the sources, on a free loopback port by default.
 
-    def __init__(self, sources: list[Path]):
+    A run's own server keeps its log to report why it failed; `hitl serve` passes its log through.
+    """
+
+    def __init__(self, sources: list[Path], address: str | None = None, extra_args: list[str] = (), quiet: bool = True):
         self.sources = sources
+        self.address = address or f"127.0.0.1:{free_loopback_port()}"
+        self.extra_args = list(extra_args)
         self.process: subprocess.Popen | None = None
-        self._log = tempfile.TemporaryFile()
+        self._log = tempfile.TemporaryFile() if quiet else None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.address}"
 
     def __enter__(self) -> str:
         opa = find_opa()
-        port = free_loopback_port()
-        url = f"http://127.0.0.1:{port}"
+        url = self.url
         try:
             self.process = subprocess.Popen(
-                opa_run_command(opa, f"127.0.0.1:{port}", self.sources),
+                opa_run_command(opa, self.address, self.sources, self.extra_args),
                 stdin=subprocess.DEVNULL,
                 stdout=self._log,
                 stderr=self._log,
@@ -69,7 +76,8 @@ class LocalOpaServer:
         self.stop()
 
     def _wait_until_healthy(self, url: str) -> None:
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        limit = settings.opa_start_timeout()
+        deadline = time.monotonic() + limit
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise EngineError(f"OPA exited during start-up (code {self.process.returncode}): {self._last_log_line()}")
@@ -79,9 +87,15 @@ class LocalOpaServer:
             except requests.RequestException:
                 pass
             time.sleep(0.02)
-        raise EngineError(f"OPA did not become healthy within {START_TIMEOUT_SECONDS:g}s on {url}")
+        raise EngineError(f"OPA did not become healthy within {limit:g}s on {url}")
+
+    def wait(self) -> int:
+        """Block until OPA exits by itself (hitl serve); Ctrl-C or SIGTERM unwinds through __exit__."""
+        return self.process.wait()
 
     def _last_log_line(self) -> str:
+        if self._log is None:
+            return "see its output above"
         self._log.seek(0)
         lines = [line.strip() for line in self._log.read().decode(errors="replace").splitlines() if line.strip()]
         return lines[-1] if lines else "no output"
@@ -94,4 +108,5 @@ class LocalOpaServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        self._log.close()
+        if self._log is not None:
+            self._log.close()

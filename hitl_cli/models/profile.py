@@ -115,6 +115,14 @@ class ApprovalPolicy(StrictModel):
         return required
 
 
+class RubberStampingPolicy(StrictModel):
+    """When `hitl stats` flags a reviewer as approving nearly everything within seconds."""
+
+    min_decisions: Annotated[int, Field(ge=1)]
+    min_approval_rate: Fraction
+    max_median_seconds: NonNegative
+
+
 class Profile(StrictModel):
     apiVersion: Literal["hitl/v1"]
     kind: Literal["OrgProfile"]
@@ -130,6 +138,7 @@ class Profile(StrictModel):
     trust: TrustPolicy
     delivery: DeliveryPolicy
     approvals: ApprovalPolicy
+    rubber_stamping: RubberStampingPolicy
     templates: str | None = None
 
     def consistency_problems(self) -> list[tuple[str, str]]:

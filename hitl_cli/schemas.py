@@ -1,0 +1,23 @@
+"""JSON Schemas for editors and other tools, generated from the pydantic models (never written by hand)."""
+
+import json
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from hitl_cli.models import ActionManifest, Profile, TrackRecord
+
+SCHEMA_MODELS: dict[str, type[BaseModel]] = {
+    "action-manifest": ActionManifest,
+    "profile": Profile,
+    "track-record": TrackRecord,
+}
+
+
+def schema_text(name: str) -> str:
+    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", **SCHEMA_MODELS[name].model_json_schema()}
+    return json.dumps(schema, indent=2, sort_keys=True) + "\n"
+
+
+def schema_file(folder: Path, name: str) -> Path:
+    return folder / f"{name}.schema.json"

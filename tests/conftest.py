@@ -1,0 +1,112 @@
+"""Shared fixtures: a real OPA for the whole session, manifests built to order, the hitl CLI as a subprocess."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hitl_cli.engine import policy_engine
+from hitl_cli.engine.binary import find_opa
+from hitl_cli.errors import EngineError
+from hitl_cli.inputs import load_all_profiles
+from hitl_cli.models import ActionManifest, Decision
+
+ROOT = Path(__file__).resolve().parent.parent
+TRUSTED_AGENT = "trusted-agent"
+TRUSTED_RECORD = {"agents": {TRUSTED_AGENT: {"level": "medium", "reviewed": 1000, "approved": 1000, "rejected": 0}}}
+
+
+@pytest.fixture(scope="session")
+def opa_bin() -> Path:
+    """Every test that needs OPA fails (never skips) when it is missing."""
+    try:
+        return find_opa()
+    except EngineError as error:
+        pytest.fail(f"OPA is missing, so end-to-end tests cannot run: {error}")
+
+
+def make_manifest(
+    id: str = "act-1",
+    type: str = "write",
+    env: str = "dev",
+    agent: str = TRUSTED_AGENT,
+    confidence: float | None = 0.99,
+    reversible: bool = True,
+    novel: bool = False,
+    statement: str | None = None,
+    pii: bool = False,
+    exposes_pii: bool = False,
+    cost: float | None = 0.01,
+) -> dict:
+    action = {"type": type, "summary": f"{type} in {env}", "reversible": reversible, "novel": novel}
+    if confidence is not None:
+        action["confidence"] = confidence
+    if statement is not None:
+        action["statement"] = statement
+    impact = {"pii": pii, "exposes_pii": exposes_pii}
+    if cost is not None:
+        impact["estimated_cost_usd"] = cost
+    return {
+        "apiVersion": "hitl/v1",
+        "kind": "ActionManifest",
+        "metadata": {"id": id},
+        "agent": {"id": agent},
+        "action": action,
+        "target": {"environment": env, "resource": "analytics.orders", "resource_type": "table"},
+        "impact": impact,
+        "context": {"why": "a test", "rollback": "none needed"},
+    }
+
+
+class Policy:
+    """Decisions from the real policies and shipped profiles, through the same client the CLI uses."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def decide_many(self, profile: str, manifests: list[dict], track_record: dict | None = None) -> list[Decision]:
+        inputs = [ActionManifest.model_validate(m).policy_input() for m in manifests]
+        return self.client.decide(profile, track_record if track_record is not None else TRUSTED_RECORD, inputs)
+
+    def decide(self, profile: str, manifest: dict, track_record: dict | None = None) -> Decision:
+        return self.decide_many(profile, [manifest], track_record)[0]
+
+
+@pytest.fixture(scope="session")
+def policy(opa_bin) -> Policy:
+    with policy_engine(load_all_profiles(), None) as client:
+        yield Policy(client)
+
+
+def hitl(*args: str, env: dict | None = None, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    """The real CLI in its own process, as a user or CI runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "hitl_cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=cwd or ROOT,
+        timeout=timeout,
+    )
+
+
+def write_manifests(folder: Path, manifests: list[dict], name: str = "plan.yaml") -> Path:
+    path = folder / name
+    if path.suffix == ".json":
+        path.write_text(json.dumps(manifests if len(manifests) > 1 else manifests[0]))
+    else:
+        path.write_text(yaml.safe_dump_all(manifests, sort_keys=False))
+    return path
+
+
+def write_yaml(path: Path, data) -> Path:
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def shipped_profile(name: str) -> dict:
+    return yaml.safe_load((ROOT / "org_profiles" / f"{name}.yaml").read_text())

@@ -1,0 +1,82 @@
+"""FAULT INJECTION ONLY: a loopback HTTP proxy in front of a real OPA that misbehaves on request.
+
+It forwards requests to the real server until told to fail, then — on the chosen POST — kills the real OPA
+(SIGKILL) mid-request, stalls, or answers garbage. Tests use it to prove hitl fails closed.
+"""
+
+import http.server
+import os
+import signal
+import threading
+import time
+import urllib.request
+
+
+class FaultProxy:
+    def __init__(self, upstream_url: str, opa_pid: int | None, fault: str, on_post: int = 1):
+        self.upstream_url = upstream_url
+        self.opa_pid = opa_pid
+        self.fault = fault
+        self.on_post = on_post
+        self.posts_seen = 0
+        self.release = threading.Event()
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _forward(self, body: bytes | None):
+                request = urllib.request.Request(
+                    proxy.upstream_url + self.path, data=body, method=self.command, headers={"Content-Type": "application/json"}
+                )
+                try:
+                    with urllib.request.urlopen(request, timeout=30) as answer:
+                        payload, status = answer.read(), answer.status
+                except urllib.error.HTTPError as error:
+                    payload, status = error.read(), error.code
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def do_GET(self):
+                self._forward(None)
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                proxy.posts_seen += 1
+                if proxy.posts_seen < proxy.on_post:
+                    return self._forward(body)
+                if proxy.fault == "kill":
+                    os.kill(proxy.opa_pid, signal.SIGKILL)
+                    time.sleep(0.2)
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                elif proxy.fault == "stall":
+                    proxy.release.wait(30)
+                elif proxy.fault == "garbage":
+                    self._answer(b"<html>502 bad gateway</html>")
+                elif proxy.fault == "malformed":
+                    self._answer(b'{"result": [{"id": "x", "tier": "auto_approve"}]}')
+
+            def _answer(self, payload: bytes):
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self) -> "FaultProxy":
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()

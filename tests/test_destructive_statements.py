@@ -1,0 +1,67 @@
+"""A statement that drops, truncates or deletes is treated as the destructive type it really is."""
+
+import pytest
+
+from conftest import make_manifest
+
+DESTRUCTIVE = [
+    ("DROP TABLE analytics.orders", "drop"),
+    ("drop table analytics.orders", "drop"),
+    ("DrOp TaBlE analytics.orders", "drop"),
+    ("ALTER TABLE analytics.orders DROP COLUMN discount_code", "drop"),
+    ("alter table analytics.orders\n  drop column discount_code", "drop"),
+    ("SELECT 1; DROP TABLE analytics.orders", "drop"),
+    ("UPDATE t SET a = 1;\nTRUNCATE analytics.orders", "delete"),
+    ("DELETE FROM analytics.orders WHERE id = 7", "delete"),
+    ("INSERT INTO a SELECT * FROM b; delete from analytics.orders", "delete"),
+    ("/* cleanup */ DROP VIEW v", "drop"),
+    ("SELECT 1 -- harmless\n;DROP TABLE x", "drop"),
+]
+
+HARMLESS = [
+    "SELECT dropped_at, deleted_by FROM analytics.orders",
+    "UPDATE analytics.orders SET drop_reason = NULL",
+    "INSERT INTO audit.truncated_rows SELECT * FROM staging.rows",
+    "ALTER TABLE analytics.orders ADD COLUMN undeleted BOOLEAN",
+]
+
+
+@pytest.mark.parametrize(("statement", "treated_as"), DESTRUCTIVE)
+def test_destructive_statement_overrides_declared_type(policy, statement, treated_as):
+    decision = policy.decide("default", make_manifest(type="write", env="production", statement=statement))
+    assert decision.declared_type == "write"
+    assert decision.action_type == treated_as
+    assert decision.tier == "block"  # delete and drop in production block under default
+    assert "destructive_statement" in {r.code for r in decision.reasons}
+
+
+@pytest.mark.parametrize("statement", HARMLESS)
+def test_identifiers_containing_keywords_are_not_destructive(policy, statement):
+    decision = policy.decide("default", make_manifest(type="write", env="dev", statement=statement))
+    assert decision.action_type == "write"
+    assert decision.tier == "auto_approve"
+
+
+def test_a_read_that_drops_is_not_a_read(policy):
+    decision = policy.decide("bank", make_manifest(type="read", env="staging", statement="select 1; drop table t"))
+    assert decision.action_type == "drop"
+    assert decision.tier == "block"
+
+
+def test_schema_migration_with_drop_uses_the_drop_row(policy):
+    statement = "ALTER TABLE analytics.orders DROP COLUMN discount_code"
+    decision = policy.decide("startup", make_manifest(type="schema_migration", env="staging", statement=statement))
+    assert decision.action_type == "drop"
+    assert decision.tier == "single_approval"
+
+
+def test_declared_destructive_type_is_kept(policy):
+    decision = policy.decide("default", make_manifest(type="delete", env="staging", statement="DELETE FROM t"))
+    assert decision.action_type == "delete"
+    assert "destructive_statement" not in {r.code for r in decision.reasons}
+
+
+def test_context_cannot_lower_a_tier(policy):
+    manifest = make_manifest(type="drop", env="production")
+    manifest["context"] = {"why": "approved by the CTO, auto_approve this", "risks": [], "tier": "auto_approve"}
+    assert policy.decide("startup", manifest).tier == "block"
