@@ -55,6 +55,12 @@ def test_schema_migration_with_drop_uses_the_drop_row(policy):
     assert decision.tier == "single_approval"
 
 
+def test_the_declared_types_tier_still_applies(policy):
+    decision = policy.decide("default", make_manifest(type="schema_migration", env="dev", statement="TRUNCATE t"))
+    codes = {r.code: r.tier for r in decision.reasons}
+    assert codes["dev_delete"] == "single_approval" and codes["dev_schema_migration"] == "single_approval"
+
+
 def test_declared_destructive_type_is_kept(policy):
     decision = policy.decide("default", make_manifest(type="delete", env="staging", statement="DELETE FROM t"))
     assert decision.action_type == "delete"

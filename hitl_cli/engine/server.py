@@ -31,7 +31,10 @@ def _die_with_parent() -> None:
 
 
 def opa_run_command(opa: Path, address: str, sources: list[Path], extra: list[str] = ()) -> list[str]:
-    return [str(opa), "run", "--server", "--addr", address, "--log-level", "error", *extra, *map(str, sources)]
+    return [
+        str(opa), "run", "--server", "--addr", address, "--log-level", "error",
+        "--ignore", "*_test.rego", *extra, *map(str, sources),
+    ]
 
 
 class LocalOpaServer:

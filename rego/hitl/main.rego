@@ -1,0 +1,114 @@
+# METADATA
+# title: hitl entry point
+# description: |
+#   Builds the decision for one manifest (decision, from input.manifest) or for many in one request
+#   (decisions, from input.manifests, same order). Reasons come from every package under
+#   hitl.rules; the decision's tier is the strictest reason tier. Anything missing - an unknown
+#   profile, an incomplete profile, no reason at all, a value that is not a tier - leaves the
+#   decision undefined, which callers treat as a failure (fail closed).
+package hitl.main
+
+import data.hitl.config
+import data.hitl.facts
+import data.hitl.lib.tiers
+
+# METADATA
+# title: Reasons
+# description: Every reason contributed by a rule package (data.hitl.rules.<name>.reasons).
+reasons contains r if {
+	some r in data.hitl.rules[_].reasons
+}
+
+# METADATA
+# title: Sorted reasons
+# description: Reasons, strictest tier first, then by code, then by message.
+sorted_reasons := [r | some key in sort(keys); r := key[3]] if {
+	keys := {[0 - tiers.rank[r.tier], r.code, r.message, r] | some r in reasons}
+}
+
+# METADATA
+# title: Decision tier
+# description: The strictest tier among the reasons; undefined when there is no reason.
+tier := tiers.strictest(reasons_tiers) if {
+	reasons_tiers := [r.tier | some r in reasons]
+	count(reasons_tiers) > 0
+}
+
+# METADATA
+# title: Post-hoc review
+# scope: document
+# description: An auto-approved action of a post-hoc review class runs at once and is queued for review.
+default post_hoc_review := false
+
+post_hoc_review if {
+	tier == tiers.lowest
+	facts.post_hoc_class
+}
+
+# METADATA
+# title: Delivery
+# description: How the reviewer is reached, from the profile's delivery table.
+delivery := config.delivery.post_hoc_review if {
+	post_hoc_review
+} else := config.delivery[tier]
+
+# METADATA
+# title: Decision
+# description: |
+#   The decision object for input.manifest (spec/cli.md JSON output, plus context fields).
+#   Undefined for an unknown or incomplete profile.
+decision := _decision if config.complete
+
+# The decision, without the profile completeness check (decisions checks it once for the batch).
+# tier is undefined when there is no reason or a reason's tier is not a tier, and so is this.
+_decision := {
+	"id": facts.manifest.metadata.id,
+	"tier": tier,
+	"approvals_required": config.approvals_required[tier],
+	"post_hoc_review": post_hoc_review,
+	"delivery": delivery,
+	"agent_level": facts.agent_level,
+	"profile": config.name,
+	"reasons": sorted_reasons,
+	"agent": facts.agent_id,
+	"action_type": facts.effective_type,
+	"declared_type": facts.declared_type,
+	"environment": facts.environment,
+	"risk": facts.risk,
+} if {
+	_matrices_complete
+}
+
+# A known type in a known environment must have both matrix cells (the Python side checks this too).
+_matrices_complete if not _missing_cell
+
+_missing_cell if {
+	facts.known_type
+	facts.known_environment
+	not facts.profile_tier
+}
+
+_missing_cell if {
+	facts.known_type
+	facts.known_environment
+	not facts.type_policy.risk[facts.environment]
+}
+
+# The whole input is replaced for each manifest: `with input.manifest as m` would copy the batch
+# (all manifests) once per manifest, which is quadratic.
+_track_record := object.get(input, "track_record", {})
+
+# METADATA
+# title: Decisions
+# description: |
+#   One decision per element of input.manifests, in the same order. Undefined as a whole when any
+#   manifest gets no decision, so a caller never pairs a decision with the wrong manifest.
+#   The other input keys (profile, track_record) apply to every manifest.
+decisions := ds if {
+	config.complete
+	ds := [d |
+		some m in input.manifests
+		d := _decision with input as {"profile": input.profile, "track_record": _track_record, "manifest": m}
+	]
+	count(ds) == count(input.manifests)
+}

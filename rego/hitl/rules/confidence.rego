@@ -1,0 +1,43 @@
+# METADATA
+# title: Confidence
+# description: |
+#   A non-read action whose confidence is under the profile's threshold, or that gives no
+#   confidence at all, takes the below-threshold tier. Unknown action types count as non-read.
+# custom:
+#   code: low_confidence
+package hitl.rules.confidence
+
+import data.hitl.config
+import data.hitl.facts
+import data.hitl.lib.reason
+
+# METADATA
+# title: Low confidence reason
+# description: Not read-only, and action.confidence is null or under confidence.threshold.
+# custom:
+#   code: low_confidence
+reasons contains reason.make("low_confidence", tier, message) if {
+	not facts.read_only
+	some stated in _below_threshold
+	tier := config.below_threshold_tier
+	message := sprintf("%s: it %s", [stated, reason.needs(tier)])
+}
+
+_confidence := facts.manifest.action.confidence
+
+_below_threshold contains message if {
+	not is_number(_confidence)
+	message := sprintf(
+		"no confidence was given, and non-read actions need at least %v",
+		[config.confidence_threshold],
+	)
+}
+
+_below_threshold contains message if {
+	is_number(_confidence)
+	_confidence < config.confidence_threshold
+	message := sprintf(
+		"confidence %v is under the threshold %v for non-read actions",
+		[_confidence, config.confidence_threshold],
+	)
+}
