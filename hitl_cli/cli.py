@@ -16,8 +16,15 @@ from hitl_cli.inputs import available_profile_files, load_all_profiles, load_pro
 from hitl_cli.schemas import SCHEMA_MODELS, schema_file, schema_text
 from hitl_cli.evaluation import RunResult, run_evaluation
 from hitl_cli.output import emit, warn
+from hitl_cli.progress import Progress
 from hitl_cli.reporters import CHECK_FORMATS, EVALUATE_FORMATS
-from hitl_cli.cli_common import InputPaths, OpaUrlOption, ProfileOption, TrackRecordOption, guarded
+from hitl_cli.cli_common import InputPaths, OpaUrlOption, ProfileOption, StateOption, TrackRecordOption, guarded
+from hitl_cli.cli_workflow import register as register_workflow
+from hitl_cli.cli_governance import SigningAlg, register as register_governance
+from hitl_cli.cli_learning import register as register_learning
+from hitl_cli import bundles
+from hitl_cli.store.connection import state_path
+from hitl_cli.workflow.gate import honour_store
 
 app = typer.Typer(
     name="hitl",
@@ -36,8 +43,14 @@ def _report_problems(result: RunResult) -> None:
         warn(str(problem))
 
 
-def _evaluate(paths: list[Path], profile: str, track_record: Path | None, opa_url: str | None) -> RunResult:
-    result = run_evaluation(input_files(paths), profile, track_record, opa_url_from(opa_url))
+def _evaluate(paths: list[Path], profile: str, track_record: Path | None, opa_url: str | None, state: Path) -> RunResult:
+    files = input_files(paths)
+    progress = Progress.on_terminal(len(files))
+    try:
+        result = run_evaluation(files, profile, track_record, opa_url_from(opa_url), progress, state)
+    finally:
+        if progress is not None:
+            progress.close()
     _report_problems(result)
     return result
 
@@ -50,9 +63,13 @@ def evaluate(
     track_record: TrackRecordOption = None,
     format: Annotated[EvaluateFormat, typer.Option("--format", "-f")] = "table",
     opa_url: OpaUrlOption = None,
+    state: StateOption = None,
 ) -> None:
-    """Decide each action manifest and show the tier, approvals, delivery and every reason."""
-    result = _evaluate(manifests, profile, track_record, opa_url)
+    """Decide each action manifest and show the tier, approvals, delivery and every reason.
+
+    When the state store exists, the policy sees its history (precedents, spend approved today); it is only read.
+    """
+    result = _evaluate(manifests, profile, track_record, opa_url, state_path(state))
     emit(EVALUATE_FORMATS[EvaluateFormat(format).value](result), None)
     raise typer.Exit(result.evaluate_exit_code())
 
@@ -66,9 +83,14 @@ def check(
     format: Annotated[CheckFormat, typer.Option("--format", "-f")] = "text",
     output: Annotated[Optional[Path], typer.Option("--output", "-o", dir_okay=False, help="Write the report here.")] = None,
     opa_url: OpaUrlOption = None,
+    state: StateOption = None,
 ) -> None:
-    """Gate a plan in CI: exit 0 only when every action may run now (see the exit codes in the README)."""
-    result = _evaluate(paths, profile, track_record, opa_url)
+    """Gate a plan in CI: exit 0 only when every action may run now (see the exit codes in the README).
+
+    An action whose request in the state store holds every approval it needs (or an override), still
+    valid, may run; the store is only read, and only when it exists.
+    """
+    result = honour_store(_evaluate(paths, profile, track_record, opa_url, state_path(state)), profile, state_path(state))
     emit(CHECK_FORMATS[CheckFormat(format).value](result), output)
     raise typer.Exit(result.check_exit_code())
 
@@ -77,9 +99,31 @@ def check(
 @guarded
 def serve(
     addr: Annotated[str, typer.Option("--addr", help="Address OPA listens on.")] = "127.0.0.1:8181",
-    decision_logs: Annotated[bool, typer.Option("--decision-logs/--no-decision-logs", help="Log every decision to stderr.")] = False,
+    decision_logs: Annotated[
+        Optional[bool],
+        typer.Option("--decision-logs/--no-decision-logs", help="Log every decision to stderr (on by default with --bundle)."),
+    ] = None,
+    bundle: Annotated[
+        Optional[Path], typer.Option("--bundle", exists=True, dir_okay=False, help="Serve this bundle (hitl bundle build).")
+    ] = None,
+    verification_key: Annotated[
+        Optional[str],
+        typer.Option("--verification-key", help="With --bundle: the PEM public key (or HMAC secret) to verify it with."),
+    ] = None,
+    signing_alg: Annotated[SigningAlg, typer.Option("--signing-alg", help="With --bundle: its signature algorithm.")] = "RS256",
 ) -> None:
-    """Run a long-lived OPA with the policies and every profile, for agents and `--opa-url` checks."""
+    """Run a long-lived OPA with the policies and every profile, for agents and `--opa-url` checks.
+
+    With --bundle, OPA serves that bundle instead, refusing it (exit 5) unless its signature verifies with
+    --verification-key; decision logs are on.
+    """
+    if bundle is not None:
+        if verification_key is None:
+            warn(f"hitl: no --verification-key: bundle {bundle} is served only if it is unsigned")
+        logs = True if decision_logs is None else decision_logs
+        raise typer.Exit(bundles.serve(bundle, addr, verification_key, SigningAlg(signing_alg).value, logs))
+    if verification_key is not None:
+        raise UsageError("--verification-key verifies a bundle: give --bundle FILE too")
     extra = ["--set", "decision_logs.console=true"] if decision_logs else []
     raise typer.Exit(engine.serve(load_all_profiles(), addr, extra))
 
@@ -106,6 +150,9 @@ def schema(
 
 profile_app = typer.Typer(help="Validate and list organisation profiles.", no_args_is_help=True)
 app.add_typer(profile_app, name="profile")
+register_workflow(app)
+register_governance(app, profile_app)
+register_learning(app)
 
 
 @profile_app.command("validate")

@@ -27,6 +27,12 @@ OpaUrlOption = Annotated[
     typer.Option("--opa-url", help="Use a running OPA (hitl serve) instead of starting one. [env: HITL_OPA_URL]"),
 ]
 InputPaths = Annotated[list[Path], typer.Argument(exists=True, help="Manifest files, or folders walked recursively.")]
+StateOption = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--state", envvar="HITL_STATE", dir_okay=False, help="The state store (SQLite), .hitl/state.db by default."
+    ),
+]
 
 
 def guarded(command):

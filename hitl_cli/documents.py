@@ -1,13 +1,16 @@
 """Reading YAML and JSON input files into documents, with where each one starts."""
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from hitl_cli import settings
 from hitl_cli.errors import Problem
+from hitl_cli.yaml_reader import load_yaml_documents
 
 INPUT_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -19,59 +22,115 @@ class Document:
     data: Any
 
 
-class _NoAliasLoader(yaml.SafeLoader):
-    """Manifests have no use for anchors; refusing aliases makes alias bombs impossible."""
+class InputTooLarge(Exception):
+    """A file over HITL_MAX_FILE_BYTES."""
 
-    def compose_node(self, parent, index):
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            raise yaml.composer.ComposerError(None, None, "aliases are not allowed", event.start_mark)
-        return super().compose_node(parent, index)
+    def __init__(self, limit: int):
+        super().__init__(f"larger than {limit} bytes (HITL_MAX_FILE_BYTES)")
+
+
+class DuplicateKey(ValueError):
+    """Two values for one key: parsers disagree on which one counts, so hitl accepts neither."""
+
+    def __init__(self, key: str):
+        super().__init__(f"duplicate key {key!r}")
 
 
 def _label(path: Path, index: int, count: int) -> str:
     return f"{path}#{index + 1}" if count > 1 else str(path)
 
 
+def _read_bounded(path: Path) -> bytes:
+    """At most the size limit (plus one byte, to tell that it is over): a huge or endless file is never read whole."""
+    limit = settings.max_file_bytes()
+    with path.open("rb") as stream:
+        data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise InputTooLarge(limit)
+    return data
+
+
 def read_documents(path: Path, allow_aliases: bool = False) -> tuple[list[Document], list[Problem]]:
-    """Every non-empty document in a file; a file that cannot be parsed is one problem."""
+    """Every non-empty document in a file; a file that cannot be parsed, or is beyond the limits, is one problem."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = _read_bounded(path).decode("utf-8")
     except UnicodeDecodeError as error:
         return [], [Problem(str(path), "", f"not UTF-8 text ({error.reason} at byte {error.start})")]
+    except InputTooLarge as error:
+        return [], [Problem(str(path), "", str(error))]
     except OSError as error:
-        return [], [Problem(str(path), "", f"cannot read: {error.strerror}")]
+        return [], [Problem(str(path), "", f"cannot read: {error.strerror or error}")]
     if path.suffix == ".json":
         return _json_documents(path, text)
-    return _yaml_documents(path, text, yaml.SafeLoader if allow_aliases else _NoAliasLoader)
+    return _yaml_documents(path, text, allow_aliases)
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
+    mapping = dict(pairs)
+    if len(mapping) != len(pairs):
+        seen = set()
+        duplicate = next(key for key, _ in pairs if key in seen or seen.add(key))
+        raise DuplicateKey(duplicate)
+    return mapping
 
 
 def _json_documents(path: Path, text: str) -> tuple[list[Document], list[Problem]]:
     try:
-        data = json.loads(text)
+        data = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_refuse_constant)
+        _within_depth(data, settings.max_nesting_depth())
+        _refuse_lone_surrogates(text, data)
     except json.JSONDecodeError as error:
         return [], [Problem(str(path), "", f"invalid JSON at line {error.lineno} column {error.colno}: {error.msg}")]
+    except RecursionError:
+        return [], [Problem(str(path), "", f"invalid JSON: nested deeper than {settings.max_nesting_depth()} levels")]
+    except ValueError as error:  # a duplicate key, an integer too long to convert, a depth over the limit
+        return [], [Problem(str(path), "", f"invalid JSON: {str(error).split(';')[0]}")]
     items = data if isinstance(data, list) else [data]
     return [Document(_label(path, i, len(items)), 1, item) for i, item in enumerate(items)], []
 
 
-def _yaml_documents(path: Path, text: str, loader_class) -> tuple[list[Document], list[Problem]]:
-    loader = loader_class(text)
-    found: list[tuple[int, Any]] = []
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _refuse_lone_surrogates(text: str, data: Any) -> None:
+    """JSON can escape half of a UTF-16 pair (YAML cannot): that is no text, and could not be printed."""
+    if _SURROGATE_ESCAPE.search(text):
+        try:
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("a string holds an unpaired UTF-16 surrogate escape") from None
+
+
+def _within_depth(data: Any, limit: int) -> None:
+    """Raise ValueError when mappings and lists nest deeper than the limit (iteratively: no recursion)."""
+    level = [data]
+    depth = 0
+    while level:
+        containers = [item for item in level if isinstance(item, (dict, list))]
+        if not containers:
+            return
+        depth += 1
+        if depth > limit:
+            raise ValueError(f"nested deeper than {limit} levels")
+        level = [child for item in containers for child in (item.values() if isinstance(item, dict) else item)]
+
+
+def _yaml_documents(path: Path, text: str, allow_aliases: bool) -> tuple[list[Document], list[Problem]]:
     try:
-        while loader.check_node():
-            node = loader.get_node()
-            if node is not None:
-                found.append((node.start_mark.line + 1, loader.construct_document(node)))
+        found = load_yaml_documents(text, allow_aliases, settings.max_nesting_depth(), settings.max_expanded_nodes())
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
         problem = getattr(error, "problem", None) or str(error)
         return [], [Problem(str(path), "", f"invalid YAML{where}: {problem}")]
+    except (ValueError, OverflowError) as error:  # a value YAML can spell but Python cannot hold: 2026-02-30, 10**5000
+        return [], [Problem(str(path), "", f"invalid YAML: {str(error).split(';')[0]}")]
     except RecursionError:
         return [], [Problem(str(path), "", "invalid YAML: nested too deeply")]
-    finally:
-        loader.dispose()
     found = [(line, data) for line, data in found if data is not None]
     return [Document(_label(path, i, len(found)), line, data) for i, (line, data) in enumerate(found)], []
 

@@ -11,6 +11,9 @@ class ExitCode(IntEnum):
     BLOCKED = 3
     INVALID_INPUT = 4
     ENGINE_FAILURE = 5
+    REFUSED = 6
+    NOT_FOUND = 7
+    TAMPERED = 8
 
 
 @dataclass(frozen=True)
@@ -49,3 +52,27 @@ class EngineError(HitlError):
     """The policy engine is missing, failed or answered nonsense: nothing was decided."""
 
     exit_code = ExitCode.ENGINE_FAILURE
+
+
+class StoreError(HitlError):
+    """The state store is missing where it must exist, locked past the timeout, unreadable or corrupt."""
+
+    exit_code = ExitCode.ENGINE_FAILURE
+
+
+class Refused(HitlError):
+    """A workflow rule refuses what a person asked for (a second approval by the same person, say)."""
+
+    exit_code = ExitCode.REFUSED
+
+
+class NotFound(HitlError):
+    """No request with that id, or no state store yet."""
+
+    exit_code = ExitCode.NOT_FOUND
+
+
+class AuditBroken(HitlError):
+    """The audit trail does not verify: a record was changed, deleted, inserted or reordered."""
+
+    exit_code = ExitCode.TAMPERED

@@ -1,18 +1,27 @@
 """One run: load and validate the inputs, ask the policy engine, collect decisions and problems."""
 
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from hitl_cli.engine import policy_engine
+from hitl_cli.engine.pipeline import DecisionPipeline
 from hitl_cli.errors import ExitCode, Problem
-from hitl_cli.inputs import LoadedManifest, load_manifests, load_profile, load_track_record, profile_path
-from hitl_cli.models import Decision
+from hitl_cli.inputs import LoadedManifest, load_profile, load_track_record, manifests_by_file, profile_path
+from hitl_cli.policy_history import read_history
+from hitl_cli.progress import Progress
+from hitl_cli.models import Decision, Profile, TrackRecord
 
 
 @dataclass(frozen=True)
 class Evaluated:
     loaded: LoadedManifest
     decision: Decision
+    approved_by_request: str | None = None  # a request in the state store that lets it run now
+
+    @property
+    def may_run(self) -> bool:
+        return self.decision.may_run or self.approved_by_request is not None
 
 
 @dataclass
@@ -39,25 +48,61 @@ class RunResult:
     def check_exit_code(self) -> ExitCode:
         codes = [ExitCode.OK]
         for item in self.evaluated:
-            if item.decision.tier == "block":
-                codes.append(ExitCode.BLOCKED)
-            elif not item.decision.may_run:
-                codes.append(ExitCode.NEEDS_HUMAN)
+            if item.may_run:
+                continue
+            codes.append(ExitCode.BLOCKED if item.decision.tier == "block" else ExitCode.NEEDS_HUMAN)
         if self.problems:
             codes.append(ExitCode.INVALID_INPUT)
         return max(codes)
 
 
-def run_evaluation(files: list[Path], profile_ref: str, track_record: Path | None, opa_url: str | None) -> RunResult:
+def run_evaluation(
+    files: list[Path],
+    profile_ref: str,
+    track_record: Path | None,
+    opa_url: str | None,
+    progress: Progress | None = None,
+    state: Path | None = None,
+) -> RunResult:
+    """state: the store whose history the policy sees (hitl_cli.policy_history), when it exists."""
     profile = load_profile(profile_path(profile_ref))
     record, record_problems = load_track_record(track_record)
-    manifests, manifest_problems = load_manifests(files)
-    result = RunResult(profile=profile.name, manifest_problems=manifest_problems, other_problems=record_problems)
-    if not manifests:
-        return result
-    with policy_engine([profile], opa_url) as engine:
-        decisions = engine.decide(
-            profile.name, record.model_dump(mode="json"), [item.manifest.policy_input() for item in manifests]
-        )
-    result.evaluated = [Evaluated(item, decision) for item, decision in zip(manifests, decisions)]
+    return decide_files(files, profile, record, record_problems, opa_url, progress, read_history(state))
+
+
+def decide_files(
+    files: list[Path],
+    profile: Profile,
+    record: TrackRecord,
+    record_problems: list[Problem],
+    opa_url: str | None,
+    progress: Progress | None = None,
+    history: dict | None = None,
+) -> RunResult:
+    """Validate the manifests in the files and decide the valid ones under an already loaded profile and record.
+
+    Files are read one at a time and their manifests handed to OPA in batches as they come, so evaluation
+    overlaps reading. OPA is started (or reached) only once there is a valid manifest to decide.
+    """
+    result = RunResult(profile=profile.name, other_problems=record_problems)
+    manifests: list[LoadedManifest] = []
+    with ExitStack() as running:
+        pipeline: DecisionPipeline | None = None
+        for loaded, problems in manifests_by_file(files):
+            result.manifest_problems.extend(problems)
+            if progress is not None:
+                progress.file_read()
+            if not loaded:
+                continue
+            if pipeline is None:
+                client = running.enter_context(policy_engine([profile], opa_url))
+                client.set_history(history)
+                on_decided = progress.manifests_decided if progress is not None else None
+                pipeline = running.enter_context(
+                    DecisionPipeline(client, profile.name, record.model_dump(mode="json"), on_decided)
+                )
+            manifests.extend(loaded)
+            pipeline.add([(item.id, item.policy_json) for item in loaded])
+        decisions = pipeline.decisions() if pipeline is not None else []
+    result.evaluated = [Evaluated(item, decision) for item, decision in zip(manifests, decisions, strict=True)]
     return result

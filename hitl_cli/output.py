@@ -3,19 +3,24 @@
 import os
 import sys
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 
-def emit(text: str, destination: Path | None) -> None:
+def emit(text: str | Iterable[str], destination: Path | None) -> None:
+    """A report, whole or in pieces (written as they come, never held whole)."""
+    pieces = [text] if isinstance(text, str) else text
     if destination is None:
-        sys.stdout.write(text)
+        for piece in pieces:
+            sys.stdout.write(piece)
         sys.stdout.flush()
         return
     folder = destination.parent if str(destination.parent) else Path(".")
     handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{destination.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
+            for piece in pieces:
+                stream.write(piece)
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, destination)

@@ -29,10 +29,26 @@ def opa_start_timeout() -> float:
 
 
 def opa_batch_size() -> int:
-    """Manifests decided per OPA request."""
-    return _positive("HITL_OPA_BATCH_SIZE", 5000, int)
+    """Manifests decided per OPA request (OPA's time per manifest is the same from a few hundred up; smaller
+    batches let the first request start while later files are still being read)."""
+    return _positive("HITL_OPA_BATCH_SIZE", 1000, int)
 
 
 def state_busy_timeout() -> float:
     """Seconds to wait for another process's write to the state store before failing."""
     return _positive("HITL_STATE_TIMEOUT", 30.0)
+
+
+def max_file_bytes() -> int:
+    """Largest input file (manifests, profile, track record) hitl reads; a larger one is an invalid input."""
+    return _positive("HITL_MAX_FILE_BYTES", 32 * 1024 * 1024, int)
+
+
+def max_nesting_depth() -> int:
+    """Deepest nesting of mappings and lists an input document may have."""
+    return _positive("HITL_MAX_NESTING_DEPTH", 64, int)
+
+
+def max_expanded_nodes() -> int:
+    """Largest number of values a profile or track record may expand to through YAML aliases (manifests have none)."""
+    return _positive("HITL_MAX_EXPANDED_NODES", 1_000_000, int)

@@ -1,52 +1,63 @@
 """Asking an OPA server for decisions; every way that can go wrong becomes an EngineError."""
 
-from urllib.parse import urlsplit
+import json
 
-import requests
-from opa_client import OpaClient
-from pydantic import ValidationError
+import pydantic_core
+from pydantic import TypeAdapter, ValidationError
 
-from hitl_cli import settings
-from hitl_cli.errors import EngineError, UsageError
+from hitl_cli import clock, settings
+from hitl_cli.engine import transport
+from hitl_cli.errors import EngineError
 from hitl_cli.models import Decision
+from hitl_cli.models.decision import Reason
+from hitl_cli.models.trust import TrustStanding
 
-DECISIONS_RULE = ("hitl.main", "decisions")
-PROFILES_PATH = "hitl/profiles"
-
-
-def _client_for(url: str) -> OpaClient:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"--opa-url {url!r}: expected http(s)://HOST:PORT")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    return OpaClient(
-        host=parts.hostname, port=port, ssl=parts.scheme == "https", timeout=settings.opa_request_timeout(), retries=0
-    )
+DECISIONS_PATH = "/v1/data/hitl/main/decisions"
+DECISIONS_WHAT = "data.hitl.main.decisions"
+TRUST_LEVELS_PATH = "/v1/data/hitl/trust_levels/levels"
+TRUST_LEVELS_WHAT = "data.hitl.trust_levels.levels"
+PROFILES_PATH = "/v1/data/hitl/profiles"
+_DECISION_LIST = TypeAdapter(list[Decision])
 
 
 class PolicyClient:
     def __init__(self, url: str):
         self.url = url.rstrip("/")
-        self._client = _client_for(self.url)
+        # input.now: the one moment a run judges waivers' expiry at (HITL_NOW pins it for tests).
+        self.now = clock.now().isoformat().replace("+00:00", "Z")
+        # input.history: what the state store says about the past (hitl_cli.policy_history), for every
+        # decision of the run; empty (no `history` key) when the run reads no store.
+        self._history_json = b""
+        self._http = transport.JsonHttp(self.url, settings.opa_request_timeout())
+        # One Reason object per distinct reason: 100,000 decisions share a few hundred of them.
+        self._reasons: dict[tuple[str, str, str], Reason] = {}
+
+    def set_history(self, history: dict | None) -> None:
+        """Send this input.history with every later decision request (None: none)."""
+        self._history_json = b"" if history is None else b',"history":' + json.dumps(history).encode()
 
     def close(self) -> None:
-        self._client.close_connection()
+        self._http.close()
 
-    def _call(self, what: str, call):
+    def _call(self, what: str, send):
+        """The JSON answer to one request (`send` returns its body); short strings in it are shared, not copied."""
         try:
-            return call()
-        except requests.Timeout:
-            raise EngineError(f"OPA at {self.url} did not answer {what} within {self._client.timeout:g}s") from None
-        except requests.ConnectionError:
+            return pydantic_core.from_json(send(), cache_strings=True)
+        except transport.Timeout:
+            raise EngineError(f"OPA at {self.url} did not answer {what} within {self._http.timeout:g}s") from None
+        except transport.Unreachable:
             raise EngineError(f"OPA at {self.url} is unreachable (asking for {what})") from None
-        except requests.HTTPError as error:
-            raise EngineError(f"OPA failed evaluating {what}: {_opa_message(error.response)}") from None
-        except (requests.RequestException, ValueError) as error:
+        except transport.HttpError as error:
+            raise EngineError(f"OPA failed evaluating {what}: {_opa_message(error)}") from None
+        except ValueError as error:
             raise EngineError(f"OPA at {self.url} gave an unusable answer for {what}: {error}") from None
 
+    def _query(self, path: str, what: str, query: dict):
+        return self._call(what, lambda: self._http.post(path, json.dumps({"input": query}).encode()))
+
     def profile_names(self) -> set[str]:
-        body = self._call("the loaded profiles", lambda: self._client.get_data(PROFILES_PATH))
-        profiles = body.get("result")
+        body = self._call("the loaded profiles", lambda: self._http.get(PROFILES_PATH))
+        profiles = body.get("result") if isinstance(body, dict) else None
         return set(profiles) if isinstance(profiles, dict) else set()
 
     def require_profile(self, name: str) -> None:
@@ -60,35 +71,67 @@ class PolicyClient:
         size = settings.opa_batch_size()
         for start in range(0, len(manifests), size):
             batch = manifests[start : start + size]
-            decisions.extend(self._decide_batch(profile, track_record, batch))
+            decisions.extend(self.decide_batch(profile, track_record, batch))
         return decisions
 
-    def _decide_batch(self, profile: str, track_record: dict, manifests: list[dict]) -> list[Decision]:
-        query = {"profile": profile, "track_record": track_record, "manifests": manifests}
-        body = self._call("data.hitl.main.decisions", lambda: self._client.query_rule(query, *DECISIONS_RULE))
-        if not isinstance(body, dict) or "result" not in body:
-            raise EngineError("policy returned no decision (data.hitl.main.decisions is undefined)")
-        result = body["result"]
-        if not isinstance(result, list) or len(result) != len(manifests):
+    def decide_batch(self, profile: str, track_record: dict, manifests: list[dict]) -> list[Decision]:
+        ids = [manifest["metadata"]["id"] for manifest in manifests]
+        encoded = [json.dumps(manifest).encode() for manifest in manifests]
+        return self.decide_encoded(profile, json.dumps(track_record).encode(), ids, encoded)
+
+    def decide_encoded(
+        self, profile: str, track_record_json: bytes, ids: list[str], manifests_json: list[bytes]
+    ) -> list[Decision]:
+        """One request for a batch of manifests already in JSON (their policy input), answered in the same order."""
+        body = b'{"input":{"profile":%s,"track_record":%s,"now":%s%s,"manifests":[%s]}}' % (
+            json.dumps(profile).encode(),
+            track_record_json,
+            json.dumps(self.now).encode(),
+            self._history_json,
+            b",".join(manifests_json),
+        )
+        answer = self._call(DECISIONS_WHAT, lambda: self._http.post(DECISIONS_PATH, body))
+        if not isinstance(answer, dict) or "result" not in answer:
+            raise EngineError(f"policy returned no decision ({DECISIONS_WHAT} is undefined)")
+        result = answer["result"]
+        if not isinstance(result, list) or len(result) != len(ids):
             raise EngineError(
                 f"policy returned {len(result) if isinstance(result, list) else 'no list of'} decisions "
-                f"for {len(manifests)} manifests"
+                f"for {len(ids)} manifests"
             )
         try:
-            decisions = [Decision.model_validate(item) for item in result]
+            decisions = _DECISION_LIST.validate_python(result)
         except ValidationError as error:
             raise EngineError(f"policy returned a malformed decision: {error.errors()[0]['msg']}") from None
-        for decision, manifest in zip(decisions, manifests):
-            if decision.id != manifest["metadata"]["id"]:
+        for decision, manifest_id in zip(decisions, ids):
+            if decision.id != manifest_id:
                 raise EngineError(f"policy returned decisions out of order (got {decision.id!r})")
+            decision.reasons = [self._reasons.setdefault((r.code, r.tier, r.message), r) for r in decision.reasons]
         return decisions
 
+    def trust_levels(self, profile: str, track_record: dict) -> dict[str, TrustStanding]:
+        """Each agent's granted, supported and effective level, and the levels it may be promoted to now."""
+        query = {"profile": profile, "track_record": track_record}
+        body = self._query(TRUST_LEVELS_PATH, TRUST_LEVELS_WHAT, query)
+        result = body.get("result") if isinstance(body, dict) else None
+        agents = set(track_record.get("agents", {}))
+        if not isinstance(result, dict) or set(result) != agents:
+            raise EngineError(
+                f"policy returned no trust level for every agent ({TRUST_LEVELS_WHAT} is undefined or incomplete)"
+            )
+        try:
+            return {agent: TrustStanding.model_validate(standing) for agent, standing in result.items()}
+        except ValidationError as error:
+            raise EngineError(f"policy returned a malformed trust level: {error.errors()[0]['msg']}") from None
 
-def _opa_message(response) -> str:
+
+def _opa_message(error: transport.HttpError) -> str:
     try:
-        body = response.json()
+        body = json.loads(error.body)
     except ValueError:
-        return f"HTTP {response.status_code}"
+        return f"HTTP {error.status}"
+    if not isinstance(body, dict):
+        return f"HTTP {error.status}"
     errors = body.get("errors") or []
     detail = f" ({errors[0].get('message')})" if errors and isinstance(errors[0], dict) else ""
-    return " ".join(f"{body.get('message', f'HTTP {response.status_code}')}{detail}".split())
+    return " ".join(f"{body.get('message', f'HTTP {error.status}')}{detail}".split())

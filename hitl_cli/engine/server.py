@@ -9,10 +9,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import requests
-
 from hitl_cli import settings
 from hitl_cli.engine.binary import find_opa
+from hitl_cli.engine.transport import healthy
 from hitl_cli.errors import EngineError
 
 STOP_GRACE_SECONDS = 5.0
@@ -43,8 +42,16 @@ class LocalOpaServer:
     A run's own server keeps its log to report why it failed; `hitl serve` passes its log through.
     """
 
-    def __init__(self, sources: list[Path], address: str | None = None, extra_args: list[str] = (), quiet: bool = True):
+    def __init__(
+        self,
+        sources: list[Path],
+        address: str | None = None,
+        extra_args: list[str] = (),
+        quiet: bool = True,
+        environment: dict[str, str] | None = None,
+    ):
         self.sources = sources
+        self.environment = environment
         self.address = address or f"127.0.0.1:{free_loopback_port()}"
         self.extra_args = list(extra_args)
         self.process: subprocess.Popen | None = None
@@ -63,6 +70,7 @@ class LocalOpaServer:
                 stdin=subprocess.DEVNULL,
                 stdout=self._log,
                 stderr=self._log,
+                env=self.environment,
                 start_new_session=True,
                 preexec_fn=_die_with_parent,
             )
@@ -84,12 +92,9 @@ class LocalOpaServer:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise EngineError(f"OPA exited during start-up (code {self.process.returncode}): {self._last_log_line()}")
-            try:
-                if requests.get(f"{url}/health", timeout=0.5).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.02)
+            if healthy(url, timeout=0.5):
+                return
+            time.sleep(0.01)
         raise EngineError(f"OPA did not become healthy within {limit:g}s on {url}")
 
     def wait(self) -> int:

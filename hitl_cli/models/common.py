@@ -17,6 +17,7 @@ Delivery = Literal["none", "digest", "interrupt"]
 
 
 class StrictModel(BaseModel):
-    """Unknown keys are errors (a typo must not pass silently) and values are not coerced across types."""
+    """Unknown keys are errors (a typo must not pass silently), values are not coerced across types, and a
+    number is finite (an infinite cost would reach the policy as null, and dodge the budget)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)

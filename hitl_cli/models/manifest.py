@@ -74,3 +74,7 @@ class ActionManifest(StrictModel):
     def policy_input(self) -> dict:
         """The manifest as the policy sees it: every field present, absent optionals as null."""
         return self.model_dump(mode="json")
+
+    def policy_input_json(self) -> bytes:
+        """policy_input() as JSON, without building the dict first."""
+        return self.model_dump_json().encode()

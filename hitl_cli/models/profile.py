@@ -6,9 +6,9 @@ Nothing here has a default: a profile states every value, so no threshold hides 
 import re
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import AwareDatetime, Field, StringConstraints, field_validator
 
-from hitl_cli.models.common import AgentLevel, Delivery, Name, PromotableLevel, Risk, StrictModel, Tier
+from hitl_cli.models.common import AgentLevel, Delivery, Identifier, Name, PromotableLevel, Risk, StrictModel, Tier
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNegative = Annotated[float, Field(ge=0.0)]
@@ -123,6 +123,87 @@ class RubberStampingPolicy(StrictModel):
     max_median_seconds: NonNegative
 
 
+Pattern = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=r"^[^\r\n]*$")]
+
+
+class Waiver(StrictModel):
+    """A time-limited exception people approved: an action it matches has its waivable reasons capped at
+    `lower_to` (rego/hitl/waivers.rego). Patterns are OPA globs with `.` as the separator: `*` within one
+    segment, `**` across segments. An expired waiver is ignored and reported by `hitl profile lint`."""
+
+    id: Identifier
+    agent: Pattern
+    action_type: Name
+    resource: Pattern
+    environment: Name | None = None  # None: every environment
+    lower_to: Tier
+    approved_by: Person
+    reason: Annotated[str, Field(min_length=1)]
+    expires: Annotated[AwareDatetime, Field(strict=False)]
+
+
+class WaiverPolicy(StrictModel):
+    """Reason codes no waiver ever lowers (pii_exposure in every shipped profile)."""
+
+    unwaivable: list[Name]
+
+
+FINGERPRINT_FIELDS = ("agent", "action_type", "environment", "system", "resource_type", "resource")
+FingerprintField = Literal["agent", "action_type", "environment", "system", "resource_type", "resource"]
+
+
+class AgentAccuracyFallback(StrictModel):
+    """A thin bin's calibrated confidence is the agent's overall observed accuracy, never above the raw value."""
+
+    mode: Literal["agent_accuracy"]
+
+
+class PenaltyFallback(StrictModel):
+    """A thin bin's calibrated confidence is the raw confidence minus a fixed penalty (not below 0)."""
+
+    mode: Literal["penalty"]
+    penalty: Fraction
+
+
+class CalibrationPolicy(StrictModel):
+    """How `hitl calibrate` bins outcomes, and how the confidence rule uses the calibration data
+    (rego/hitl/calibrated.rego). Off: the raw confidence is compared with the threshold."""
+
+    enabled: bool
+    bin_edges: Annotated[list[Fraction], Field(min_length=2)]
+    min_samples_per_bin: Annotated[int, Field(ge=1)]
+    min_samples_per_action_type: Annotated[int, Field(ge=1)]
+    fallback: Annotated[AgentAccuracyFallback | PenaltyFallback, Field(discriminator="mode")]
+
+    @field_validator("bin_edges")
+    @classmethod
+    def _edges(cls, edges: list[float]) -> list[float]:
+        if edges[0] != 0.0 or edges[-1] != 1.0:
+            raise ValueError("bin edges must start at 0 and end at 1")
+        if any(later <= earlier for earlier, later in zip(edges, edges[1:])):
+            raise ValueError("bin edges must be strictly increasing")
+        return edges
+
+
+class HistoryNoveltyPolicy(StrictModel):
+    """An action whose fingerprint (these fields) matches no approved action in the state store takes `tier`
+    (rego/hitl/rules/history_novelty.rego). Without a store (evaluate, check) the rule has nothing to judge."""
+
+    enabled: bool
+    fingerprint: Annotated[list[FingerprintField], Field(min_length=1)]
+    tier: Tier
+
+
+class DailyBudgetPolicy(StrictModel):
+    """Spend approved today (UTC) in the state store plus this action's cost, against a daily budget per agent
+    (`agents` overrides `per_agent_usd` for one agent) and for the organisation; null: no such budget."""
+
+    per_agent_usd: NonNegative | None
+    agents: dict[Identifier, NonNegative]
+    organisation_usd: NonNegative | None
+    over_budget_tier: Tier
+
+
 class Profile(StrictModel):
     apiVersion: Literal["hitl/v1"]
     kind: Literal["OrgProfile"]
@@ -139,6 +220,11 @@ class Profile(StrictModel):
     delivery: DeliveryPolicy
     approvals: ApprovalPolicy
     rubber_stamping: RubberStampingPolicy
+    waiver_policy: WaiverPolicy
+    waivers: list[Waiver]
+    calibration: CalibrationPolicy
+    history_novelty: HistoryNoveltyPolicy
+    daily_budget: DailyBudgetPolicy
     templates: str | None = None
 
     def consistency_problems(self) -> list[tuple[str, str]]:
@@ -157,6 +243,12 @@ class Profile(StrictModel):
                 problems.append(
                     (f"destructive_statements[{index}].treated_as", f"{rule.treated_as!r} is not an action type")
                 )
+        first_index: dict[str, int] = {}
+        for index, waiver in enumerate(self.waivers):
+            if waiver.id in first_index:
+                first = first_index[waiver.id]
+                problems.append((f"waivers[{index}].id", f"duplicate waiver id {waiver.id!r} (first at waivers[{first}])"))
+            first_index.setdefault(waiver.id, index)
         return problems
 
     @property

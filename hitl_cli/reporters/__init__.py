@@ -1,11 +1,11 @@
 """Reporters by name: each turns a run's result into the text of one output format."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from hitl_cli.evaluation import RunResult
 from hitl_cli.reporters import github, json_report, junit, markdown, sarif, table, text
 
-Reporter = Callable[[RunResult], str]
+Reporter = Callable[[RunResult], str | Iterable[str]]
 
 EVALUATE_FORMATS: dict[str, Reporter] = {
     "table": table.render,

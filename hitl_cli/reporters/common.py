@@ -12,6 +12,8 @@ VERDICTS = {
 
 
 def verdict(item: Evaluated) -> str:
+    if item.approved_by_request:
+        return "may run (approved in the state store)"
     return VERDICTS[item.decision.tier]
 
 
@@ -22,8 +24,8 @@ def source_file(source: str) -> str:
 
 def summary(result: RunResult) -> str:
     tiers = [item.decision.tier for item in result.evaluated]
-    may_run = tiers.count("auto_approve")
-    blocked = tiers.count("block")
+    may_run = sum(item.may_run for item in result.evaluated)
+    blocked = sum(not item.may_run and item.decision.tier == "block" for item in result.evaluated)
     return (
         f"{len(tiers) + len(result.invalid_documents())} manifests under profile {result.profile}: "
         f"{may_run} may run, {len(tiers) - may_run - blocked} need a human, {blocked} blocked, "

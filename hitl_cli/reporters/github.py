@@ -20,7 +20,7 @@ def render(result: RunResult) -> str:
     lines = []
     for item in result.evaluated:
         d = item.decision
-        if d.may_run:
+        if item.may_run:
             continue
         level = "error" if d.tier == "block" else "warning"
         message = "\n".join(f"[{r.tier}] {r.code}: {r.message}" for r in d.reasons)

@@ -8,7 +8,7 @@ from hitl_cli.reporters.common import source_file, verdict
 
 def render(result: RunResult) -> str:
     invalid = result.invalid_documents()
-    needing_human = [item for item in result.evaluated if not item.decision.may_run]
+    needing_human = [item for item in result.evaluated if not item.may_run]
     suite = ET.Element(
         "testsuite",
         name=f"hitl ({result.profile})",
@@ -20,7 +20,7 @@ def render(result: RunResult) -> str:
     for item in result.evaluated:
         d = item.decision
         case = ET.SubElement(suite, "testcase", classname=source_file(item.loaded.source), name=d.id)
-        if not d.may_run:
+        if not item.may_run:
             failure = ET.SubElement(case, "failure", type=d.tier, message=f"{d.id} {verdict(item)} ({d.tier})")
             failure.text = "\n".join(f"[{r.tier}] {r.code}: {r.message}" for r in d.reasons)
     for source, problems in invalid.items():

@@ -1,16 +1,21 @@
-"""`check --format text`: one line per action, its reasons beneath, a summary last."""
+"""`check --format text`: one line per action, its reasons beneath, a summary last.
+
+Rendered piece by piece (one action at a time), so a report on 100,000 actions is written out as it is
+made instead of being held whole in memory.
+"""
+
+from collections.abc import Iterator
 
 from hitl_cli.evaluation import RunResult
 from hitl_cli.reporters.common import summary, verdict
 
 
-def render(result: RunResult) -> str:
-    lines = []
+def render(result: RunResult) -> Iterator[str]:
     for item in result.evaluated:
         d = item.decision
-        lines.append(f"{item.loaded.source}: {d.id}: {verdict(item).upper()} ({d.tier})")
+        lines = [f"{item.loaded.source}: {d.id}: {verdict(item).upper()} ({d.tier})"]
         lines += [f"    - [{r.tier}] {r.code}: {r.message}" for r in d.reasons]
+        yield "\n".join(lines) + "\n"
     for source in result.invalid_documents():
-        lines.append(f"{source}: INVALID (see errors above)")
-    lines.append(summary(result))
-    return "\n".join(lines) + "\n"
+        yield f"{source}: INVALID (see errors above)\n"
+    yield summary(result) + "\n"

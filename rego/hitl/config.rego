@@ -99,6 +99,18 @@ delivery := profile.delivery
 approvals_required := profile.approvals.required
 
 # METADATA
+# title: Waivers
+# description: |
+#   The profile's waivers, each {id, agent, action_type, resource, environment, lower_to, approved_by,
+#   reason, expires}; hitl.waivers decides which are in force and match.
+waivers := profile.waivers
+
+# METADATA
+# title: Unwaivable reason codes
+# description: Reason codes no waiver ever lowers (waiver_policy.unwaivable).
+unwaivable := profile.waiver_policy.unwaivable
+
+# METADATA
 # title: Profile is complete
 # description: |
 #   True when the selected profile holds every value the policies read, with the right JSON type.
@@ -121,8 +133,56 @@ complete if {
 	is_string(supervised_floor)
 	is_object(delivery)
 	is_object(approvals_required)
+	is_array(waivers)
+	is_array(unwaivable)
+	_learning_complete
 }
 
 _nullable_string(x) if is_null(x)
 
 _nullable_string(x) if is_string(x)
+
+# METADATA
+# title: Calibration settings
+# description: |
+#   calibration.{enabled, bin_edges, min_samples_per_bin, min_samples_per_action_type, fallback}: how the
+#   confidence rule uses the calibration data (hitl.calibrated); fallback is {mode: agent_accuracy} or
+#   {mode: penalty, penalty}.
+calibration := profile.calibration
+
+# METADATA
+# title: History novelty settings
+# description: history_novelty.{enabled, fingerprint (field names), tier} for hitl.rules.history_novelty.
+history_novelty := profile.history_novelty
+
+# METADATA
+# title: Daily budgets
+# description: daily_budget.{per_agent_usd, agents (per-agent overrides), organisation_usd, over_budget_tier}; null is no budget.
+daily_budget := profile.daily_budget
+
+# The calibration, history novelty and daily budget sections are complete.
+_learning_complete if {
+	is_boolean(calibration.enabled)
+	is_array(calibration.bin_edges)
+	is_number(calibration.min_samples_per_bin)
+	is_number(calibration.min_samples_per_action_type)
+	_fallback_complete(calibration.fallback)
+	is_boolean(history_novelty.enabled)
+	is_array(history_novelty.fingerprint)
+	is_string(history_novelty.tier)
+	_nullable_number(daily_budget.per_agent_usd)
+	is_object(daily_budget.agents)
+	_nullable_number(daily_budget.organisation_usd)
+	is_string(daily_budget.over_budget_tier)
+}
+
+_fallback_complete(fallback) if fallback.mode == "agent_accuracy"
+
+_fallback_complete(fallback) if {
+	fallback.mode == "penalty"
+	is_number(fallback.penalty)
+}
+
+_nullable_number(x) if is_null(x)
+
+_nullable_number(x) if is_number(x)

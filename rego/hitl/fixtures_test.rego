@@ -74,6 +74,15 @@ profile := {
 		"escalation_reviewers": ["lead"],
 		"override_holders": ["cto"],
 	},
+	"waiver_policy": {"unwaivable": ["pii_exposure"]},
+	"waivers": [],
+	"calibration": {
+		"enabled": true, "bin_edges": [0, 0.5, 0.8, 0.9, 1],
+		"min_samples_per_bin": 10, "min_samples_per_action_type": 50,
+		"fallback": {"mode": "agent_accuracy"},
+	},
+	"history_novelty": {"enabled": true, "fingerprint": ["agent", "action_type", "environment"], "tier": "escalate"},
+	"daily_budget": {"per_agent_usd": 5000, "agents": {"agent-2": 50}, "organisation_usd": 8000, "over_budget_tier": "block"},
 	"templates": null,
 }
 

@@ -3,21 +3,30 @@
 # description: |
 #   Builds the decision for one manifest (decision, from input.manifest) or for many in one request
 #   (decisions, from input.manifests, same order). Reasons come from every package under
-#   hitl.rules; the decision's tier is the strictest reason tier. Anything missing - an unknown
-#   profile, an incomplete profile, no reason at all, a value that is not a tier - leaves the
-#   decision undefined, which callers treat as a failure (fail closed).
+#   hitl.rules, then pass the waiver step (hitl.waivers); the decision's tier is the strictest
+#   reason tier. Anything missing - an unknown profile, an incomplete profile, no reason at all, a
+#   value that is not a tier - leaves the decision undefined, which callers treat as a failure
+#   (fail closed). input.now (RFC 3339) is the moment waivers are judged at; without it none applies.
 package hitl.main
 
 import data.hitl.config
 import data.hitl.facts
 import data.hitl.lib.tiers
+import data.hitl.waivers
+
+# METADATA
+# title: Rule reasons
+# description: Every reason contributed by a rule package (data.hitl.rules.<name>.reasons), before waivers.
+rule_reasons contains r if {
+	some r in data.hitl.rules[_].reasons
+}
 
 # METADATA
 # title: Reasons
-# description: Every reason contributed by a rule package (data.hitl.rules.<name>.reasons).
-reasons contains r if {
-	some r in data.hitl.rules[_].reasons
-}
+# description: |
+#   The rule reasons after the waiver step (hitl.waivers): a waiver in force that matches the action caps
+#   its waivable reasons and adds a `waiver` reason. The decision shows these and takes its tier from them.
+reasons := waivers.apply(rule_reasons)
 
 # METADATA
 # title: Sorted reasons
@@ -98,17 +107,22 @@ _missing_cell if {
 # (all manifests) once per manifest, which is quadratic.
 _track_record := object.get(input, "track_record", {})
 
+_now := object.get(input, "now", null)
+
+# input.history (hitl.history) is only present when the run read a state store.
+_history := object.get(input, "history", null)
+
 # METADATA
 # title: Decisions
 # description: |
 #   One decision per element of input.manifests, in the same order. Undefined as a whole when any
 #   manifest gets no decision, so a caller never pairs a decision with the wrong manifest.
-#   The other input keys (profile, track_record) apply to every manifest.
+#   The other input keys (profile, track_record, now, history) apply to every manifest.
 decisions := ds if {
 	config.complete
 	ds := [d |
 		some m in input.manifests
-		d := _decision with input as {"profile": input.profile, "track_record": _track_record, "manifest": m}
+		d := _decision with input as {"profile": input.profile, "track_record": _track_record, "now": _now, "history": _history, "manifest": m}
 	]
 	count(ds) == count(input.manifests)
 }

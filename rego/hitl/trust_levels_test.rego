@@ -1,40 +1,13 @@
-# METADATA
-# title: Tests for hitl.trust_levels
-# description: Granted, supported, effective and promotable levels per agent.
 package hitl.trust_levels_test
 
+import data.hitl.fixtures_test as fixtures
 import data.hitl.trust_levels
 
-_profile := {
-	"metadata": {"name": "t", "description": "trust level fixture"},
-	"environments": ["dev"],
-	"action_types": {"read": {
-		"read_only": true, "post_hoc_review": false,
-		"tiers": {"dev": "auto_approve"}, "risk": {"dev": "low"},
-	}},
-	"destructive_statements": [],
-	"pii": {"exposure_tier": "block", "touch_floor": null},
-	"budget": {"per_action_usd": 100, "over_budget_tier": "block"},
-	"confidence": {"threshold": 0.8, "below_threshold_tier": "escalate"},
-	"novelty": {"tier": "escalate"},
-	"post_hoc": {"irreversible_floor": "single_approval"},
-	"trust": {
-		"minimums": {
-			"low": {"min_reviewed": 10, "min_approval_rate": 0.9},
-			"medium": {"min_reviewed": 20, "min_approval_rate": 0.95},
-		},
-		"autonomous_risks": {"suggestion": [], "low": ["low"], "medium": ["low", "medium"]},
-		"supervised_floor": "single_approval",
-	},
-	"delivery": {
-		"auto_approve": "none", "post_hoc_review": "digest", "single_approval": "digest",
-		"double_approval": "interrupt", "escalate": "interrupt", "block": "interrupt",
-	},
-	"approvals": {"required": {
-		"auto_approve": 0, "single_approval": 1, "double_approval": 2,
-		"escalate": 1, "block": 0,
-	}},
-}
+# The shared fixture profile with trust minimums small enough to reach in a table of agents.
+_minimums := {"trust": {"minimums": {
+	"low": {"min_reviewed": 10, "min_approval_rate": 0.9},
+	"medium": {"min_reviewed": 20, "min_approval_rate": 0.95},
+}}}
 
 _agents := {
 	"fresh": {"level": "suggestion", "reviewed": 0, "approved": 0, "rejected": 0},
@@ -45,10 +18,12 @@ _agents := {
 	"medium-failing": {"level": "medium", "reviewed": 40, "approved": 30, "rejected": 10},
 }
 
-_levels := result if {
-	result := trust_levels.levels with input as {"profile": "t", "track_record": {"agents": _agents}}
-		with data.hitl.profiles as {"t": _profile}
+_levels_under(patch, agents) := result if {
+	result := trust_levels.levels with input as {"profile": "fx", "track_record": {"agents": agents}}
+		with data.hitl.profiles as fixtures.profiles_with(object.union(_minimums, patch))
 }
+
+_levels := _levels_under({}, _agents)
 
 test_nothing_reviewed_supports_only_suggestion if {
 	_levels.fresh == {"granted": "suggestion", "supported": "suggestion", "effective": "suggestion", "promotable": []}
@@ -78,29 +53,24 @@ test_only_agents_whose_record_outgrew_their_grant_have_promotable_levels if {
 }
 
 test_thresholds_come_from_the_profile if {
-	stricter := json.patch(_profile, [{"op": "replace", "path": "/trust/minimums/low/min_reviewed", "value": 11}])
-	levels := trust_levels.levels with input as {"profile": "t", "track_record": {"agents": _agents}}
-		with data.hitl.profiles as {"t": stricter}
-	levels["ready-for-low"].promotable == []
-	levels["ready-for-medium"].promotable == ["low", "medium"]
+	stricter := _levels_under({"trust": {"minimums": {"low": {"min_reviewed": 11}}}}, _agents)
+	stricter["ready-for-low"].promotable == []
+	stricter["ready-for-medium"].promotable == ["low", "medium"]
 }
 
 test_an_unknown_profile_defines_nothing if {
 	levels := trust_levels.levels with input as {"profile": "nope", "track_record": {"agents": _agents}}
-		with data.hitl.profiles as {"t": _profile}
+		with data.hitl.profiles as fixtures.profiles
 	levels == {}
 }
 
 test_an_incomplete_profile_defines_nothing if {
-	broken := json.remove(_profile, ["/delivery"])
-	levels := trust_levels.levels with input as {"profile": "t", "track_record": {"agents": _agents}}
-		with data.hitl.profiles as {"t": broken}
+	levels := trust_levels.levels with input as {"profile": "fx", "track_record": {"agents": _agents}}
+		with data.hitl.profiles as {"fx": json.remove(fixtures.profile, ["/delivery"])}
 	levels == {}
 }
 
 test_a_granted_value_that_is_not_a_level_gets_no_standing if {
-	agents := {"odd": {"level": "root", "reviewed": 50, "approved": 50, "rejected": 0}}
-	levels := trust_levels.levels with input as {"profile": "t", "track_record": {"agents": agents}}
-		with data.hitl.profiles as {"t": _profile}
+	levels := _levels_under({}, {"odd": {"level": "root", "reviewed": 50, "approved": 50, "rejected": 0}})
 	not levels.odd
 }

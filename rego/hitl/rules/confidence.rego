@@ -3,17 +3,20 @@
 # description: |
 #   A non-read action whose confidence is under the profile's threshold, or that gives no
 #   confidence at all, takes the below-threshold tier. Unknown action types count as non-read.
+#   With calibration data for the agent (hitl.calibrated), the calibrated confidence is compared,
+#   and the message shows both the stated and the calibrated value.
 # custom:
 #   code: low_confidence
 package hitl.rules.confidence
 
+import data.hitl.calibrated
 import data.hitl.config
 import data.hitl.facts
 import data.hitl.lib.reason
 
 # METADATA
 # title: Low confidence reason
-# description: Not read-only, and action.confidence is null or under confidence.threshold.
+# description: Not read-only, and action.confidence (calibrated when possible) is null or under confidence.threshold.
 # custom:
 #   code: low_confidence
 reasons contains reason.make("low_confidence", tier, message) if {
@@ -35,9 +38,18 @@ _below_threshold contains message if {
 
 _below_threshold contains message if {
 	is_number(_confidence)
+	not calibrated.applies
 	_confidence < config.confidence_threshold
 	message := sprintf(
 		"confidence %v is under the threshold %v for non-read actions",
 		[_confidence, config.confidence_threshold],
+	)
+}
+
+_below_threshold contains message if {
+	calibrated.value < config.confidence_threshold
+	message := sprintf(
+		"confidence %v, calibrated to %v (%s), is under the threshold %v for non-read actions",
+		[_confidence, calibrated.value, calibrated.explanation, config.confidence_threshold],
 	)
 }

@@ -3,6 +3,7 @@
 # description: Non-read actions under the threshold, or without a confidence, take the below-threshold tier.
 package hitl.rules.confidence_test
 
+import data.hitl.calibrated_test as cal
 import data.hitl.fixtures_test as fx
 import data.hitl.rules.confidence
 
@@ -46,4 +47,20 @@ test_threshold_comes_from_the_profile if {
 	rs := confidence.reasons with input as fx.input_with({"action": {"confidence": 0.99}})
 		with data.hitl.profiles as fx.profiles_with({"confidence": {"threshold": 1}})
 	count(rs) == 1
+}
+
+test_calibrated_confidence_is_compared_and_shown if {
+	rs := confidence.reasons with input as fx.input_with({"action": {"type": "schema_migration", "confidence": 0.95}})
+		with data.hitl.profiles as fx.profiles with data.hitl.calibration as cal.calibration
+	rs == {{
+		"code": "low_confidence", "tier": "escalate",
+		"message": "confidence 0.95, calibrated to 0.6 (from agent-1's record: 142 outcomes in bin 0.9-1), is under the threshold 0.8 for non-read actions: it needs escalate",
+	}}
+}
+
+test_under_confident_agent_is_not_escalated if {
+	rs := confidence.reasons with input as fx.input_with({"action": {"type": "schema_migration", "confidence": 0.6}})
+		with data.hitl.profiles as fx.profiles with data.hitl.calibration as cal.calibration
+	rs == set()
+	count(_reasons({"action": {"type": "schema_migration", "confidence": 0.6}})) == 1
 }

@@ -1,0 +1,143 @@
+"""OPA bundles for a fleet: `hitl bundle build` and `hitl serve --bundle`.
+
+A bundle holds the policies (tests excluded) and the profiles' data exactly as a local run loads them
+(`engine.write_policy_data`, under data.hitl.profiles). Data that later features add to a decision's
+data (calibration) belongs in `write_policy_data` too: every bundle then carries it with no change here.
+The bundle owns the `hitl` root, and its revision is a digest of its content, so two builds of the same
+policies and profiles have the same revision and replicas can be compared by it. With a signing key,
+`opa build` signs it (.signatures.json); OPA refuses to activate a signed bundle whose files do not match
+their signed digests, or whose signature does not verify with the key it was given.
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from hitl_cli import __version__, engine, paths
+from hitl_cli.engine.binary import find_opa
+from hitl_cli.errors import EngineError, UsageError
+from hitl_cli.models import Profile
+
+SIGNING_ALGORITHMS = (
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "HS256", "HS384", "HS512",
+)
+BUNDLE_ROOT = "hitl"
+BUILD_TIMEOUT_SECONDS = 120
+BUNDLE_FILE_MODE = 0o644  # readable by the bundle server that publishes it
+
+
+@dataclass(frozen=True)
+class Signing:
+    key: Path  # a PEM private key (RS*, PS*, ES*), or a file holding the shared secret (HS*)
+    algorithm: str
+
+
+@dataclass(frozen=True)
+class BuiltBundle:
+    path: Path
+    revision: str
+    profiles: list[str]
+    signed_with: str | None
+
+
+def _stage_policies(rego: Path, stage: Path) -> None:
+    if not rego.is_dir():
+        raise EngineError(f"policy folder {rego} does not exist")
+    for source in sorted(rego.rglob("*.rego")):
+        if source.name.endswith("_test.rego"):
+            continue
+        target = stage / source.relative_to(rego)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+
+
+def _revision(stage: Path) -> str:
+    """SHA-256 over every staged file's path and content: the same policies and profiles, the same revision."""
+    content = hashlib.sha256()
+    for path in sorted(p for p in stage.rglob("*") if p.is_file()):
+        content.update(path.relative_to(stage).as_posix().encode() + b"\0")
+        content.update(hashlib.sha256(path.read_bytes()).digest())
+    return content.hexdigest()
+
+
+def _opa_build(stage: Path, output: Path, signing: Signing | None) -> None:
+    command = [str(find_opa()), "build", "--bundle", ".", "--output", str(output)]
+    if signing is not None:
+        command += ["--signing-key", str(signing.key.resolve()), "--signing-alg", signing.algorithm]
+    try:
+        done = subprocess.run(command, cwd=stage, capture_output=True, text=True, timeout=BUILD_TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired:
+        raise EngineError(f"opa build did not finish within {BUILD_TIMEOUT_SECONDS}s") from None
+    except OSError as error:
+        raise EngineError(f"opa build could not run: {error.strerror}") from None
+    if done.returncode != 0:
+        message = " ".join((done.stderr or done.stdout).split()) or f"exit code {done.returncode}"
+        raise EngineError(f"opa build failed: {message}")
+
+
+def build(profiles: list[Profile], output: Path, signing: Signing | None = None) -> BuiltBundle:
+    """Write the bundle to output, replaced atomically (a failed build leaves no file behind)."""
+    if signing is not None:
+        if signing.algorithm not in SIGNING_ALGORITHMS:
+            raise UsageError(f"--signing-alg {signing.algorithm}: expected one of {', '.join(SIGNING_ALGORITHMS)}")
+        if not signing.key.is_file():
+            raise UsageError(f"--signing-key {signing.key}: no such file")
+    folder = output.parent if str(output.parent) else Path(".")
+    if not folder.is_dir():
+        raise UsageError(f"--output {output}: folder {folder} does not exist")
+    with tempfile.TemporaryDirectory(prefix="hitl-bundle-") as scratch:
+        stage = Path(scratch) / "bundle"
+        stage.mkdir()
+        _stage_policies(paths.rego_dir(), stage)
+        engine.write_policy_data(profiles, stage)
+        revision = _revision(stage)
+        names = [profile.name for profile in profiles]
+        manifest = {"revision": revision, "roots": [BUNDLE_ROOT], "metadata": {"hitl": {"version": __version__, "profiles": names}}}
+        (stage / ".manifest").write_text(json.dumps(manifest))
+        handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{output.name}.", suffix=".tmp")
+        os.close(handle)
+        try:
+            _opa_build(stage, Path(temporary).resolve(), signing)
+            os.chmod(temporary, BUNDLE_FILE_MODE)
+            os.replace(temporary, output)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+    return BuiltBundle(output, revision, names, signing.algorithm if signing else None)
+
+
+def _verification_args(verification_key: str | None, algorithm: str) -> list[str]:
+    if algorithm not in SIGNING_ALGORITHMS:
+        raise UsageError(f"--signing-alg {algorithm}: expected one of {', '.join(SIGNING_ALGORITHMS)}")
+    return ["--verification-key", verification_key, "--signing-alg", algorithm] if verification_key else []
+
+
+def verify(bundle: Path, verification_key: str | None, algorithm: str) -> None:
+    """Load the bundle as `opa run` would, without serving it: a signature that does not verify, a file
+    changed since signing or a signed bundle without a key raises EngineError with OPA's reason."""
+    command = [str(find_opa()), "run", "--bundle", *_verification_args(verification_key, algorithm), str(bundle)]
+    try:
+        done = subprocess.run(
+            command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=BUILD_TIMEOUT_SECONDS
+        )
+    except subprocess.TimeoutExpired:
+        raise EngineError(f"OPA did not finish loading bundle {bundle} within {BUILD_TIMEOUT_SECONDS}s") from None
+    except OSError as error:
+        raise EngineError(f"OPA could not run: {error.strerror}") from None
+    if done.returncode != 0:
+        reason = " ".join((done.stdout + done.stderr).split()).removeprefix("error: ")
+        raise EngineError(f"OPA refused bundle {bundle}: {reason or f'exit code {done.returncode}'}")
+
+
+def serve(bundle: Path, address: str, verification_key: str | None, algorithm: str, decision_logs: bool) -> int:
+    """Run OPA in the foreground on one bundle file, once it loads (and verifies, when a key is given)."""
+    verify(bundle, verification_key, algorithm)
+    extra = ["--bundle", *_verification_args(verification_key, algorithm)]
+    if decision_logs:
+        extra += ["--set", "decision_logs.console=true"]
+    return engine.serve_sources([bundle], address, extra, f"bundle {bundle}")

@@ -1,0 +1,195 @@
+"""Governing the policies: `profile lint`, `diff` (impact analysis of a profile or policy change),
+`bundle build` (signed OPA bundles for a fleet) and `docs` (the reference for compliance reviewers).
+
+Each parses, calls the core (waivers, history, impact, bundles, docs), renders, and exits with the code its
+docstring and the README give. `hitl serve --bundle` lives with `serve` in cli.py and calls bundles.serve.
+"""
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from hitl_cli import bundles, clock, paths, waivers
+from hitl_cli import docs as policy_docs
+from hitl_cli.errors import ExitCode, InvalidInput, UsageError
+from hitl_cli.history import read_history
+from hitl_cli.impact import Candidate, diff as impact_diff
+from hitl_cli.inputs import available_profile_files, load_profile, load_track_record, profile_path
+from hitl_cli.models import Profile
+from hitl_cli.output import emit, warn
+from hitl_cli.reporters.impact import DIFF_FORMATS
+from hitl_cli.cli_common import ProfileOption, StateOption, TrackRecordOption, guarded
+from hitl_cli.store.connection import state_path
+
+DiffFormat = Enum("DiffFormat", {name: name for name in DIFF_FORMATS}, type=str)
+SigningAlg = Enum("SigningAlg", {name: name for name in bundles.SIGNING_ALGORITHMS}, type=str)
+
+ProfilesOption = Annotated[
+    Optional[list[str]],
+    typer.Option("--profile", "-p", help="A profile name in org_profiles/ or a path; repeat for several."),
+]
+AllProfilesOption = Annotated[bool, typer.Option("--all", help="Every profile in the profiles folder.")]
+OutputFile = Annotated[Optional[Path], typer.Option("--output", "-o", dir_okay=False, help="Write it here.")]
+
+
+def _selected_profiles(references: list[str] | None, every: bool, required: bool) -> list[tuple[Profile, Path]]:
+    if references and every:
+        raise UsageError("give --profile or --all, not both")
+    if every:
+        sources = available_profile_files()
+        if not sources:
+            raise UsageError(f"no profiles in {paths.profiles_dir()}")
+    elif references:
+        sources = [profile_path(reference) for reference in references]
+    elif required:
+        raise UsageError("name the profiles: --profile NAME_OR_PATH (repeatable) or --all")
+    else:
+        sources = []
+    loaded, problems = [], []
+    for source in sources:
+        try:
+            loaded.append((load_profile(source), source))
+        except InvalidInput as error:
+            problems.extend(error.problems)
+    if problems:
+        raise InvalidInput(problems)
+    return loaded
+
+
+def profile_lint(
+    profiles: Annotated[list[str], typer.Argument(help="Profile names or paths.")],
+) -> None:
+    """Report what is wrong with valid profiles, such as expired waivers.
+
+    Findings go to stdout as file: field.path: message: expired waivers, waivers naming an action type or
+    environment the profile does not know, waivers that lower nothing.
+
+    Exit 0: nothing to report; 1: at least one finding; 2: usage error; 4: a profile does not validate.
+    Expired waivers are judged at the current time (HITL_NOW pins it for tests).
+    """
+    now = clock.now()
+    found = invalid = False
+    for name in profiles:
+        path = profile_path(name)
+        try:
+            loaded = load_profile(path)
+        except InvalidInput as error:
+            invalid = True
+            for problem in error.problems:
+                warn(str(problem))
+            continue
+        findings = waivers.lint(loaded, str(path), now)
+        emit("".join(f"{finding}\n" for finding in findings) or f"{path}: ok\n", None)
+        found = found or bool(findings)
+    raise typer.Exit(ExitCode.INVALID_INPUT if invalid else ExitCode.NEEDS_HUMAN if found else ExitCode.OK)
+
+
+def diff(
+    profile: ProfileOption,
+    candidate: Annotated[
+        Optional[str], typer.Option("--candidate", help="The proposed profile (name or path); default: --profile.")
+    ] = None,
+    candidate_rego: Annotated[
+        Optional[Path],
+        typer.Option("--candidate-rego", exists=True, file_okay=False, help="Proposed policies; default: rego/."),
+    ] = None,
+    history: Annotated[
+        Optional[list[Path]],
+        typer.Option(
+            "--history", exists=True, help="Recorded manifests: folders, files or a state store; repeatable. "
+            "Default: the state store (--state)."
+        ),
+    ] = None,
+    track_record: TrackRecordOption = None,
+    format: Annotated[DiffFormat, typer.Option("--format", "-f")] = "text",
+    output: OutputFile = None,
+    allow_loosening: Annotated[
+        bool, typer.Option("--allow-loosening", help="Exit 0 even when a decision loosens.")
+    ] = False,
+    state: StateOption = None,
+) -> None:
+    """What a profile or policy change would change: every decision of recorded manifests that differs.
+
+    Re-evaluates the recorded manifests under the current and the candidate profile (and/or policies) and
+    lists every decision that changes, with counts per tier transition.
+
+    Exit 0: no decision loosens (or --allow-loosening); 1: at least one decision loosens; 2: usage error;
+    4: a profile, manifest or track record is invalid (the valid manifests are still compared);
+    5: the policy engine failed on either side (nothing is reported). The highest applicable code wins.
+    Without --track-record, a state store in the history supplies the track record it measured; otherwise
+    every agent is new (suggestion mode).
+    """
+    if candidate is None and candidate_rego is None:
+        raise UsageError("give --candidate PROFILE and/or --candidate-rego DIR: there is nothing to compare")
+    if not history:
+        store = state_path(state)
+        if not store.exists():
+            raise UsageError(f"no history to re-evaluate: pass --history FOLDER_OR_STORE (no state store at {store})")
+        history = [store]
+    current_path = profile_path(profile)
+    current = Candidate(load_profile(current_path), current_path)
+    candidate_path = profile_path(candidate) if candidate is not None else current_path
+    proposed = Candidate(load_profile(candidate_path), candidate_path, candidate_rego)
+    recorded = read_history(history)
+    record, record_problems = load_track_record(track_record)
+    if track_record is None and recorded.measured is not None:
+        record = recorded.measured
+    problems = record_problems + recorded.problems
+    for problem in problems:
+        warn(str(problem))
+    report = impact_diff(current, proposed, recorded.manifests, record, [str(path) for path in history], problems)
+    emit(DIFF_FORMATS[DiffFormat(format).value](report), output)
+    raise typer.Exit(report.exit_code(allow_loosening))
+
+
+def bundle_build(
+    output: Annotated[Path, typer.Option("--output", "-o", dir_okay=False, help="The bundle file (.tar.gz).")],
+    profile: ProfilesOption = None,
+    all_profiles: AllProfilesOption = False,
+    signing_key: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--signing-key", exists=True, dir_okay=False,
+            help="Sign the bundle: a PEM private key (RS*, PS*, ES*) or a file holding the HMAC secret (HS*).",
+        ),
+    ] = None,
+    signing_alg: Annotated[SigningAlg, typer.Option("--signing-alg", help="The signature algorithm.")] = "RS256",
+) -> None:
+    """Build an OPA bundle of the policies and profiles, signed when a key is given.
+
+    `opa build` packs the policies (tests excluded) and the given profiles; `hitl serve --bundle` or an OPA
+    fleet pulling it from a bundle server (deploy/opa-bundle-config.yaml) serves it.
+
+    Exit 0: written; 2: usage error; 4: a profile is invalid; 5: opa build failed (its message is shown).
+    """
+    selected = _selected_profiles(profile, all_profiles, required=True)
+    signing = bundles.Signing(signing_key, SigningAlg(signing_alg).value) if signing_key is not None else None
+    built = bundles.build([loaded for loaded, _ in selected], output, signing)
+    signed = f"signed {built.signed_with}" if built.signed_with else "unsigned"
+    print(f"{built.path}: bundle of profiles {', '.join(built.profiles)}, revision {built.revision}, {signed}")
+
+
+def docs(
+    profile: ProfilesOption = None,
+    all_profiles: AllProfilesOption = False,
+    output: OutputFile = None,
+) -> None:
+    """A Markdown reference of the policies and profiles, for compliance reviewers.
+
+    Every policy rule from its METADATA, and the matrices, waivers and every threshold of the given profiles.
+
+    Exit 0: written; 2: usage error; 4: a profile is invalid; 5: OPA could not read the policies.
+    """
+    selected = _selected_profiles(profile, all_profiles, required=False)
+    emit(policy_docs.render(paths.rego_dir(), selected), output)
+
+
+def register(app: typer.Typer, profile_app: typer.Typer) -> None:
+    app.command("diff")(guarded(diff))
+    app.command("docs")(guarded(docs))
+    bundle_app = typer.Typer(help="OPA bundles for a fleet of OPA servers.", no_args_is_help=True)
+    bundle_app.command("build")(guarded(bundle_build))
+    app.add_typer(bundle_app, name="bundle")
+    profile_app.command("lint")(guarded(profile_lint))

@@ -1,0 +1,341 @@
+"""The approval workflow's commands: submit, approve, reject, override, status, queue, digest, notify,
+review, audit, trust and stats. Each parses, calls hitl_cli.workflow, renders, and exits.
+
+Exit codes beyond spec/cli.md's 0-5 (docs/workflow.md): 6 refused by a workflow rule, 7 no such request
+or no store yet, 8 the audit trail does not verify. Store faults exit 5, like engine faults.
+"""
+
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+import yaml
+from pydantic import BaseModel
+
+from hitl_cli import audit, clock
+from hitl_cli.cli_common import InputPaths, OpaUrlOption, ProfileOption, StateOption, TrackRecordOption, guarded
+from hitl_cli.documents import input_files
+from hitl_cli.engine import opa_url_from
+from hitl_cli.errors import ExitCode
+from hitl_cli.inputs import load_profile, profile_path
+from hitl_cli.output import emit, warn
+from hitl_cli.rendering import Templates
+from hitl_cli.store.connection import Mode, open_store, state_path
+from hitl_cli.workflow import digest as digest_entries
+from hitl_cli.workflow import integrity, queries, submission, text, trust, verdicts
+from hitl_cli.workflow import stats as workflow_stats
+from hitl_cli.workflow.policy_context import PolicyContext
+from hitl_cli.workflow.track import track_record
+from hitl_cli.workflow.views import RequestView
+
+
+def _choices(name: str, *values: str) -> type[Enum]:
+    return Enum(name, {value: value for value in values}, type=str)
+
+
+TextOrJson = _choices("TextOrJson", "text", "json")
+MessageFormat = _choices("MessageFormat", "markdown", "html", "slack")
+DeliveryChoice = _choices("DeliveryChoice", "digest", "interrupt")
+ReviewChoice = _choices("ReviewChoice", "ok", "wrong")
+LevelChoice = _choices("LevelChoice", "low", "medium")
+RecordFormat = _choices("RecordFormat", "yaml", "json")
+ExportFormat = _choices("ExportFormat", "jsonl")
+
+FormatOption = Annotated[TextOrJson, typer.Option("--format", "-f", help="text for people, json for scripts.")]
+MessageFormatOption = Annotated[MessageFormat, typer.Option("--format", "-f")]
+RequestId = Annotated[str, typer.Argument(metavar="ID", help="The request id (`hitl submit` prints it).")]
+ByPerson = Annotated[str, typer.Option("--by", help="Who decides: a person, never the agent that asked.")]
+OptionalReason = Annotated[Optional[str], typer.Option("--reason", help="Why.")]
+RequiredReason = Annotated[str, typer.Option("--reason", help="Why (required, non-empty).")]
+OutputOption = Annotated[Optional[Path], typer.Option("--output", "-o", dir_okay=False, help="Write it here.")]
+
+
+def _json(data) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def _wants_json(format: TextOrJson) -> bool:
+    return TextOrJson(format).value == "json"
+
+
+def _show(view: RequestView, format: TextOrJson) -> None:
+    emit(_json(view.model_dump(mode="json")) if _wants_json(format) else text.status(view), None)
+
+
+def _show_all(items: list[BaseModel], format: TextOrJson, as_text: str) -> None:
+    emit(_json([item.model_dump(mode="json") for item in items]) if _wants_json(format) else as_text, None)
+
+
+def submit(
+    manifests: InputPaths,
+    profile: ProfileOption,
+    track_record_file: TrackRecordOption = None,
+    format: FormatOption = "text",
+    state: StateOption = None,
+    opa_url: OpaUrlOption = None,
+) -> None:
+    """Decide each manifest and record it as a request; prints the request ids.
+
+    A request is approved (auto_approve), pending, escalated or blocked. The same manifest submitted again
+    returns its live request; a changed one opens a new request (ID~2, ...) and the old one turns stale.
+    Without --track-record, the track record measured in the store is used.
+
+    Exit 0: every action may run now; 1: some wait for people; 3: some cannot run (blocked, rejected);
+    4: invalid input (the valid manifests are still recorded); 5: engine or store fault, nothing recorded.
+    """
+    files, path = input_files(manifests), state_path(state)
+    result = submission.submit(files, profile, track_record_file, opa_url_from(opa_url), path)
+    for problem in result.problems:
+        warn(str(problem))
+    if _wants_json(format):
+        found = [
+            {**item.view.model_dump(mode="json"), "submission": item.outcome, "superseded": item.superseded}
+            for item in result.submitted
+        ]
+        emit(_json(found), None)
+    else:
+        emit(text.submitted(result), None)
+    raise typer.Exit(result.exit_code())
+
+
+def approve(
+    request_id: RequestId,
+    by: ByPerson,
+    reason: OptionalReason = None,
+    format: FormatOption = "text",
+    state: StateOption = None,
+) -> None:
+    """Approve a request.
+
+    Two approvals come from two people; nobody approves twice; the agent that asked never approves;
+    escalations only by the profile's escalation reviewers; blocked requests only by override.
+
+    Exit 0: recorded; 6: refused by a rule; 7: no such request.
+    """
+    _show(verdicts.give_verdict(state_path(state), request_id, "approve", by, reason), format)
+
+
+def reject(
+    request_id: RequestId,
+    by: ByPerson,
+    reason: RequiredReason,
+    format: FormatOption = "text",
+    state: StateOption = None,
+) -> None:
+    """Reject a request, with a reason; a rejection is final.
+
+    Exit 0: recorded; 6: refused (empty reason, not allowed, already final); 7: no such request.
+    """
+    _show(verdicts.give_verdict(state_path(state), request_id, "reject", by, reason), format)
+
+
+def override(
+    request_id: RequestId,
+    by: ByPerson,
+    reason: RequiredReason,
+    format: FormatOption = "text",
+    state: StateOption = None,
+) -> None:
+    """Lift a block or a waiting request, with a reason: the profile's override holders only.
+
+    Exit 0: recorded; 6: refused; 7: no such request.
+    """
+    _show(verdicts.give_verdict(state_path(state), request_id, "override", by, reason), format)
+
+
+def status(request_id: RequestId, format: FormatOption = "text", state: StateOption = None) -> None:
+    """Where a request stands: status, approvals so far, whether the action may run now.
+
+    Exit 0: the action may run now; 1: it waits for people; 3: it cannot run as submitted (blocked,
+    rejected, stale or expired); 7: no such request.
+    """
+    view, _ = queries.request_view(state_path(state), request_id)
+    _show(view, format)
+    raise typer.Exit(queries.outcome_code(view))
+
+
+def queue(
+    delivery: Annotated[
+        Optional[DeliveryChoice], typer.Option("--delivery", help="Only what is delivered this way.")
+    ] = None,
+    format: FormatOption = "text",
+    state: StateOption = None,
+) -> None:
+    """What waits for people, oldest first: approvals, escalations, blocks and post-hoc reviews."""
+    views = queries.waiting(state_path(state))
+    if delivery is not None:
+        views = [view for view in views if view.decision.delivery == DeliveryChoice(delivery).value]
+    _show_all(views, format, text.queue(views, clock.now()))
+
+
+def digest(
+    since: Annotated[str, typer.Option("--since", help="How far back: 90m, 24h, 7d.")] = "24h",
+    format: MessageFormatOption = "markdown",
+    profile: Annotated[
+        Optional[str],
+        typer.Option("--profile", "-p", envvar="HITL_PROFILE", help="Only this profile's requests, in its templates."),
+    ] = None,
+    state: StateOption = None,
+) -> None:
+    """The batched review of what the profile routes to the digest, grouped and ordered by priority."""
+    now = clock.now()
+    start = now - digest_entries.parse_since(since)
+    views = queries.all_views(state_path(state))
+    templates = Templates()
+    if profile is not None:
+        source = profile_path(profile)
+        context = PolicyContext.of(load_profile(source), source)
+        views = [view for view in views if view.profile == context.profile.name]
+        templates = Templates(context.templates)
+    groups = digest_entries.groups(views, start)
+    count = sum(len(group.entries) for group in groups)
+    rendered = templates.render(
+        "digest", MessageFormat(format).value, {"groups": groups, "count": count, "since": start, "generated_at": now}
+    )
+    emit(rendered, None)
+
+
+def notify(request_id: RequestId, format: MessageFormatOption = "markdown", state: StateOption = None) -> None:
+    """The interrupt message for one request, in the templates of the profile that decided it."""
+    view, context = queries.request_view(state_path(state), request_id)
+    rendered = Templates(context.templates).render(
+        "notify", MessageFormat(format).value, {"request": view, "generated_at": clock.now()}
+    )
+    emit(rendered, None)
+
+
+def stats(
+    profile: ProfileOption,
+    top: Annotated[int, typer.Option("--top", min=1, help="How many rejection reasons to list.")] = 10,
+    format: FormatOption = "text",
+    state: StateOption = None,
+) -> None:
+    """How people decide: rates by agent, action type and reviewer, reasons, time, rubber-stamping.
+
+    A reviewer is flagged as rubber-stamping under the profile's `rubber_stamping` thresholds.
+    """
+    loaded = load_profile(profile_path(profile))
+    with open_store(state_path(state), Mode.READ) as store, store.read() as connection:
+        result = workflow_stats.compute(connection, loaded, top)
+    emit(_json(result.model_dump(mode="json")) if _wants_json(format) else text.stats(result), None)
+
+
+review_app = typer.Typer(help="Post-hoc review of auto-approved actions.", invoke_without_command=True)
+
+
+@review_app.callback()
+@guarded
+def review(ctx: typer.Context, format: FormatOption = "text", state: StateOption = None) -> None:
+    """List auto-approved actions awaiting post-hoc review, oldest first; `review mark` records a verdict."""
+    if ctx.invoked_subcommand is not None:
+        return
+    views = queries.review_queue(state_path(state))
+    _show_all(views, format, text.queue(views, clock.now()))
+
+
+@review_app.command("mark")
+@guarded
+def review_mark(
+    request_id: RequestId,
+    by: ByPerson,
+    verdict: Annotated[ReviewChoice, typer.Option("--verdict", help="ok, or wrong (which needs --reason).")],
+    reason: OptionalReason = None,
+    format: FormatOption = "text",
+    state: StateOption = None,
+) -> None:
+    """Record a post-hoc verdict on an auto-approved action.
+
+    Exit 0: recorded; 6: refused (not auto-approved, already reviewed, `wrong` without a reason); 7: no such request.
+    """
+    _show(verdicts.mark_review(state_path(state), request_id, by, ReviewChoice(verdict).value, reason), format)
+
+
+audit_app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
+
+
+@audit_app.command("verify")
+@guarded
+def audit_verify(format: FormatOption = "text", state: StateOption = None) -> None:
+    """Check the hash chain, and that the tables hold exactly what it records.
+
+    Exit 0: it verifies; 8: it does not (the first bad record is named); 7: no store.
+    """
+    path = state_path(state)
+    with open_store(path, Mode.READ) as store, store.read() as connection:
+        check = integrity.verify(connection)
+    emit(_json(check.model_dump(mode="json")) if _wants_json(format) else text.audit_check(check, str(path)), None)
+    if not check.ok:
+        warn(f"hitl: the audit trail of {path} does not verify: {check.problem}")
+    raise typer.Exit(ExitCode.OK if check.ok else ExitCode.TAMPERED)
+
+
+@audit_app.command("export")
+@guarded
+def audit_export(
+    format: Annotated[ExportFormat, typer.Option("--format", "-f")] = "jsonl",
+    output: OutputOption = None,
+    state: StateOption = None,
+) -> None:
+    """Every audit record, one JSON object per line, in order, as stored (verify before relying on it)."""
+    with open_store(state_path(state), Mode.READ) as store, store.read() as connection:
+        lines = [json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n" for record in audit.export(connection)]
+    emit("".join(lines), output)
+
+
+trust_app = typer.Typer(help="Graduated trust: the measured track record, offers and promotions.", no_args_is_help=True)
+
+
+@trust_app.command("export")
+@guarded
+def trust_export(
+    format: Annotated[RecordFormat, typer.Option("--format", "-f")] = "yaml",
+    output: OutputOption = None,
+    state: StateOption = None,
+) -> None:
+    """The track record (spec/track-record.md) measured in the store, for --track-record."""
+    with open_store(state_path(state), Mode.READ) as store, store.read() as connection:
+        record = track_record(connection).model_dump(mode="json")
+    as_json = RecordFormat(format).value == "json"
+    emit(_json(record) if as_json else yaml.safe_dump(record, sort_keys=False), output)
+
+
+@trust_app.command("offers")
+@guarded
+def trust_offers(
+    profile: ProfileOption, format: FormatOption = "text", state: StateOption = None, opa_url: OpaUrlOption = None
+) -> None:
+    """Agents whose measured accuracy supports a higher level than they were granted (the policy decides)."""
+    found = trust.offers(state_path(state), profile, opa_url_from(opa_url))
+    if _wants_json(format):
+        emit(_json([offer.as_dict() for offer in found]), None)
+    else:
+        emit(text.offers(found, profile), None)
+
+
+@trust_app.command("promote")
+@guarded
+def trust_promote(
+    agent: Annotated[str, typer.Argument(help="The agent id.")],
+    level: Annotated[LevelChoice, typer.Option("--level")],
+    by: ByPerson,
+    profile: ProfileOption,
+    format: FormatOption = "text",
+    state: StateOption = None,
+    opa_url: OpaUrlOption = None,
+) -> None:
+    """Accept an offer: grant an agent a level its measured record supports.
+
+    Exit 0: granted; 6: refused (the numbers do not support it, or it is no promotion); 7: no record of the agent.
+    """
+    grant = trust.promote(state_path(state), agent, LevelChoice(level).value, by, profile, opa_url_from(opa_url))
+    emit(_json(grant.model_dump(mode="json")) if _wants_json(format) else text.granted(grant), None)
+
+
+def register(app: typer.Typer) -> None:
+    for command in (submit, approve, reject, override, status, queue, digest, notify, stats):
+        app.command()(guarded(command))
+    app.add_typer(review_app, name="review")
+    app.add_typer(audit_app, name="audit")
+    app.add_typer(trust_app, name="trust")

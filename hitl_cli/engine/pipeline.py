@@ -1,0 +1,90 @@
+"""Deciding while reading: batches go to OPA from one sender thread while later files are still parsed.
+
+One request is in flight at a time, in input order, so OPA sees exactly the requests a sequential run
+would send; parsing (Python) and evaluation (OPA) simply overlap on separate cores. The first failure
+stops everything: later batches are never sent, and the caller hears of it at its next `add`.
+"""
+
+import json
+import queue
+import threading
+from collections.abc import Callable
+
+from hitl_cli import settings
+from hitl_cli.engine.client import PolicyClient
+from hitl_cli.models import Decision
+
+_DONE = object()
+QUEUED_BATCHES = 2  # how far reading may run ahead of OPA (bounds memory, not speed)
+
+
+class DecisionPipeline:
+    """`add(ids, manifests_json)` as manifests are read; `decisions()` once every file is read: all, in order."""
+
+    def __init__(
+        self, client: PolicyClient, profile: str, track_record: dict, on_decided: Callable[[int], None] | None = None
+    ):
+        self._client = client
+        self._profile = profile
+        self._track_record_json = json.dumps(track_record).encode()
+        self._on_decided = on_decided
+        self._batch_size = settings.opa_batch_size()
+        self._pending: list[tuple[str, bytes]] = []
+        self._queue: queue.Queue = queue.Queue(maxsize=QUEUED_BATCHES)
+        self._decisions: list[Decision] = []
+        self._error: BaseException | None = None
+        self._cancelled = threading.Event()
+        self._sender = threading.Thread(target=self._send, name="hitl-opa-sender", daemon=True)
+        self._sender.start()
+
+    def __enter__(self) -> "DecisionPipeline":
+        return self
+
+    def __exit__(self, exc_type, *exc_info) -> None:
+        if exc_type is not None:  # interrupted or failed: send nothing more, and do not wait for OPA
+            self._cancelled.set()
+
+    def add(self, manifests: list[tuple[str, bytes]]) -> None:
+        """Manifests as (id, policy input in JSON)."""
+        self._raise_if_failed()
+        self._pending.extend(manifests)
+        while len(self._pending) >= self._batch_size:
+            self._put(self._pending[: self._batch_size])
+            del self._pending[: self._batch_size]
+
+    def decisions(self) -> list[Decision]:
+        if self._pending:
+            self._put(self._pending)
+            self._pending = []
+        self._put(_DONE)
+        self._sender.join()
+        self._raise_if_failed()
+        return self._decisions
+
+    def _put(self, item) -> None:
+        while True:
+            self._raise_if_failed()
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def _raise_if_failed(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def _send(self) -> None:
+        while True:
+            batch = self._queue.get()
+            if batch is _DONE or self._cancelled.is_set():
+                return
+            try:
+                ids, encoded = zip(*batch)
+                decided = self._client.decide_encoded(self._profile, self._track_record_json, list(ids), list(encoded))
+            except BaseException as error:  # noqa: BLE001 - handed to the reading thread, which raises it
+                self._error = error
+                return
+            self._decisions.extend(decided)
+            if self._on_decided is not None:
+                self._on_decided(len(self._decisions))

@@ -1,0 +1,172 @@
+"""Reading and writing requests, verdicts, reviews and trust grants: rows in, pydantic models out.
+
+`*_row` functions are the one mapping from a model to its row; `hitl audit verify` uses them too, to
+check that the tables hold exactly what the audit trail says.
+"""
+
+import json
+import sqlite3
+from typing import Any
+
+from hitl_cli.canonical import canonical_json
+from hitl_cli.models.workflow import RecordedStatus, Request, Review, TrustGrant, Verdict
+
+Row = dict[str, Any]
+
+
+def _rows(connection: sqlite3.Connection, sql: str, parameters: tuple = ()) -> list[Row]:
+    cursor = connection.execute(sql, parameters)
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, values)) for values in cursor.fetchall()]
+
+
+def _without_seq(row: Row) -> Row:
+    """seq only orders the rows of append-only tables; it is not part of what they record."""
+    return {key: value for key, value in row.items() if key != "seq"}
+
+
+def _insert(connection: sqlite3.Connection, table: str, row: Row) -> None:
+    columns = ", ".join(row)
+    placeholders = ", ".join("?" for _ in row)
+    connection.execute(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", tuple(row.values()))
+
+
+# Requests
+
+
+def request_row(request: Request) -> Row:
+    data = request.model_dump(mode="json")
+    return {
+        "id": request.id,
+        "manifest_id": request.manifest_id,
+        "agent": request.agent,
+        "status": request.status,
+        "superseded_by": request.superseded_by,
+        "submitted_at": data["submitted_at"],
+        "manifest_sha256": request.manifest_sha256,
+        "policy_revision": request.policy_revision,
+        "profile_source": request.profile_source,
+        "manifest": canonical_json(data["manifest"]),
+        "decision": canonical_json(data["decision"]),
+    }
+
+
+def _request(row: Row) -> Request:
+    return Request.model_validate(
+        {
+            "id": row["id"],
+            "manifest": json.loads(row["manifest"]),
+            "decision": json.loads(row["decision"]),
+            "manifest_sha256": row["manifest_sha256"],
+            "policy_revision": row["policy_revision"],
+            "profile_source": row["profile_source"],
+            "submitted_at": row["submitted_at"],
+            "status": row["status"],
+            "superseded_by": row["superseded_by"],
+        }
+    )
+
+
+def insert_request(connection: sqlite3.Connection, request: Request) -> None:
+    _insert(connection, "requests", request_row(request))
+
+
+def set_status(
+    connection: sqlite3.Connection, request_id: str, status: RecordedStatus, superseded_by: str | None = None
+) -> None:
+    connection.execute(
+        "UPDATE requests SET status = ?, superseded_by = coalesce(?, superseded_by) WHERE id = ?",
+        (status, superseded_by, request_id),
+    )
+
+
+def get_request(connection: sqlite3.Connection, request_id: str) -> Request | None:
+    rows = _rows(connection, "SELECT * FROM requests WHERE id = ?", (request_id,))
+    return _request(rows[0]) if rows else None
+
+
+def requests_for_manifest(connection: sqlite3.Connection, manifest_id: str) -> list[Request]:
+    """Every request for one manifest id, in the order they were submitted."""
+    found = _rows(connection, "SELECT * FROM requests WHERE manifest_id = ? ORDER BY rowid", (manifest_id,))
+    return [_request(row) for row in found]
+
+
+def all_requests(connection: sqlite3.Connection) -> list[Request]:
+    """Every request, oldest first."""
+    return [_request(row) for row in _rows(connection, "SELECT * FROM requests ORDER BY rowid")]
+
+
+def request_rows(connection: sqlite3.Connection) -> dict[str, Row]:
+    return {row["id"]: row for row in _rows(connection, "SELECT * FROM requests")}
+
+
+# Verdicts: approvals, rejections, overrides
+
+
+def verdict_row(verdict: Verdict) -> Row:
+    data = verdict.model_dump(mode="json")
+    return {**data, "person_key": verdict.person.casefold()}
+
+
+def _verdict(row: Row) -> Verdict:
+    return Verdict.model_validate({key: value for key, value in row.items() if key not in ("seq", "person_key")})
+
+
+def insert_verdict(connection: sqlite3.Connection, verdict: Verdict) -> None:
+    _insert(connection, "verdicts", verdict_row(verdict))
+
+
+def verdicts_for(connection: sqlite3.Connection, request_id: str) -> list[Verdict]:
+    found = _rows(connection, "SELECT * FROM verdicts WHERE request_id = ? ORDER BY seq", (request_id,))
+    return [_verdict(row) for row in found]
+
+
+def all_verdicts(connection: sqlite3.Connection) -> list[Verdict]:
+    return [_verdict(row) for row in _rows(connection, "SELECT * FROM verdicts ORDER BY seq")]
+
+
+def verdict_rows(connection: sqlite3.Connection) -> list[Row]:
+    return [_without_seq(row) for row in _rows(connection, "SELECT * FROM verdicts ORDER BY seq")]
+
+
+# Post-hoc reviews
+
+
+def review_row(review: Review) -> Row:
+    return review.model_dump(mode="json")
+
+
+def insert_review(connection: sqlite3.Connection, review: Review) -> None:
+    _insert(connection, "reviews", review_row(review))
+
+
+def review_for(connection: sqlite3.Connection, request_id: str) -> Review | None:
+    rows = _rows(connection, "SELECT * FROM reviews WHERE request_id = ?", (request_id,))
+    return Review.model_validate(rows[0]) if rows else None
+
+
+def all_reviews(connection: sqlite3.Connection) -> list[Review]:
+    return [Review.model_validate(row) for row in _rows(connection, "SELECT * FROM reviews ORDER BY rowid")]
+
+
+def review_rows(connection: sqlite3.Connection) -> dict[str, Row]:
+    return {row["request_id"]: row for row in _rows(connection, "SELECT * FROM reviews")}
+
+
+# Trust grants
+
+
+def grant_row(grant: TrustGrant) -> Row:
+    return grant.model_dump(mode="json")
+
+
+def insert_grant(connection: sqlite3.Connection, grant: TrustGrant) -> None:
+    _insert(connection, "trust_grants", grant_row(grant))
+
+
+def all_grants(connection: sqlite3.Connection) -> list[TrustGrant]:
+    return [TrustGrant.model_validate(row) for row in grant_rows(connection)]
+
+
+def grant_rows(connection: sqlite3.Connection) -> list[Row]:
+    return [_without_seq(row) for row in _rows(connection, "SELECT * FROM trust_grants ORDER BY seq")]

@@ -1,0 +1,126 @@
+"""The state store's tables, and the migrations that bring a store up to the current schema.
+
+`PRAGMA user_version` holds the schema version. Migrations run inside the writer's transaction, so a
+store is never left half-migrated, and two processes creating one store at once cannot both do it.
+"""
+
+import sqlite3
+
+from hitl_cli.errors import StoreError
+
+# Each entry brings a store from version i to version i + 1.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE requests (
+        id              TEXT PRIMARY KEY,
+        manifest_id     TEXT NOT NULL,
+        agent           TEXT NOT NULL,
+        status          TEXT NOT NULL,
+        superseded_by   TEXT,
+        submitted_at    TEXT NOT NULL,
+        manifest_sha256 TEXT NOT NULL,
+        policy_revision TEXT NOT NULL,
+        profile_source  TEXT NOT NULL,
+        manifest        TEXT NOT NULL,
+        decision        TEXT NOT NULL
+    );
+    CREATE INDEX requests_by_manifest ON requests (manifest_id);
+
+    CREATE TABLE verdicts (
+        seq        INTEGER PRIMARY KEY,
+        request_id TEXT NOT NULL REFERENCES requests (id),
+        kind       TEXT NOT NULL CHECK (kind IN ('approve', 'reject', 'override')),
+        person     TEXT NOT NULL,
+        person_key TEXT NOT NULL,
+        reason     TEXT,
+        at         TEXT NOT NULL
+    );
+    CREATE INDEX verdicts_by_request ON verdicts (request_id);
+    CREATE UNIQUE INDEX one_approval_per_person ON verdicts (request_id, person_key) WHERE kind = 'approve';
+    CREATE UNIQUE INDEX one_final_verdict ON verdicts (request_id) WHERE kind IN ('reject', 'override');
+
+    CREATE TABLE reviews (
+        request_id TEXT PRIMARY KEY REFERENCES requests (id),
+        person     TEXT NOT NULL,
+        verdict    TEXT NOT NULL CHECK (verdict IN ('ok', 'wrong')),
+        reason     TEXT,
+        at         TEXT NOT NULL
+    );
+
+    CREATE TABLE trust_grants (
+        seq    INTEGER PRIMARY KEY,
+        agent  TEXT NOT NULL,
+        level  TEXT NOT NULL,
+        person TEXT NOT NULL,
+        at     TEXT NOT NULL
+    );
+
+    CREATE TABLE audit_log (
+        seq       INTEGER PRIMARY KEY,
+        at        TEXT NOT NULL,
+        kind      TEXT NOT NULL,
+        subject   TEXT NOT NULL,
+        actor     TEXT NOT NULL,
+        payload   TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash      TEXT NOT NULL
+    );
+    CREATE TABLE audit_head (
+        id   INTEGER PRIMARY KEY CHECK (id = 1),
+        seq  INTEGER NOT NULL,
+        hash TEXT NOT NULL
+    );
+
+    CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
+    CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
+    CREATE TRIGGER verdicts_no_update BEFORE UPDATE ON verdicts
+        BEGIN SELECT RAISE(ABORT, 'verdicts are append-only'); END;
+    CREATE TRIGGER verdicts_no_delete BEFORE DELETE ON verdicts
+        BEGIN SELECT RAISE(ABORT, 'verdicts are append-only'); END;
+    CREATE TRIGGER reviews_no_update BEFORE UPDATE ON reviews
+        BEGIN SELECT RAISE(ABORT, 'reviews are append-only'); END;
+    CREATE TRIGGER reviews_no_delete BEFORE DELETE ON reviews
+        BEGIN SELECT RAISE(ABORT, 'reviews are append-only'); END;
+    CREATE TRIGGER trust_grants_no_update BEFORE UPDATE ON trust_grants
+        BEGIN SELECT RAISE(ABORT, 'trust grants are append-only'); END;
+    CREATE TRIGGER trust_grants_no_delete BEFORE DELETE ON trust_grants
+        BEGIN SELECT RAISE(ABORT, 'trust grants are append-only'); END;
+    """,
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def schema_version(connection: sqlite3.Connection) -> int:
+    return connection.execute("PRAGMA user_version").fetchone()[0]
+
+
+def require_known_version(version: int, path: str) -> None:
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"state store {path} has schema version {version}, newer than this hitl knows ({SCHEMA_VERSION}); "
+            "upgrade hitl"
+        )
+
+
+def migrate(connection: sqlite3.Connection, path: str) -> None:
+    """Bring the store up to SCHEMA_VERSION; the caller holds the write transaction."""
+    version = schema_version(connection)
+    require_known_version(version, path)
+    for target, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        for statement in _statements(script):
+            connection.execute(statement)
+        connection.execute(f"PRAGMA user_version = {target}")
+
+
+def _statements(script: str) -> list[str]:
+    """executescript() would commit the open transaction; statements are run one by one instead."""
+    statements, current = [], ""
+    for line in script.strip().splitlines():
+        current += line + "\n"
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    return statements

@@ -1,0 +1,1 @@
+"""The approval workflow: requests, the rules people's verdicts must follow, and what the store says now."""

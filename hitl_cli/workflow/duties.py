@@ -1,0 +1,103 @@
+"""Separation of duties: who may approve, reject, override or review a request, and when.
+
+Every check raises Refused (exit 6) with the rule that was broken; none of them changes anything.
+"""
+
+from hitl_cli.errors import Refused
+from hitl_cli.models import Profile
+from hitl_cli.models.workflow import Request, Review, same_person
+from hitl_cli.workflow.status import Standing
+
+_DEAD_ENDS = {
+    "rejected": "it was rejected{by}, and a rejection is final",
+    "stale": "it is stale ({why}): submit the action again",
+    "expired": "its approval lifetime has passed: submit the action again",
+}
+
+
+def _listed(person: str, people: list[str]) -> bool:
+    return any(same_person(person, listed) for listed in people)
+
+
+def _not_a_dead_end(request: Request, standing: Standing, verb: str) -> None:
+    if standing.status in _DEAD_ENDS:
+        by = f" by {standing.rejection.person}" if standing.rejection else ""
+        why = _DEAD_ENDS[standing.status].format(by=by, why=standing.stale_reason)
+        raise Refused(f"request {request.id} cannot be {verb}: {why}")
+
+
+def _not_the_agent(request: Request, person: str) -> None:
+    if same_person(person, request.agent):
+        raise Refused(
+            f"{person} is the agent that asked for request {request.id}; an agent never decides its own request"
+        )
+
+
+def _reason_given(reason: str | None, what: str) -> None:
+    if reason is None or not reason.strip():
+        raise Refused(f"{what} needs a reason: pass --reason with a non-empty text")
+
+
+def _escalation_reviewer(request: Request, standing: Standing, person: str, profile: Profile) -> None:
+    reviewers = profile.approvals.escalation_reviewers
+    if standing.status == "escalated" and not _listed(person, reviewers):
+        raise Refused(
+            f"request {request.id} is escalated: only the profile's escalation reviewers "
+            f"({', '.join(reviewers) or 'none named'}) decide it, and {person} is not one"
+        )
+
+
+def check_approval(request: Request, standing: Standing, person: str, profile: Profile) -> None:
+    _not_the_agent(request, person)
+    _not_a_dead_end(request, standing, "approved")
+    if standing.status == "blocked":
+        raise Refused(f"request {request.id} is blocked: it cannot be approved, only overridden by an override holder")
+    if standing.status in ("approved", "overridden"):
+        raise Refused(f"request {request.id} is already {standing.status}: it needs no more approvals")
+    earlier = next((a for a in standing.approvals if same_person(a.person, person)), None)
+    if earlier is not None:
+        raise Refused(
+            f"{person} already approved request {request.id} (as {earlier.person}); "
+            "no person approves a request twice, the next approval must come from someone else"
+        )
+    _escalation_reviewer(request, standing, person, profile)
+
+
+def check_rejection(request: Request, standing: Standing, person: str, reason: str | None, profile: Profile) -> None:
+    _reason_given(reason, "a rejection")
+    _not_the_agent(request, person)
+    _not_a_dead_end(request, standing, "rejected")
+    if request.decision.tier == "auto_approve":
+        raise Refused(
+            f"request {request.id} was auto-approved: review it after the fact with `hitl review mark` instead"
+        )
+    if standing.status == "overridden":
+        raise Refused(f"request {request.id} was overridden by {standing.override.person}; it cannot be rejected now")
+    _escalation_reviewer(request, standing, person, profile)
+
+
+def check_override(request: Request, standing: Standing, person: str, reason: str | None, profile: Profile) -> None:
+    _reason_given(reason, "an override")
+    _not_the_agent(request, person)
+    _not_a_dead_end(request, standing, "overridden")
+    holders = profile.approvals.override_holders
+    if not _listed(person, holders):
+        raise Refused(
+            f"only the profile's override holders ({', '.join(holders) or 'none named'}) may override, "
+            f"and {person} is not one"
+        )
+    if standing.status not in ("blocked", "pending", "escalated"):
+        raise Refused(f"request {request.id} is {standing.status}: only a blocked or waiting request can be overridden")
+
+
+def check_review(request: Request, existing: Review | None, person: str, verdict: str, reason: str | None) -> None:
+    if request.decision.tier != "auto_approve":
+        raise Refused(
+            f"request {request.id} was not auto-approved ({request.decision.tier}): people decide it before it runs, "
+            "with approve or reject"
+        )
+    if existing is not None:
+        raise Refused(f"request {request.id} was already reviewed by {existing.person} ({existing.verdict})")
+    _not_the_agent(request, person)
+    if verdict == "wrong":
+        _reason_given(reason, "a `wrong` verdict")

@@ -1,0 +1,48 @@
+"""What a request is judged against now: its profile as it reads today, and the current policy revision."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from hitl_cli.errors import HitlError
+from hitl_cli.inputs import load_profile, profile_path
+from hitl_cli.models import Profile
+from hitl_cli.models.workflow import Request
+from hitl_cli.revision import policy_revision
+
+
+@dataclass(frozen=True)
+class PolicyContext:
+    """profile and revision are None when the profile can no longer be read; `problem` then says why.
+    templates is the organisation's own template folder, when the profile names one."""
+
+    profile: Profile | None
+    revision: str | None
+    problem: str | None = None
+    templates: Path | None = None
+
+    @classmethod
+    def of(cls, profile: Profile, source: Path) -> "PolicyContext":
+        folder = source.parent / profile.templates if profile.templates else None
+        return cls(profile, policy_revision(profile), templates=folder)
+
+
+class PolicyContexts:
+    """Each request's profile, read once per run: from the file that decided it, else by its name."""
+
+    def __init__(self, known: dict[tuple[str, str], PolicyContext] | None = None) -> None:
+        """known: contexts already in hand, keyed by (profile file, profile name)."""
+        self._by_source: dict[tuple[str, str], PolicyContext] = dict(known or {})
+
+    def for_request(self, request: Request) -> PolicyContext:
+        key = (request.profile_source, request.decision.profile)
+        if key not in self._by_source:
+            self._by_source[key] = _read(*key)
+        return self._by_source[key]
+
+
+def _read(source: str, name: str) -> PolicyContext:
+    try:
+        path = Path(source) if Path(source).is_file() else profile_path(name)
+        return PolicyContext.of(load_profile(path), path)
+    except HitlError as error:
+        return PolicyContext(None, None, f"profile {name} ({source}) cannot be read: {str(error).splitlines()[0]}")

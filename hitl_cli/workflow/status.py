@@ -1,0 +1,81 @@
+"""Where a request stands now: its status, its approvals, and whether the action may run.
+
+Recorded facts (verdicts, supersession) meet time and the current policy revision here:
+- a request decided under another policy or profile revision than today's is `stale`;
+- each approval and override counts for the profile's `approvals.lifetime_hours` after it was given;
+  once one has lapsed the request is `expired` - it must be submitted again;
+- a rejection is final, whatever happens later.
+"""
+
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel
+
+from hitl_cli.models.workflow import Request, RequestStatus, Verdict
+from hitl_cli.workflow.policy_context import PolicyContext
+
+RUNNABLE: frozenset[RequestStatus] = frozenset({"approved", "overridden"})
+WAITING: frozenset[RequestStatus] = frozenset({"pending", "escalated", "blocked"})
+DEAD: frozenset[RequestStatus] = frozenset({"rejected", "stale", "expired"})
+
+
+class Standing(BaseModel):
+    status: RequestStatus
+    may_run: bool
+    approvals: list[Verdict]
+    rejection: Verdict | None
+    override: Verdict | None
+    approvals_missing: int
+    valid_until: datetime | None
+    stale_reason: str | None
+
+
+def lifetime(context: PolicyContext) -> timedelta | None:
+    return timedelta(hours=context.profile.approvals.lifetime_hours) if context.profile else None
+
+
+def standing(request: Request, verdicts: list[Verdict], context: PolicyContext, now: datetime) -> Standing:
+    approvals = [v for v in verdicts if v.kind == "approve"]
+    rejection = next((v for v in verdicts if v.kind == "reject"), None)
+    override = next((v for v in verdicts if v.kind == "override"), None)
+    missing = max(request.decision.approvals_required - len(approvals), 0)
+    status, valid_until, stale_reason = _status(request, approvals, override, missing, context, now)
+    return Standing(
+        status=status,
+        may_run=status in RUNNABLE,
+        approvals=approvals,
+        rejection=rejection,
+        override=override,
+        approvals_missing=missing,
+        valid_until=valid_until,
+        stale_reason=stale_reason,
+    )
+
+
+def _status(
+    request: Request,
+    approvals: list[Verdict],
+    override: Verdict | None,
+    missing: int,
+    context: PolicyContext,
+    now: datetime,
+) -> tuple[RequestStatus, datetime | None, str | None]:
+    """(status, valid until, why stale)."""
+    if request.status == "rejected":
+        return "rejected", None, None
+    if request.status == "stale":
+        return "stale", None, f"superseded by request {request.superseded_by}"
+    if context.revision is None:
+        return "stale", None, context.problem
+    if context.revision != request.policy_revision:
+        return "stale", None, "the policies or the profile changed after it was decided"
+    if request.decision.tier == "auto_approve":
+        return "approved", None, None
+    ttl = lifetime(context)
+    if override is not None:
+        return ("overridden", override.at + ttl, None) if now < override.at + ttl else ("expired", None, None)
+    if any(now >= approval.at + ttl for approval in approvals):
+        return "expired", None, None
+    if approvals and missing == 0:
+        return "approved", min(approval.at for approval in approvals) + ttl, None
+    return request.status, None, None

@@ -1,0 +1,118 @@
+"""`hitl submit`: decide each manifest and record it as a request.
+
+Request ids: a request takes its manifest's id. Submitting the same manifest (same SHA-256) again under the
+same policy revision returns the live request instead of opening another one - also a rejected one, since a
+rejection is final. A changed manifest, a changed policy or profile, or an expired request opens a new request
+`<id>~2`, `<id>~3`, ... and every older live request of that manifest becomes stale (superseded).
+"""
+
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from hitl_cli import clock
+from hitl_cli.errors import ExitCode, Problem
+from hitl_cli.evaluation import Evaluated, decide_files
+from hitl_cli.inputs import load_profile, load_track_record, profile_path
+from hitl_cli.models.workflow import INITIAL_STATUS, Request
+from hitl_cli.policy_history import read_history
+from hitl_cli.revision import manifest_sha256
+from hitl_cli.store import records
+from hitl_cli.store.connection import Mode, open_store
+from hitl_cli.workflow import events, views
+from hitl_cli.workflow.policy_context import PolicyContext, PolicyContexts
+from hitl_cli.workflow.queries import outcome_code, stored_track_record
+from hitl_cli.workflow.status import standing
+from hitl_cli.workflow.views import RequestView
+
+# `~` cannot appear in a manifest id, so the ids of different manifests never collide.
+RESUBMISSION_SEPARATOR = "~"
+
+
+@dataclass(frozen=True)
+class Submitted:
+    view: RequestView
+    outcome: Literal["new", "existing"]
+    superseded: list[str]
+
+
+@dataclass
+class SubmitResult:
+    profile: str
+    submitted: list[Submitted] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    def exit_code(self) -> ExitCode:
+        codes = [outcome_code(item.view) for item in self.submitted]
+        if self.problems:
+            codes.append(ExitCode.INVALID_INPUT)
+        return max(codes, default=ExitCode.OK)
+
+
+def submit(
+    files: list[Path], profile_ref: str, track_record_file: Path | None, opa_url: str | None, state: Path
+) -> SubmitResult:
+    """Decide each manifest and record it as a request; without a track-record file, the store's own is used."""
+    source = profile_path(profile_ref)
+    profile = load_profile(source)
+    # The revision is taken before OPA reads the policies: a policy edited during the run can only make the
+    # new request stale, never bind approvals to a policy that did not decide it.
+    context = PolicyContext.of(profile, source)
+    if track_record_file is not None:
+        record, record_problems = load_track_record(track_record_file)
+    else:
+        record, record_problems = stored_track_record(state), []
+    history = read_history(state, missing_is_empty=True)  # the store this run records into
+    result = decide_files(files, profile, record, record_problems, opa_url, history=history)
+    outcome = SubmitResult(profile=profile.name, problems=result.problems)
+    if not result.evaluated:
+        return outcome
+    now = clock.now()
+    resolved = str(source.resolve())
+    contexts = PolicyContexts({(resolved, profile.name): context})
+    with open_store(state, Mode.CREATE) as store, store.write("submit") as connection:
+        for item in result.evaluated:
+            request_id, kind, superseded = _record_submission(connection, item, context, resolved, now)
+            view = views.load(connection, records.get_request(connection, request_id), contexts, now, state)
+            outcome.submitted.append(Submitted(view, kind, superseded))
+    return outcome
+
+
+def _record_submission(
+    connection: sqlite3.Connection, item: Evaluated, context: PolicyContext, source: str, now: datetime
+) -> tuple[str, Literal["new", "existing"], list[str]]:
+    manifest = item.loaded.manifest
+    sha = manifest_sha256(manifest)
+    earlier = records.requests_for_manifest(connection, manifest.id)
+    if earlier:
+        latest = earlier[-1]
+        if latest.manifest_sha256 == sha and latest.policy_revision == context.revision:
+            latest_status = standing(latest, records.verdicts_for(connection, latest.id), context, now).status
+            if latest_status not in ("stale", "expired"):
+                return latest.id, "existing", []
+    request = Request(
+        id=_new_request_id(connection, manifest.id, len(earlier)),
+        manifest=manifest,
+        decision=item.decision,
+        manifest_sha256=sha,
+        policy_revision=context.revision,
+        profile_source=source,
+        submitted_at=now,
+        status=INITIAL_STATUS[item.decision.tier],
+    )
+    events.submitted(connection, request)
+    superseded = [old for old in earlier if old.status not in ("rejected", "stale")]
+    for old in superseded:
+        events.superseded(connection, old, request)
+    return request.id, "new", [old.id for old in superseded]
+
+
+def _new_request_id(connection: sqlite3.Connection, manifest_id: str, earlier: int) -> str:
+    if records.get_request(connection, manifest_id) is None:
+        return manifest_id
+    number = earlier + 1
+    while records.get_request(connection, f"{manifest_id}{RESUBMISSION_SEPARATOR}{number}") is not None:
+        number += 1
+    return f"{manifest_id}{RESUBMISSION_SEPARATOR}{number}"

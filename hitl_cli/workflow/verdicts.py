@@ -1,0 +1,59 @@
+"""Approvals, rejections, overrides and post-hoc review verdicts: checked against the rules inside the write
+transaction (so two processes cannot both pass a check the other one makes false), and recorded with their
+audit record."""
+
+from pathlib import Path
+
+from hitl_cli import clock
+from hitl_cli.models.workflow import RecordedStatus, Request, Review, ReviewVerdict, Verdict, VerdictKind
+from hitl_cli.store import records
+from hitl_cli.store.connection import Mode, open_store
+from hitl_cli.workflow import duties, events, views
+from hitl_cli.workflow.arguments import person_name, reason_text
+from hitl_cli.workflow.policy_context import PolicyContexts
+from hitl_cli.workflow.queries import existing
+from hitl_cli.workflow.status import standing
+from hitl_cli.workflow.views import RequestView
+
+
+def give_verdict(state: Path, request_id: str, kind: VerdictKind, person: str, reason: str | None) -> RequestView:
+    """Approve, reject or override one request, if the rules allow this person to, now."""
+    person, reason = person_name(person), reason_text(reason)
+    with open_store(state, Mode.WRITE) as store:
+        contexts = PolicyContexts()
+        context = contexts.for_request(existing(store, request_id))  # profile files are read before the lock
+        now = clock.now()
+        with store.write(kind) as connection:
+            request = records.get_request(connection, request_id)
+            current = standing(request, records.verdicts_for(connection, request_id), context, now)
+            if kind == "approve":
+                duties.check_approval(request, current, person, context.profile)
+            elif kind == "reject":
+                duties.check_rejection(request, current, person, reason, context.profile)
+            else:
+                duties.check_override(request, current, person, reason, context.profile)
+            verdict = Verdict(request_id=request_id, kind=kind, person=person, reason=reason, at=now)
+            events.verdict_given(connection, verdict, _status_after(request, current.approvals_missing, kind))
+            return views.load(connection, records.get_request(connection, request_id), contexts, now, state)
+
+
+def _status_after(request: Request, approvals_missing: int, kind: VerdictKind) -> RecordedStatus:
+    if kind == "reject":
+        return "rejected"
+    if kind == "override":
+        return "overridden"
+    return "approved" if approvals_missing <= 1 else request.status
+
+
+def mark_review(state: Path, request_id: str, person: str, verdict: ReviewVerdict, reason: str | None) -> RequestView:
+    person, reason = person_name(person), reason_text(reason)
+    with open_store(state, Mode.WRITE) as store:
+        contexts = PolicyContexts()
+        contexts.for_request(existing(store, request_id))  # profile files are read before the lock
+        now = clock.now()
+        with store.write("review") as connection:
+            request = records.get_request(connection, request_id)
+            duties.check_review(request, records.review_for(connection, request_id), person, verdict, reason)
+            review = Review(request_id=request_id, person=person, verdict=verdict, reason=reason, at=now)
+            events.reviewed(connection, review)
+            return views.load(connection, request, contexts, now, state)

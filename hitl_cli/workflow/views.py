@@ -1,0 +1,176 @@
+"""A request as people and scripts see it: everything `status --format json`, the queue and the
+notify/digest templates show, including the exact commands that decide it."""
+
+import shlex
+import sqlite3
+from datetime import datetime
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from hitl_cli.models import ActionManifest, Decision
+from hitl_cli.models.workflow import Request, RequestStatus, Review, Verdict
+from hitl_cli.store import records
+from hitl_cli.store.connection import DEFAULT_STATE_PATH
+from hitl_cli.workflow.policy_context import PolicyContext, PolicyContexts
+from hitl_cli.workflow.status import lifetime, standing
+
+ANYONE = "YOUR_NAME"
+
+
+class VerdictView(BaseModel):
+    person: str
+    reason: str | None
+    at: datetime
+    expires_at: datetime | None
+
+
+class Command(BaseModel):
+    action: str
+    command: str
+
+
+class RequestView(BaseModel):
+    id: str
+    manifest_id: str
+    status: RequestStatus
+    may_run: bool
+    approvals_required: int
+    approvals_missing: int
+    approvals: list[VerdictView]
+    rejection: VerdictView | None
+    override: VerdictView | None
+    review: Review | None
+    awaiting_review: bool
+    waiting_for: str | None
+    deciders: list[str]
+    valid_until: datetime | None
+    stale_reason: str | None
+    superseded_by: str | None
+    submitted_at: datetime
+    profile: str
+    manifest_sha256: str
+    policy_revision: str
+    decision: Decision
+    manifest: ActionManifest
+    commands: list[Command]
+
+
+def build(
+    request: Request, verdicts: list[Verdict], review: Review | None, context: PolicyContext, now: datetime, state: Path
+) -> RequestView:
+    now_standing = standing(request, verdicts, context, now)
+    ttl = lifetime(context)
+
+    def shown(verdict: Verdict | None) -> VerdictView | None:
+        if verdict is None:
+            return None
+        expires = verdict.at + ttl if ttl is not None and verdict.kind != "reject" else None
+        return VerdictView(person=verdict.person, reason=verdict.reason, at=verdict.at, expires_at=expires)
+
+    awaiting_review = request.decision.post_hoc_review and review is None
+    deciders = _deciders(now_standing.status, context)
+    return RequestView(
+        id=request.id,
+        manifest_id=request.manifest_id,
+        status=now_standing.status,
+        may_run=now_standing.may_run,
+        approvals_required=request.decision.approvals_required,
+        approvals_missing=now_standing.approvals_missing,
+        approvals=[shown(a) for a in now_standing.approvals],
+        rejection=shown(now_standing.rejection),
+        override=shown(now_standing.override),
+        review=review,
+        awaiting_review=awaiting_review,
+        waiting_for=_waiting_for(
+            request, now_standing.status, now_standing.approvals_missing, deciders, awaiting_review
+        ),
+        deciders=deciders,
+        valid_until=now_standing.valid_until,
+        stale_reason=now_standing.stale_reason,
+        superseded_by=request.superseded_by,
+        submitted_at=request.submitted_at,
+        profile=request.decision.profile,
+        manifest_sha256=request.manifest_sha256,
+        policy_revision=request.policy_revision,
+        decision=request.decision,
+        manifest=request.manifest,
+        commands=_commands(request.id, now_standing.status, deciders, awaiting_review, state),
+    )
+
+
+def load(
+    connection: sqlite3.Connection, request: Request, contexts: PolicyContexts, now: datetime, state: Path
+) -> RequestView:
+    return build(
+        request,
+        records.verdicts_for(connection, request.id),
+        records.review_for(connection, request.id),
+        contexts.for_request(request),
+        now,
+        state,
+    )
+
+
+def load_all(connection: sqlite3.Connection, contexts: PolicyContexts, now: datetime, state: Path) -> list[RequestView]:
+    """Every request, oldest first, read in one pass over each table."""
+    verdicts: dict[str, list[Verdict]] = {}
+    for verdict in records.all_verdicts(connection):
+        verdicts.setdefault(verdict.request_id, []).append(verdict)
+    reviews = {review.request_id: review for review in records.all_reviews(connection)}
+    return [
+        build(request, verdicts.get(request.id, []), reviews.get(request.id), contexts.for_request(request), now, state)
+        for request in records.all_requests(connection)
+    ]
+
+
+def _deciders(status: RequestStatus, context: PolicyContext) -> list[str]:
+    """Who may decide it when the profile names them; an empty list means anyone but the agent."""
+    if context.profile is None:
+        return []
+    if status == "escalated":
+        return list(context.profile.approvals.escalation_reviewers)
+    if status == "blocked":
+        return list(context.profile.approvals.override_holders)
+    return []
+
+
+def _waiting_for(
+    request: Request, status: RequestStatus, missing: int, deciders: list[str], awaiting_review: bool
+) -> str | None:
+    if status == "pending":
+        return f"{missing} more approval{'s' if missing != 1 else ''} (anyone but {request.agent}, each person once)"
+    if status == "escalated":
+        return f"an escalation reviewer: {', '.join(deciders) or 'none named in the profile'}"
+    if status == "blocked":
+        return f"an override holder, to override with a reason: {', '.join(deciders) or 'none named in the profile'}"
+    if status == "approved" and awaiting_review:
+        return "a post-hoc review"
+    return None
+
+
+def _commands(
+    request_id: str, status: RequestStatus, deciders: list[str], awaiting_review: bool, state: Path
+) -> list[Command]:
+    state_option = [] if state == DEFAULT_STATE_PATH else ["--state", str(state)]
+
+    def command(action: str, verb: list[str], *options: str) -> Command:
+        return Command(action=action, command=shlex.join(["hitl", *verb, request_id, *options, *state_option]))
+
+    people = deciders or [ANYONE]
+    if status in ("pending", "escalated"):
+        return [command("approve", ["approve"], "--by", person) for person in people] + [
+            command("reject", ["reject"], "--by", person, "--reason", "WHY") for person in people
+        ]
+    if status == "blocked":
+        return [command("override", ["override"], "--by", person, "--reason", "WHY") for person in people] + [
+            command("reject", ["reject"], "--by", ANYONE, "--reason", "WHY")
+        ]
+    if status == "approved" and awaiting_review:
+        return [
+            command("review ok", ["review", "mark"], "--by", ANYONE, "--verdict", "ok"),
+            command(
+                "review wrong", ["review", "mark"], "--by", ANYONE, "--verdict", "wrong", "--reason", "WHAT_WAS_WRONG"
+            ),
+        ]
+    return []

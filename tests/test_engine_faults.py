@@ -1,0 +1,155 @@
+"""More engine faults, for the pipelined client: every one fails closed (exit 5, one line, no decision at all).
+
+A stub OPA (FAULT INJECTION ONLY) answers the way a broken server or a proxy in front of one might:
+decisions out of order, an error status, a body cut short, a later batch failing after earlier ones
+succeeded. The real OPA behind tests/fault_proxy.py is killed while files are still being read.
+"""
+
+import http.server
+import io
+import json
+import threading
+
+import pytest
+
+from conftest import hitl, make_manifest, write_manifests
+from fault_proxy import FaultProxy
+from hitl_cli.progress import Progress
+from test_faults import assert_failed_closed, real_opa  # noqa: F401 - real_opa is a fixture
+
+READS = [make_manifest(id=f"read-{n}", type="read") for n in range(30)]
+
+
+def decision_for(manifest: dict) -> dict:
+    return {
+        "id": manifest["metadata"]["id"], "tier": "auto_approve", "approvals_required": 0, "post_hoc_review": False,
+        "delivery": "none", "agent_level": "medium", "profile": "default", "reasons": [], "agent": manifest["agent"]["id"],
+        "action_type": "read", "declared_type": "read", "environment": "dev", "risk": "low",
+    }
+
+
+class StubOpa:
+    """Answers profile look-ups truthfully and decision requests according to `fault`."""
+
+    def __init__(self, fault: str):
+        self.fault = fault
+        self.posts = 0
+        stub = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                self._answer(200, json.dumps({"result": {"default": {}}}).encode())
+
+            def do_POST(self):
+                stub.posts += 1
+                manifests = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["input"]["manifests"]
+                decisions = [decision_for(m) for m in manifests]
+                if stub.fault == "reordered":
+                    self._answer(200, json.dumps({"result": decisions[::-1]}).encode())
+                elif stub.fault == "error-status":
+                    body = {"code": "internal_error", "message": "eval_conflict_error", "errors": [{"message": "complete rules must not produce multiple outputs"}]}
+                    self._answer(500, json.dumps(body).encode())
+                elif stub.fault == "cut-short":
+                    self.send_response(200)
+                    self.send_header("Content-Length", "100000")
+                    self.end_headers()
+                    self.wfile.write(b'{"result": [')
+                    self.close_connection = True
+                elif stub.fault == "later-batch-fails":
+                    ok = stub.posts < 3
+                    self._answer(200 if ok else 503, json.dumps({"result": decisions} if ok else {"message": "overloaded"}).encode())
+
+            def _answer(self, status: int, payload: bytes):
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self) -> "StubOpa":
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("fault", "needle"),
+    [
+        ("reordered", "policy returned decisions out of order"),
+        ("error-status", "OPA failed evaluating data.hitl.main.decisions: eval_conflict_error (complete rules must not produce multiple outputs)"),
+        ("cut-short", "is unreachable"),
+        ("later-batch-fails", "OPA failed evaluating data.hitl.main.decisions: overloaded"),
+    ],
+)
+def test_a_broken_answer_fails_closed(tmp_path, fault, needle):
+    plan = write_manifests(tmp_path, READS, "plan.json")
+    with StubOpa(fault) as stub:
+        result = hitl("check", plan, "--profile", "default", "--opa-url", stub.url, env={"HITL_OPA_BATCH_SIZE": "10"})
+    assert_failed_closed(result, needle)
+    assert result.stdout == ""  # not even the batches answered before the failure
+    assert stub.posts == (3 if fault == "later-batch-fails" else 1)  # nothing is sent after a failure
+
+
+def test_opa_killed_while_files_are_still_being_read(tmp_path, real_opa):  # noqa: F811 - the fixture
+    url, pid = real_opa
+    for n in range(40):  # one manifest per file, so reading goes on while the first batches are decided
+        write_manifests(tmp_path, [make_manifest(id=f"read-{n}", type="read")], f"plan-{n:02d}.yaml")
+    with FaultProxy(url, pid, "kill", on_post=2) as proxy:
+        result = hitl("check", tmp_path, "--profile", "default", "--opa-url", proxy.url, env={"HITL_OPA_BATCH_SIZE": "5"})
+    assert_failed_closed(result, "OPA")
+    assert result.stdout == ""
+    assert proxy.posts_seen == 2
+
+
+def test_the_same_decisions_whatever_the_batch_size(tmp_path):
+    manifests = [make_manifest(id=f"m-{n}", type=t, env=e) for n, (t, e) in
+                 enumerate((t, e) for t in ("read", "write", "drop", "grant_access") for e in ("dev", "staging", "production"))]
+    for n, manifest in enumerate(manifests):
+        write_manifests(tmp_path, [manifest], f"plan-{n:02d}.json")
+    outputs = {
+        size: hitl("evaluate", tmp_path, "--profile", "bank", "--format", "json", env={"HITL_OPA_BATCH_SIZE": size}).stdout
+        for size in ("1", "5", "1000")
+    }
+    assert outputs["1"] == outputs["5"] == outputs["1000"]
+    assert [d["id"] for d in json.loads(outputs["1"])] == [m["metadata"]["id"] for m in manifests]
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_progress_appears_only_once_a_run_is_slow_and_is_erased_at_the_end():
+    stream, clock = io.StringIO(), FakeClock()
+    progress = Progress(4, stream, clock)
+    progress.file_read()
+    assert stream.getvalue() == ""  # quick runs never see it
+    clock.now = 1.5
+    progress.file_read()
+    progress.manifests_decided(7)  # within the redraw interval: not drawn again
+    assert stream.getvalue() == "\rhitl: [" + "#" * 12 + "." * 12 + "] 2/4 files read, 0 manifests decided"
+    clock.now = 2.0
+    progress.manifests_decided(7)
+    assert stream.getvalue().endswith("2/4 files read, 7 manifests decided")
+    progress.close()
+    assert stream.getvalue().endswith("\r\x1b[K")
+
+
+def test_no_progress_when_stderr_is_not_a_terminal(tmp_path):
+    plan = write_manifests(tmp_path, READS, "plan.json")
+    result = hitl("check", plan, "--profile", "default")
+    assert result.returncode == 0, result.stderr
+    assert "\r" not in result.stderr and "files read" not in result.stderr

@@ -1,0 +1,187 @@
+"""A workspace for one test: a copy of the policies and profiles, a state store path, and the hitl CLI.
+
+Policies and profiles are copied so that a test may edit them (staleness) and so that edits to the
+checkout while the suite runs cannot make the test's requests stale. Everything runs through the real
+`hitl` command in its own process, against the real OPA it starts and the real SQLite store.
+"""
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from contextlib import closing
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+TRUSTED = "trusted-agent"
+TRUSTED_RECORD = {"agents": {TRUSTED: {"level": "medium", "reviewed": 1000, "approved": 1000, "rejected": 0}}}
+ISOLATED_VARIABLES = ("HITL_PROFILE", "HITL_STATE", "HITL_NOW", "HITL_FAULT_PAUSE", "HITL_OPA_URL", "HITL_STATE_TIMEOUT")
+
+# One manifest per tier under the default profile, for the trusted agent of TRUSTED_RECORD.
+TIER_SHAPES = {
+    "auto_approve": {"type": "read", "env": "production"},
+    "post_hoc": {"type": "documentation", "env": "production"},
+    "single_approval": {"type": "write", "env": "staging"},
+    "double_approval": {"type": "write", "env": "production"},
+    "escalate": {"type": "write", "env": "staging", "novel": True},
+    "block": {"type": "read", "env": "production", "pii": True, "exposes_pii": True},
+}
+
+
+def manifest(
+    id: str,
+    type: str = "write",
+    env: str = "staging",
+    agent: str = TRUSTED,
+    novel: bool = False,
+    pii: bool = False,
+    exposes_pii: bool = False,
+    summary: str | None = None,
+    context: dict | None = None,
+    statement: str | None = "UPDATE analytics.orders SET status = 'late' WHERE id = 7",
+    rows: int | None = 1200,
+    cost: float | None = 2.5,
+) -> dict:
+    action = {"type": type, "summary": summary or f"{type} in {env} ({id})", "confidence": 0.99, "reversible": True,
+              "novel": novel}
+    if statement is not None:
+        action["statement"] = statement
+    impact = {"pii": pii, "exposes_pii": exposes_pii}
+    if rows is not None:
+        impact["rows_affected"] = rows
+    if cost is not None:
+        impact["estimated_cost_usd"] = cost
+    return {
+        "apiVersion": "hitl/v1",
+        "kind": "ActionManifest",
+        "metadata": {"id": id},
+        "agent": {"id": agent},
+        "action": action,
+        "target": {"environment": env, "system": "snowflake", "resource": "analytics.orders", "resource_type": "table"},
+        "impact": impact,
+        "context": context if context is not None else {
+            "why": f"why {id}",
+            "read": [f"read {id} one", f"read {id} two"],
+            "risks": [f"risk {id}"],
+            "plan": f"plan {id}",
+            "rollback": f"rollback {id}",
+        },
+    }
+
+
+def tier_manifest(tier: str, id: str | None = None, **overrides) -> dict:
+    return manifest(id or f"m-{tier}", **{**TIER_SHAPES[tier], **overrides})
+
+
+def at(hours: float) -> str:
+    """A fixed moment plus some hours, as HITL_NOW takes it."""
+    return (datetime(2026, 11, 24, 9, 0, tzinfo=UTC) + timedelta(hours=hours)).isoformat().replace("+00:00", "Z")
+
+
+@dataclass
+class Workspace:
+    root: Path
+    env: dict = field(default_factory=dict)
+
+    @property
+    def state(self) -> Path:
+        return self.root / "state.db"
+
+    @property
+    def profiles(self) -> Path:
+        return self.root / "profiles"
+
+    @property
+    def rego(self) -> Path:
+        return self.root / "rego"
+
+    @property
+    def trusted_record(self) -> Path:
+        return self.root / "trusted-record.yaml"
+
+    def command(self, *args, env: dict | None = None) -> tuple[list[str], dict]:
+        environment = {k: v for k, v in os.environ.items() if k not in ISOLATED_VARIABLES}
+        environment.update(self.env)
+        environment.update(env or {})
+        return [sys.executable, "-m", "hitl_cli", *map(str, args)], environment
+
+    def hitl(self, *args, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+        command, environment = self.command(*args, env=env)
+        return subprocess.run(command, capture_output=True, text=True, env=environment, cwd=self.root, timeout=timeout)
+
+    def popen(self, *args, env: dict | None = None) -> subprocess.Popen:
+        command, environment = self.command(*args, env=env)
+        return subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment, cwd=self.root
+        )
+
+    def json(self, *args, env: dict | None = None, expect: int | tuple = (0,)):
+        result = self.hitl(*args, "--format", "json", env=env)
+        expected = (expect,) if isinstance(expect, int) else expect
+        assert result.returncode in expected, (result.returncode, result.stderr)
+        return json.loads(result.stdout)
+
+    def write(self, name: str, manifests: list[dict]) -> Path:
+        path = self.root / name
+        path.write_text(yaml.safe_dump_all(manifests, sort_keys=False))
+        return path
+
+    def submit(self, manifests: list[dict], *extra, name: str = "plan.yaml", trusted: bool = True, profile: str = "default",
+               env: dict | None = None, expect: int | tuple = (0, 1, 3)) -> dict[str, dict]:
+        """Submit in one run (one OPA start); the requests by manifest id."""
+        record = ["--track-record", self.trusted_record] if trusted else []
+        found = self.json("submit", self.write(name, manifests), "--profile", profile, *record, *extra, env=env, expect=expect)
+        return {item["manifest_id"]: item for item in found}
+
+    def status(self, request_id: str, env: dict | None = None) -> dict:
+        return self.json("status", request_id, env=env, expect=(0, 1, 3))
+
+    def audit_records(self) -> list[dict]:
+        result = self.hitl("audit", "export")
+        assert result.returncode == 0, result.stderr
+        return [json.loads(line) for line in result.stdout.splitlines()]
+
+    def audit_count(self) -> int:
+        """How many audit records the store file holds, read straight from SQLite."""
+        with closing(self.database()) as connection:
+            return connection.execute("SELECT count(*) FROM audit_log").fetchone()[0]
+
+    def verify(self) -> subprocess.CompletedProcess:
+        return self.hitl("audit", "verify")
+
+    def database(self) -> sqlite3.Connection:
+        """Direct access to the store file, for tests that tamper with it or inspect it."""
+        return sqlite3.connect(self.state, isolation_level=None)
+
+
+def make_workspace(root: Path) -> Workspace:
+    shutil.copytree(ROOT / "rego", root / "rego")
+    shutil.copytree(ROOT / "org_profiles", root / "profiles")
+    workspace = Workspace(root, env={
+        "HITL_REGO_DIR": str(root / "rego"),
+        "HITL_PROFILES_DIR": str(root / "profiles"),
+        "HITL_STATE": str(root / "state.db"),
+    })
+    workspace.trusted_record.write_text(yaml.safe_dump(TRUSTED_RECORD))
+    return workspace
+
+
+def copy_profile(workspace: Workspace, name: str, new_name: str, changes: dict) -> Path:
+    """A shipped profile under a new name with some values changed (dotted paths); returns its path."""
+    data = yaml.safe_load((workspace.profiles / f"{name}.yaml").read_text())
+    data["metadata"]["name"] = new_name
+    for dotted, value in changes.items():
+        target = data
+        *parents, last = dotted.split(".")
+        for key in parents:
+            target = target[key]
+        target[last] = value
+    path = workspace.root / f"{new_name}.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path

@@ -1,0 +1,225 @@
+"""The audit trail is tamper-evident: changing, deleting, inserting or swapping any single record of a real
+store is detected, and so is editing the workflow tables behind the trail's back.
+
+The store is built by the real CLI (every kind of record: submissions, approvals, a rejection, an override,
+a post-hoc review, a supersession, a trust grant). Each tampering works on its own copy of that file, as an
+attacker with write access would, with the append-only triggers dropped first. Every single-record
+tampering of every record is checked with the verification `hitl audit verify` runs (the same function,
+in-process, so that hundreds of cases stay fast); the CLI itself is run on each kind of tampering at the
+first, a middle and the last record, and must exit 8 naming the record.
+"""
+
+import hashlib
+import json
+import shutil
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from hitl_cli.store.connection import Mode, open_store
+from hitl_cli.workflow.integrity import verify
+
+from .support import copy_profile, make_workspace, manifest, tier_manifest
+
+COLUMNS = ("at", "kind", "subject", "actor", "payload", "prev_hash", "hash")
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """A real store holding every kind of audit record."""
+    ws = make_workspace(tmp_path_factory.mktemp("audit"))
+    ws.submit([tier_manifest(t) for t in ("auto_approve", "post_hoc", "single_approval", "double_approval",
+                                           "escalate", "block")])
+    steps = [
+        ("approve", "m-double_approval", "--by", "alice"),
+        ("approve", "m-double_approval", "--by", "bob"),
+        ("approve", "m-single_approval", "--by", "carol"),
+        ("reject", "m-escalate", "--by", "security-oncall", "--reason", "novel and unexplained"),
+        ("override", "m-block", "--by", "cto", "--reason", "export cleared by legal"),
+        ("review", "mark", "m-post_hoc", "--by", "dave", "--verdict", "ok"),
+    ]
+    for step in steps:
+        assert ws.hitl(*step).returncode == 0
+    ws.submit([tier_manifest("single_approval", summary="changed")], name="changed.yaml")
+    lenient = copy_profile(ws, "default", "lenient", {"trust.minimums.low": {"min_reviewed": 1, "min_approval_rate": 0.5}})
+    ws.submit([manifest("helper-1", agent="helper")], profile=str(lenient), trusted=False, name="helper.yaml")
+    assert ws.hitl("approve", "helper-1", "--by", "erin").returncode == 0
+    promoted = ws.hitl("trust", "promote", "helper", "--level", "low", "--by", "frank", "--profile", str(lenient))
+    assert promoted.returncode == 0, promoted.stderr
+    kinds = {record["kind"] for record in ws.audit_records()}
+    assert kinds == {"submitted", "approval", "rejection", "override", "review", "superseded", "trust_grant"}
+    assert ws.verify().returncode == 0
+    return ws
+
+
+def copy_of(ws, name: str) -> Path:
+    target = ws.root / "tampered" / name / "state.db"
+    target.parent.mkdir(parents=True)
+    shutil.copy(ws.state, target)
+    return target
+
+
+def tamper(path: Path, *statements: tuple[str, tuple]) -> None:
+    with closing(sqlite3.connect(path, isolation_level=None)) as connection:
+        connection.execute("DROP TRIGGER audit_log_no_update")
+        connection.execute("DROP TRIGGER audit_log_no_delete")
+        connection.execute("BEGIN")
+        for sql, parameters in statements:
+            connection.execute(sql, parameters)
+        connection.execute("COMMIT")
+
+
+def rows(path: Path) -> list[dict]:
+    with closing(sqlite3.connect(path)) as connection:
+        cursor = connection.execute(f"SELECT seq, {', '.join(COLUMNS)} FROM audit_log ORDER BY seq")
+        return [dict(zip(["seq", *COLUMNS], values)) for values in cursor]
+
+
+def forged_hash(row: dict) -> str:
+    """The chain's hash, as an attacker who read the code would compute it."""
+    content = {key: row[key] for key in ("seq", "at", "kind", "subject", "actor", "payload", "prev_hash")}
+    return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()).hexdigest()
+
+
+def verified(path: Path):
+    with open_store(path, Mode.READ) as store, store.read() as connection:
+        return verify(connection)
+
+
+def changed_value(row: dict, column: str):
+    if column == "payload":
+        payload = json.loads(row["payload"])
+        payload["forged"] = True
+        return json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    if column in ("prev_hash", "hash"):
+        return ("0" if row[column][0] != "0" else "1") + row[column][1:]
+    if column == "at":
+        return row["at"].replace("2026", "2025")
+    return row[column] + "x"
+
+
+def tamperings(path: Path):
+    """(name, statements, the record it breaks) for every single-record tampering of the store at path."""
+    records = rows(path)
+    last = len(records)
+    for row in records:
+        seq = row["seq"]
+        for column in COLUMNS:
+            yield f"change {column} of {seq}", [(f"UPDATE audit_log SET {column} = ? WHERE seq = ?",
+                                                 (changed_value(row, column), seq))], seq
+        # A careful attacker recomputes the changed record's own hash: the next link (or the head) breaks.
+        forged = {**row, "actor": "mallory"}
+        yield f"change and rehash {seq}", [("UPDATE audit_log SET actor = ?, hash = ? WHERE seq = ?",
+                                            ("mallory", forged_hash(forged), seq))], seq
+        yield f"delete {seq}", [("DELETE FROM audit_log WHERE seq = ?", (seq,))], seq
+        if seq < last:
+            other = records[seq]  # the next record
+            swap = [(f"UPDATE audit_log SET {', '.join(f'{c} = ?' for c in COLUMNS)} WHERE seq = ?",
+                     (*[b[c] for c in COLUMNS], a["seq"])) for a, b in ((row, other), (other, row))]
+            yield f"swap {seq} and {seq + 1}", swap, seq
+    for position in range(1, last + 2):
+        previous = records[position - 2]["hash"] if position > 1 else "0" * 64
+        forged = {"seq": position, "at": "2026-11-24T12:00:00Z", "kind": "approval", "subject": "m-block",
+                  "actor": "mallory", "payload": "{}", "prev_hash": previous}
+        shift = [("UPDATE audit_log SET seq = -seq - 1 WHERE seq >= ?", (position,)),
+                 ("UPDATE audit_log SET seq = -seq WHERE seq < 0", ())]
+        insert = ("INSERT INTO audit_log (seq, at, kind, subject, actor, payload, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                  (*forged.values(), forged_hash(forged)))
+        yield f"insert at {position}", [*shift, insert], position
+
+
+def test_every_single_record_tampering_is_detected(built):
+    cases = list(tamperings(built.state))
+    records = len(rows(built.state))
+    assert len(cases) >= records * 10  # every column of every record, deletions, swaps and insertions
+    undetected = []
+    for index, (name, statements, breaks_at) in enumerate(cases):
+        path = copy_of(built, f"case-{index}")
+        tamper(path, *statements)
+        check = verified(path)
+        if check.ok:
+            undetected.append(name)
+        elif check.first_bad_seq is None or check.first_bad_seq > breaks_at + 1:
+            undetected.append(f"{name}: reported late, at {check.first_bad_seq}: {check.problem}")
+    assert undetected == []
+
+
+@pytest.mark.parametrize("kind", ["change", "delete", "insert", "swap"])
+def test_audit_verify_names_the_first_bad_record(built, kind):
+    last = len(rows(built.state))
+    for seq in sorted({1, last // 2, last - 1 if kind == "swap" else last + (kind == "insert")}):
+        path = copy_of(built, f"cli-{kind}-{seq}")
+        row = rows(path)[seq - 1] if seq <= last else None
+        if kind == "change":
+            tamper(path, ("UPDATE audit_log SET payload = ? WHERE seq = ?", (changed_value(row, "payload"), seq)))
+        elif kind == "delete":
+            tamper(path, ("DELETE FROM audit_log WHERE seq = ?", (seq,)))
+        elif kind == "swap":
+            other = rows(path)[seq]
+            tamper(path, *[(f"UPDATE audit_log SET {', '.join(f'{c} = ?' for c in COLUMNS)} WHERE seq = ?",
+                            (*[b[c] for c in COLUMNS], a["seq"])) for a, b in ((row, other), (other, row))])
+        else:
+            _, statements, _ = next(case for case in tamperings(path) if case[0] == f"insert at {seq}")
+            tamper(path, *statements)
+        result = built.hitl("audit", "verify", "--state", path)
+        assert result.returncode == 8, (kind, seq, result.stdout, result.stderr)
+        # A well-forged insertion is consistent in itself: the record after it is the first that breaks.
+        named = {f"record {seq} ", f"record {seq + 1} "} if kind == "insert" else {f"record {seq} "}
+        assert any(name in result.stderr for name in named), (kind, seq, result.stderr)
+        assert "Traceback" not in result.stderr
+
+
+def test_the_intact_store_verifies_and_exports(built):
+    result = built.verify()
+    assert result.returncode == 0
+    assert "verifies" in result.stdout
+    records = built.audit_records()
+    assert [r["seq"] for r in records] == list(range(1, len(records) + 1))
+    assert all(b["prev_hash"] == a["hash"] for a, b in zip(records, records[1:]))
+    assert records[0]["prev_hash"] == "0" * 64
+    approvals = [r for r in records if r["kind"] == "approval"]
+    assert {r["actor"] for r in approvals} == {"alice", "bob", "carol", "erin"}
+
+
+def test_records_are_append_only_in_the_store(built):
+    path = copy_of(built, "append-only")
+    with closing(sqlite3.connect(path, isolation_level=None)) as connection:
+        for sql in ("UPDATE audit_log SET actor = 'mallory' WHERE seq = 1", "DELETE FROM audit_log WHERE seq = 1",
+                    "DELETE FROM verdicts", "UPDATE reviews SET verdict = 'wrong'"):
+            with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+                connection.execute(sql)
+
+
+@pytest.mark.parametrize("edit", [
+    "UPDATE requests SET status = 'approved' WHERE id = 'm-escalate'",
+    "INSERT INTO verdicts (request_id, kind, person, person_key, reason, at) "
+    "VALUES ('m-single_approval~2', 'approve', 'mallory', 'mallory', NULL, '2026-11-24T12:00:00Z')",
+    "DELETE FROM verdicts WHERE person = 'bob'",
+    "UPDATE reviews SET verdict = 'wrong'",
+    "DELETE FROM trust_grants",
+    "UPDATE requests SET decision = replace(decision, 'double_approval', 'single_approval') WHERE id = 'm-double_approval'",
+])
+def test_editing_the_tables_behind_the_trails_back_is_detected(built, edit):
+    path = copy_of(built, f"tables-{abs(hash(edit))}")
+    with closing(sqlite3.connect(path, isolation_level=None)) as connection:
+        for table in ("verdicts", "reviews", "trust_grants"):
+            connection.execute(f"DROP TRIGGER {table}_no_update")
+            connection.execute(f"DROP TRIGGER {table}_no_delete")
+        connection.execute(edit)
+    result = built.hitl("audit", "verify", "--state", path)
+    assert result.returncode == 8, result.stderr
+    assert "differs from the audit trail" in result.stderr or "does not record" in result.stderr or "holds" in result.stderr
+
+
+def test_check_refuses_a_store_that_does_not_verify(built):
+    path = copy_of(built, "check")
+    with closing(sqlite3.connect(path, isolation_level=None)) as connection:
+        connection.execute("UPDATE requests SET status = 'approved' WHERE id = 'm-escalate'")
+    plan = built.write("check.yaml", [tier_manifest("double_approval")])
+    honest = built.hitl("check", plan, "--profile", "default", "--track-record", built.trusted_record)
+    assert honest.returncode == 0  # approved by alice and bob in the real store
+    result = built.hitl("check", plan, "--profile", "default", "--track-record", built.trusted_record, "--state", path)
+    assert result.returncode == 8
+    assert "does not verify" in result.stderr and "MAY RUN" not in result.stdout

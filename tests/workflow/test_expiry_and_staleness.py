@@ -1,0 +1,91 @@
+"""Approvals expire after the profile's lifetime; a changed manifest, policy or profile makes a request stale.
+
+Time is pinned with HITL_NOW (the clock's test hook) so that a 72-hour lifetime can pass in a test.
+"""
+
+from .support import at, copy_profile, tier_manifest
+
+
+def test_approvals_expire_after_the_profiles_lifetime(ws):
+    plan = [tier_manifest("single_approval", id="bank-1"), tier_manifest("double_approval", id="bank-2")]
+    ws.submit(plan, profile="bank", env={"HITL_NOW": at(0)}, name="bank.yaml")
+    ws.submit([tier_manifest("single_approval", id="default-1")], env={"HITL_NOW": at(0)}, name="default.yaml")
+    for request in ("bank-1", "default-1"):
+        assert ws.hitl("approve", request, "--by", "alice", env={"HITL_NOW": at(1)}).returncode == 0
+    ws.hitl("approve", "bank-2", "--by", "alice", env={"HITL_NOW": at(1)})
+
+    # bank: 24 hours; default: 72 hours (org_profiles/*.yaml approvals.lifetime_hours).
+    within_bank = ws.status("bank-1", env={"HITL_NOW": at(24.9)})
+    assert within_bank["status"] == "approved" and within_bank["valid_until"] == "2026-11-25T10:00:00Z"
+    assert ws.status("bank-1", env={"HITL_NOW": at(25)})["status"] == "expired"
+    assert ws.hitl("status", "bank-1", env={"HITL_NOW": at(25)}).returncode == 3
+    assert ws.status("default-1", env={"HITL_NOW": at(72.9)})["status"] == "approved"
+    assert ws.status("default-1", env={"HITL_NOW": at(73)})["status"] == "expired"
+
+    # An approval that lapsed before the second one came expires the request: it cannot be completed.
+    late = ws.hitl("approve", "bank-2", "--by", "bob", env={"HITL_NOW": at(26)})
+    assert late.returncode == 6 and "approval lifetime has passed" in late.stderr
+
+    # check honours an approval only while it counts.
+    plan_file = ws.write("check.yaml", [tier_manifest("single_approval", id="default-1")])
+    check = ("check", plan_file, "--profile", "default", "--track-record", ws.trusted_record)
+    assert ws.hitl(*check, env={"HITL_NOW": at(72)}).returncode == 0
+    assert ws.hitl(*check, env={"HITL_NOW": at(74)}).returncode == 1
+
+    # Submitting the same manifest again after expiry opens a new request.
+    again = ws.submit([tier_manifest("single_approval", id="default-1")], env={"HITL_NOW": at(74)}, name="again.yaml")
+    assert again["default-1"]["id"] == "default-1~2" and again["default-1"]["status"] == "pending"
+    assert ws.verify().returncode == 0
+
+
+def test_an_override_expires_too(ws):
+    ws.submit([tier_manifest("block")], env={"HITL_NOW": at(0)})
+    ws.hitl("override", "m-block", "--by", "cto", "--reason", "one-off export", env={"HITL_NOW": at(2)})
+    assert ws.status("m-block", env={"HITL_NOW": at(73)})["status"] == "overridden"
+    assert ws.status("m-block", env={"HITL_NOW": at(74)})["status"] == "expired"
+
+
+def test_a_changed_profile_makes_the_request_stale(ws):
+    profile = copy_profile(ws, "default", "acme", {})
+    ws.submit([tier_manifest("single_approval")], profile=str(profile))
+    assert ws.hitl("approve", "m-single_approval", "--by", "alice").returncode == 0
+    plan_file = ws.write("check.yaml", [tier_manifest("single_approval")])
+    check = ("check", plan_file, "--profile", str(profile), "--track-record", ws.trusted_record)
+    assert ws.hitl(*check).returncode == 0
+
+    original = profile.read_text()
+    profile.write_text(original.replace("per_action_usd: 100", "per_action_usd: 99"))
+    stale = ws.status("m-single_approval")
+    assert stale["status"] == "stale" and stale["may_run"] is False
+    assert "changed" in stale["stale_reason"]
+    assert ws.hitl(*check).returncode == 1
+    refused = ws.hitl("reject", "m-single_approval", "--by", "bob", "--reason", "too late")
+    assert refused.returncode == 6 and "submit the action again" in refused.stderr
+
+    # Stale because of a revision, not a record: the same revision counts again.
+    profile.write_text(original)
+    assert ws.status("m-single_approval")["status"] == "approved"
+
+
+def test_a_changed_policy_makes_the_request_stale(ws):
+    ws.submit([tier_manifest("double_approval")])
+    ws.hitl("approve", "m-double_approval", "--by", "alice")
+    policy = ws.rego / "hitl" / "rules" / "budget.rego"
+    policy.write_text(policy.read_text() + "\n# a policy edit\n")
+    assert ws.status("m-double_approval")["status"] == "stale"
+    refused = ws.hitl("approve", "m-double_approval", "--by", "bob")
+    assert refused.returncode == 6 and "stale" in refused.stderr
+    # Tests beside the policies are not part of its revision.
+    policy.write_text(policy.read_text().removesuffix("\n# a policy edit\n"))
+    (ws.rego / "hitl" / "extra_test.rego").write_text("package hitl.extra_test\n")
+    assert ws.status("m-double_approval")["status"] == "pending"
+
+
+def test_a_changed_manifest_is_not_what_was_approved(ws):
+    ws.submit([tier_manifest("single_approval")])
+    ws.hitl("approve", "m-single_approval", "--by", "alice")
+    edited = tier_manifest("single_approval")
+    edited["impact"]["rows_affected"] = 5_000_000
+    check = ws.hitl("check", ws.write("edited.yaml", [edited]), "--profile", "default", "--track-record", ws.trusted_record)
+    assert check.returncode == 1
+    assert "NEEDS APPROVAL" in check.stdout

@@ -1,0 +1,88 @@
+"""Fail closed around the store: an engine or store fault records nothing, says what failed in one line,
+and exits with its documented code; bad input is reported as file: field: message."""
+
+import sqlite3
+from contextlib import closing
+
+from .support import tier_manifest
+
+
+def one_line_error(result, code: int, needle: str) -> None:
+    assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
+    assert result.stderr.startswith("hitl: ") and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert needle in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_no_engine_records_nothing(ws):
+    plan = ws.write("plan.yaml", [tier_manifest("auto_approve")])
+    result = ws.hitl("submit", plan, "--profile", "default", env={"HITL_OPA_BIN": str(ws.root / "no-opa")})
+    one_line_error(result, 5, "OPA not found")
+    assert not ws.state.exists()
+    assert "approved" not in result.stdout
+
+
+def test_a_corrupt_store_is_a_fault_everywhere(ws):
+    ws.state.write_bytes(b"this is not a database, whatever its name says" * 100)
+    plan = ws.write("plan.yaml", [tier_manifest("single_approval")])
+    one_line_error(ws.hitl("status", "m-single_approval"), 5, "is unusable")
+    one_line_error(ws.hitl("approve", "m-single_approval", "--by", "alice"), 5, "state store")
+    one_line_error(ws.hitl("submit", plan, "--profile", "default", "--track-record", ws.trusted_record), 5, "state store")
+    one_line_error(ws.hitl("check", plan, "--profile", "default", "--track-record", ws.trusted_record), 5, "state store")
+    one_line_error(ws.hitl("audit", "verify"), 5, "state store")
+
+
+def test_a_store_locked_past_the_timeout_is_a_fault_and_loses_nothing(ws):
+    ws.submit([tier_manifest("single_approval")])
+    before = ws.audit_count()
+    with closing(sqlite3.connect(ws.state, isolation_level=None)) as holder:
+        holder.execute("BEGIN EXCLUSIVE")  # another writer that does not let go
+        result = ws.hitl("approve", "m-single_approval", "--by", "alice", env={"HITL_STATE_TIMEOUT": "0.5"})
+        holder.execute("ROLLBACK")
+    one_line_error(result, 5, "locked by another process")
+    assert ws.audit_count() == before
+    assert ws.status("m-single_approval")["approvals"] == []
+    assert ws.hitl("approve", "m-single_approval", "--by", "alice").returncode == 0
+    assert ws.verify().returncode == 0
+
+
+def test_a_missing_store_is_never_created_by_reading(ws):
+    one_line_error(ws.hitl("status", "anything"), 7, "no state store")
+    one_line_error(ws.hitl("queue"), 7, "no state store")
+    one_line_error(ws.hitl("audit", "verify"), 7, "no state store")
+    one_line_error(ws.hitl("approve", "anything", "--by", "alice"), 7, "no state store")
+    assert not ws.state.exists()
+
+
+def test_a_store_from_a_newer_hitl_is_refused(ws):
+    ws.submit([tier_manifest("single_approval")])
+    with closing(sqlite3.connect(ws.state, isolation_level=None)) as connection:
+        connection.execute("PRAGMA user_version = 99")
+    one_line_error(ws.hitl("status", "m-single_approval"), 5, "newer than this hitl knows")
+    one_line_error(ws.hitl("approve", "m-single_approval", "--by", "a"), 5, "newer than this hitl knows")
+
+
+def test_invalid_manifests_are_reported_and_the_valid_ones_recorded(ws):
+    broken = tier_manifest("single_approval", id="broken")
+    broken["action"]["confidence"] = 7
+    plan = ws.write("plan.yaml", [tier_manifest("single_approval", id="fine"), broken])
+    result = ws.hitl("submit", plan, "--profile", "default", "--track-record", ws.trusted_record)
+    assert result.returncode == 4
+    assert f"{plan}#2: action.confidence: " in result.stderr and "Traceback" not in result.stderr
+    assert ws.status("fine")["status"] == "pending"
+    assert ws.hitl("status", "broken").returncode == 7
+
+
+def test_bad_settings_are_usage_errors(ws):
+    ws.submit([tier_manifest("single_approval")])
+    one_line_error(ws.hitl("status", "m-single_approval", env={"HITL_NOW": "tomorrow"}), 2, "HITL_NOW")
+    one_line_error(ws.hitl("status", "m-single_approval", env={"HITL_STATE_TIMEOUT": "-1"}), 2, "HITL_STATE_TIMEOUT")
+
+
+def test_an_empty_store_file_is_a_store_with_nothing_in_it(ws):
+    ws.state.touch()
+    plan = ws.write("plan.yaml", [tier_manifest("single_approval")])
+    assert ws.hitl("check", plan, "--profile", "default", "--track-record", ws.trusted_record).returncode == 1
+    one_line_error(ws.hitl("status", "m-single_approval"), 7, "is empty")
+    assert ws.submit([tier_manifest("single_approval")], trusted=False)["m-single_approval"]["status"] == "pending"
+    assert ws.verify().returncode == 0
