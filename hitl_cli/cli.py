@@ -11,14 +11,14 @@ from hitl_cli import __version__
 from hitl_cli.documents import input_files
 from hitl_cli import engine
 from hitl_cli.engine import opa_url_from
-from hitl_cli.errors import ExitCode, InvalidInput, UsageError
-from hitl_cli.inputs import available_profile_files, load_all_profiles, load_profile, profile_path
+from hitl_cli.errors import ExitCode, UsageError
+from hitl_cli.inputs import available_profile_files, load_all_profiles
 from hitl_cli.schemas import SCHEMA_MODELS, schema_file, schema_text
 from hitl_cli.evaluation import RunResult, run_evaluation
 from hitl_cli.output import emit, warn
 from hitl_cli.progress import Progress
 from hitl_cli.reporters import CHECK_FORMATS, EVALUATE_FORMATS
-from hitl_cli.cli_common import InputPaths, OpaUrlOption, ProfileOption, StateOption, TrackRecordOption, guarded
+from hitl_cli.cli_common import InputPaths, OpaUrlOption, ProfileOption, StateOption, TrackRecordOption, guarded, valid_profiles
 from hitl_cli.cli_workflow import register as register_workflow
 from hitl_cli.cli_governance import SigningAlg, register as register_governance
 from hitl_cli.cli_learning import register as register_learning
@@ -161,16 +161,8 @@ def profile_validate(
     profiles: Annotated[list[str], typer.Argument(help="Profile names or paths.")],
 ) -> None:
     """Check profiles against the model; every problem is reported as file: field.path: message."""
-    invalid = False
-    for reference in profiles:
-        path = profile_path(reference)
-        try:
-            loaded = load_profile(path)
-        except InvalidInput as error:
-            invalid = True
-            for problem in error.problems:
-                warn(str(problem))
-            continue
+    valid, invalid = valid_profiles(profiles)
+    for path, loaded in valid:
         print(f"{path}: ok (profile {loaded.name})")
     raise typer.Exit(ExitCode.INVALID_INPUT if invalid else ExitCode.OK)
 

@@ -20,7 +20,7 @@ from hitl_cli.inputs import available_profile_files, load_profile, load_track_re
 from hitl_cli.models import Profile
 from hitl_cli.output import emit, warn
 from hitl_cli.reporters.impact import DIFF_FORMATS
-from hitl_cli.cli_common import ProfileOption, StateOption, TrackRecordOption, guarded
+from hitl_cli.cli_common import ProfileOption, StateOption, TrackRecordOption, guarded, valid_profiles
 from hitl_cli.store.connection import state_path
 
 DiffFormat = Enum("DiffFormat", {name: name for name in DIFF_FORMATS}, type=str)
@@ -70,16 +70,9 @@ def profile_lint(
     Expired waivers are judged at the current time (HITL_NOW pins it for tests).
     """
     now = clock.now()
-    found = invalid = False
-    for name in profiles:
-        path = profile_path(name)
-        try:
-            loaded = load_profile(path)
-        except InvalidInput as error:
-            invalid = True
-            for problem in error.problems:
-                warn(str(problem))
-            continue
+    found = False
+    valid, invalid = valid_profiles(profiles)
+    for path, loaded in valid:
         findings = waivers.lint(loaded, str(path), now)
         emit("".join(f"{finding}\n" for finding in findings) or f"{path}: ok\n", None)
         found = found or bool(findings)
