@@ -16,6 +16,7 @@ DESTRUCTIVE = [
     ("INSERT INTO a SELECT * FROM b; delete from analytics.orders", "delete"),
     ("/* cleanup */ DROP VIEW v", "drop"),
     ("SELECT 1 -- harmless\n;DROP TABLE x", "drop"),
+    ("/*!50000DROP TABLE analytics.orders*/", "drop"),  # MySQL runs versioned comments
 ]
 
 HARMLESS = [
@@ -23,6 +24,7 @@ HARMLESS = [
     "UPDATE analytics.orders SET drop_reason = NULL",
     "INSERT INTO audit.truncated_rows SELECT * FROM staging.rows",
     "ALTER TABLE analytics.orders ADD COLUMN undeleted BOOLEAN",
+    "SELECT x_drop, undrop FROM analytics.orders",
 ]
 
 
