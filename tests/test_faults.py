@@ -156,6 +156,11 @@ def processes_mentioning(text: str) -> list[int]:
     return found
 
 
+def _default_sigint() -> None:
+    """A suite started as a background job inherits SIGINT ignored; hitl here must see Ctrl-C as a user's would."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def spawn_hitl(args, tmpdir: Path, env=None) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "hitl_cli", *map(str, args)],
@@ -164,6 +169,7 @@ def spawn_hitl(args, tmpdir: Path, env=None) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_default_sigint,
     )
 
 
