@@ -1,0 +1,62 @@
+"""The three contenders on one generated set, as commands; and the tier each gave each manifest.
+
+- hitl: `hitl check` over the folder, the whole process with its own OPA (default text report);
+- conftest: the same Rego through bench/conftest/hitl.rego, profile and track record as --data;
+- floor: one `opa eval` of data.hitl.main.decisions over every manifest in a single input document.
+"""
+
+import json
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
+HITL = ROOT / ".venv" / "bin" / "hitl"
+OPA = ROOT / ".tools" / "bin" / "opa"
+CONFTEST = ROOT / ".tools" / "bin" / "conftest"
+WRAPPER = ROOT / "bench" / "conftest" / "hitl.rego"
+REGO = ROOT / "rego"
+
+_HITL_LINE = re.compile(r"^(?P<source>\S.*): (?P<id>[A-Za-z0-9._:-]+): [A-Z ]+ \((?P<tier>[a-z_]+)\)$")
+
+
+def hitl_check(folder: Path, profile: str, track_record: Path) -> list[str]:
+    return [str(HITL), "check", str(folder), "--profile", profile, "--track-record", str(track_record)]
+
+
+def hitl_evaluate(manifest: Path, profile: str, track_record: Path) -> list[str]:
+    return [str(HITL), "evaluate", str(manifest), "--profile", profile, "--track-record", str(track_record)]
+
+
+def conftest(folder: Path, data: Path) -> list[str]:
+    return [
+        str(CONFTEST), "test", str(folder), "--policy", str(WRAPPER), "--policy", str(REGO),
+        "--data", str(data), "--namespace", "main", "--output", "json", "--no-color",
+    ]
+
+
+def opa_eval(data: Path, batch_input: Path, rule: str = "data.hitl.main.decisions") -> list[str]:
+    return [str(OPA), "eval", "--data", str(REGO), "--data", str(data), "--input", str(batch_input), "--format", "raw", rule]
+
+
+def hitl_tiers(stdout: Path) -> dict[str, str]:
+    tiers = {}
+    for line in stdout.read_text().splitlines():
+        match = _HITL_LINE.match(line)
+        if match:
+            tiers[match["id"]] = match["tier"]
+    return tiers
+
+
+def conftest_tiers(stdout: Path, ids: list[str]) -> dict[str, str]:
+    """conftest reports only what fails ("<id> <tier>"); every other manifest it checked may run."""
+    tiers = dict.fromkeys(ids, "auto_approve")
+    for result in json.loads(stdout.read_text()):
+        for failure in result.get("failures") or []:
+            identifier, _, tier = failure["msg"].partition(" ")
+            tiers[identifier] = tier
+    return tiers
+
+
+def floor_tiers(stdout: Path) -> dict[str, str]:
+    return {decision["id"]: decision["tier"] for decision in json.loads(stdout.read_text())}
