@@ -12,7 +12,38 @@ import time
 import urllib.request
 
 
-class FaultProxy:
+class QuietHandler(http.server.BaseHTTPRequestHandler):
+    """A request handler that logs nothing and answers JSON bodies."""
+
+    def log_message(self, *args):
+        pass
+
+    def _answer(self, status: int, payload: bytes):
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+class LoopbackServer:
+    """`with Server(...) as server:` — a threaded HTTP server on a free loopback port, shut down on exit."""
+
+    def _listen(self, handler: type[http.server.BaseHTTPRequestHandler]) -> None:
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self):
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class FaultProxy(LoopbackServer):
     def __init__(self, upstream_url: str, opa_pid: int | None, fault: str, on_post: int = 1):
         self.upstream_url = upstream_url
         self.opa_pid = opa_pid
@@ -22,10 +53,7 @@ class FaultProxy:
         self.release = threading.Event()
         proxy = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
+        class Handler(QuietHandler):
             def _forward(self, body: bytes | None):
                 request = urllib.request.Request(
                     proxy.upstream_url + self.path, data=body, method=self.command, headers={"Content-Type": "application/json"}
@@ -57,26 +85,12 @@ class FaultProxy:
                 elif proxy.fault == "stall":
                     proxy.release.wait(30)
                 elif proxy.fault == "garbage":
-                    self._answer(b"<html>502 bad gateway</html>")
+                    self._answer(200, b"<html>502 bad gateway</html>")
                 elif proxy.fault == "malformed":
-                    self._answer(b'{"result": [{"id": "x", "tier": "auto_approve"}]}')
+                    self._answer(200, b'{"result": [{"id": "x", "tier": "auto_approve"}]}')
 
-            def _answer(self, payload: bytes):
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def __enter__(self) -> "FaultProxy":
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
+        self._listen(Handler)
 
     def __exit__(self, *exc_info) -> None:
         self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
+        super().__exit__(*exc_info)

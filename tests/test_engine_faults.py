@@ -5,15 +5,13 @@ decisions out of order, an error status, a body cut short, a later batch failing
 succeeded. The real OPA behind tests/fault_proxy.py is killed while files are still being read.
 """
 
-import http.server
 import io
 import json
-import threading
 
 import pytest
 
 from conftest import hitl, make_manifest, write_manifests
-from fault_proxy import FaultProxy
+from fault_proxy import FaultProxy, LoopbackServer, QuietHandler
 from hitl_cli.progress import Progress
 from test_faults import assert_failed_closed, real_opa  # noqa: F401 - real_opa is a fixture
 
@@ -28,7 +26,7 @@ def decision_for(manifest: dict) -> dict:
     }
 
 
-class StubOpa:
+class StubOpa(LoopbackServer):
     """Answers profile look-ups truthfully and decision requests according to `fault`."""
 
     def __init__(self, fault: str):
@@ -36,10 +34,7 @@ class StubOpa:
         self.posts = 0
         stub = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
+        class Handler(QuietHandler):
             def do_GET(self):
                 self._answer(200, json.dumps({"result": {"default": {}}}).encode())
 
@@ -62,24 +57,7 @@ class StubOpa:
                     ok = stub.posts < 3
                     self._answer(200 if ok else 503, json.dumps({"result": decisions} if ok else {"message": "overloaded"}).encode())
 
-            def _answer(self, status: int, payload: bytes):
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def __enter__(self) -> "StubOpa":
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._listen(Handler)
 
 
 @pytest.mark.parametrize(
