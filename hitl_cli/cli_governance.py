@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+import yaml
 
 from hitl_cli import bundles, clock, paths, waivers
 from hitl_cli import docs as policy_docs
+from hitl_cli.change_request import change_manifest
 from hitl_cli.errors import ExitCode, InvalidInput, UsageError
 from hitl_cli.history import read_history
 from hitl_cli.impact import Candidate, diff as impact_diff
@@ -102,6 +104,14 @@ def diff(
         bool, typer.Option("--allow-loosening", help="Exit 0 even when a decision loosens.")
     ] = False,
     state: StateOption = None,
+    change_request: Annotated[
+        Optional[Path],
+        typer.Option("--change-request", dir_okay=False, help="Also write the change as an action manifest to submit."),
+    ] = None,
+    proposed_by: Annotated[
+        Optional[str], typer.Option("--proposed-by", help="With --change-request: who proposes the change.")
+    ] = None,
+    why: Annotated[Optional[str], typer.Option("--why", help="With --change-request: why the change is wanted.")] = None,
 ) -> None:
     """What a profile or policy change would change: every decision of recorded manifests that differs.
 
@@ -116,6 +126,8 @@ def diff(
     """
     if candidate is None and candidate_rego is None:
         raise UsageError("give --candidate PROFILE and/or --candidate-rego DIR: there is nothing to compare")
+    if (change_request is None) != (proposed_by is None):
+        raise UsageError("--change-request and --proposed-by go together")
     if not history:
         store = state_path(state)
         if not store.exists():
@@ -134,6 +146,9 @@ def diff(
         warn(str(problem))
     report = impact_diff(current, proposed, recorded.manifests, record, [str(path) for path in history], problems)
     emit(DIFF_FORMATS[DiffFormat(format).value](report), output)
+    if change_request is not None:
+        manifest = change_manifest(report, proposed_by, why)
+        emit(yaml.safe_dump(manifest.model_dump(mode="json", exclude_none=True), sort_keys=False), change_request)
     raise typer.Exit(report.exit_code(allow_loosening))
 
 

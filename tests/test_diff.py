@@ -4,6 +4,8 @@ codes CI relies on (1 when anything loosens unless --allow-loosening)."""
 import json
 import shutil
 
+import yaml
+
 import pytest
 
 from conftest import ROOT, TRUSTED_RECORD, hitl, make_manifest, shipped_profile, write_manifests, write_yaml
@@ -198,3 +200,35 @@ def test_reason_changes_alone_are_neutral_and_nothing_is_no_change():
     assert change.direction == "neutral" and change.reasons_added == ["waiver:auto_approve"]
     renamed = compare(ITEM, _decision(reasons=[reason]), _decision(reasons=[{**reason, "message": "other"}]))
     assert renamed is None
+
+
+def test_a_change_request_is_submitted_and_needs_two_approvals(opa_bin, tmp_path, history, record):
+    def loosen(profile):
+        profile["action_types"]["write"]["tiers"]["dev"] = "auto_approve"
+
+    proposed = candidate(tmp_path, loosen)
+    request = tmp_path / "change.yaml"
+    result = run_diff(
+        "--candidate", proposed, "--history", history, "--track-record", record,
+        "--change-request", request, "--proposed-by", "compliance-lead", "--why", "dev writes are routine",
+    )
+    assert result.returncode == 1, result.stderr
+    manifest = ActionManifest.model_validate(yaml.safe_load(request.read_text()))
+    assert manifest.action.type == "profile_change"
+    assert "single_approval -> auto_approve: 3" in manifest.context.risks
+    state = tmp_path / "state.db"
+    submitted = hitl("submit", request, "--profile", "bank", "--state", state, "--format", "json", env=NOW)
+    assert submitted.returncode == 1, submitted.stderr
+    status = hitl("status", manifest.id, "--state", state, "--format", "json", env=NOW)
+    assert '"double_approval"' in status.stdout and '"pending"' in status.stdout
+
+
+def test_change_request_needs_a_valid_proposer(opa_bin, tmp_path, history, record):
+    proposed = candidate(tmp_path, lambda profile: None)
+    result = run_diff(
+        "--candidate", proposed, "--history", history, "--track-record", record,
+        "--change-request", tmp_path / "change.yaml", "--proposed-by", "not a valid id",
+    )
+    assert result.returncode == 2
+    assert "--proposed-by 'not a valid id'" in result.stderr
+    assert not (tmp_path / "change.yaml").exists()
