@@ -4,12 +4,13 @@
 own `profile_change` row decides how many people must approve it (double approval in every shipped profile).
 """
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from hitl_cli.canonical import digest
 from hitl_cli.errors import UsageError
 from hitl_cli.impact import DiffReport
 from hitl_cli.models import ActionManifest
+from hitl_cli.models.common import Identifier
 
 CHANGE_ACTION_TYPE = "profile_change"
 
@@ -22,7 +23,8 @@ def change_manifest(report: DiffReport, proposed_by: str, why: str | None) -> Ac
         f"Change profile {report.current.profile} to {report.candidate.source}: "
         f"{report.changed} of {report.evaluated} recorded decisions change, {loosened} loosen"
     )
-    data = {
+    return ActionManifest.model_validate(
+        {
             "apiVersion": "hitl/v1",
             "kind": "ActionManifest",
             "metadata": {"id": f"profile-change-{report.current.profile}-{fingerprint[:12]}"},
@@ -38,8 +40,12 @@ def change_manifest(report: DiffReport, proposed_by: str, why: str | None) -> Ac
                 "rollback": f"restore {report.current.source} and the policies in {report.current.rego}",
             },
         }
+    )
+
+
+def check_proposer(proposed_by: str) -> str:
+    """The proposer becomes the request's agent id: refuse a bad one before any OPA is started."""
     try:
-        return ActionManifest.model_validate(data)
+        return TypeAdapter(Identifier).validate_python(proposed_by)
     except ValidationError as error:
-        first = error.errors()[0]
-        raise UsageError(f"--proposed-by {proposed_by!r}: {first['msg']}") from None
+        raise UsageError(f"--proposed-by {proposed_by!r}: {error.errors()[0]['msg']}") from None

@@ -14,7 +14,7 @@ import yaml
 
 from hitl_cli import bundles, clock, paths, waivers
 from hitl_cli import docs as policy_docs
-from hitl_cli.change_request import change_manifest
+from hitl_cli.change_request import change_manifest, check_proposer
 from hitl_cli.errors import ExitCode, InvalidInput, UsageError
 from hitl_cli.history import read_history
 from hitl_cli.impact import Candidate, diff as impact_diff
@@ -128,6 +128,8 @@ def diff(
         raise UsageError("give --candidate PROFILE and/or --candidate-rego DIR: there is nothing to compare")
     if (change_request is None) != (proposed_by is None):
         raise UsageError("--change-request and --proposed-by go together")
+    if proposed_by is not None:
+        check_proposer(proposed_by)
     if not history:
         store = state_path(state)
         if not store.exists():

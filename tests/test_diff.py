@@ -232,3 +232,4 @@ def test_change_request_needs_a_valid_proposer(opa_bin, tmp_path, history, recor
     assert result.returncode == 2
     assert "--proposed-by 'not a valid id'" in result.stderr
     assert not (tmp_path / "change.yaml").exists()
+    assert result.stdout == ""
