@@ -41,13 +41,11 @@ test-python: setup
 schemas: setup
 	$(HITL) schema --write schemas
 
-# Benchmarks (not part of `make test`): the reliability tests first, for their figures, then the timings.
+# Benchmarks (not part of `make test`): the reliability and attack tests first, for their figures, then the timings.
 # BENCH_ARGS passes options on, e.g. make bench BENCH_ARGS="--sizes 1000,10000,100000".
-RELIABILITY_TESTS := tests/test_fuzz.py tests/test_hostile_input.py tests/test_faults.py tests/test_engine_faults.py \
-                     tests/test_store_faults.py $(wildcard tests/workflow/test_crash.py tests/workflow/test_store_faults.py)
 bench: setup
 	bench/install-conftest
-	PYTHONPATH=bench $(PYTHON) -m pytest -q -p no:cacheprovider -p reliability_plugin $(RELIABILITY_TESTS)
+	PYTHONPATH=bench $(PYTHON) -m pytest -q -p no:cacheprovider -p reliability_plugin tests
 	$(PYTHON) bench/run.py $(BENCH_ARGS)
 
 clean:

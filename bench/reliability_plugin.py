@@ -4,7 +4,9 @@
 
 Inputs tried come from the tests' own tallies (tests/reliability.py); faults injected are the fault-injection
 tests that passed (each injects one fault and checks hitl failed closed); records lost come from the store
-fault tests, which compare the store before and after each fault.
+fault tests, which compare the store before and after each fault. Attacks are the tests marked `attack` (each
+tries one way past the gate against a real OPA or store): tried is how many ran, got through how many failed.
+Run over the whole tests folder, it keeps only the reliability files and the attack tests.
 """
 
 import json
@@ -15,13 +17,28 @@ FAULT_FILES = {
     "engine": ("test_faults.py", "test_engine_faults.py"),
     "state store": ("test_store_faults.py", "test_crash.py"),
 }
+RELIABILITY_FILES = {"test_fuzz.py", "test_hostile_input.py", *(name for files in FAULT_FILES.values() for name in files)}
 _passed: dict[str, int] = {}
+_attacks = {"tried": 0, "got through": 0}
+
+
+def _file_name(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0].rsplit("/", 1)[-1]
+
+
+def pytest_collection_modifyitems(config, items):
+    kept = [item for item in items if _file_name(item.nodeid) in RELIABILITY_FILES or item.get_closest_marker("attack")]
+    config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+    items[:] = kept
 
 
 def pytest_runtest_logreport(report):
+    if report.when == "call" and "attack" in report.keywords:
+        _attacks["tried"] += 1
+        _attacks["got through"] += report.failed
     if report.when != "call" or not report.passed:
         return
-    file_name = report.nodeid.split("::", 1)[0].rsplit("/", 1)[-1]
+    file_name = _file_name(report.nodeid)
     for kind, files in FAULT_FILES.items():
         if file_name in files:
             _passed[kind] = _passed.get(kind, 0) + 1
@@ -34,6 +51,8 @@ def pytest_sessionfinish(session, exitstatus):
     for kind in FAULT_FILES:
         figures[f"faults injected ({kind}), each failing closed"] = _passed.get(kind, 0)
     figures.setdefault("store records lost", 0)
+    figures["attacks tried (tests marked attack)"] = _attacks["tried"]
+    figures["attacks that got through"] = _attacks["got through"]
     figures["reliability tests failed"] = session.testsfailed
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(figures, indent=2))

@@ -128,7 +128,7 @@ def render(results: dict) -> str:
     reliability = results.get("reliability")
     if reliability:
         lines += ["From the reliability tests `make bench` runs first (fuzzing, hostile input, engine and store "
-                  "faults: see RELIABILITY_TESTS in the Makefile), counted as they ran.", "",
+                  "faults: RELIABILITY_FILES in bench/reliability_plugin.py), and every test marked `attack`, counted as they ran.", "",
                   "| figure | value |", "|---|---:|"]
         lines += [f"| {name} | {value:,} |" for name, value in reliability.items()]
     else:
