@@ -14,14 +14,27 @@ from hitl_cli.models import Decision, Profile, TrackRecord
 
 
 @dataclass(frozen=True)
+class Clearance:
+    """A request in the state store that lets a waiting action run now, and how it got there."""
+
+    request_id: str
+    status: str  # approved or overridden
+    people: tuple[str, ...]  # who approved, or who overrode
+
+    def describe(self) -> str:
+        by = f" by {', '.join(self.people)}" if self.people else ""
+        return f"{self.status} in the state store{by}: request {self.request_id}"
+
+
+@dataclass(frozen=True)
 class Evaluated:
     loaded: LoadedManifest
     decision: Decision
-    approved_by_request: str | None = None  # a request in the state store that lets it run now
+    cleared_by: Clearance | None = None
 
     @property
     def may_run(self) -> bool:
-        return self.decision.may_run or self.approved_by_request is not None
+        return self.decision.may_run or self.cleared_by is not None
 
 
 @dataclass

@@ -12,8 +12,8 @@ VERDICTS = {
 
 
 def verdict(item: Evaluated) -> str:
-    if item.approved_by_request:
-        return "may run (approved in the state store)"
+    if item.cleared_by is not None:
+        return f"may run ({item.cleared_by.describe()})"
     return VERDICTS[item.decision.tier]
 
 

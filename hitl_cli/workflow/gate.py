@@ -12,14 +12,14 @@ from pathlib import Path
 
 from hitl_cli import clock
 from hitl_cli.errors import NotFound
-from hitl_cli.evaluation import Evaluated, RunResult
+from hitl_cli.evaluation import Clearance, Evaluated, RunResult
 from hitl_cli.inputs import load_profile, profile_path
 from hitl_cli.revision import manifest_sha256
 from hitl_cli.store import records
 from hitl_cli.store.connection import Mode, open_store
 from hitl_cli.workflow.integrity import require_verified
 from hitl_cli.workflow.policy_context import PolicyContext
-from hitl_cli.workflow.status import standing
+from hitl_cli.workflow.status import Standing, standing
 
 
 def honour_store(result: RunResult, profile_ref: str, state: Path) -> RunResult:
@@ -35,10 +35,10 @@ def honour_store(result: RunResult, profile_ref: str, state: Path) -> RunResult:
     return replace(result, evaluated=[_approved(item, approved) for item in result.evaluated])
 
 
-def _approved_requests(state: Path, waiting: list[Evaluated], context: PolicyContext) -> dict[str, str]:
+def _approved_requests(state: Path, waiting: list[Evaluated], context: PolicyContext) -> dict[str, Clearance]:
     """Manifest id -> the request that lets it run now, for each waiting manifest that has one."""
     now = clock.now()
-    approved: dict[str, str] = {}
+    approved: dict[str, Clearance] = {}
     with open_store(state, Mode.READ) as store, store.read() as connection:
         require_verified(connection, str(state))
         for item in waiting:
@@ -46,13 +46,19 @@ def _approved_requests(state: Path, waiting: list[Evaluated], context: PolicyCon
             for request in reversed(records.requests_for_manifest(connection, item.loaded.id)):
                 if request.manifest_sha256 != sha or request.policy_revision != context.revision:
                     continue
-                covers = request.decision.severity >= item.decision.severity
-                if covers and standing(request, records.verdicts_for(connection, request.id), context, now).may_run:
-                    approved[item.loaded.id] = request.id
+                if request.decision.severity >= item.decision.severity:
+                    found = standing(request, records.verdicts_for(connection, request.id), context, now)
+                    if found.may_run:
+                        approved[item.loaded.id] = _clearance(request.id, found)
                 break
     return approved
 
 
-def _approved(item: Evaluated, approved: dict[str, str]) -> Evaluated:
-    request_id = approved.get(item.loaded.id)
-    return replace(item, approved_by_request=request_id) if request_id else item
+def _clearance(request_id: str, found: Standing) -> Clearance:
+    verdicts = [found.override] if found.status == "overridden" else found.approvals
+    return Clearance(request_id, found.status, tuple(verdict.person for verdict in verdicts))
+
+
+def _approved(item: Evaluated, approved: dict[str, Clearance]) -> Evaluated:
+    clearance = approved.get(item.loaded.id)
+    return replace(item, cleared_by=clearance) if clearance else item

@@ -91,9 +91,11 @@ def test_check_honours_a_request_that_holds_its_approvals(ws):
     ws.hitl("approve", "m-double_approval", "--by", "bob")
     blocked_only = ws.hitl(*check)
     assert blocked_only.returncode == 3
-    assert "m-double_approval: MAY RUN (APPROVED IN THE STATE STORE)" in blocked_only.stdout
+    assert "m-double_approval: MAY RUN (APPROVED IN THE STATE STORE BY ALICE, BOB: REQUEST M-DOUBLE_APPROVAL)" in blocked_only.stdout
     ws.hitl("override", "m-block", "--by", "cto", "--reason", "legal signed off the export")
-    assert ws.hitl(*check).returncode == 0
+    overridden = ws.hitl(*check)
+    assert overridden.returncode == 0
+    assert "m-block: MAY RUN (OVERRIDDEN IN THE STATE STORE BY CTO: REQUEST M-BLOCK)" in overridden.stdout
     # A changed manifest under the same id is not what was approved.
     changed = ws.write("changed.yaml", [tier_manifest("double_approval", summary="something else")])
     assert ws.hitl("check", changed, "--profile", "default", "--track-record", ws.trusted_record).returncode == 1
