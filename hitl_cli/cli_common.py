@@ -2,6 +2,7 @@
 
 import functools
 import os
+import signal
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -10,9 +11,10 @@ import typer
 from hitl_cli.errors import ExitCode, HitlError, InvalidInput
 from hitl_cli.inputs import load_profile, profile_path
 from hitl_cli.models import Profile
-from hitl_cli.output import warn
+from hitl_cli.output import silence_stdout, warn
 
 INTERRUPTED = 130
+CLOSED_PIPE = 128 + signal.SIGPIPE  # what a shell reports for a program that SIGPIPE ended
 
 ProfileOption = Annotated[
     str,
@@ -52,6 +54,9 @@ def guarded(command):
         except KeyboardInterrupt:
             warn("hitl: interrupted; nothing was decided")
             raise typer.Exit(INTERRUPTED) from None
+        except BrokenPipeError:  # the reader went away (`hitl check | head -1`): nothing more to say to anyone
+            silence_stdout()
+            raise typer.Exit(CLOSED_PIPE) from None
         except Exception as error:  # noqa: BLE001 - the last line of defence against a traceback
             if os.environ.get("HITL_DEBUG"):
                 raise

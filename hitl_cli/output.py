@@ -29,5 +29,12 @@ def emit(text: str | Iterable[str], destination: Path | None) -> None:
         raise
 
 
+def silence_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's last flush of a closed pipe raises nothing."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
 def warn(line: str) -> None:
     print(line, file=sys.stderr)

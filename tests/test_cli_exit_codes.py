@@ -1,6 +1,9 @@
 """Exit codes of `hitl evaluate` and `hitl check` (spec/cli.md), through the real CLI and its own OPA."""
 
 import json
+import signal
+import subprocess
+import sys
 
 import pytest
 
@@ -181,3 +184,16 @@ def test_invalid_track_record_entries_fall_back_to_suggestion(opa_bin, tmp_path)
     assert result.returncode == 4
     assert f"{record}: agents.trusted-agent.level: " in result.stderr
     assert json.loads(result.stdout)[0]["agent_level"] == "suggestion"
+
+
+def test_a_reader_that_goes_away_ends_the_run_quietly(opa_bin, tmp_path):
+    """`hitl check | head -1`: a closed pipe is not an engine failure, and no error is printed."""
+    plan = write_manifests(tmp_path, [make_manifest(id=f"w-{n}") for n in range(3000)])
+    reader = subprocess.Popen(
+        [sys.executable, "-m", "hitl_cli", "check", str(plan), "--profile", "default"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
+    )
+    assert reader.stdout.readline().startswith(str(plan).encode())
+    reader.stdout.close()
+    assert reader.wait(timeout=120) == 128 + signal.SIGPIPE
+    assert reader.stderr.read() == b""
