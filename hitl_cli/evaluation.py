@@ -112,7 +112,7 @@ def decide_files(
                 client.set_history(history)
                 on_decided = progress.manifests_decided if progress is not None else None
                 pipeline = running.enter_context(
-                    DecisionPipeline(client, profile.name, record.model_dump(mode="json"), on_decided)
+                    DecisionPipeline(client, profile.name, record.policy_input(), on_decided)
                 )
             manifests.extend(loaded)
             pipeline.add([(item.id, item.policy_json) for item in loaded])

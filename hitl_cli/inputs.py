@@ -125,12 +125,15 @@ def load_track_record(path: Path | None) -> tuple[TrackRecord, list[Problem]]:
         return TrackRecord(), [Problem(source, "agents", "expected a mapping of agent id to record")]
     unknown = [Problem(source, key, "unknown field") for key in data if key != "agents"]
     agents: dict[str, AgentRecord] = {}
+    invalid: set[str] = set()
     for agent_id, entry in (data.get("agents") or {}).items():
         record, entry_problems = validate(TrackRecord, {"agents": {agent_id: entry}}, source)
         problems.extend(entry_problems)
         if record is not None:
             agents.update(record.agents)
-    return TrackRecord(agents=agents), unknown + problems
+        else:
+            invalid.add(str(agent_id))
+    return TrackRecord.with_invalid_entries(agents, invalid), unknown + problems
 
 
 def load_all_profiles() -> list[Profile]:

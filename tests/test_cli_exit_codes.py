@@ -183,7 +183,10 @@ def test_invalid_track_record_entries_fall_back_to_suggestion(opa_bin, tmp_path)
     result = hitl("evaluate", plan, "--profile", "default", "--track-record", record, "--format", "json")
     assert result.returncode == 4
     assert f"{record}: agents.trusted-agent.level: " in result.stderr
-    assert json.loads(result.stdout)[0]["agent_level"] == "suggestion"
+    decision = json.loads(result.stdout)[0]
+    assert decision["agent_level"] == "suggestion"
+    assert "its track-record entry is invalid" in decision["reasons"][0]["message"]
+    assert "new: not in the track record" not in result.stdout
 
 
 def test_a_reader_that_goes_away_ends_the_run_quietly(opa_bin, tmp_path):

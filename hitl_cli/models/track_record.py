@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 
 from hitl_cli.models.common import AgentLevel, Identifier, StrictModel
 
@@ -24,3 +24,15 @@ class AgentRecord(StrictModel):
 
 class TrackRecord(StrictModel):
     agents: dict[Identifier, AgentRecord] = Field(default_factory=dict)
+    _invalid_agents: frozenset[str] = PrivateAttr(default=frozenset())
+
+    @classmethod
+    def with_invalid_entries(cls, agents: dict[str, AgentRecord], invalid_agents: set[str]) -> "TrackRecord":
+        """The valid entries; the agents whose entry did not validate are left out, and remembered."""
+        record = cls(agents=agents)
+        record._invalid_agents = frozenset(invalid_agents)
+        return record
+
+    def policy_input(self) -> dict:
+        """input.track_record: the agents, and the ids whose entry was invalid (they run as new agents)."""
+        return {**self.model_dump(mode="json"), "invalid_agents": sorted(self._invalid_agents)}

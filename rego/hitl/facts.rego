@@ -137,6 +137,13 @@ risk := r if {
 new_agent if not input.track_record.agents[agent_id]
 
 # METADATA
+# title: Invalid track-record entry
+# description: |
+#   True when the track record had an entry for the agent that did not validate: hitl left it out
+#   (input.track_record.invalid_agents), so the agent is treated as new.
+invalid_record if agent_id in input.track_record.invalid_agents
+
+# METADATA
 # title: Granted level
 # description: The autonomy level a person granted the agent; suggestion for a new agent.
 granted_level := level if {

@@ -34,7 +34,12 @@ _code := "suggestion_mode" if facts.agent_level == levels.floor
 
 _code := "trust_level" if facts.agent_level != levels.floor
 
-_standing := "new: not in the track record" if facts.new_agent
+_standing := "new: not in the track record" if {
+	facts.new_agent
+	not facts.invalid_record
+}
+
+_standing := "its track-record entry is invalid, so it is treated as new" if facts.invalid_record
 
 _standing := sprintf(
 	"granted %s; %v of %v approved is under the minimum for %s of %v reviewed at approval rate %v",

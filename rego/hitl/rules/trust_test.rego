@@ -30,6 +30,13 @@ test_new_agent_is_in_suggestion_mode if {
 	}}
 }
 
+test_agent_with_an_invalid_entry_is_told_so if {
+	_reasons(_staging, {"agents": {}, "invalid_agents": ["agent-1"]}) == {{
+		"code": "suggestion_mode", "tier": "single_approval",
+		"message": "agent agent-1 runs at suggestion (its track-record entry is invalid, so it is treated as new): medium-risk actions need at least single_approval",
+	}}
+}
+
 test_suggestion_mode_covers_low_risk_non_read_actions if {
 	rs := _reasons({"action": {"type": "catalog_update"}}, {"agents": {}})
 	[r.code | some r in rs] == ["suggestion_mode"]
