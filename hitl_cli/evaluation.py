@@ -7,8 +7,8 @@ from pathlib import Path
 from hitl_cli.engine import policy_engine
 from hitl_cli.engine.pipeline import DecisionPipeline
 from hitl_cli.errors import ExitCode, Problem
-from hitl_cli.inputs import LoadedManifest, load_profile, load_track_record, manifests_by_file, profile_path
-from hitl_cli.policy_history import read_history
+from hitl_cli.inputs import LoadedManifest, load_profile, manifests_by_file, profile_path
+from hitl_cli.policy_history import read_history, read_track_record
 from hitl_cli.progress import Progress
 from hitl_cli.models import Decision, Profile, TrackRecord
 
@@ -77,9 +77,10 @@ def run_evaluation(
     progress: Progress | None = None,
     state: Path | None = None,
 ) -> RunResult:
-    """state: the store whose history the policy sees (hitl_cli.policy_history), when it exists."""
+    """state: the store whose history and measured track record the policy sees (hitl_cli.policy_history),
+    when it exists."""
     profile = load_profile(profile_path(profile_ref))
-    record, record_problems = load_track_record(track_record)
+    record, record_problems = read_track_record(track_record, state)
     return decide_files(files, profile, record, record_problems, opa_url, progress, read_history(state))
 
 

@@ -12,18 +12,37 @@
 
 A run that reads no store sends no history: the novelty rule then has nothing to judge, and the daily
 budget rule counts this action alone. The store is only read, never created.
+
+The track record (input.track_record) follows one rule for evaluate, check and submit: the --track-record
+file when one is given, else the record the store measured (`hitl trust export`), else none: every agent is new.
 """
 
 from datetime import UTC, datetime
 from pathlib import Path
 
 from hitl_cli import clock
-from hitl_cli.errors import NotFound
+from hitl_cli.errors import NotFound, Problem
+from hitl_cli.inputs import load_track_record
+from hitl_cli.models import TrackRecord
 from hitl_cli.models.workflow import Request, Verdict
 from hitl_cli.store import records
 from hitl_cli.store.connection import Mode, open_store
+from hitl_cli.workflow.track import track_record
 
 APPROVED = ("approved", "overridden")
+
+
+def read_track_record(track_record_file: Path | None, state: Path | None) -> tuple[TrackRecord, list[Problem]]:
+    """input.track_record for a run, and the problems of the file's invalid entries."""
+    if track_record_file is not None:
+        return load_track_record(track_record_file)
+    if state is None or not state.exists():
+        return TrackRecord(), []
+    try:
+        with open_store(state, Mode.READ) as store, store.read() as connection:
+            return track_record(connection), []
+    except NotFound:  # an empty store file: nothing measured yet
+        return TrackRecord(), []
 
 
 def read_history(state: Path | None, missing_is_empty: bool = False) -> dict | None:

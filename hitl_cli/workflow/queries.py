@@ -4,14 +4,12 @@ from pathlib import Path
 
 from hitl_cli import clock
 from hitl_cli.errors import ExitCode, NotFound
-from hitl_cli.models import TrackRecord
 from hitl_cli.models.workflow import Request
 from hitl_cli.store import records
 from hitl_cli.store.connection import Mode, Store, open_store
 from hitl_cli.workflow import views
 from hitl_cli.workflow.policy_context import PolicyContext, PolicyContexts
 from hitl_cli.workflow.status import DEAD, RUNNABLE, WAITING
-from hitl_cli.workflow.track import track_record
 from hitl_cli.workflow.views import RequestView
 
 
@@ -58,11 +56,3 @@ def review_queue(state: Path) -> list[RequestView]:
     """Auto-approved actions of post-hoc review classes that nobody has reviewed yet, oldest first."""
     return [view for view in all_views(state) if view.decision.tier == "auto_approve" and view.awaiting_review]
 
-
-def stored_track_record(state: Path) -> TrackRecord:
-    """The track record the store measured; empty when there is no store yet."""
-    try:
-        with open_store(state, Mode.READ) as store, store.read() as connection:
-            return track_record(connection)
-    except NotFound:
-        return TrackRecord()

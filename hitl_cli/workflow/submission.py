@@ -15,15 +15,15 @@ from typing import Literal
 from hitl_cli import clock
 from hitl_cli.errors import ExitCode, Problem
 from hitl_cli.evaluation import Evaluated, decide_files
-from hitl_cli.inputs import load_profile, load_track_record, profile_path
+from hitl_cli.inputs import load_profile, profile_path
 from hitl_cli.models.workflow import INITIAL_STATUS, Request
-from hitl_cli.policy_history import read_history
+from hitl_cli.policy_history import read_history, read_track_record
 from hitl_cli.revision import manifest_sha256
 from hitl_cli.store import records
 from hitl_cli.store.connection import Mode, open_store
 from hitl_cli.workflow import events, views
 from hitl_cli.workflow.policy_context import PolicyContext, PolicyContexts
-from hitl_cli.workflow.queries import outcome_code, stored_track_record
+from hitl_cli.workflow.queries import outcome_code
 from hitl_cli.workflow.status import standing
 from hitl_cli.workflow.views import RequestView
 
@@ -54,16 +54,13 @@ class SubmitResult:
 def submit(
     files: list[Path], profile_ref: str, track_record_file: Path | None, opa_url: str | None, state: Path
 ) -> SubmitResult:
-    """Decide each manifest and record it as a request; without a track-record file, the store's own is used."""
+    """Decide each manifest and record it as a request, with the track record evaluate and check would use."""
     source = profile_path(profile_ref)
     profile = load_profile(source)
     # The revision is taken before OPA reads the policies: a policy edited during the run can only make the
     # new request stale, never bind approvals to a policy that did not decide it.
     context = PolicyContext.of(profile, source)
-    if track_record_file is not None:
-        record, record_problems = load_track_record(track_record_file)
-    else:
-        record, record_problems = stored_track_record(state), []
+    record, record_problems = read_track_record(track_record_file, state)
     history = read_history(state, missing_is_empty=True)  # the store this run records into
     result = decide_files(files, profile, record, record_problems, opa_url, history=history)
     outcome = SubmitResult(profile=profile.name, problems=result.problems)

@@ -105,6 +105,19 @@ def test_check_honours_a_request_that_holds_its_approvals(ws):
     assert not elsewhere.exists() and not elsewhere.parent.exists()
 
 
+def test_submit_evaluate_and_check_judge_the_agent_by_the_same_track_record(ws):
+    """Without --track-record all three use the record the store measured: submit approved what check refused."""
+    ws.submit([manifest("doc-1", type="documentation", env="dev", agent="doc-agent")], trusted=False)
+    ws.hitl("approve", "doc-1", "--by", "alice")
+    second = [manifest("doc-2", type="documentation", env="dev", agent="doc-agent")]
+    plan = ws.write("second.yaml", second)
+    evaluated = ws.json("evaluate", plan, "--profile", "default")[0]
+    checked = ws.json("check", plan, "--profile", "default", expect=1)[0]
+    submitted = ws.submit(second, name="second.yaml", trusted=False)["doc-2"]["decision"]
+    assert "granted suggestion; 1 of 1 approved" in evaluated["reasons"][0]["message"]
+    assert evaluated["reasons"] == checked["reasons"] == submitted["reasons"]
+
+
 def test_submit_without_a_track_record_uses_the_one_the_store_measured(ws):
     # A new agent is in suggestion mode: a documentation change needs one approval.
     first = ws.submit([manifest("doc-1", type="documentation", env="dev", agent="doc-agent")], trusted=False)
