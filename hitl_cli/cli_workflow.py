@@ -13,6 +13,7 @@ from typing import Annotated, Optional
 import typer
 import yaml
 from pydantic import BaseModel
+from pydantic_core import to_jsonable_python
 
 from hitl_cli import audit, clock
 from hitl_cli.cli_common import InputPaths, OpaUrlOption, ProfileOption, StateOption, TrackRecordOption, guarded
@@ -36,7 +37,7 @@ def _choices(name: str, *values: str) -> type[Enum]:
 
 
 TextOrJson = _choices("TextOrJson", "text", "json")
-MessageFormat = _choices("MessageFormat", "markdown", "html", "slack")
+MessageFormat = _choices("MessageFormat", "markdown", "html", "slack", "json")
 DeliveryChoice = _choices("DeliveryChoice", "digest", "interrupt")
 ReviewChoice = _choices("ReviewChoice", "ok", "wrong")
 LevelChoice = _choices("LevelChoice", "low", "medium")
@@ -54,6 +55,12 @@ OutputOption = Annotated[Optional[Path], typer.Option("--output", "-o", dir_okay
 
 def _json(data) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def _message(templates: Templates, name: str, format: MessageFormat, context: dict) -> str:
+    """A message in a template's format, or for scripts the very context the templates are given, as JSON."""
+    chosen = MessageFormat(format).value
+    return _json(to_jsonable_python(context)) if chosen == "json" else templates.render(name, chosen, context)
 
 
 def _wants_json(format: TextOrJson) -> bool:
@@ -191,19 +198,13 @@ def digest(
         templates = Templates(context.templates)
     groups = digest_entries.groups(views, start)
     count = sum(len(group.entries) for group in groups)
-    rendered = templates.render(
-        "digest", MessageFormat(format).value, {"groups": groups, "count": count, "since": start, "generated_at": now}
-    )
-    emit(rendered, None)
+    emit(_message(templates, "digest", format, {"groups": groups, "count": count, "since": start, "generated_at": now}), None)
 
 
 def notify(request_id: RequestId, format: MessageFormatOption = "markdown", state: StateOption = None) -> None:
     """The interrupt message for one request, in the templates of the profile that decided it."""
     view, context = queries.request_view(state_path(state), request_id)
-    rendered = Templates(context.templates).render(
-        "notify", MessageFormat(format).value, {"request": view, "generated_at": clock.now()}
-    )
-    emit(rendered, None)
+    emit(_message(Templates(context.templates), "notify", format, {"request": view, "generated_at": clock.now()}), None)
 
 
 def stats(

@@ -215,8 +215,20 @@ def test_digest_groups_by_priority_within_its_window(ws):
         assert result.returncode == 0, result.stderr
         seen = visible_text(result.stdout, format)
         assert all(name in seen for name in ("schema", "write-early", "write-late", "doc")) and "prod" not in re.findall(r"\bprod\b", seen)
+    as_json = ws.json("digest", env={"HITL_NOW": at(2)})
+    assert as_json["count"] == 4
+    assert [[entry["id"] for entry in group["entries"]] for group in as_json["groups"]] == [
+        ["schema", "write-early", "write-late"], ["doc"]]
     bad = ws.hitl("digest", "--since", "yesterday")
     assert bad.returncode == 2 and "--since" in bad.stderr
+
+
+def test_notify_speaks_json_like_every_workflow_command(ws):
+    ws.submit([manifest("prod", env="production")])
+    message = ws.json("notify", "prod")
+    assert message["request"]["id"] == "prod"
+    assert message["request"]["decision"]["tier"] == "double_approval"
+    assert message["request"]["status"] == "pending"
 
 
 def test_a_long_slack_digest_stays_within_block_kit_limits(ws):
