@@ -193,7 +193,7 @@ def docs(
     Exit 0: written; 2: usage error; 4: a profile is invalid; 5: OPA could not read the policies.
     """
     selected = _selected_profiles(profile, all_profiles, required=False)
-    emit(policy_docs.render(paths.rego_dir(), selected), output)
+    emit(policy_docs.render(paths.rego_dir(), selected, clock.now()), output)
 
 
 def register(app: typer.Typer, profile_app: typer.Typer) -> None:

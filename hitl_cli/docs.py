@@ -9,12 +9,14 @@ holds, each under its dotted path - so a value added to the profile model is doc
 import json
 import subprocess
 from collections.abc import Iterator
+from datetime import datetime
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from hitl_cli.engine.binary import find_opa
 from hitl_cli.errors import EngineError
 from hitl_cli.models import Profile
+from hitl_cli.models.profile import Waiver
 
 INSPECT_TIMEOUT_SECONDS = 60
 # Shown in their own tables; every other profile value goes to the settings table.
@@ -160,7 +162,12 @@ def _matrix(profile: Profile, matrix: str) -> Iterator[str]:
         yield f"| {_code(name)} | " + " | ".join(_cell(cells.get(env, "—")) for env in environments) + " |\n"
 
 
-def _profile_section(profile: Profile, source: Path) -> Iterator[str]:
+def _expiry(waiver: Waiver, now: datetime) -> str:
+    expires = waiver.expires.isoformat()
+    return f"**expired** {expires}: ignored in every decision" if waiver.expired(now) else expires
+
+
+def _profile_section(profile: Profile, source: Path, now: datetime) -> Iterator[str]:
     yield f"\n## Profile `{profile.name}`\n\n{_paragraphs(profile.metadata.description)}\n\nSource: `{_shown(source)}`\n"
     yield "\n### Tier per action type and environment\n\nFor a fully trusted agent; every other rule can only raise it.\n\n"
     yield from _matrix(profile, "tiers")
@@ -180,7 +187,7 @@ def _profile_section(profile: Profile, source: Path) -> Iterator[str]:
             yield (
                 f"| {_code(w.id)} | {_code(w.agent)} | {_code(w.action_type)} | {_code(w.resource)} | "
                 f"{_cell(w.environment or 'any')} | {w.lower_to} | {_cell(w.approved_by)} | "
-                f"{w.expires.isoformat()} | {_cell(w.reason)} |\n"
+                f"{_expiry(w, now)} | {_cell(w.reason)} |\n"
             )
     else:
         yield "None.\n"
@@ -192,7 +199,8 @@ def _profile_section(profile: Profile, source: Path) -> Iterator[str]:
         yield f"| `{path}` | {_value(value)} |\n"
 
 
-def render(rego: Path, profiles: list[tuple[Profile, Path]]) -> str:
+def render(rego: Path, profiles: list[tuple[Profile, Path]], now: datetime) -> str:
+    """now: the moment waivers are judged at, as a decision would."""
     packages = policy_packages(rego)
     parts = [
         "# hitl policy reference\n\n",
@@ -204,5 +212,5 @@ def render(rego: Path, profiles: list[tuple[Profile, Path]]) -> str:
     ]
     parts.extend(_policy_section(packages, rego))
     for profile, source in profiles:
-        parts.extend(_profile_section(profile, source))
+        parts.extend(_profile_section(profile, source, now))
     return "".join(parts)

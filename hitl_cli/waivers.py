@@ -17,7 +17,7 @@ def lint(profile: Profile, source: str, now: datetime) -> list[Problem]:
     strictest = TIERS[-1]
     for index, waiver in enumerate(profile.waivers):
         at = f"waivers[{index}]"
-        if waiver.expires <= now:
+        if waiver.expired(now):
             findings.append(
                 Problem(
                     source,

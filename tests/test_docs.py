@@ -66,3 +66,16 @@ def test_docs_for_every_profile_and_usage_errors(opa_bin, tmp_path):
     broken["budget"]["per_action_usd"] = -1
     invalid = hitl("docs", "--profile", write_yaml(tmp_path / "broken.yaml", broken))
     assert invalid.returncode == 4 and "budget.per_action_usd" in invalid.stderr
+
+
+def test_an_expired_waiver_is_shown_as_expired(opa_bin, tmp_path):
+    profile = shipped_profile("bank")
+    waiver = {"agent": "etl-agent", "action_type": "write", "resource": "staging.orders", "environment": None,
+              "lower_to": "single_approval", "approved_by": "ciso", "reason": "Backfill"}
+    profile["waivers"] = [{**waiver, "id": "WVR-OLD", "expires": "2020-01-31T00:00:00Z"},
+                          {**waiver, "id": "WVR-NEW", "expires": "2999-01-31T00:00:00Z"}]
+    result = hitl("docs", "--profile", write_yaml(tmp_path / "bank-waived.yaml", profile))
+    assert result.returncode == 0, result.stderr
+    rows = {line.split(" | ")[0]: line for line in result.stdout.splitlines() if line.startswith("| `WVR-")}
+    assert "**expired** 2020-01-31T00:00:00+00:00: ignored in every decision" in rows["| `WVR-OLD`"]
+    assert "expired" not in rows["| `WVR-NEW`"]

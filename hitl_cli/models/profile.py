@@ -4,6 +4,7 @@ Nothing here has a default: a profile states every value, so no threshold hides 
 """
 
 import re
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, Field, StringConstraints, field_validator
@@ -140,6 +141,10 @@ class Waiver(StrictModel):
     approved_by: Person
     reason: Annotated[str, Field(min_length=1)]
     expires: Annotated[AwareDatetime, Field(strict=False)]
+
+    def expired(self, now: datetime) -> bool:
+        """The policy ignores the waiver from its expiry on (rego/hitl/waivers.rego judges the same instant)."""
+        return self.expires <= now
 
 
 class WaiverPolicy(StrictModel):
