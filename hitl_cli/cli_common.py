@@ -48,6 +48,10 @@ def guarded(command):
             return command(*args, **kwargs)
         except typer.Exit:
             raise
+        except InvalidInput as error:  # each problem is already a `file: field.path: message` line
+            for problem in error.problems:
+                warn(str(problem))
+            raise typer.Exit(error.exit_code) from None
         except HitlError as error:
             warn(f"hitl: {error}")
             raise typer.Exit(error.exit_code) from None

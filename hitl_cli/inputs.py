@@ -103,12 +103,11 @@ def load_profile(path: Path) -> Profile:
         raise InvalidInput(problems)
     if len(documents) != 1 or not isinstance(documents[0].data, dict):
         raise InvalidInput([Problem(str(path), "", "a profile file holds exactly one mapping")])
-    profile, problems = validate(Profile, documents[0].data, str(path))
-    if profile is None:
+    data = documents[0].data
+    profile, problems = validate(Profile, data, str(path))
+    problems += [Problem(str(path), field, message) for field, message in Profile.consistency_problems(data)]
+    if problems:
         raise InvalidInput(problems)
-    consistency = [Problem(str(path), field, message) for field, message in profile.consistency_problems()]
-    if consistency:
-        raise InvalidInput(consistency)
     return profile
 
 

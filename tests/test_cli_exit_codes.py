@@ -166,12 +166,15 @@ def test_invalid_profile_lists_every_problem(opa_bin, tmp_path):
     text = text.replace("per_action_usd: 100", "per_action_usd: -5").replace("threshold: 0.80", "threshold: 1.5")
     text = text.replace("tiers: {dev: auto_approve, staging: single_approval, production: double_approval}", "tiers: {dev: auto_approve}", 1)
     profile.write_text(text)
-    result = hitl("evaluate", "examples/manifests", "--profile", profile)
-    assert result.returncode == 4
-    assert f"{profile}: budget.per_action_usd: " in result.stderr
-    assert f"{profile}: confidence.threshold: " in result.stderr
-    result = hitl("profile", "validate", profile)
-    assert result.returncode == 4
+    expected = [f"{profile}: budget.per_action_usd: ", f"{profile}: confidence.threshold: ",
+                f"{profile}: action_types.test_execution.tiers: no cell for environment 'production'",
+                f"{profile}: action_types.test_execution.tiers: no cell for environment 'staging'"]
+    for command in (("evaluate", "examples/manifests", "--profile", profile), ("profile", "validate", profile)):
+        result = hitl(*command)
+        assert result.returncode == 4
+        lines = result.stderr.splitlines()
+        assert len(lines) == len(expected), result.stderr
+        assert all(line.startswith(start) for line, start in zip(lines, expected)), result.stderr
 
 
 def test_invalid_track_record_entries_fall_back_to_suggestion(opa_bin, tmp_path):

@@ -232,28 +232,37 @@ class Profile(StrictModel):
     daily_budget: DailyBudgetPolicy
     templates: str | None = None
 
-    def consistency_problems(self) -> list[tuple[str, str]]:
-        """(field path, message) for each cross-field rule the schema alone cannot express."""
+    @staticmethod
+    def consistency_problems(data: dict) -> list[tuple[str, str]]:
+        """(field path, message) for each cross-field rule the schema alone cannot express.
+
+        It reads the raw profile, so that these problems are reported in the same run as the schema's: each
+        rule is judged wherever the values it compares are there and of the right shape."""
         problems = []
-        environments = set(self.environments)
-        for name, policy in self.action_types.items():
+        environments = _strings(data.get("environments"))
+        action_types = data.get("action_types") if isinstance(data.get("action_types"), dict) else {}
+        for name, policy in action_types.items():
             for matrix in ("tiers", "risk"):
-                cells = set(getattr(policy, matrix))
-                for env in sorted(environments - cells):
+                cells = policy.get(matrix) if isinstance(policy, dict) else None
+                if environments is None or not isinstance(cells, dict):
+                    continue
+                for env in sorted(environments - cells.keys()):
                     problems.append((f"action_types.{name}.{matrix}", f"no cell for environment {env!r}"))
-                for env in sorted(cells - environments):
+                for env in sorted(str(key) for key in cells.keys() - environments):
                     problems.append((f"action_types.{name}.{matrix}.{env}", "environment is not listed in environments"))
-        for index, rule in enumerate(self.destructive_statements):
-            if rule.treated_as not in self.action_types:
-                problems.append(
-                    (f"destructive_statements[{index}].treated_as", f"{rule.treated_as!r} is not an action type")
-                )
+        for index, rule in _mappings(data.get("destructive_statements")):
+            treated_as = rule.get("treated_as")
+            if action_types and isinstance(treated_as, str) and treated_as not in action_types:
+                problems.append((f"destructive_statements[{index}].treated_as", f"{treated_as!r} is not an action type"))
         first_index: dict[str, int] = {}
-        for index, waiver in enumerate(self.waivers):
-            if waiver.id in first_index:
-                first = first_index[waiver.id]
-                problems.append((f"waivers[{index}].id", f"duplicate waiver id {waiver.id!r} (first at waivers[{first}])"))
-            first_index.setdefault(waiver.id, index)
+        for index, waiver in _mappings(data.get("waivers")):
+            waiver_id = waiver.get("id")
+            if not isinstance(waiver_id, str):
+                continue
+            if waiver_id in first_index:
+                first = first_index[waiver_id]
+                problems.append((f"waivers[{index}].id", f"duplicate waiver id {waiver_id!r} (first at waivers[{first}])"))
+            first_index.setdefault(waiver_id, index)
         return problems
 
     @property
@@ -263,3 +272,15 @@ class Profile(StrictModel):
     def policy_data(self) -> dict:
         """The profile as OPA holds it under data.hitl.profiles[name]."""
         return self.model_dump(mode="json")
+
+
+def _strings(value) -> set[str] | None:
+    """A list of strings as a set; None when the value is anything else."""
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return set(value)
+    return None
+
+
+def _mappings(value) -> list[tuple[int, dict]]:
+    """(index, item) for each mapping in a list; nothing when the value is not a list."""
+    return [(index, item) for index, item in enumerate(value) if isinstance(item, dict)] if isinstance(value, list) else []
