@@ -11,7 +11,6 @@ their signed digests, or whose signature does not verify with the key it was giv
 
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import tempfile
@@ -22,6 +21,7 @@ from hitl_cli import __version__, engine, paths
 from hitl_cli.engine.binary import find_opa
 from hitl_cli.errors import EngineError, UsageError
 from hitl_cli.models import Profile
+from hitl_cli.output import replaced_atomically
 
 SIGNING_ALGORITHMS = (
     "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "HS256", "HS384", "HS512",
@@ -99,15 +99,8 @@ def build(profiles: list[Profile], output: Path, signing: Signing | None = None)
         names = [profile.name for profile in profiles]
         manifest = {"revision": revision, "roots": [BUNDLE_ROOT], "metadata": {"hitl": {"version": __version__, "profiles": names}}}
         (stage / ".manifest").write_text(json.dumps(manifest))
-        handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{output.name}.", suffix=".tmp")
-        os.close(handle)
-        try:
-            _opa_build(stage, Path(temporary).resolve(), signing)
-            os.chmod(temporary, BUNDLE_FILE_MODE)
-            os.replace(temporary, output)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        with replaced_atomically(output, BUNDLE_FILE_MODE) as temporary:
+            _opa_build(stage, temporary.resolve(), signing)
     return BuiltBundle(output, revision, names, signing.algorithm if signing else None)
 
 

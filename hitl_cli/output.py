@@ -3,7 +3,8 @@
 import os
 import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -15,18 +16,35 @@ def emit(text: str | Iterable[str], destination: Path | None) -> None:
             sys.stdout.write(piece)
         sys.stdout.flush()
         return
+    with replaced_atomically(destination) as temporary, open(temporary, "w", encoding="utf-8") as stream:
+        for piece in pieces:
+            stream.write(piece)
+
+
+@contextmanager
+def replaced_atomically(destination: Path, mode: int | None = None) -> Iterator[Path]:
+    """A temporary file beside `destination` for the caller (or a program it runs) to fill. When the block ends
+    well, the file is synced to disk and replaces `destination` in one step, so a reader sees the old file or
+    the new one, never half of one; when it fails, the temporary file is removed and `destination` is untouched."""
     folder = destination.parent if str(destination.parent) else Path(".")
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{destination.name}.", suffix=".tmp")
+    handle, name = tempfile.mkstemp(dir=folder, prefix=f".{destination.name}.", suffix=".tmp")
+    os.close(handle)
+    temporary = Path(name)
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            for piece in pieces:
-                stream.write(piece)
-            stream.flush()
-            os.fsync(stream.fileno())
+        yield temporary
+        if mode is not None:
+            os.chmod(temporary, mode)
+        with open(temporary, "rb") as written:
+            os.fsync(written.fileno())
         os.replace(temporary, destination)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
+    directory = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(directory)  # the rename itself survives a crash
+    finally:
+        os.close(directory)
 
 
 def silence_stdout() -> None:

@@ -7,6 +7,8 @@ import xml.etree.ElementTree as ET
 import jsonschema
 import pytest
 
+from hitl_cli.output import replaced_atomically
+
 from conftest import TRUSTED_RECORD, hitl, make_manifest, write_manifests, write_yaml
 
 DECISION_SHAPE = {
@@ -144,3 +146,18 @@ def test_markdown_escapes_table_breaking_text(opa_bin, tmp_path):
     manifest["action"]["summary"] = "select a | b"
     result = hitl("evaluate", write_manifests(tmp_path, [manifest]), "--profile", "default", "--format", "markdown")
     assert "select a \\| b" in result.stdout
+
+
+def test_a_report_replaced_atomically_is_never_half_written(tmp_path):
+    report = tmp_path / "report.txt"
+    report.write_text("the old report\n")
+    with pytest.raises(RuntimeError):
+        with replaced_atomically(report) as temporary:
+            temporary.write_text("half of the new")
+            raise RuntimeError("the writer failed")
+    assert report.read_text() == "the old report\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.txt"]  # no temporary file left behind
+    with replaced_atomically(report, 0o640) as temporary:
+        temporary.write_text("the new report\n")
+    assert report.read_text() == "the new report\n" and report.stat().st_mode & 0o777 == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.txt"]

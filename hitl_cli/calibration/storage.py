@@ -7,10 +7,12 @@ exists; a long-running OPA (--opa-url) has the calibration it was started or bun
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 from hitl_cli.errors import StoreError
+from hitl_cli.output import replaced_atomically
+
+CALIBRATION_FILE_MODE = 0o644  # an ordinary file: OPA and other users read it
 
 FORMAT = "hitl/calibration-v1"
 DEFAULT_PATH = Path(".hitl") / "calibration.json"
@@ -47,8 +49,5 @@ def policy_calibration_data() -> dict:
 def save(data: dict, path: Path) -> None:
     """Write atomically: a reader sees the old file or the new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=".calibration-", suffix=".json", delete=False) as out:
-        json.dump(data, out, indent=2, sort_keys=True)
-        out.write("\n")
-    os.chmod(out.name, 0o644)  # as an ordinary file: OPA and other users read it
-    os.replace(out.name, path)
+    with replaced_atomically(path, CALIBRATION_FILE_MODE) as temporary:
+        temporary.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
