@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from hitl_cli.errors import ExitCode, HitlError, InvalidInput
-from hitl_cli.inputs import load_profile, profile_path
+from hitl_cli.inputs import load_profiles, profile_path
 from hitl_cli.models import Profile
 from hitl_cli.output import silence_stdout, warn
 
@@ -72,13 +72,7 @@ def guarded(command):
 
 def valid_profiles(references: list[str]) -> tuple[list[tuple[Path, Profile]], bool]:
     """Each referenced profile that validates; the problems of the rest go to stderr (the flag says any did)."""
-    valid, invalid = [], False
-    for reference in references:
-        path = profile_path(reference)
-        try:
-            valid.append((path, load_profile(path)))
-        except InvalidInput as error:
-            invalid = True
-            for problem in error.problems:
-                warn(str(problem))
-    return valid, invalid
+    valid, problems = load_profiles([profile_path(reference) for reference in references])
+    for problem in problems:
+        warn(str(problem))
+    return valid, bool(problems)

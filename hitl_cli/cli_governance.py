@@ -15,10 +15,10 @@ import yaml
 from hitl_cli import bundles, clock, paths, waivers
 from hitl_cli import docs as policy_docs
 from hitl_cli.change_request import change_manifest, check_proposer
-from hitl_cli.errors import ExitCode, InvalidInput, UsageError
+from hitl_cli.errors import ExitCode, UsageError
 from hitl_cli.history import read_history
 from hitl_cli.impact import Candidate, diff as impact_diff
-from hitl_cli.inputs import available_profile_files, load_profile, load_track_record, profile_path
+from hitl_cli.inputs import available_profile_files, load_every_profile, load_profile, load_track_record, profile_path
 from hitl_cli.models import Profile
 from hitl_cli.output import emit, warn
 from hitl_cli.reporters.impact import DIFF_FORMATS
@@ -49,15 +49,7 @@ def _selected_profiles(references: list[str] | None, every: bool, required: bool
         raise UsageError("name the profiles: --profile NAME_OR_PATH (repeatable) or --all")
     else:
         sources = []
-    loaded, problems = [], []
-    for source in sources:
-        try:
-            loaded.append((load_profile(source), source))
-        except InvalidInput as error:
-            problems.extend(error.problems)
-    if problems:
-        raise InvalidInput(problems)
-    return loaded
+    return [(profile, source) for source, profile in load_every_profile(sources)]
 
 
 def profile_lint(

@@ -135,16 +135,28 @@ def load_track_record(path: Path | None) -> tuple[TrackRecord, list[Problem]]:
     return TrackRecord.with_invalid_entries(agents, invalid), unknown + problems
 
 
-def load_all_profiles() -> list[Profile]:
-    """Every profile in the profiles folder; any invalid one stops the load with all their problems."""
-    profiles, problems = [], []
-    for path in available_profile_files():
+def load_profiles(sources: list[Path]) -> tuple[list[tuple[Path, Profile]], list[Problem]]:
+    """Each profile that validates, with its file; and every problem of those that do not."""
+    loaded, problems = [], []
+    for source in sources:
         try:
-            profiles.append(load_profile(path))
+            loaded.append((source, load_profile(source)))
         except InvalidInput as error:
             problems.extend(error.problems)
+    return loaded, problems
+
+
+def load_every_profile(sources: list[Path]) -> list[tuple[Path, Profile]]:
+    """All the profiles or none: any invalid one stops the load, with the problems of every one."""
+    loaded, problems = load_profiles(sources)
     if problems:
         raise InvalidInput(problems)
-    if not profiles:
+    return loaded
+
+
+def load_all_profiles() -> list[Profile]:
+    """Every profile in the profiles folder (load_every_profile)."""
+    sources = available_profile_files()
+    if not sources:
         raise UsageError(f"no profiles in {paths.profiles_dir()}")
-    return profiles
+    return [profile for _, profile in load_every_profile(sources)]
