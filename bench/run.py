@@ -130,9 +130,9 @@ def bench_single(profile: str, repeats: int) -> dict:
 
 
 def load_manifest_input(path: Path) -> dict:
-    from hitl_cli.inputs import load_manifests
+    from hitl_cli.inputs import manifests_by_file
 
-    loaded, problems = load_manifests([path])
+    [(loaded, problems)] = manifests_by_file([path])
     assert loaded and not problems, problems
     return json.loads(loaded[0].policy_json)
 

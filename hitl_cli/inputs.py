@@ -66,16 +66,6 @@ def _validated_manifest(document: Document) -> tuple[ActionManifest | None, list
     return validate(ActionManifest, document.data, document.source)
 
 
-def load_manifests(files: list[Path]) -> tuple[list[LoadedManifest], list[Problem]]:
-    """Every valid manifest in input order, and a problem for each invalid one (which is left out)."""
-    loaded: list[LoadedManifest] = []
-    problems: list[Problem] = []
-    for file_manifests, file_problems in manifests_by_file(files):
-        loaded.extend(file_manifests)
-        problems.extend(file_problems)
-    return loaded, problems
-
-
 def profile_path(name_or_path: str) -> Path:
     """A bare name is a file in the profiles folder; anything else is a path."""
     candidate = Path(name_or_path)

@@ -153,7 +153,6 @@ class WaiverPolicy(StrictModel):
     unwaivable: list[Name]
 
 
-FINGERPRINT_FIELDS = ("agent", "action_type", "environment", "system", "resource_type", "resource")
 FingerprintField = Literal["agent", "action_type", "environment", "system", "resource_type", "resource"]
 
 

@@ -165,11 +165,6 @@ approved := n if {
 } else := 0
 
 # METADATA
-# title: Approval rate
-# description: approved / reviewed; 0 when nothing was reviewed.
-approval_rate := rate(reviewed, approved)
-
-# METADATA
 # title: Supported levels
 # description: Levels the measured record supports; suggestion always is.
 supported_levels := levels_supported(reviewed, approved)

@@ -137,7 +137,7 @@ test_trusted_agent_runs_at_medium if {
 	f.agent_level == "medium"
 	not f.demoted
 	not f.new_agent
-	f.approval_rate == 1
+	facts.rate(f.reviewed, f.approved) == 1
 }
 
 test_agent_absent_from_the_record_is_new if {
@@ -147,7 +147,7 @@ test_agent_absent_from_the_record_is_new if {
 	f.agent_level == "suggestion"
 	f.reviewed == 0
 	f.approved == 0
-	f.approval_rate == 0
+	facts.rate(f.reviewed, f.approved) == 0
 	not f.demoted
 }
 
@@ -188,7 +188,7 @@ test_minimums_are_inclusive if {
 
 test_nothing_reviewed_supports_nothing if {
 	f := _recorded(fx.record("medium", 0, 0))
-	f.approval_rate == 0
+	facts.rate(f.reviewed, f.approved) == 0
 	f.agent_level == "suggestion"
 }
 

@@ -29,8 +29,3 @@ strictest(ts) := order[max(ranks)] if {
 	ranks := [rank[t] | some t in ts]
 	count(ranks) == count(ts)
 }
-
-# METADATA
-# title: Whether a value is a tier
-# description: True when t is one of the five tiers.
-is_tier(t) if rank[t]

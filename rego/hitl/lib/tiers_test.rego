@@ -31,8 +31,3 @@ test_strictest_of_nothing_is_undefined if {
 test_strictest_with_a_non_tier_is_undefined if {
 	not tiers.strictest({"auto_approve", "maybe"})
 }
-
-test_is_tier if {
-	tiers.is_tier("escalate")
-	not tiers.is_tier("approve")
-}
