@@ -11,13 +11,13 @@ export HITL_OPA_BIN := $(CURDIR)/$(OPA)
 
 setup: $(VENV)/.installed $(OPA)
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml setup.py
 	python3 -m venv $(VENV)
 	$(PYTHON) -m pip install --quiet --upgrade pip
 	$(PYTHON) -m pip install --quiet -e '.[test]'
 	touch $@
 
-$(OPA): opa.version scripts/install-opa
+$(OPA): hitl_cli/opa.version scripts/install-opa
 	scripts/install-opa
 	touch $@
 

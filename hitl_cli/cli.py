@@ -11,7 +11,8 @@ from hitl_cli import __version__
 from hitl_cli.documents import input_files
 from hitl_cli import engine
 from hitl_cli.engine import opa_url_from
-from hitl_cli.errors import ExitCode, UsageError
+from hitl_cli.engine.binary import find_opa, opa_version, supported_opa_version
+from hitl_cli.errors import EngineError, ExitCode, UsageError
 from hitl_cli.inputs import available_profile_files, load_all_profiles
 from hitl_cli.schemas import SCHEMA_MODELS, schema_file, schema_text
 from hitl_cli.evaluation import RunResult, run_evaluation
@@ -177,7 +178,12 @@ def profile_list() -> None:
 
 def _version(value: bool) -> None:
     if value:
-        print(f"hitl {__version__}")
+        print(f"hitl {__version__} (built for OPA {supported_opa_version()})")
+        try:
+            opa = find_opa()
+            print(f"opa {opa_version(opa)} ({opa})")
+        except EngineError as error:
+            print(f"opa: {error}")
         raise typer.Exit()
 
 
