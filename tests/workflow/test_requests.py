@@ -96,6 +96,11 @@ def test_check_honours_a_request_that_holds_its_approvals(ws):
     overridden = ws.hitl(*check)
     assert overridden.returncode == 0
     assert "m-block: MAY RUN (OVERRIDDEN IN THE STATE STORE BY CTO: REQUEST M-BLOCK)" in overridden.stdout
+    as_json = {d["id"]: d for d in ws.json(*check)}
+    assert as_json["m-block"]["may_run"] is True and as_json["m-block"]["tier"] == "block"
+    assert as_json["m-block"]["cleared_by"] == {"request": "m-block", "status": "overridden", "people": ["cto"]}
+    assert as_json["m-double_approval"]["cleared_by"] == {
+        "request": "m-double_approval", "status": "approved", "people": ["alice", "bob"]}
     # A changed manifest under the same id is not what was approved.
     changed = ws.write("changed.yaml", [tier_manifest("double_approval", summary="something else")])
     assert ws.hitl("check", changed, "--profile", "default", "--track-record", ws.trusted_record).returncode == 1
