@@ -19,7 +19,9 @@ from hitl_cli.evaluation import RunResult, run_evaluation
 from hitl_cli.output import emit, warn
 from hitl_cli.progress import Progress
 from hitl_cli.reporters import CHECK_FORMATS, EVALUATE_FORMATS
-from hitl_cli.cli_common import InputPaths, OpaUrlOption, ProfileOption, StateOption, TrackRecordOption, guarded, valid_profiles
+from hitl_cli.cli_common import (
+    InputPaths, OpaUrlOption, ProfileOption, StateOption, TrackRecordOption, guarded, report_destinations, valid_profiles,
+)
 from hitl_cli.cli_workflow import register as register_workflow
 from hitl_cli.cli_governance import SigningAlg, register as register_governance
 from hitl_cli.cli_learning import register as register_learning
@@ -83,16 +85,23 @@ def check(
     track_record: TrackRecordOption = None,
     format: Annotated[CheckFormat, typer.Option("--format", "-f")] = "text",
     output: Annotated[Optional[Path], typer.Option("--output", "-o", dir_okay=False, help="Write the report here.")] = None,
+    report: Annotated[
+        Optional[list[str]],
+        typer.Option("--report", metavar="FORMAT=FILE", help="Also write a report in another format (repeatable)."),
+    ] = None,
     opa_url: OpaUrlOption = None,
     state: StateOption = None,
 ) -> None:
     """Gate a plan in CI: exit 0 only when every action may run now (see the exit codes in the README).
 
     An action whose request in the state store holds every approval it needs (or an override), still
-    valid, may run; the store is only read, and only when it exists.
+    valid, may run; the store is only read, and only when it exists. Every report comes from the one run:
+    `--format`/`--output`, and each `--report sarif=hitl.sarif`.
     """
+    reports = report_destinations((CheckFormat(format).value, output), report or [], CHECK_FORMATS)
     result = honour_store(_evaluate(paths, profile, track_record, opa_url, state_path(state)), profile, state_path(state))
-    emit(CHECK_FORMATS[CheckFormat(format).value](result), output)
+    for chosen, destination in reports:
+        emit(CHECK_FORMATS[chosen](result), destination)
     raise typer.Exit(result.check_exit_code())
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from hitl_cli.errors import ExitCode, HitlError, InvalidInput
+from hitl_cli.errors import ExitCode, HitlError, InvalidInput, UsageError
 from hitl_cli.inputs import load_profiles, profile_path
 from hitl_cli.models import Profile
 from hitl_cli.output import silence_stdout, warn
@@ -76,3 +76,19 @@ def valid_profiles(references: list[str]) -> tuple[list[tuple[Path, Profile]], b
     for problem in problems:
         warn(str(problem))
     return valid, bool(problems)
+
+
+def report_destinations(console: tuple[str, Path | None], specs: list[str], formats: dict) -> list[tuple[str, Path | None]]:
+    """Every report of one run: the console's (--format, --output) and each `--report FORMAT=FILE`, checked
+    before anything runs. No two reports share a file."""
+    destinations = [console]
+    for spec in specs:
+        chosen, separator, file = spec.partition("=")
+        if not separator or not file:
+            raise UsageError(f"--report {spec!r}: expected FORMAT=FILE, e.g. sarif=hitl.sarif")
+        if chosen not in formats:
+            raise UsageError(f"--report {spec!r}: unknown format {chosen!r} (one of {', '.join(formats)})")
+        if any(taken is not None and Path(file).resolve() == taken.resolve() for _, taken in destinations):
+            raise UsageError(f"--report {spec!r}: {file} is already the destination of another report")
+        destinations.append((chosen, Path(file)))
+    return destinations

@@ -25,15 +25,15 @@ def emit(text: str | Iterable[str], destination: Path | None) -> None:
 def replaced_atomically(destination: Path, mode: int | None = None) -> Iterator[Path]:
     """A temporary file beside `destination` for the caller (or a program it runs) to fill. When the block ends
     well, the file is synced to disk and replaces `destination` in one step, so a reader sees the old file or
-    the new one, never half of one; when it fails, the temporary file is removed and `destination` is untouched."""
+    the new one, never half of one; when it fails, the temporary file is removed and `destination` is untouched.
+    mode: the new file's permissions; by default those of any new file (0666 less the umask)."""
     folder = destination.parent if str(destination.parent) else Path(".")
     handle, name = tempfile.mkstemp(dir=folder, prefix=f".{destination.name}.", suffix=".tmp")
     os.close(handle)
     temporary = Path(name)
     try:
         yield temporary
-        if mode is not None:
-            os.chmod(temporary, mode)
+        os.chmod(temporary, _new_file_mode() if mode is None else mode)
         with open(temporary, "rb") as written:
             os.fsync(written.fileno())
         os.replace(temporary, destination)
@@ -45,6 +45,12 @@ def replaced_atomically(destination: Path, mode: int | None = None) -> Iterator[
         os.fsync(directory)  # the rename itself survives a crash
     finally:
         os.close(directory)
+
+
+def _new_file_mode() -> int:
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def silence_stdout() -> None:

@@ -2,6 +2,7 @@
 
 import importlib.resources
 import json
+import os
 import xml.etree.ElementTree as ET
 
 import jsonschema
@@ -132,6 +133,30 @@ def test_output_file_holds_the_report_and_stdout_stays_empty(opa_bin, plan, reco
     assert list(tmp_path.iterdir()) == [target]
 
 
+def test_one_run_writes_every_report_ci_asks_for(opa_bin, plan, record, tmp_path):
+    sarif, junit, annotations = tmp_path / "hitl.sarif", tmp_path / "hitl.xml", tmp_path / "hitl.github"
+    result = check(plan, record, "text", "--report", f"sarif={sarif}", "--report", f"junit={junit}",
+                   "--report", f"github={annotations}")
+    alone = {fmt: check(plan, record, fmt).stdout for fmt in ("text", "junit", "github")}
+    assert result.returncode == 4  # the invalid manifest
+    assert result.stdout == alone["text"]
+    assert json.loads(sarif.read_text())["version"] == "2.1.0"
+    assert junit.read_text() == alone["junit"] and annotations.read_text() == alone["github"]
+
+
+@pytest.mark.parametrize("spec", ["sarif", "sarif=", "yaml=out.yaml", "=out.sarif"])
+def test_a_bad_report_option_is_a_usage_error_before_anything_runs(opa_bin, plan, record, tmp_path, spec):
+    result = check(plan, record, "text", "--report", spec)
+    assert result.returncode == 2 and "--report" in result.stderr and result.stdout == ""
+
+
+def test_two_reports_never_share_a_file(opa_bin, plan, record, tmp_path):
+    for output in ([], ["--output", tmp_path / "x"]):
+        result = check(plan, record, "text", *output, "--report", f"sarif={tmp_path / 'x'}", "--report", f"junit={tmp_path / ('x' if not output else 'y')}")
+        assert result.returncode == 2 and "already the destination" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("fmt", ["table", "markdown"])
 def test_human_formats_show_every_reason(opa_bin, plan, record, fmt):
     result = hitl("evaluate", plan / "plan.yaml", "--profile", "default", "--track-record", record, "--format", fmt)
@@ -160,4 +185,9 @@ def test_a_report_replaced_atomically_is_never_half_written(tmp_path):
     with replaced_atomically(report, 0o640) as temporary:
         temporary.write_text("the new report\n")
     assert report.read_text() == "the new report\n" and report.stat().st_mode & 0o777 == 0o640
+    with replaced_atomically(report) as temporary:  # like any new file: 0666 less the umask, not mkstemp's 0600
+        temporary.write_text("the newest report\n")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert report.stat().st_mode & 0o777 == 0o666 & ~umask
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.txt"]
