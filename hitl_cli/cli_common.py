@@ -82,6 +82,7 @@ def report_destinations(console: tuple[str, Path | None], specs: list[str], form
     """Every report of one run: the console's (--format, --output) and each `--report FORMAT=FILE`, checked
     before anything runs. No two reports share a file."""
     destinations = [console]
+    _require_writable_place(console[1])
     for spec in specs:
         chosen, separator, file = spec.partition("=")
         if not separator or not file:
@@ -90,5 +91,15 @@ def report_destinations(console: tuple[str, Path | None], specs: list[str], form
             raise UsageError(f"--report {spec!r}: unknown format {chosen!r} (one of {', '.join(formats)})")
         if any(taken is not None and Path(file).resolve() == taken.resolve() for _, taken in destinations):
             raise UsageError(f"--report {spec!r}: {file} is already the destination of another report")
+        _require_writable_place(Path(file))
         destinations.append((chosen, Path(file)))
     return destinations
+
+
+def _require_writable_place(destination: Path | None) -> None:
+    """A report's file must be able to exist: its folder is there, and it is not a folder itself."""
+    if destination is None:
+        return
+    folder = Path(os.path.dirname(destination) or ".")
+    if not folder.is_dir() or destination.is_dir():
+        raise UsageError(f"cannot write {destination}: {'it is a folder' if destination.is_dir() else f'no folder {folder}'}")

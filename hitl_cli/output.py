@@ -7,6 +7,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from hitl_cli.errors import UsageError
+
 
 def emit(text: str | Iterable[str], destination: Path | None) -> None:
     """A report, whole or in pieces (written as they come, never held whole)."""
@@ -28,7 +30,10 @@ def replaced_atomically(destination: Path, mode: int | None = None) -> Iterator[
     the new one, never half of one; when it fails, the temporary file is removed and `destination` is untouched.
     mode: the new file's permissions; by default those of any new file (0666 less the umask)."""
     folder = destination.parent if str(destination.parent) else Path(".")
-    handle, name = tempfile.mkstemp(dir=folder, prefix=f".{destination.name}.", suffix=".tmp")
+    try:
+        handle, name = tempfile.mkstemp(dir=folder, prefix=f".{destination.name}.", suffix=".tmp")
+    except OSError as error:
+        raise UsageError(f"cannot write {destination}: {error.strerror}") from None
     os.close(handle)
     temporary = Path(name)
     try:
@@ -37,6 +42,9 @@ def replaced_atomically(destination: Path, mode: int | None = None) -> Iterator[
         with open(temporary, "rb") as written:
             os.fsync(written.fileno())
         os.replace(temporary, destination)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise UsageError(f"cannot write {destination}: {error.strerror}") from None
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise

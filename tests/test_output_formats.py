@@ -150,6 +150,17 @@ def test_a_bad_report_option_is_a_usage_error_before_anything_runs(opa_bin, plan
     assert result.returncode == 2 and "--report" in result.stderr and result.stdout == ""
 
 
+@pytest.mark.parametrize("where", ["missing-folder/report.sarif", "missing-folder/../report.sarif", "."])
+def test_a_report_that_cannot_be_written_is_one_line_and_a_usage_error(opa_bin, plan, record, tmp_path, where):
+    result = check(plan, record, "text", "--report", f"sarif={tmp_path / where}")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("hitl: cannot write") and result.stderr.count("\n") == 1
+    assert result.stdout == ""  # checked before anything runs
+    result = check(plan, record, "text", "--output", tmp_path / where)
+    assert result.returncode == 2 and result.stdout == "", result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
 def test_two_reports_never_share_a_file(opa_bin, plan, record, tmp_path):
     for output in ([], ["--output", tmp_path / "x"]):
         result = check(plan, record, "text", *output, "--report", f"sarif={tmp_path / 'x'}", "--report", f"junit={tmp_path / ('x' if not output else 'y')}")
