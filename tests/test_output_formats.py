@@ -104,6 +104,27 @@ def test_sarif_validates_against_the_sarif_2_1_0_schema(opa_bin, plan, record):
     assert not any("auto-1" in r["message"]["text"] for r in results)
     line = next(r for r in results if "blocked-1" in r["message"]["text"])["locations"][0]["physicalLocation"]
     assert line["artifactLocation"]["uri"].endswith("plan.yaml") and line["region"]["startLine"] > 1
+    assert log["$schema"].endswith("sarif-schema-2.1.0.json")
+    described = {rule["id"]: rule for rule in log["runs"][0]["tool"]["driver"]["rules"]}
+    assert described["production_drop"]["shortDescription"]["text"] == "Profile tier"  # profile_tier's METADATA title
+    assert described["production_drop"]["properties"]["policy"] == "hitl/rules/profile_tier.rego"
+    assert described["production_drop"]["fullDescription"]["text"].startswith("Every action of a known type")
+    assert described["invalid_manifest"]["shortDescription"]["text"] == "Invalid action manifest"
+    fingerprints = [r["partialFingerprints"]["manifestReasonHash/v1"] for r in results]
+    assert len(set(fingerprints)) == len(fingerprints)
+    assert fingerprints == [r["partialFingerprints"]["manifestReasonHash/v1"]
+                            for r in json.loads(check(plan, record, "sarif").stdout)["runs"][0]["results"]]
+    assert not any("suppressions" in r for r in results)  # nothing was approved in a store
+
+
+def test_sarif_paths_are_relative_to_the_source_root_when_they_can_be(opa_bin, plan, record):
+    inside = hitl("check", plan.name, "--profile", "default", "--track-record", record, "--format", "sarif", cwd=plan.parent)
+    run = json.loads(inside.stdout)["runs"][0]
+    assert run["originalUriBaseIds"]["%SRCROOT%"]["uri"] == plan.parent.as_uri() + "/"
+    artifact = run["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]
+    assert artifact == {"uri": f"{plan.name}/plan.yaml", "uriBaseId": "%SRCROOT%"}
+    outside = json.loads(check(plan, record, "sarif").stdout)["runs"][0]["results"][0]
+    assert outside["locations"][0]["physicalLocation"]["artifactLocation"] == {"uri": (plan / "plan.yaml").as_uri()}
 
 
 def test_github_annotations(opa_bin, plan, record):

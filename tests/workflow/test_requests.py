@@ -1,5 +1,7 @@
 """Submitting actions as requests, where they stand, resubmission, the queue, and `check` honouring the store."""
 
+import json
+
 from .support import TIER_SHAPES, manifest, tier_manifest
 
 EXPECTED_STATUS = {
@@ -101,6 +103,10 @@ def test_check_honours_a_request_that_holds_its_approvals(ws):
     assert as_json["m-block"]["cleared_by"] == {"request": "m-block", "status": "overridden", "people": ["cto"]}
     assert as_json["m-double_approval"]["cleared_by"] == {
         "request": "m-double_approval", "status": "approved", "people": ["alice", "bob"]}
+    sarif = json.loads(ws.hitl(*check, "--format", "sarif").stdout)["runs"][0]["results"]
+    suppressed = {r["message"]["text"].split(":")[0]: r["suppressions"] for r in sarif}
+    assert suppressed["m-block"] == [{"kind": "external", "status": "accepted",
+                                      "justification": "overridden in the state store by cto: request m-block"}]
     # A changed manifest under the same id is not what was approved.
     changed = ws.write("changed.yaml", [tier_manifest("double_approval", summary="something else")])
     assert ws.hitl("check", changed, "--profile", "default", "--track-record", ws.trusted_record).returncode == 1
