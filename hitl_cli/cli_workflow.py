@@ -295,7 +295,7 @@ def trust_export(
     output: OutputOption = None,
     state: StateOption = None,
 ) -> None:
-    """The track record (spec/track-record.md) measured in the store, for --track-record."""
+    """The track record (docs/track-record.md) measured in the store, for --track-record."""
     with open_store(state_path(state), Mode.READ) as store, store.read() as connection:
         record = track_record(connection).model_dump(mode="json")
     as_json = RecordFormat(format).value == "json"

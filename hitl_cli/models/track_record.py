@@ -1,4 +1,4 @@
-"""What the platform measured about each agent (spec/track-record.md)."""
+"""What the platform measured about each agent (docs/track-record.md)."""
 
 from typing import Annotated
 

@@ -1,4 +1,4 @@
-"""The track record (spec/track-record.md) as the store measured it: what people decided about each
+"""The track record (docs/track-record.md) as the store measured it: what people decided about each
 agent's actions, and the level a person last granted it.
 
 An action counts as reviewed once people decided it: approved (it collected every approval it needed),
