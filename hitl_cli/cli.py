@@ -11,7 +11,7 @@ from hitl_cli import __version__
 from hitl_cli.documents import input_files
 from hitl_cli import engine
 from hitl_cli.engine import opa_url_from
-from hitl_cli.errors import ExitCode, UsageError
+from hitl_cli.errors import ExitCode, InvalidInput, Problem, UsageError
 from hitl_cli.inputs import available_profile_files, load_all_profiles
 from hitl_cli.schemas import SCHEMA_MODELS, schema_file, schema_text
 from hitl_cli.evaluation import RunResult, run_evaluation
@@ -45,6 +45,8 @@ def _report_problems(result: RunResult) -> None:
 
 def _evaluate(paths: list[Path], profile: str, track_record: Path | None, opa_url: str | None, state: Path) -> RunResult:
     files = input_files(paths)
+    if not files:
+        raise InvalidInput([Problem(str(path), "", "no manifest files here (.yaml, .yml or .json)") for path in paths])
     progress = Progress.on_terminal(len(files))
     try:
         result = run_evaluation(files, profile, track_record, opa_url_from(opa_url), progress, state)
@@ -52,6 +54,8 @@ def _evaluate(paths: list[Path], profile: str, track_record: Path | None, opa_ur
         if progress is not None:
             progress.close()
     _report_problems(result)
+    if not result.evaluated and not result.manifest_problems:
+        raise InvalidInput([Problem(str(path), "", "holds no action manifest") for path in paths])
     return result
 
 

@@ -6,6 +6,8 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from hitl_cli.escaping import visible_lines
+
 
 def emit(text: str | Iterable[str], destination: Path | None) -> None:
     """A report, whole or in pieces (written as they come, never held whole)."""
@@ -29,5 +31,6 @@ def emit(text: str | Iterable[str], destination: Path | None) -> None:
         raise
 
 
-def warn(line: str) -> None:
-    print(line, file=sys.stderr)
+def warn(text: str) -> None:
+    """Lines for stderr (a CI log too): whatever text they quote cannot act on the terminal or the log."""
+    print(visible_lines(text), file=sys.stderr)
