@@ -19,6 +19,7 @@ from hitl_cli.cli_common import InputPaths, OpaUrlOption, ProfileOption, StateOp
 from hitl_cli.documents import input_files
 from hitl_cli.engine import opa_url_from
 from hitl_cli.errors import ExitCode
+from hitl_cli.escaping import json_text
 from hitl_cli.inputs import load_profile, profile_path
 from hitl_cli.output import emit, warn
 from hitl_cli.rendering import Templates
@@ -53,7 +54,7 @@ OutputOption = Annotated[Optional[Path], typer.Option("--output", "-o", dir_okay
 
 
 def _json(data) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    return json_text(json.dumps(data, indent=2, ensure_ascii=False)) + "\n"
 
 
 def _wants_json(format: TextOrJson) -> bool:
@@ -280,7 +281,7 @@ def audit_export(
 ) -> None:
     """Every audit record, one JSON object per line, in order, as stored (verify before relying on it)."""
     with open_store(state_path(state), Mode.READ) as store, store.read() as connection:
-        lines = [json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n" for record in audit.export(connection)]
+        lines = [json_text(json.dumps(record, ensure_ascii=False, sort_keys=True)) + "\n" for record in audit.export(connection)]
     emit("".join(lines), output)
 
 

@@ -41,6 +41,25 @@ def visible_lines(value: Any) -> str:
     return "\n".join(visible(line) for line in str(value).split("\n"))
 
 
+# --- JSON ---
+
+
+def _json_escaped(character: str) -> str:
+    code = ord(character)
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    code -= 0x10000
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+
+def json_text(dumped: str) -> str:
+    """JSON text (from json.dumps) that parses to the same value but holds no unprintable character (outside
+    strings JSON has only line breaks and spaces) and no `##[`: both written as JSON escapes inside strings."""
+    if not dumped.replace("\n", "").isprintable():
+        dumped = "".join(c if c.isprintable() or c == "\n" else _json_escaped(c) for c in dumped)
+    return dumped.replace(_OLD_COMMAND, "#\\u0023[")
+
+
 # --- GitHub Actions workflow commands (docs.github.com: "Workflow commands for GitHub Actions") ---
 
 

@@ -3,6 +3,7 @@
 import json
 
 from hitl_cli import __version__
+from hitl_cli.escaping import json_text
 from hitl_cli.evaluation import RunResult
 from hitl_cli.reporters.common import source_file
 
@@ -58,4 +59,4 @@ def render(result: RunResult) -> str:
             }
         ],
     }
-    return json.dumps(log, indent=2) + "\n"
+    return json_text(json.dumps(log, indent=2)) + "\n"
