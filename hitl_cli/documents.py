@@ -65,17 +65,21 @@ def _label(path: Path, index: int, count: int) -> str:
 def _read_bounded(path: Path) -> bytes:
     """At most the size limit (plus one byte, to tell that it is over): a huge or endless file is never read whole."""
     limit = settings.max_file_bytes()
-    # Opened without blocking and checked through the descriptor itself, so a FIFO cannot hang the run and a
-    # path swapped after a check cannot slip through.
+    _refuse_special(os.stat(path).st_mode)  # a socket cannot even be opened: say what it is
+    # Opened without blocking and checked again through the descriptor itself, so a FIFO cannot hang the run
+    # and a path swapped for one after the first check cannot slip through.
     descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
     with os.fdopen(descriptor, "rb") as stream:
-        mode = os.fstat(descriptor).st_mode
-        if not stat.S_ISREG(mode):
-            raise NotRegularFile(mode)
+        _refuse_special(os.fstat(descriptor).st_mode)
         data = stream.read(limit + 1)
     if len(data) > limit:
         raise InputTooLarge(limit)
     return data
+
+
+def _refuse_special(mode: int) -> None:
+    if not stat.S_ISREG(mode):
+        raise NotRegularFile(mode)
 
 
 def read_documents(path: Path, allow_aliases: bool = False) -> tuple[list[Document], list[Problem]]:
