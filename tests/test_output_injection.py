@@ -14,6 +14,7 @@ import pytest
 from markdown_it import MarkdownIt
 
 from conftest import hitl, make_manifest, write_manifests
+from inert import assert_inert
 
 # Printable, so a one-line field accepts it: what it does depends on where it is shown.
 TYPE = "::stop-commands::pwned [l](https://evil.example/t) @alice ##[set-env name=X;]x"
@@ -26,10 +27,6 @@ FREE_TEXT = (
 )
 FILE_NAME = "::error::file\n::stop-commands::x\x1b[31m\u202e ##[y] [l](javascript:alert(1)) @carol.yaml"
 UNKNOWN_KEY = "evil\n::error::key\x1b[31m"
-
-INVISIBLE = ("\x1b", "\x9b", "\u202e", "\u200b", "\u2028", "\x85", "\r", "\x07")
-GITHUB_COMMAND = re.compile(r"::(error|warning) file=[^:,]*,line=\d+,title=[^:,]*::.*|::notice title=hitl::.*")
-
 
 @pytest.fixture(scope="module")
 def plan(tmp_path_factory):
@@ -44,18 +41,6 @@ def plan(tmp_path_factory):
     invalid[UNKNOWN_KEY] = FREE_TEXT
     neighbour = make_manifest(id="neighbour", type="read")
     return write_manifests(folder, [hostile, invalid, neighbour], FILE_NAME)
-
-
-def assert_inert(text: str, github: bool = False) -> None:
-    for line in text.split("\n"):
-        if github and line:
-            assert GITHUB_COMMAND.fullmatch(line), line
-        else:
-            assert not line.lstrip().startswith("::"), line
-        assert "##[" not in line, line
-        assert line.isprintable(), ascii(line)
-    for character in INVISIBLE:
-        assert character not in text
 
 
 def run(plan, command: str, format: str):
