@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from markdown_it import MarkdownIt
 
-from conftest import hitl, make_manifest, write_manifests
+from conftest import hitl, make_manifest, shipped_profile, write_manifests, write_yaml
 from inert import assert_inert
 
 # Printable, so a one-line field accepts it: what it does depends on where it is shown.
@@ -137,3 +137,23 @@ def _record(folder):
     path = folder / "record.json"
     path.write_text(json.dumps({"agents": {"trusted-agent": {"level": "medium", "reviewed": 1000, "approved": 1000, "rejected": 0}}}))
     return path
+
+
+@pytest.mark.parametrize("format", ["text", "markdown", "json"])
+def test_diff_reports_show_file_names_and_ids_inert(opa_bin, tmp_path, format):
+    history = write_manifests(tmp_path, [make_manifest(id="::stop-commands::tok", type="write", env="dev")], FILE_NAME)
+    record = tmp_path / "record.json"
+    record.write_text(json.dumps({"agents": {"trusted-agent": {"level": "medium", "reviewed": 1000, "approved": 1000, "rejected": 0}}}))
+    profile = shipped_profile("bank")
+    profile["action_types"]["write"]["tiers"]["dev"] = "auto_approve"
+    candidate = write_yaml(tmp_path / "bank-proposed.yaml", profile)
+    result = hitl("diff", "--profile", "bank", "--candidate", candidate, "--history", history, "--track-record", record,
+                  "--format", format)
+    assert result.returncode == 1, result.stderr
+    assert_inert(result.stdout)
+    assert_inert(result.stderr)
+    if format == "json":
+        [change] = json.loads(result.stdout)["changes"]
+        assert change["source"] == str(history) and change["id"] == "::stop-commands::tok"
+    else:
+        assert "stop-commands" in result.stdout
