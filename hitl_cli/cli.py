@@ -12,6 +12,7 @@ from hitl_cli.documents import input_files
 from hitl_cli import engine
 from hitl_cli.engine import opa_url_from
 from hitl_cli.errors import ExitCode, InvalidInput, Problem, UsageError
+from hitl_cli.escaping import visible
 from hitl_cli.inputs import available_profile_files, load_all_profiles
 from hitl_cli.schemas import SCHEMA_MODELS, schema_file, schema_text
 from hitl_cli.evaluation import RunResult, run_evaluation
@@ -167,7 +168,7 @@ def profile_validate(
     """Check profiles against the model; every problem is reported as file: field.path: message."""
     valid, invalid = valid_profiles(profiles)
     for path, loaded in valid:
-        print(f"{path}: ok (profile {loaded.name})")
+        print(visible(f"{path}: ok (profile {loaded.name})"))
     raise typer.Exit(ExitCode.INVALID_INPUT if invalid else ExitCode.OK)
 
 
@@ -176,7 +177,7 @@ def profile_validate(
 def profile_list() -> None:
     """The profiles in the profiles folder."""
     for path in available_profile_files():
-        print(f"{path.stem}\t{path}")
+        print(f"{visible(path.stem)}\t{visible(path)}")
 
 
 def _version(value: bool) -> None:

@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from markdown_it import MarkdownIt
 
-from conftest import hitl, make_manifest, shipped_profile, write_manifests, write_yaml
+from conftest import ROOT, hitl, make_manifest, shipped_profile, write_manifests, write_yaml
 from inert import assert_inert
 
 # Printable, so a one-line field accepts it: what it does depends on where it is shown.
@@ -156,4 +156,17 @@ def test_diff_reports_show_file_names_and_ids_inert(opa_bin, tmp_path, format):
         [change] = json.loads(result.stdout)["changes"]
         assert change["source"] == str(history) and change["id"] == "::stop-commands::tok"
     else:
+        assert "stop-commands" in result.stdout
+
+
+def test_profile_file_names_are_listed_inert(tmp_path):
+    folder = tmp_path / "profiles"
+    folder.mkdir()
+    hostile = folder / "::stop-commands::tok\x1b[31m\u202e.yaml"
+    hostile.write_text((ROOT / "org_profiles" / "default.yaml").read_text())
+    listed = hitl("profile", "list", env={"HITL_PROFILES_DIR": str(folder)})
+    validated = hitl("profile", "validate", hostile)
+    assert listed.returncode == 0 and validated.returncode == 0, (listed.stderr, validated.stderr)
+    for result in (listed, validated):
+        assert_inert(result.stdout.replace("\t", " "))
         assert "stop-commands" in result.stdout
