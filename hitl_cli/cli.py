@@ -12,7 +12,8 @@ from hitl_cli.documents import input_files
 from hitl_cli import engine
 from hitl_cli.engine import opa_url_from
 from hitl_cli.engine.binary import find_opa, opa_version, supported_opa_version
-from hitl_cli.errors import EngineError, ExitCode, UsageError
+from hitl_cli.errors import EngineError, ExitCode, InvalidInput, Problem, UsageError
+from hitl_cli.escaping import visible
 from hitl_cli.inputs import available_profile_files, load_all_profiles
 from hitl_cli.schemas import SCHEMA_MODELS, schema_file, schema_text
 from hitl_cli.evaluation import RunResult, run_evaluation
@@ -48,6 +49,8 @@ def _report_problems(result: RunResult) -> None:
 
 def _evaluate(paths: list[Path], profile: str, track_record: Path | None, opa_url: str | None, state: Path) -> RunResult:
     files = input_files(paths)
+    if not files:
+        raise InvalidInput([Problem(str(path), "", "no manifest files here (.yaml, .yml or .json)") for path in paths])
     progress = Progress.on_terminal(len(files))
     try:
         result = run_evaluation(files, profile, track_record, opa_url_from(opa_url), progress, state)
@@ -55,6 +58,8 @@ def _evaluate(paths: list[Path], profile: str, track_record: Path | None, opa_ur
         if progress is not None:
             progress.close()
     _report_problems(result)
+    if not result.evaluated and not result.manifest_problems:
+        raise InvalidInput([Problem(str(path), "", "holds no action manifest") for path in paths])
     return result
 
 
@@ -173,7 +178,7 @@ def profile_validate(
     """Check profiles against the model; every problem is reported as file: field.path: message."""
     valid, invalid = valid_profiles(profiles)
     for path, loaded in valid:
-        print(f"{path}: ok (profile {loaded.name})")
+        print(visible(f"{path}: ok (profile {loaded.name})"))
     raise typer.Exit(ExitCode.INVALID_INPUT if invalid else ExitCode.OK)
 
 
@@ -182,7 +187,7 @@ def profile_validate(
 def profile_list() -> None:
     """The profiles in the profiles folder."""
     for path in available_profile_files():
-        print(f"{path.stem}\t{path}")
+        print(f"{visible(path.stem)}\t{visible(path)}")
 
 
 def _version(value: bool) -> None:

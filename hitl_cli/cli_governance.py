@@ -16,6 +16,7 @@ from hitl_cli import bundles, clock, paths, waivers
 from hitl_cli import docs as policy_docs
 from hitl_cli.change_request import change_manifest, check_proposer
 from hitl_cli.errors import ExitCode, UsageError
+from hitl_cli.escaping import visible_lines
 from hitl_cli.history import read_history
 from hitl_cli.impact import Candidate, diff as impact_diff
 from hitl_cli.inputs import available_profile_files, load_every_profile, load_profile, load_track_record, profile_path
@@ -68,7 +69,7 @@ def profile_lint(
     valid, invalid = valid_profiles(profiles)
     for path, loaded in valid:
         findings = waivers.lint(loaded, str(path), now)
-        emit("".join(f"{finding}\n" for finding in findings) or f"{path}: ok\n", None)
+        emit(visible_lines("".join(f"{finding}\n" for finding in findings) or f"{path}: ok\n"), None)
         found = found or bool(findings)
     raise typer.Exit(ExitCode.INVALID_INPUT if invalid else ExitCode.NEEDS_HUMAN if found else ExitCode.OK)
 

@@ -20,6 +20,7 @@ from hitl_cli.cli_common import InputPaths, OpaUrlOption, ProfileOption, StateOp
 from hitl_cli.documents import input_files
 from hitl_cli.engine import opa_url_from
 from hitl_cli.errors import ExitCode
+from hitl_cli.escaping import json_text, visible_lines
 from hitl_cli.inputs import load_profile, profile_path
 from hitl_cli.output import emit, warn
 from hitl_cli.rendering import Templates
@@ -54,7 +55,7 @@ OutputOption = Annotated[Optional[Path], typer.Option("--output", "-o", dir_okay
 
 
 def _json(data) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    return json_text(json.dumps(data, indent=2, ensure_ascii=False)) + "\n"
 
 
 def _message(templates: Templates, name: str, format: MessageFormat, context: dict) -> str:
@@ -68,11 +69,11 @@ def _wants_json(format: TextOrJson) -> bool:
 
 
 def _show(view: RequestView, format: TextOrJson) -> None:
-    emit(_json(view.model_dump(mode="json")) if _wants_json(format) else text.status(view), None)
+    emit(_json(view.model_dump(mode="json")) if _wants_json(format) else visible_lines(text.status(view)), None)
 
 
 def _show_all(items: list[BaseModel], format: TextOrJson, as_text: str) -> None:
-    emit(_json([item.model_dump(mode="json") for item in items]) if _wants_json(format) else as_text, None)
+    emit(_json([item.model_dump(mode="json") for item in items]) if _wants_json(format) else visible_lines(as_text), None)
 
 
 def submit(
@@ -103,7 +104,7 @@ def submit(
         ]
         emit(_json(found), None)
     else:
-        emit(text.submitted(result), None)
+        emit(visible_lines(text.submitted(result)), None)
     raise typer.Exit(result.exit_code())
 
 
@@ -220,7 +221,7 @@ def stats(
     loaded = load_profile(profile_path(profile))
     with open_store(state_path(state), Mode.READ) as store, store.read() as connection:
         result = workflow_stats.compute(connection, loaded, top)
-    emit(_json(result.model_dump(mode="json")) if _wants_json(format) else text.stats(result), None)
+    emit(_json(result.model_dump(mode="json")) if _wants_json(format) else visible_lines(text.stats(result)), None)
 
 
 review_app = typer.Typer(help="Post-hoc review of auto-approved actions.", invoke_without_command=True)
@@ -266,7 +267,7 @@ def audit_verify(format: FormatOption = "text", state: StateOption = None) -> No
     path = state_path(state)
     with open_store(path, Mode.READ) as store, store.read() as connection:
         check = integrity.verify(connection)
-    emit(_json(check.model_dump(mode="json")) if _wants_json(format) else text.audit_check(check, str(path)), None)
+    emit(_json(check.model_dump(mode="json")) if _wants_json(format) else visible_lines(text.audit_check(check, str(path))), None)
     if not check.ok:
         warn(f"hitl: the audit trail of {path} does not verify: {check.problem}")
     raise typer.Exit(ExitCode.OK if check.ok else ExitCode.TAMPERED)
@@ -281,7 +282,7 @@ def audit_export(
 ) -> None:
     """Every audit record, one JSON object per line, in order, as stored (verify before relying on it)."""
     with open_store(state_path(state), Mode.READ) as store, store.read() as connection:
-        lines = [json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n" for record in audit.export(connection)]
+        lines = [json_text(json.dumps(record, ensure_ascii=False, sort_keys=True)) + "\n" for record in audit.export(connection)]
     emit("".join(lines), output)
 
 
@@ -312,7 +313,7 @@ def trust_offers(
     if _wants_json(format):
         emit(_json([offer.as_dict() for offer in found]), None)
     else:
-        emit(text.offers(found, profile), None)
+        emit(visible_lines(text.offers(found, profile)), None)
 
 
 @trust_app.command("promote")
@@ -331,7 +332,7 @@ def trust_promote(
     Exit 0: granted; 6: refused (the numbers do not support it, or it is no promotion); 7: no record of the agent.
     """
     grant = trust.promote(state_path(state), agent, LevelChoice(level).value, by, profile, opa_url_from(opa_url))
-    emit(_json(grant.model_dump(mode="json")) if _wants_json(format) else text.granted(grant), None)
+    emit(_json(grant.model_dump(mode="json")) if _wants_json(format) else visible_lines(text.granted(grant)), None)
 
 
 def register(app: typer.Typer) -> None:

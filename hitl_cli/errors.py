@@ -3,6 +3,8 @@
 from dataclasses import dataclass
 from enum import IntEnum
 
+from hitl_cli.escaping import visible
+
 
 class ExitCode(IntEnum):
     OK = 0
@@ -25,7 +27,7 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.source}: {self.path or '(document)'}: {self.message}"
+        return f"{visible(self.source)}: {visible(self.path or '(document)')}: {visible(self.message)}"
 
 
 class HitlError(Exception):

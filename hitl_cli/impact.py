@@ -32,6 +32,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from hitl_cli.escaping import json_text
 from hitl_cli import paths
 from hitl_cli.engine import policy_engine
 from hitl_cli.engine.pipeline import DecisionPipeline
@@ -104,7 +105,7 @@ class DiffReport(BaseModel):
         return max(codes)
 
     def as_json(self) -> str:
-        return json.dumps(self.model_dump(mode="json", by_alias=True), indent=2, ensure_ascii=False) + "\n"
+        return json_text(json.dumps(self.model_dump(mode="json", by_alias=True), indent=2, ensure_ascii=False)) + "\n"
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from hitl_cli.documents import Document, read_documents
 from hitl_cli.errors import InvalidInput, Problem, UsageError
 from hitl_cli.models import ActionManifest, AgentRecord, Profile, TrackRecord
 from hitl_cli.validation import validate
-from hitl_cli import paths
+from hitl_cli import paths, settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +55,17 @@ def manifests_by_file(files: list[Path]) -> Iterator[tuple[list[LoadedManifest],
                 continue
             first_seen[manifest.id] = document.source
             loaded.append(LoadedManifest.of(document.source, document.line, manifest))
-        yield loaded, problems
+        yield loaded, _bounded(problems, path)
+
+
+def _bounded(problems: list[Problem], path: Path) -> list[Problem]:
+    """The first problems of a file, and one more counting the rest: a file of ten thousand broken documents
+    is not ten thousand lines of output."""
+    limit = settings.max_problems_per_file()
+    if len(problems) <= limit:
+        return problems
+    rest = len(problems) - limit
+    return problems[:limit] + [Problem(str(path), "", f"... and {rest} more problems (HITL_MAX_PROBLEMS_PER_FILE)")]
 
 
 def _validated_manifest(document: Document) -> tuple[ActionManifest | None, list[Problem]]:

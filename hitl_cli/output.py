@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from hitl_cli.errors import UsageError
+from hitl_cli.escaping import visible_lines
 
 
 def emit(text: str | Iterable[str], destination: Path | None) -> None:
@@ -68,5 +69,6 @@ def silence_stdout() -> None:
     os.close(devnull)
 
 
-def warn(line: str) -> None:
-    print(line, file=sys.stderr)
+def warn(text: str) -> None:
+    """Lines for stderr (a CI log too): whatever text they quote cannot act on the terminal or the log."""
+    print(visible_lines(text), file=sys.stderr)

@@ -3,6 +3,8 @@
 Templates live in hitl_cli/templates/; a profile's `templates` folder (relative to the profile file)
 overrides any of them by file name. Hostile manifest text stays inert in every format:
 - HTML templates are autoescaped;
+- every text value is shown through hitl_cli.escaping (control and format characters escaped, no workflow
+  commands), in Markdown and HTML by the environment's finalize;
 - Markdown values go through the `md` filter (inline) or `code_block` (fenced, fence longer than any
   backtick run in the text);
 - in Slack templates every `{{ expression }}` is emitted as a JSON value (the environment's finalize), so
@@ -12,15 +14,16 @@ Templates run sandboxed, so an organisation's template cannot reach into Python.
 """
 
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateError, select_autoescape
 from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup
 
 from hitl_cli.errors import InvalidInput, Problem
+from hitl_cli.escaping import markdown_code_block, markdown_code_span, markdown_inline, markdown_table_cell, visible, visible_lines
 
 SHIPPED_TEMPLATES = Path(__file__).resolve().parent / "templates"
 SUFFIXES = {"markdown": "md", "html": "html", "slack": "slack.json"}
@@ -36,39 +39,10 @@ SLACK_FIELD_CHARS = 2000
 SLACK_MAX_FIELDS = 10
 SLACK_MAX_CONTEXT_ELEMENTS = 10
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|~#&])")
-
-
-def markdown_inline(value: Any) -> str:
-    """One line of Markdown that shows the text literally: no emphasis, links, HTML or table breaks."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(value).split()))
-
-
-def markdown_code_span(value: Any) -> str:
-    """Inline code that shows the text literally, whatever backticks it holds."""
-    text = " ".join(str(value).split())
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    fence = "`" * (longest + 1)
-    padding = " " if text.startswith("`") or text.endswith("`") else ""
-    return f"{fence}{padding}{text}{padding}{fence}"
-
-
-def markdown_table_cell(text: str) -> str:
-    """A pipe inside a table cell ends the cell, even inside a code span, unless escaped."""
-    return text.replace("|", "\\|")
-
-
-def markdown_code_block(value: Any, language: str = "") -> str:
-    text = str(value)
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    fence = "`" * max(3, longest + 1)
-    return f"{fence}{language}\n{text}\n{fence}"
-
-
 def slack_mrkdwn(value: Any, limit: int = SLACK_SECTION_CHARS) -> str:
     """Slack's three control characters escaped (no mentions, links or channel pings from manifest text),
     cut to `limit` characters without splitting an escape."""
-    text = str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = visible_lines(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     if len(text) <= limit:
         return text
     cut = text[: limit - 1]
@@ -90,7 +64,7 @@ def slack_code(value: Any, limit: int) -> str:
 
 
 def slack_plain(value: Any, limit: int = SLACK_HEADER_CHARS) -> str:
-    text = " ".join(str(value).split())
+    text = visible(" ".join(str(value).split()))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -104,6 +78,11 @@ def when(value) -> str:
 
 def _json_value(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
+
+
+def _visible_value(value: Any) -> Any:
+    """Text (not markup a filter already built) with its lines kept, each one visible."""
+    return visible_lines(value) if isinstance(value, str) and not isinstance(value, Markup) else value
 
 
 @dataclass(frozen=True)
@@ -124,7 +103,7 @@ class Templates:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=True,
-            finalize=_json_value if slack else None,
+            finalize=_json_value if slack else _visible_value,
         )
         environment.filters.update(
             md=markdown_inline,

@@ -1,5 +1,6 @@
 """Engine settings from the environment (operational knobs, not policy): read when used, validated."""
 
+import math
 import os
 
 from hitl_cli.errors import UsageError
@@ -13,7 +14,7 @@ def _positive(variable: str, default: float, kind=float):
         value = kind(raw)
     except ValueError:
         value = None
-    if value is None or value <= 0:
+    if value is None or not math.isfinite(value) or value <= 0:
         raise UsageError(f"{variable}={raw!r}: expected a positive {'integer' if kind is int else 'number'}")
     return value
 
@@ -42,6 +43,23 @@ def state_busy_timeout() -> float:
 def max_file_bytes() -> int:
     """Largest input file (manifests, profile, track record) hitl reads; a larger one is an invalid input."""
     return _positive("HITL_MAX_FILE_BYTES", 32 * 1024 * 1024, int)
+
+
+def max_documents_per_file() -> int:
+    """Most documents (YAML documents, elements of a top-level JSON array) one input file may hold; a file with
+    more is refused whole before they are built, so a small file of many empty documents cannot exhaust memory."""
+    return _positive("HITL_MAX_DOCUMENTS_PER_FILE", 10_000, int)
+
+
+def max_values_per_file() -> int:
+    """Most values one input file may hold (in YAML every mapping, list and scalar; in JSON every mapping and
+    list), counted before any is built: what keeps a file within the size limit under 512 MB of memory."""
+    return _positive("HITL_MAX_VALUES_PER_FILE", 250_000, int)
+
+
+def max_problems_per_file() -> int:
+    """Most problems reported for one input file; the rest are counted in one last line."""
+    return _positive("HITL_MAX_PROBLEMS_PER_FILE", 100, int)
 
 
 def max_nesting_depth() -> int:

@@ -26,6 +26,7 @@ except ImportError:  # pragma: no cover - the pure-Python parser keeps every gua
 MERGE_TAG = "tag:yaml.org,2002:merge"
 _OPENING = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
 _CLOSING = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+_VALUES = (*_OPENING, yaml.ScalarEvent, yaml.AliasEvent)
 
 
 class InputLimitError(yaml.YAMLError):
@@ -74,14 +75,22 @@ class _Loader(_Parser, _BoundedConstructor, yaml.resolver.Resolver):
         self.allow_aliases = allow_aliases
 
 
-def _check_events(text: str, allow_aliases: bool, max_depth: int) -> None:
+def _check_events(text: str, allow_aliases: bool, max_depth: int, max_values: int, max_documents: int) -> None:
     parser = _Parser(text)
-    depth = 0
+    depth = documents = nodes = 0
     try:
         while parser.check_event():
             event = parser.get_event()
             kind = type(event)
-            if kind in _OPENING:
+            if kind in _VALUES:
+                nodes += 1
+                if nodes > max_values:
+                    raise InputLimitError(f"holds more than {max_values} values (HITL_MAX_VALUES_PER_FILE)", event.start_mark)
+            if kind is yaml.DocumentStartEvent:
+                documents += 1
+                if documents > max_documents:
+                    raise InputLimitError(f"holds more than {max_documents} documents (HITL_MAX_DOCUMENTS_PER_FILE)", event.start_mark)
+            elif kind in _OPENING:
                 depth += 1
                 if depth > max_depth:
                     raise InputLimitError(f"nested deeper than {max_depth} levels", event.start_mark)
@@ -126,9 +135,14 @@ def _children(node: Node) -> Iterator[Node]:
     return []
 
 
-def load_yaml_documents(text: str, allow_aliases: bool, max_depth: int, max_nodes: int) -> list[tuple[int, object]]:
-    """(1-based first line, value) of every document; any YAMLError (InputLimitError included) propagates."""
-    _check_events(text, allow_aliases, max_depth)
+def load_yaml_documents(
+    text: str, allow_aliases: bool, max_depth: int, max_nodes: int, max_values: int, max_documents: int
+) -> list[tuple[int, object]]:
+    """(1-based first line, value) of every document; any YAMLError (InputLimitError included) propagates.
+
+    A file holding more than max_values values or max_documents documents is refused before anything is built;
+    max_nodes bounds what aliases may expand the values to."""
+    _check_events(text, allow_aliases, max_depth, max_values, max_documents)
     loader = _Loader(text, allow_aliases)
     found: list[tuple[int, object]] = []
     try:

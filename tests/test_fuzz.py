@@ -42,6 +42,10 @@ _file_numbers = itertools.count()
 
 KNOWN_TYPES = ["read", "catalog_update", "documentation", "test_generation", "test_execution", "write",
                "schema_migration", "delete", "drop", "grant_access"]
+# One-line manifest fields hold printable characters only (hitl_cli/models/plain_text.py).
+printable = st.text(alphabet=st.characters(blacklist_categories=("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp", "Zs")) | st.just(" "),
+                    min_size=1, max_size=20)
+unprintable = st.sampled_from(["dev\n::error::x", "\x1b[31mred", "a\u202eb", "zero\u200bwidth", "line\u2028sep", "tab\there", "nbsp\u00a0"])
 identifiers = st.from_regex(r"[A-Za-z0-9._:-]{1,40}", fullmatch=True)
 names = st.one_of(st.sampled_from(KNOWN_TYPES + ["dev", "staging", "production"]), st.text(min_size=1, max_size=30))
 statements = st.one_of(
@@ -61,8 +65,8 @@ json_values = st.recursive(
 def valid_manifests(draw) -> dict:
     manifest = make_manifest(
         id="placeholder",
-        type=draw(st.one_of(st.sampled_from(KNOWN_TYPES), st.text(min_size=1, max_size=20))),
-        env=draw(st.one_of(st.sampled_from(["dev", "staging", "production"]), st.text(min_size=1, max_size=20))),
+        type=draw(st.one_of(st.sampled_from(KNOWN_TYPES), printable)),
+        env=draw(st.one_of(st.sampled_from(["dev", "staging", "production"]), printable)),
         agent=draw(st.one_of(st.just("trusted-agent"), identifiers)),
         confidence=draw(st.one_of(st.none(), st.floats(0.0, 1.0))),
         reversible=draw(st.booleans()),
@@ -75,7 +79,7 @@ def valid_manifests(draw) -> dict:
     created = draw(st.one_of(st.none(), st.datetimes(timezones=st.just(timezone.utc))))
     if created is not None:
         manifest["metadata"]["created"] = created.isoformat()
-    manifest["action"]["summary"] = draw(st.text(min_size=1, max_size=300).filter(lambda s: "\n" not in s and "\r" not in s))
+    manifest["action"]["summary"] = draw(printable)
     manifest["context"].update(draw(st.dictionaries(st.text(min_size=1, max_size=10), json_values, max_size=3)))
     return manifest
 
@@ -104,11 +108,11 @@ WRONG_VALUES = [
     ("action.confidence", st.one_of(st.floats(min_value=1.0000001, max_value=1e9), st.floats(max_value=-1e-9, min_value=-1e9), st.just("0.9"))),
     ("action.reversible", st.sampled_from(["yes", 1, "true", None])),
     ("action.novel", st.sampled_from(["no", 0])),
-    ("action.summary", st.one_of(st.just("two\nlines"), st.text(min_size=301, max_size=400, alphabet="s"), st.just(""))),
+    ("action.summary", st.one_of(unprintable, st.just("two\nlines"), st.text(min_size=301, max_size=400, alphabet="s"), st.just(""))),
     ("action.statement", st.one_of(st.integers(), st.lists(st.just("DROP TABLE t"), min_size=1, max_size=2))),
-    ("action.type", st.one_of(st.just(""), st.integers(), st.text(min_size=129, max_size=200, alphabet="t"))),
+    ("action.type", st.one_of(unprintable, st.just(""), st.integers(), st.text(min_size=129, max_size=200, alphabet="t"))),
     ("target.resource_type", st.sampled_from(["database", "TABLE", ""])),
-    ("target.environment", st.one_of(st.just(""), st.lists(st.just("dev"), min_size=1, max_size=1))),
+    ("target.environment", st.one_of(unprintable, st.just(""), st.lists(st.just("dev"), min_size=1, max_size=1))),
     ("impact.rows_affected", st.one_of(st.integers(max_value=-1), st.just(1.5), st.just("10"))),
     ("impact.estimated_cost_usd", st.one_of(st.floats(max_value=-0.001, min_value=-1e9), st.just("cheap"))),
     ("impact.pii", st.sampled_from(["no", 0, None])),

@@ -88,11 +88,12 @@ def test_each_hostile_file_gets_a_clear_error(hostile_run, name):
 
 def test_a_file_over_the_size_limit_is_refused_without_reading_it_whole(tmp_path):
     write_manifests(tmp_path, [VALID], "valid.yaml")
-    # An endless file: only the limit (and one byte) is ever read.
-    result = hitl("check", tmp_path / "valid.yaml", "/dev/zero", "--profile", "default", "--format", "json",
+    huge = tmp_path / "huge.yaml"
+    huge.write_bytes(b"#" * 65537)
+    result = hitl("check", tmp_path / "valid.yaml", huge, "--profile", "default", "--format", "json",
                   env={"HITL_MAX_FILE_BYTES": "65536"})
     assert result.returncode == 4, result.stderr
-    assert "/dev/zero: (document): larger than 65536 bytes (HITL_MAX_FILE_BYTES)" in result.stderr
+    assert f"{huge}: (document): larger than 65536 bytes (HITL_MAX_FILE_BYTES)" in result.stderr
     assert [d["id"] for d in json.loads(result.stdout)] == ["valid-neighbour"]
 
 

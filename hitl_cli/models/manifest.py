@@ -6,8 +6,9 @@ from typing import Annotated, Literal
 from pydantic import ConfigDict, Field, StringConstraints
 
 from hitl_cli.models.common import Identifier, StrictModel
+from hitl_cli.models.plain_text import Printable
 
-OneLine = Annotated[str, StringConstraints(min_length=1, max_length=300, pattern=r"^[^\r\n]*$")]
+OneLine = Annotated[str, StringConstraints(min_length=1, max_length=300, pattern=r"^[^\r\n]*$"), Printable]
 ResourceType = Literal[
     "table", "column", "schema", "view", "pipeline", "dashboard", "catalog_entry", "document", "test", "other"
 ]
@@ -23,7 +24,7 @@ class Agent(StrictModel):
 
 
 class Action(StrictModel):
-    type: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    type: Annotated[str, StringConstraints(min_length=1, max_length=128), Printable]
     summary: OneLine
     statement: str | None = None
     confidence: Annotated[float | None, Field(ge=0.0, le=1.0)] = None
@@ -32,9 +33,9 @@ class Action(StrictModel):
 
 
 class Target(StrictModel):
-    environment: Annotated[str, StringConstraints(min_length=1, max_length=128)]
-    system: str | None = None
-    resource: str | None = None
+    environment: Annotated[str, StringConstraints(min_length=1, max_length=128), Printable]
+    system: Annotated[str, Printable] | None = None
+    resource: Annotated[str, Printable] | None = None
     resource_type: ResourceType | None = None
 
 

@@ -1,19 +1,12 @@
 """`check --format github`: GitHub Actions workflow commands that annotate the manifest files."""
 
+from hitl_cli.escaping import github_data, github_property
 from hitl_cli.evaluation import RunResult
 from hitl_cli.reporters.common import source_file, summary, verdict
 
 
-def _data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _property(text: str) -> str:
-    return _data(text).replace(":", "%3A").replace(",", "%2C")
-
-
 def _command(level: str, file: str, line: int, title: str, message: str) -> str:
-    return f"::{level} file={_property(file)},line={line},title={_property(title)}::{_data(message)}"
+    return f"::{level} file={github_property(file)},line={line},title={github_property(title)}::{github_data(message)}"
 
 
 def render(result: RunResult) -> str:
@@ -30,5 +23,5 @@ def render(result: RunResult) -> str:
     for source, problems in result.invalid_documents().items():
         message = "\n".join(f"{p.path or '(document)'}: {p.message}" for p in problems)
         lines.append(_command("error", source_file(source), 1, f"hitl: invalid manifest {source}", message))
-    lines.append(f"::notice title=hitl::{_data(summary(result))}")
+    lines.append(f"::notice title=hitl::{github_data(summary(result))}")
     return "\n".join(lines) + "\n"

@@ -2,13 +2,14 @@
 
 from collections.abc import Callable
 
+from hitl_cli.escaping import markdown_code_span, markdown_inline, markdown_table_cell, visible
 from hitl_cli.impact import Change, DiffReport
 
 VERBS = {"loosening": "LOOSENS", "tightening": "TIGHTENS", "mixed": "MIXED", "neutral": "NEUTRAL"}
 
 
 def _cell(text: str) -> str:
-    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    return markdown_inline(text)
 
 
 def _headline(report: DiffReport) -> list[str]:
@@ -36,7 +37,7 @@ def _field_changes(change: Change) -> list[str]:
 
 
 def text(report: DiffReport) -> str:
-    lines = _headline(report)
+    lines = [visible(line) for line in _headline(report)]
     if report.transitions:
         lines += ["", "transitions:"]
         lines += [f"  {t.from_tier} -> {t.to_tier}: {t.count}" for t in report.transitions]
@@ -44,9 +45,9 @@ def text(report: DiffReport) -> str:
         lines += ["", "changes:"]
     for change in report.changes:
         lines.append(
-            f"  {VERBS[change.direction]:<8} {change.id}: {change.before.tier} -> {change.after.tier}  ({change.source})"
+            f"  {VERBS[change.direction]:<8} {visible(change.id)}: {change.before.tier} -> {change.after.tier}  ({visible(change.source)})"
         )
-        lines += [f"           {detail}" for detail in _field_changes(change)]
+        lines += [f"           {visible(detail)}" for detail in _field_changes(change)]
     if report.loosens:
         lines += ["", "at least one decision loosens: review the change (--allow-loosening accepts it)"]
     return "\n".join(lines) + "\n"
@@ -61,7 +62,7 @@ def markdown(report: DiffReport) -> str:
         lines += ["", "| id | change | tier | details | source |", "|---|---|---|---|---|"]
         for change in report.changes:
             lines.append(
-                f"| `{_cell(change.id)}` | **{change.direction}** | {change.before.tier} → {change.after.tier} | "
+                f"| {markdown_table_cell(markdown_code_span(change.id))} | **{change.direction}** | {change.before.tier} → {change.after.tier} | "
                 f"{_cell('; '.join(_field_changes(change)))} | {_cell(change.source)} |"
             )
     if report.loosens:

@@ -10,6 +10,7 @@ report on 100,000 decisions is never held whole in memory.
 import json
 from collections.abc import Iterator
 
+from hitl_cli.escaping import json_text
 from hitl_cli.evaluation import Evaluated, RunResult
 
 
@@ -28,6 +29,6 @@ def render(result: RunResult) -> Iterator[str]:
         yield "[]\n"
         return
     for index, item in enumerate(result.evaluated):
-        element = json.dumps(_object(item), indent=2).replace("\n", "\n  ")
+        element = json_text(json.dumps(_object(item), indent=2)).replace("\n", "\n  ")
         yield ("[\n  " if index == 0 else ",\n  ") + element
     yield "\n]\n"

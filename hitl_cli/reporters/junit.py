@@ -2,6 +2,7 @@
 
 import xml.etree.ElementTree as ET
 
+from hitl_cli.escaping import xml_text
 from hitl_cli.evaluation import RunResult
 from hitl_cli.reporters.common import source_file, verdict
 
@@ -11,7 +12,7 @@ def render(result: RunResult) -> str:
     needing_human = [item for item in result.evaluated if not item.may_run]
     suite = ET.Element(
         "testsuite",
-        name=f"hitl ({result.profile})",
+        name=xml_text(f"hitl ({result.profile})"),
         tests=str(len(result.evaluated) + len(invalid)),
         failures=str(len(needing_human)),
         errors=str(len(invalid)),
@@ -19,14 +20,14 @@ def render(result: RunResult) -> str:
     )
     for item in result.evaluated:
         d = item.decision
-        case = ET.SubElement(suite, "testcase", classname=source_file(item.loaded.source), name=d.id)
+        case = ET.SubElement(suite, "testcase", classname=xml_text(source_file(item.loaded.source)), name=xml_text(d.id))
         if not item.may_run:
-            failure = ET.SubElement(case, "failure", type=d.tier, message=f"{d.id} {verdict(item)} ({d.tier})")
-            failure.text = "\n".join(f"[{r.tier}] {r.code}: {r.message}" for r in d.reasons)
+            failure = ET.SubElement(case, "failure", type=d.tier, message=xml_text(f"{d.id} {verdict(item)} ({d.tier})"))
+            failure.text = "\n".join(xml_text(f"[{r.tier}] {r.code}: {r.message}") for r in d.reasons)
     for source, problems in invalid.items():
-        case = ET.SubElement(suite, "testcase", classname=source_file(source), name=source)
-        error = ET.SubElement(case, "error", type="invalid_manifest", message=str(problems[0]))
-        error.text = "\n".join(str(problem) for problem in problems)
+        case = ET.SubElement(suite, "testcase", classname=xml_text(source_file(source)), name=xml_text(source))
+        error = ET.SubElement(case, "error", type="invalid_manifest", message=xml_text(problems[0]))
+        error.text = "\n".join(xml_text(problem) for problem in problems)
     suites = ET.Element("testsuites", name="hitl")
     suites.append(suite)
     ET.indent(suites)

@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from hitl_cli import __version__, paths
+from hitl_cli.escaping import json_text
 from hitl_cli.evaluation import Evaluated, RunResult
 from hitl_cli.reason_rules import ReasonRules
 from hitl_cli.reporters.common import source_file
@@ -115,4 +116,4 @@ def render(result: RunResult) -> str:
             }
         ],
     }
-    return json.dumps(log, indent=2) + "\n"
+    return json_text(json.dumps(log, indent=2)) + "\n"

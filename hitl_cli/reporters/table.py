@@ -1,5 +1,6 @@
 """`--format table`: aligned columns for a person at a terminal, each reason beneath its action."""
 
+from hitl_cli.escaping import visible
 from hitl_cli.evaluation import RunResult
 
 COLUMNS = ("ID", "TIER", "APPROVALS", "DELIVERY", "AGENT LEVEL", "POST-HOC")
@@ -8,7 +9,7 @@ COLUMNS = ("ID", "TIER", "APPROVALS", "DELIVERY", "AGENT LEVEL", "POST-HOC")
 def render(result: RunResult) -> str:
     rows = [
         (
-            d.id,
+            visible(d.id),
             d.tier,
             str(d.approvals_required),
             d.delivery,
@@ -18,9 +19,9 @@ def render(result: RunResult) -> str:
         for d in (item.decision for item in result.evaluated)
     ]
     widths = [max(len(cell) for cell in column) for column in zip(COLUMNS, *rows)]
-    lines = [f"profile: {result.profile}", "  ".join(h.ljust(w) for h, w in zip(COLUMNS, widths)).rstrip()]
+    lines = [f"profile: {visible(result.profile)}", "  ".join(h.ljust(w) for h, w in zip(COLUMNS, widths)).rstrip()]
     for row, item in zip(rows, result.evaluated):
         lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
         for reason in item.decision.reasons:
-            lines.append(f"    - [{reason.tier}] {reason.code}: {reason.message}")
+            lines.append(f"    - [{reason.tier}] {visible(reason.code)}: {visible(reason.message)}")
     return "\n".join(lines) + "\n"

@@ -6,6 +6,7 @@ made instead of being held whole in memory.
 
 from collections.abc import Iterator
 
+from hitl_cli.escaping import visible
 from hitl_cli.evaluation import RunResult
 from hitl_cli.reporters.common import summary, verdict
 
@@ -13,9 +14,9 @@ from hitl_cli.reporters.common import summary, verdict
 def render(result: RunResult) -> Iterator[str]:
     for item in result.evaluated:
         d = item.decision
-        lines = [f"{item.loaded.source}: {d.id}: {verdict(item).upper()} ({d.tier})"]
-        lines += [f"    - [{r.tier}] {r.code}: {r.message}" for r in d.reasons]
+        lines = [f"{visible(item.loaded.source)}: {visible(d.id)}: {verdict(item).upper()} ({d.tier})"]
+        lines += [f"    - [{r.tier}] {visible(r.code)}: {visible(r.message)}" for r in d.reasons]
         yield "\n".join(lines) + "\n"
     for source in result.invalid_documents():
-        yield f"{source}: INVALID (see errors above)\n"
+        yield f"{visible(source)}: INVALID (see errors above)\n"
     yield summary(result) + "\n"

@@ -10,6 +10,7 @@ from html.parser import HTMLParser
 import pytest
 
 from .support import TIER_SHAPES, at, copy_profile, manifest, tier_manifest
+from inert import assert_inert
 
 FORMATS = ("markdown", "html", "slack")
 BLOCK_TYPES = {"header", "section", "context", "divider", "actions", "image", "rich_text", "input", "file", "video"}
@@ -258,3 +259,17 @@ def test_an_organisations_templates_replace_the_shipped_ones_by_name(ws):
     (folder / "notify.html").write_text("{% if %}")
     syntax = ws.hitl("notify", "m-single_approval", "--format", "html")
     assert syntax.returncode == 4 and "template error" in syntax.stderr
+
+
+LOG_INJECTION = "ok\n::error file=x::injected\n  ::stop-commands::tok\x1b[2J \x9b31m \u202egnp.exe \u200b \u2028 \x85 ##[group]"
+
+
+@pytest.mark.parametrize("format", ["markdown", "html", "slack"])
+def test_messages_keep_control_characters_and_workflow_commands_inert(ws, format):
+    hostile = manifest("log-injection", type="write", env="staging", summary="fine", statement=LOG_INJECTION,
+                       context={"why": LOG_INJECTION, "risks": [LOG_INJECTION], LOG_INJECTION: LOG_INJECTION})
+    ws.submit([hostile])
+    result = ws.hitl("notify", "log-injection", "--format", format)
+    assert result.returncode == 0, result.stderr
+    assert_inert(result.stdout)
+    assert "x1b[2J" in result.stdout  # shown escaped (\x1b), not dropped

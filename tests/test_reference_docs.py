@@ -1,0 +1,60 @@
+"""docs/cli.md and docs/manifest.md stay the reference: every command, option, setting and manifest field is in them."""
+
+import re
+
+import pytest
+import typer
+from pydantic import BaseModel
+
+from conftest import ROOT
+from hitl_cli.cli import app
+from hitl_cli.models import ActionManifest
+
+CLI_DOC = (ROOT / "docs" / "cli.md").read_text()
+MANIFEST_DOC = (ROOT / "docs" / "manifest.md").read_text()
+
+
+def _commands(command, prefix):
+    if hasattr(command, "commands"):
+        for name, sub in command.commands.items():
+            yield from _commands(sub, [*prefix, name])
+    else:
+        yield " ".join(prefix), command
+
+
+COMMANDS = list(_commands(typer.main.get_command(app), ["hitl"]))
+
+
+@pytest.mark.parametrize(("name", "command"), COMMANDS, ids=[name for name, _ in COMMANDS])
+def test_every_command_and_option_is_in_the_cli_reference(name, command):
+    assert f"`{name}" in CLI_DOC or f"{name} " in CLI_DOC, name
+    for parameter in command.params:
+        if parameter.param_type_name == "option":
+            assert any(flag in CLI_DOC for flag in parameter.opts if flag.startswith("--")), (name, parameter.opts)
+
+
+def test_every_setting_is_in_the_cli_reference():
+    settings = set(re.findall(r'"(HITL_[A-Z_]+)"', (ROOT / "hitl_cli" / "settings.py").read_text()))
+    assert len(settings) >= 10
+    for variable in settings:
+        assert f"`{variable}`" in CLI_DOC, variable
+        if variable.startswith("HITL_MAX_"):  # the input limits are part of the manifest reference too
+            assert f"`{variable}`" in MANIFEST_DOC, variable
+
+
+def _fields(model: type[BaseModel], prefix: str = ""):
+    for name, field in model.model_fields.items():
+        yield f"{prefix}{name}"
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            yield from _fields(annotation, f"{prefix}{name}.")
+
+
+def test_every_manifest_field_is_in_the_manifest_reference():
+    for path in _fields(ActionManifest):
+        assert f"{path.rsplit('.', 1)[-1]}:" in MANIFEST_DOC, path
+
+
+def test_the_references_never_link_outside_the_project():
+    for text in (CLI_DOC, MANIFEST_DOC):
+        assert "../shared" not in text and "](spec/" not in text
