@@ -69,7 +69,7 @@ def profile_lint(
     environment the profile does not know, waivers that lower nothing.
 
     Exit 0: nothing to report; 1: at least one finding; 2: usage error; 4: a profile does not validate.
-    Expired waivers are judged at the current time (HITL_NOW pins it for tests).
+    Expired waivers are judged at the current time of the system clock.
     """
     now = clock.now()
     found = False
