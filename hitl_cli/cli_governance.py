@@ -22,7 +22,8 @@ from hitl_cli.inputs import available_profile_files, load_profile, load_track_re
 from hitl_cli.models import Profile
 from hitl_cli.output import emit, warn
 from hitl_cli.reporters.impact import DIFF_FORMATS
-from hitl_cli.cli_common import ProfileOption, StateOption, TrackRecordOption, guarded, valid_profiles
+from hitl_cli.calibration.storage import beside
+from hitl_cli.cli_common import CalibrationOption, ProfileOption, StateOption, TrackRecordOption, guarded, valid_profiles
 from hitl_cli.store.connection import state_path
 
 DiffFormat = Enum("DiffFormat", {name: name for name in DIFF_FORMATS}, type=str)
@@ -146,7 +147,8 @@ def diff(
     problems = record_problems + recorded.problems
     for problem in problems:
         warn(str(problem))
-    report = impact_diff(current, proposed, recorded.manifests, record, [str(path) for path in history], problems)
+    calibration = beside(state_path(state))
+    report = impact_diff(current, proposed, recorded.manifests, record, [str(path) for path in history], problems, calibration)
     emit(DIFF_FORMATS[DiffFormat(format).value](report), output)
     if change_request is not None:
         manifest = change_manifest(report, proposed_by, why)
@@ -166,6 +168,7 @@ def bundle_build(
         ),
     ] = None,
     signing_alg: Annotated[SigningAlg, typer.Option("--signing-alg", help="The signature algorithm.")] = "RS256",
+    calibration: CalibrationOption = None,
 ) -> None:
     """Build an OPA bundle of the policies and profiles, signed when a key is given.
 
@@ -176,7 +179,7 @@ def bundle_build(
     """
     selected = _selected_profiles(profile, all_profiles, required=True)
     signing = bundles.Signing(signing_key, SigningAlg(signing_alg).value) if signing_key is not None else None
-    built = bundles.build([loaded for loaded, _ in selected], output, signing)
+    built = bundles.build([loaded for loaded, _ in selected], output, signing, calibration)
     signed = f"signed {built.signed_with}" if built.signed_with else "unsigned"
     print(f"{built.path}: bundle of profiles {', '.join(built.profiles)}, revision {built.revision}, {signed}")
 
