@@ -176,8 +176,8 @@ def _calibration_file(ws, target):
     return target
 
 
-def _low_confidence(ws, plan, *args) -> list:
-    found = ws.json("evaluate", plan, "--profile", "default", *args)
+def _low_confidence(ws, plan, *args, env: dict | None = None) -> list:
+    found = ws.json("evaluate", plan, "--profile", "default", *args, env=env)
     return [r for r in found[0]["reasons"] if r["code"] == "low_confidence"]
 
 
@@ -190,6 +190,8 @@ def test_a_calibration_planted_in_the_working_directory_is_ignored(tmp_path):
     _calibration_file(ws, tmp_path / ".hitl" / "calibration.json")  # planted in the working directory
     assert len(_low_confidence(ws, plan, "--state", elsewhere)) == 1
     assert len(_low_confidence(ws, plan)) == 1  # the workspace store is in tmp_path, not in tmp_path/.hitl
+    planted = {"HITL_CALIBRATION": str(tmp_path / ".hitl" / "calibration.json")}  # an old variable: no longer read
+    assert len(_low_confidence(ws, plan, "--state", elsewhere, env=planted)) == 1
     check = ws.hitl("check", plan, "--profile", "default", "--state", elsewhere)
     assert check.returncode == 1, check.stdout  # waits for a person, as without calibration
 
