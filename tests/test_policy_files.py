@@ -109,6 +109,8 @@ def every_policy_command(ws):
 @pytest.mark.parametrize("link", ["folder", "file"])
 def test_links_in_the_policy_folder_are_refused(tmp_path, link):
     ws = make_workspace(tmp_path)
+    ws.submit([tier_manifest("single_approval")])
+    assert ws.hitl("approve", "m-single_approval", "--by", "alice").returncode == 0
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "lenient.rego").write_text("package hitl.lenient\n\nanything := true\n")
@@ -118,6 +120,8 @@ def test_links_in_the_policy_folder_are_refused(tmp_path, link):
         (ws.rego / "hitl" / "lenient.rego").symlink_to(outside / "lenient.rego")
     for result in every_policy_command(ws):
         one_line_failure(result, "symbolic link")
+    view = ws.status("m-single_approval")  # an approval cannot be honoured under a revision hitl cannot compute
+    assert view["status"] == "stale" and "symbolic link" in view["stale_reason"], view["stale_reason"]
     assert not (ws.root / "out.tar.gz").exists() and not (ws.root / "docs.md").exists()
 
 

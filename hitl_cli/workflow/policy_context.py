@@ -46,6 +46,10 @@ class PolicyContexts:
 def _read(source: str, name: str, state: Path) -> PolicyContext:
     try:
         path = Path(source) if Path(source).is_file() else profile_path(name)
-        return PolicyContext.of(load_profile(path), path, state)
+        profile = load_profile(path)
     except HitlError as error:
         return PolicyContext(None, None, f"profile {name} ({source}) cannot be read: {str(error).splitlines()[0]}")
+    try:
+        return PolicyContext.of(profile, path, state)
+    except HitlError as error:
+        return PolicyContext(None, None, f"the policy revision cannot be computed: {str(error).splitlines()[0]}")
