@@ -53,7 +53,7 @@ def prepared_set(size: int, profile: str) -> tuple[generate.GeneratedSet, Path, 
         stamp.write_text(json.dumps(recipe))
     else:
         generated = generate.existing(folder)
-    policy_data = write_policy_data([load_profile(profile_path(profile))], folder)
+    policy_data = write_policy_data([load_profile(profile_path(profile))], folder, None)
     conftest_data = folder / "conftest-data.json"
     data = json.loads(policy_data.read_text())
     data["bench"] = {"profile": profile, "track_record": json.loads(generated.track_record.read_text())}
@@ -117,7 +117,7 @@ def bench_single(profile: str, repeats: int) -> dict:
     folder.mkdir(parents=True, exist_ok=True)
     source = tools.ROOT / "examples" / "manifests" / "add-column-production.yaml"
     record = tools.ROOT / "examples" / "track-record.yaml"
-    policy_data = write_policy_data([load_profile(profile_path(profile))], folder)
+    policy_data = write_policy_data([load_profile(profile_path(profile))], folder, None)
     manifest = load_manifest_input(source)
     one = folder / "input.json"
     one.write_text(json.dumps({"profile": profile, "track_record": load_record(record), "manifest": manifest}))

@@ -3,7 +3,8 @@
 Each record's hash is the SHA-256 of its canonical content - seq, time, kind, subject, actor, the
 payload exactly as stored, and the previous record's hash - so changing, removing, inserting or
 reordering any record breaks the chain at that record. The head (last seq and hash, kept beside the
-records) shows when records were cut from the end or added after it.
+records) shows when records were cut from the end or added after it. Times never go back: a record dated
+before the one it follows is refused when written and reported by verification, even with a sound chain.
 """
 
 import sqlite3
@@ -13,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from hitl_cli.canonical import canonical_json, digest
+from hitl_cli.errors import StoreError
 from hitl_cli.models.workflow import AuditRecord
 from hitl_cli.store import audit_log
 
@@ -30,6 +32,12 @@ def append(
     """Append one record; the caller's transaction makes it land together with the change it records."""
     last = audit_log.head(connection)
     seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
+    previous = _moment(audit_log.time_of(connection, last[0])) if last else None
+    if previous is not None and at < previous:
+        raise StoreError(
+            f"the system clock ({at.isoformat()}) is behind the audit trail's last record ({previous.isoformat()}): "
+            "nothing was recorded; correct the clock"
+        )
     record = AuditRecord(
         seq=seq, at=at, kind=kind, subject=subject, actor=actor, payload=payload, prev_hash=prev_hash, hash=""
     )
@@ -69,6 +77,10 @@ def check_chain(connection: sqlite3.Connection) -> AuditCheck:
             return broken(seq, f"record {seq} does not match its hash: it was changed")
         if row["prev_hash"] != prev_hash:
             return broken(seq, f"record {seq} does not follow record {seq - 1}: the chain was reordered or spliced")
+        if _moment(row["at"]) is None:
+            return broken(seq, f"record {seq} has no valid time ({row['at']!r})")
+        if last is not None and _moment(row["at"]) < _moment(last["at"]):
+            return broken(seq, f"record {seq} is dated {row['at']}, before record {seq - 1} ({last['at']})")
         prev_hash, last = row["hash"], row
         expected_seq += 1
         count += 1
@@ -83,6 +95,15 @@ def check_chain(connection: sqlite3.Connection) -> AuditCheck:
             return broken(last["seq"] + 1, f"record {last['seq'] + 1} is missing: the trail ends before its head")
         return broken(last["seq"], f"record {last['seq']} is not the one the head names: it was replaced")
     return AuditCheck(ok=True, records=count, head_seq=head[0] if head else None, head_hash=head[1] if head else None)
+
+
+def _moment(stored: object) -> datetime | None:
+    """A stored record time as an aware datetime; None when it is not one."""
+    try:
+        moment = datetime.fromisoformat(stored) if isinstance(stored, str) else None
+    except ValueError:
+        return None
+    return moment if moment is not None and moment.tzinfo is not None else None
 
 
 def export(connection: sqlite3.Connection) -> list[dict]:

@@ -1,8 +1,8 @@
 """OPA bundles for a fleet: `hitl bundle build` and `hitl serve --bundle`.
 
-A bundle holds the policies (tests excluded) and the profiles' data exactly as a local run loads them
-(`engine.write_policy_data`, under data.hitl.profiles). Data that later features add to a decision's
-data (calibration) belongs in `write_policy_data` too: every bundle then carries it with no change here.
+A bundle holds every file a local run loads from the policy folder (hitl_cli.policy_files: the policies, tests
+excluded, and the data files, merged at their folder's path as OPA merges them) and the profiles' and calibration
+data exactly as a local run loads them (`engine.write_policy_data`, under data.hitl).
 The bundle owns the `hitl` root, and its revision is a digest of its content, so two builds of the same
 policies and profiles have the same revision and replicas can be compared by it. With a signing key,
 `opa build` signs it (.signatures.json); OPA refuses to activate a signed bundle whose files do not match
@@ -17,11 +17,14 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from hitl_cli import __version__, engine, paths
 from hitl_cli.engine.binary import find_opa
 from hitl_cli.errors import EngineError, UsageError
 from hitl_cli.models import Profile
 from hitl_cli.output import replaced_atomically
+from hitl_cli.policy_files import policy_files
 
 SIGNING_ALGORITHMS = (
     "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "HS256", "HS384", "HS512",
@@ -45,15 +48,43 @@ class BuiltBundle:
     signed_with: str | None
 
 
-def _stage_policies(rego: Path, stage: Path) -> None:
-    if not rego.is_dir():
-        raise EngineError(f"policy folder {rego} does not exist")
-    for source in sorted(rego.rglob("*.rego")):
-        if source.name.endswith("_test.rego"):
-            continue
-        target = stage / source.relative_to(rego)
+def _stage_policies(rego: Path, stage: Path, data_file: Path) -> None:
+    """Copy the policies; merge each data file into the stage's one data file at the path OPA loads it at."""
+    found = policy_files(rego)
+    for relative in found.policies:
+        target = stage / relative
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, target)
+        shutil.copyfile(rego / relative, target)
+    data = json.loads(data_file.read_text())
+    for relative in found.data:
+        at = data
+        for part in relative.parent.parts:
+            at = at.setdefault(part, {})
+            if not isinstance(at, dict):
+                raise EngineError(f"policy folder {rego}: {relative} conflicts with other data at {part}")
+        _merge(at, _read_data(rego / relative), f"policy folder {rego}: {relative}")
+    data_file.write_text(json.dumps(data))
+
+
+def _read_data(path: Path):
+    try:
+        text = path.read_text(encoding="utf-8")
+        return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as error:
+        raise EngineError(f"data file {path} cannot be read: {' '.join(str(error).split())}") from None
+
+
+def _merge(into: dict, data, where: str) -> None:
+    """OPA's merge of data files: objects merge key by key; any other value given twice is a conflict."""
+    if not isinstance(data, dict):
+        raise EngineError(f"{where}: data files must hold an object")
+    for key, value in data.items():
+        if isinstance(into.get(key), dict) and isinstance(value, dict):
+            _merge(into[key], value, where)
+        elif key in into:
+            raise EngineError(f"{where}: {key} is already set by other data (OPA refuses the merge too)")
+        else:
+            into[key] = value
 
 
 def _revision(stage: Path) -> str:
@@ -80,8 +111,11 @@ def _opa_build(stage: Path, output: Path, signing: Signing | None) -> None:
         raise EngineError(f"opa build failed: {message}")
 
 
-def build(profiles: list[Profile], output: Path, signing: Signing | None = None) -> BuiltBundle:
-    """Write the bundle to output, replaced atomically (a failed build leaves no file behind)."""
+def build(
+    profiles: list[Profile], output: Path, signing: Signing | None = None, calibration: Path | None = None
+) -> BuiltBundle:
+    """Write the bundle to output, replaced atomically (a failed build leaves no file behind); calibration: the
+    calibration file it carries as data.hitl.calibration (none by default)."""
     if signing is not None:
         if signing.algorithm not in SIGNING_ALGORITHMS:
             raise UsageError(f"--signing-alg {signing.algorithm}: expected one of {', '.join(SIGNING_ALGORITHMS)}")
@@ -93,8 +127,7 @@ def build(profiles: list[Profile], output: Path, signing: Signing | None = None)
     with tempfile.TemporaryDirectory(prefix="hitl-bundle-") as scratch:
         stage = Path(scratch) / "bundle"
         stage.mkdir()
-        _stage_policies(paths.rego_dir(), stage)
-        engine.write_policy_data(profiles, stage)
+        _stage_policies(paths.rego_dir(), stage, engine.write_policy_data(profiles, stage, calibration))
         revision = _revision(stage)
         names = [profile.name for profile in profiles]
         manifest = {"revision": revision, "roots": [BUNDLE_ROOT], "metadata": {"hitl": {"version": __version__, "profiles": names}}}

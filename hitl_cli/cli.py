@@ -21,7 +21,8 @@ from hitl_cli.output import emit, warn
 from hitl_cli.progress import Progress
 from hitl_cli.reporters import CHECK_FORMATS, EVALUATE_FORMATS
 from hitl_cli.cli_common import (
-    InputPaths, OpaUrlOption, ProfileOption, StateOption, TrackRecordOption, guarded, report_destinations, valid_profiles,
+    CalibrationOption, InputPaths, OpaUrlOption, ProfileOption, StateOption, TrackRecordOption, guarded, report_destinations,
+    valid_profiles,
 )
 from hitl_cli.cli_workflow import register as register_workflow
 from hitl_cli.cli_governance import SigningAlg, register as register_governance
@@ -126,6 +127,7 @@ def serve(
         typer.Option("--verification-key", help="With --bundle: the PEM public key (or HMAC secret) to verify it with."),
     ] = None,
     signing_alg: Annotated[SigningAlg, typer.Option("--signing-alg", help="With --bundle: its signature algorithm.")] = "RS256",
+    calibration: CalibrationOption = None,
 ) -> None:
     """Run a long-lived OPA with the policies and every profile, for agents and `--opa-url` checks.
 
@@ -133,6 +135,8 @@ def serve(
     --verification-key; decision logs are on.
     """
     if bundle is not None:
+        if calibration is not None:
+            raise UsageError("--calibration: a bundle carries the calibration it was built with (hitl bundle build --calibration)")
         if verification_key is None:
             warn(f"hitl: no --verification-key: bundle {bundle} is served only if it is unsigned")
         logs = True if decision_logs is None else decision_logs
@@ -140,7 +144,7 @@ def serve(
     if verification_key is not None:
         raise UsageError("--verification-key verifies a bundle: give --bundle FILE too")
     extra = ["--set", "decision_logs.console=true"] if decision_logs else []
-    raise typer.Exit(engine.serve(load_all_profiles(), addr, extra))
+    raise typer.Exit(engine.serve(load_all_profiles(), addr, extra, calibration))
 
 
 SchemaName = Enum("SchemaName", {name: name for name in SCHEMA_MODELS}, type=str)

@@ -38,6 +38,14 @@ StateOption = Annotated[
     ),
 ]
 
+CalibrationOption = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--calibration", exists=True, dir_okay=False,
+        help="The calibration data to load (hitl calibrate writes it beside the state store); none by default.",
+    ),
+]
+
 
 def guarded(command):
     """Faults become one line on stderr and their documented exit code, never a traceback."""

@@ -23,7 +23,8 @@ from hitl_cli.inputs import available_profile_files, load_every_profile, load_pr
 from hitl_cli.models import Profile
 from hitl_cli.output import emit, warn
 from hitl_cli.reporters.impact import DIFF_FORMATS
-from hitl_cli.cli_common import ProfileOption, StateOption, TrackRecordOption, guarded, valid_profiles
+from hitl_cli.calibration.storage import beside
+from hitl_cli.cli_common import CalibrationOption, ProfileOption, StateOption, TrackRecordOption, guarded, valid_profiles
 from hitl_cli.store.connection import state_path
 
 DiffFormat = Enum("DiffFormat", {name: name for name in DIFF_FORMATS}, type=str)
@@ -62,7 +63,7 @@ def profile_lint(
     environment the profile does not know, waivers that lower nothing.
 
     Exit 0: nothing to report; 1: at least one finding; 2: usage error; 4: a profile does not validate.
-    Expired waivers are judged at the current time (HITL_NOW pins it for tests).
+    Expired waivers are judged at the current time of the system clock.
     """
     now = clock.now()
     found = False
@@ -139,7 +140,8 @@ def diff(
     problems = record_problems + recorded.problems
     for problem in problems:
         warn(str(problem))
-    report = impact_diff(current, proposed, recorded.manifests, record, [str(path) for path in history], problems)
+    calibration = beside(state_path(state))
+    report = impact_diff(current, proposed, recorded.manifests, record, [str(path) for path in history], problems, calibration)
     emit(DIFF_FORMATS[DiffFormat(format).value](report), output)
     if change_request is not None:
         manifest = change_manifest(report, proposed_by, why)
@@ -159,6 +161,7 @@ def bundle_build(
         ),
     ] = None,
     signing_alg: Annotated[SigningAlg, typer.Option("--signing-alg", help="The signature algorithm.")] = "RS256",
+    calibration: CalibrationOption = None,
 ) -> None:
     """Build an OPA bundle of the policies and profiles, signed when a key is given.
 
@@ -169,7 +172,7 @@ def bundle_build(
     """
     selected = _selected_profiles(profile, all_profiles, required=True)
     signing = bundles.Signing(signing_key, SigningAlg(signing_alg).value) if signing_key is not None else None
-    built = bundles.build([loaded for loaded, _ in selected], output, signing)
+    built = bundles.build([loaded for loaded, _ in selected], output, signing, calibration)
     signed = f"signed {built.signed_with}" if built.signed_with else "unsigned"
     print(f"{built.path}: bundle of profiles {', '.join(built.profiles)}, revision {built.revision}, {signed}")
 

@@ -9,7 +9,7 @@ import typer
 
 from hitl_cli.calibration import plot
 from hitl_cli.calibration.run import calibrate as run_calibration
-from hitl_cli.calibration.storage import calibration_path
+from hitl_cli.calibration.storage import beside
 from hitl_cli.cli_common import ProfileOption, StateOption, guarded
 from hitl_cli.errors import ExitCode
 from hitl_cli.inputs import load_profile, profile_path
@@ -63,7 +63,7 @@ def register(app: typer.Typer) -> None:
         state: StateOption = None,
         calibration: Annotated[
             Optional[Path],
-            typer.Option("--calibration", dir_okay=False, help="Write here. [env: HITL_CALIBRATION; default .hitl/calibration.json]"),
+            typer.Option("--calibration", dir_okay=False, help="Write here instead (for serve or bundle build --calibration); default: calibration.json beside the state store, where every command using that store reads it."),
         ] = None,
         plot_file: Annotated[
             Optional[Path], typer.Option("--plot", dir_okay=False, help="Draw the reliability diagram (.png or .svg).")
@@ -77,7 +77,8 @@ def register(app: typer.Typer) -> None:
         settings = load_profile(profile_path(profile))
         if plot_file is not None:
             plot.check_format(plot_file)
-        result = run_calibration(settings, state_path(state), list(outcomes or []), calibration_path(calibration))
+        store = state_path(state)
+        result = run_calibration(settings, store, list(outcomes or []), calibration or beside(store))
         for problem in result.problems:
             warn(str(problem))
         if plot_file is not None:

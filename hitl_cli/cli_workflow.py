@@ -194,7 +194,7 @@ def digest(
     templates = Templates()
     if profile is not None:
         source = profile_path(profile)
-        context = PolicyContext.of(load_profile(source), source)
+        context = PolicyContext.of(load_profile(source), source, state_path(state))
         views = [view for view in views if view.profile == context.profile.name]
         templates = Templates(context.templates)
     groups = digest_entries.groups(views, start)

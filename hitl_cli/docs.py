@@ -13,6 +13,7 @@ from datetime import datetime
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hitl_cli.policy_files import policy_files
 from hitl_cli.engine.binary import find_opa
 from hitl_cli.errors import EngineError
 from hitl_cli.models import Profile
@@ -65,7 +66,9 @@ def _ref(path: list[dict]) -> str:
 
 
 def policy_packages(rego: Path) -> list[Package]:
-    """Every policy package (tests excluded) with its rules' annotations, from `opa inspect`."""
+    """Every policy package (tests excluded) with its rules' annotations, from `opa inspect`; a folder
+    hitl_cli.policy_files refuses (missing, empty, holding a link) is an EngineError."""
+    policy_files(rego)
     command = [str(find_opa()), "inspect", "--annotations", "--format", "json", str(rego)]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=INSPECT_TIMEOUT_SECONDS)

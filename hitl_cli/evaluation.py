@@ -4,6 +4,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hitl_cli.calibration import storage as calibration_storage
 from hitl_cli.engine import policy_engine
 from hitl_cli.engine.pipeline import DecisionPipeline
 from hitl_cli.errors import ExitCode, Problem
@@ -81,7 +82,8 @@ def run_evaluation(
     when it exists."""
     profile = load_profile(profile_path(profile_ref))
     record, record_problems = read_track_record(track_record, state)
-    return decide_files(files, profile, record, record_problems, opa_url, progress, read_history(state))
+    calibration = calibration_storage.beside(state) if state is not None else None
+    return decide_files(files, profile, record, record_problems, opa_url, progress, read_history(state), calibration)
 
 
 def decide_files(
@@ -92,8 +94,10 @@ def decide_files(
     opa_url: str | None,
     progress: Progress | None = None,
     history: dict | None = None,
+    calibration: Path | None = None,
 ) -> RunResult:
-    """Validate the manifests in the files and decide the valid ones under an already loaded profile and record.
+    """Validate the manifests in the files and decide the valid ones under an already loaded profile and record,
+    with the calibration file given (hitl_cli.calibration.storage).
 
     Files are read one at a time and their manifests handed to OPA in batches as they come, so evaluation
     overlaps reading. OPA is started (or reached) only once there is a valid manifest to decide.
@@ -109,7 +113,7 @@ def decide_files(
             if not loaded:
                 continue
             if pipeline is None:
-                client = running.enter_context(policy_engine([profile], opa_url))
+                client = running.enter_context(policy_engine([profile], opa_url, calibration=calibration))
                 client.set_history(history)
                 on_decided = progress.manifests_decided if progress is not None else None
                 pipeline = running.enter_context(

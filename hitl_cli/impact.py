@@ -182,11 +182,13 @@ def diff(
     record: TrackRecord,
     history: list[str],
     problems: list[Problem],
+    calibration: Path | None = None,
 ) -> DiffReport:
-    """Decide every manifest on both sides (nothing is reported if either side fails: EngineError)."""
+    """Decide every manifest on both sides, with the same calibration file (nothing is reported if either side
+    fails: EngineError)."""
     with ExitStack() as running:
-        before_engine = running.enter_context(policy_engine([current.profile], None, current.rego))
-        after_engine = running.enter_context(policy_engine([candidate.profile], None, candidate.rego))
+        before_engine = running.enter_context(policy_engine([current.profile], None, current.rego, calibration))
+        after_engine = running.enter_context(policy_engine([candidate.profile], None, candidate.rego, calibration))
         after_engine.now = before_engine.now  # one moment for both sides: a waiver expires for both or neither
         before = _decide_all(before_engine, current.profile, record, manifests) if manifests else []
         after = _decide_all(after_engine, candidate.profile, record, manifests) if manifests else []

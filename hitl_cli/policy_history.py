@@ -4,7 +4,7 @@
   among the actions the store records as approved - status `approved` (auto-approved, or every approval
   given) or `overridden`. Rego (hitl.history) fingerprints them with the profile's field list.
 - spent_today: the estimated cost of the actions approved today, per agent and for the organisation.
-  Today is the UTC day of `hitl_cli.clock.now()` (HITL_NOW pins it); an action was approved at the moment it
+  Today is the UTC day of `hitl_cli.clock.now()` (the system clock); an action was approved at the moment it
   could run: its submission when auto-approved, else its last approval or its override. Each manifest id
   counts once (its latest approved request), and `manifests` lists each one's own spend, so that a
   manifest decided again (a re-check, a resubmission) is not counted twice. Only recorded spend counts:

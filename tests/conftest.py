@@ -82,10 +82,23 @@ def policy(opa_bin) -> Policy:
         yield Policy(client)
 
 
-def hitl(*args: str, env: dict | None = None, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    """The real CLI in its own process, as a user or CI runs it."""
+LAUNCHER = Path(__file__).resolve().parent / "launch_hitl.py"
+
+
+def hitl_command(args, now: str | None = None, pause_at: str | None = None) -> list[str]:
+    """The real CLI, as a user or CI runs it; with a pinned clock (`now`, RFC 3339) or a pause point before a
+    write commits (`pause_at`), through the test-only launcher (tests/launch_hitl.py), never the environment."""
+    if now is None and pause_at is None:
+        return [sys.executable, "-m", "hitl_cli", *map(str, args)]
+    settings = json.dumps({"now": now, "pause_at": pause_at})
+    return [sys.executable, str(LAUNCHER), settings, *map(str, args)]
+
+
+def hitl(*args: str, env: dict | None = None, cwd: Path | None = None, timeout: float = 120,
+         now: str | None = None, pause_at: str | None = None) -> subprocess.CompletedProcess:
+    """The real CLI in its own process, as a user or CI runs it (see hitl_command for now and pause_at)."""
     return subprocess.run(
-        [sys.executable, "-m", "hitl_cli", *map(str, args)],
+        hitl_command(args, now, pause_at),
         capture_output=True,
         text=True,
         env={**os.environ, **(env or {})},

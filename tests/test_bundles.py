@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from conftest import ROOT, hitl
 from hitl_cli.engine.server import free_loopback_port
 
-NOW = {"HITL_NOW": "2026-06-01T12:00:00Z"}
+NOW = "2026-06-01T12:00:00Z"
 DEADLINE_SECONDS = 60  # generous: only a broken setup ever waits this long
 EVALUATE = ("evaluate", "examples/manifests", "--track-record", "examples/track-record.yaml", "--format", "json")
 
@@ -64,7 +64,7 @@ def decisions(opa_url: str | None = None, profiles=("default", "startup", "bank"
     found = {}
     for profile in profiles:
         args = EVALUATE + ("--profile", profile) + (("--opa-url", opa_url) if opa_url else ())
-        result = hitl(*args, env=NOW)
+        result = hitl(*args, now=NOW)
         assert result.returncode == 0, result.stderr
         found[profile] = json.loads(result.stdout)
     return found
@@ -191,7 +191,7 @@ def test_a_tampered_bundle_is_refused_and_hitl_fails_closed(keys, replica):
     assert "digest mismatch" in status["message"] and "data.json" in status["message"]
     assert status["last_successful_activation"].startswith("0001-01-01")
     assert requests.get(f"{fleet.url}/health?bundles", timeout=2).status_code == 500
-    result = hitl(*EVALUATE, "--profile", "bank", "--opa-url", fleet.url, env=NOW)
+    result = hitl(*EVALUATE, "--profile", "bank", "--opa-url", fleet.url, now=NOW)
     assert result.returncode == 5
     assert "profile 'bank' is not loaded" in result.stderr
     assert result.stdout == ""
@@ -204,7 +204,7 @@ def test_a_bundle_signed_with_another_key_is_refused(keys, replica, bundle_serve
     fleet = replica("forged.tar.gz", public)
     status = fleet.wait_for(fleet.bundle_status, "the bundle's status")
     assert status["code"] == "bundle_error" and "verif" in status["message"]
-    assert hitl(*EVALUATE, "--profile", "bank", "--opa-url", fleet.url, env=NOW).returncode == 5
+    assert hitl(*EVALUATE, "--profile", "bank", "--opa-url", fleet.url, now=NOW).returncode == 5
 
 
 def test_hitl_serve_bundle_verifies_the_signature(opa_bin, keys, signed_bundle):
@@ -230,7 +230,7 @@ def test_hitl_serve_bundle_verifies_the_signature(opa_bin, keys, signed_bundle):
         while not _healthy(url):
             assert server.poll() is None and time.monotonic() < deadline, "hitl serve --bundle never became healthy"
             time.sleep(0.05)
-        result = hitl(*EVALUATE, "--profile", "bank", "--opa-url", url, env=NOW)
+        result = hitl(*EVALUATE, "--profile", "bank", "--opa-url", url, now=NOW)
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout) == decisions(profiles=["bank"])["bank"]
     finally:

@@ -79,8 +79,7 @@ def test_calibrate_end_to_end_changes_decisions(tmp_path):
     with outcomes.open("a") as stream:
         stream.write('{"agent": "bad", "confidence": 1.5, "correct": true}\n')
         stream.write('{"agent": "bad", "confidence": 0.5, "correct": "yes"}\n')
-    calibration = tmp_path / "cal" / "calibration.json"
-    env = {"HITL_CALIBRATION": str(calibration)}
+    calibration = ws.state.parent / "calibration.json"  # where `hitl calibrate` writes for this store
 
     # One manifest per agent, all at a stated 0.95 (over the 0.80 threshold) except under-agent at 0.65 (under it).
     plan = [manifest(f"{agent}-1", type="write", env="dev", agent=agent) for agent in ("over-agent", "under-agent", "well-agent")]
@@ -90,14 +89,14 @@ def test_calibrate_end_to_end_changes_decisions(tmp_path):
     plan_file = ws.write("plan.yaml", plan)
 
     def low_confidence() -> dict:
-        found = ws.json("evaluate", plan_file, "--profile", "default", env=env)
+        found = ws.json("evaluate", plan_file, "--profile", "default")
         return {d["agent"]: [r["message"] for r in d["reasons"] if r["code"] == "low_confidence"] for d in found}
 
     before = low_confidence()  # no calibration file yet: the stated confidence counts
     assert before["over-agent"] == [] and before["well-agent"] == [] and len(before["under-agent"]) == 1
 
     result = ws.hitl("calibrate", "--profile", "default", "--outcomes", outcomes, "--plot", tmp_path / "r.svg",
-                     "--format", "json", env=env)
+                     "--format", "json")
     assert result.returncode == 4, result.stderr
     assert f"{outcomes}:9001: confidence: Input should be less than or equal to 1" in result.stderr
     assert f"{outcomes}:9002: correct: Input should be a valid boolean" in result.stderr
@@ -118,7 +117,7 @@ def test_calibrate_end_to_end_changes_decisions(tmp_path):
     # The same data, with the per-type table and bins made too demanding: the agent_accuracy fallback applies.
     strict = copy_profile(ws, "default", "strict", {"calibration.min_samples_per_bin": 100000,
                                                     "calibration.min_samples_per_action_type": 100000})
-    found = ws.json("evaluate", plan_file, "--profile", strict, env=env)
+    found = ws.json("evaluate", plan_file, "--profile", strict)
     message = [r["message"] for r in found[0]["reasons"] if r["code"] == "low_confidence"][0]
     assert "over-agent's record has" in message and "fallback agent_accuracy" in message
 
@@ -156,8 +155,77 @@ def test_calibrate_refusals(tmp_path):
     _jsonl(outcomes, WELL[:10])
     bad_plot = ws.hitl("calibrate", "--profile", "default", "--outcomes", outcomes, "--plot", tmp_path / "r.gif")
     assert bad_plot.returncode == 2 and ".png or .svg" in bad_plot.stderr
-    broken = tmp_path / "broken.json"
-    broken.write_text("{not json")
+    (ws.state.parent / "calibration.json").write_text("{not json")
     plan = ws.write("plan.yaml", [manifest("m-1")])
-    result = ws.hitl("evaluate", plan, "--profile", "default", env={"HITL_CALIBRATION": str(broken)})
+    result = ws.hitl("evaluate", plan, "--profile", "default")
     assert result.returncode == 5 and "calibration data" in result.stderr and "Traceback" not in result.stderr
+
+
+def _under_confident_plan(ws):
+    """under-agent states 0.65 (under the 0.80 threshold): low_confidence unless its calibration lifts it."""
+    item = manifest("under-1", type="write", env="dev", agent="under-agent")
+    item["action"]["confidence"] = 0.65
+    return ws.write("under.yaml", [item])
+
+
+def _calibration_file(ws, target):
+    outcomes = ws.root / "outcomes.jsonl"
+    _jsonl(outcomes, UNDER)
+    made = ws.hitl("calibrate", "--profile", "default", "--outcomes", outcomes, "--calibration", target)
+    assert made.returncode == 0, made.stderr
+    return target
+
+
+def _low_confidence(ws, plan, *args, env: dict | None = None) -> list:
+    found = ws.json("evaluate", plan, "--profile", "default", *args, env=env)
+    return [r for r in found[0]["reasons"] if r["code"] == "low_confidence"]
+
+
+def test_a_calibration_planted_in_the_working_directory_is_ignored(tmp_path):
+    """Attack: a `.hitl/calibration.json` in the working directory lowered a decision. Only the file beside the
+    store in use counts (or serve/bundle --calibration)."""
+    ws = make_workspace(tmp_path)
+    plan = _under_confident_plan(ws)
+    elsewhere = tmp_path / "store" / "state.db"
+    _calibration_file(ws, tmp_path / ".hitl" / "calibration.json")  # planted in the working directory
+    assert len(_low_confidence(ws, plan, "--state", elsewhere)) == 1
+    assert len(_low_confidence(ws, plan)) == 1  # the workspace store is in tmp_path, not in tmp_path/.hitl
+    planted = {"HITL_CALIBRATION": str(tmp_path / ".hitl" / "calibration.json")}  # an old variable: no longer read
+    assert len(_low_confidence(ws, plan, "--state", elsewhere, env=planted)) == 1
+    check = ws.hitl("check", plan, "--profile", "default", "--state", elsewhere)
+    assert check.returncode == 1, check.stdout  # waits for a person, as without calibration
+
+    # The same data beside the store in use does lift it: the planted file would have lowered the decision.
+    (tmp_path / "store").mkdir()
+    (tmp_path / ".hitl" / "calibration.json").rename(tmp_path / "store" / "calibration.json")
+    assert _low_confidence(ws, plan, "--state", elsewhere) == []
+
+
+def test_recalibrating_makes_earlier_approvals_stale(tmp_path):
+    ws = make_workspace(tmp_path)
+    ws.submit([manifest("s-1", type="write", env="staging")])
+    assert ws.hitl("approve", "s-1", "--by", "alice").returncode == 0
+    assert ws.status("s-1")["status"] == "approved"
+    revision = ws.status("s-1")["policy_revision"]
+
+    _calibration_file(ws, ws.state.parent / "calibration.json")
+    view = ws.status("s-1")
+    assert view["status"] == "stale" and view["may_run"] is False, view["stale_reason"]
+    plan = ws.write("again.yaml", [manifest("s-1", type="write", env="staging")])
+    assert ws.hitl("check", plan, "--profile", "default", "--track-record", ws.trusted_record).returncode == 1
+    again = ws.submit([manifest("s-1", type="write", env="staging")], name="resubmitted.yaml")
+    assert again["s-1"]["policy_revision"] != revision
+
+
+def test_serve_and_bundles_load_only_the_calibration_they_are_given(tmp_path):
+    ws = make_workspace(tmp_path)
+    calibration = _calibration_file(ws, tmp_path / "given.json")
+    plain, calibrated = tmp_path / "plain.tar.gz", tmp_path / "calibrated.tar.gz"
+    revision = {}
+    for path, extra in ((plain, ()), (calibrated, ("--calibration", calibration))):
+        built = ws.hitl("bundle", "build", "--all", "-o", path, *extra)
+        assert built.returncode == 0, built.stderr
+        revision[path] = built.stdout.split("revision ")[1]
+    assert revision[plain] != revision[calibrated]
+    refused = ws.hitl("serve", "--bundle", calibrated, "--calibration", calibration)
+    assert refused.returncode == 2 and "--calibration" in refused.stderr

@@ -13,7 +13,7 @@ from hitl_cli.impact import compare
 from hitl_cli.inputs import LoadedManifest
 from hitl_cli.models import ActionManifest, Decision
 
-NOW = {"HITL_NOW": "2026-06-01T12:00:00Z"}
+NOW = "2026-06-01T12:00:00Z"
 # bank, trusted agent: write dev/staging single, production double; schema_migration staging double.
 HISTORY = [
     make_manifest(id="w-dev-1", type="write", env="dev"),
@@ -42,8 +42,8 @@ def candidate(tmp_path, change) -> str:
     return str(write_yaml(tmp_path / "bank-proposed.yaml", profile))
 
 
-def run_diff(*args, env=NOW):
-    return hitl("diff", "--profile", "bank", *args, env=env)
+def run_diff(*args, now=NOW):
+    return hitl("diff", "--profile", "bank", *args, now=now)
 
 
 def test_a_loosening_change_lists_every_decision_and_exits_1(opa_bin, tmp_path, history, record):
@@ -128,7 +128,7 @@ def test_candidate_policies_run_in_their_own_opa(opa_bin, tmp_path, record):
 
 def test_history_from_the_state_store(opa_bin, tmp_path, history):
     state = tmp_path / "state.db"
-    submitted = hitl("submit", history, "--profile", "bank", "--state", state, env=NOW)
+    submitted = hitl("submit", history, "--profile", "bank", "--state", state, now=NOW)
     assert submitted.returncode in (0, 1), submitted.stderr
     # the store measured nothing yet: every agent is new (suggestion mode), so dev writes stay single_approval
     proposed = candidate(tmp_path, lambda p: p["action_types"]["read"]["tiers"].update(production="single_approval"))
@@ -217,9 +217,9 @@ def test_a_change_request_is_submitted_and_needs_two_approvals(opa_bin, tmp_path
     assert manifest.action.type == "profile_change"
     assert "single_approval -> auto_approve: 3" in manifest.context.risks
     state = tmp_path / "state.db"
-    submitted = hitl("submit", request, "--profile", "bank", "--state", state, "--format", "json", env=NOW)
+    submitted = hitl("submit", request, "--profile", "bank", "--state", state, "--format", "json", now=NOW)
     assert submitted.returncode == 1, submitted.stderr
-    status = hitl("status", manifest.id, "--state", state, "--format", "json", env=NOW)
+    status = hitl("status", manifest.id, "--state", state, "--format", "json", now=NOW)
     assert '"double_approval"' in status.stdout and '"pending"' in status.stdout
 
 

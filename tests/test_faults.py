@@ -76,7 +76,7 @@ def test_unreachable_opa_url(plan):
 @pytest.fixture
 def real_opa(opa_bin, tmp_path):
     """A real OPA server with the shipped policies and profiles, as `hitl serve` runs it."""
-    server = LocalOpaServer(policy_sources(write_policy_data(load_all_profiles(), tmp_path)))
+    server = LocalOpaServer(policy_sources(write_policy_data(load_all_profiles(), tmp_path, None)))
     with server as url:
         yield url, server.process.pid
 

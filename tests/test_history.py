@@ -1,13 +1,13 @@
 """Novelty and daily budgets from the state store's history, end to end: the real CLI, the real OPA, real
-SQLite; time pinned with HITL_NOW (the clock's test hook)."""
+SQLite; time pinned with the runners' now= (tests/launch_hitl.py)."""
 
 from workflow.support import at, copy_profile, make_workspace, manifest
 
 
-def reasons(ws, plan_file, profile, env=None) -> dict[str, dict]:
+def reasons(ws, plan_file, profile, now=None) -> dict[str, dict]:
     """Evaluate with the workspace's store (only read): each decision's tier and reason messages by code."""
     found = ws.json("evaluate", plan_file, "--profile", profile, "--track-record", ws.trusted_record,
-                    env=env, expect=(0,))
+                    now=now, expect=(0,))
     return {d["id"]: {"tier": d["tier"], **{r["code"]: r["message"] for r in d["reasons"]}} for d in found}
 
 
@@ -53,16 +53,16 @@ def test_daily_budgets(tmp_path):
     budget = copy_profile(ws, "default", "budget", {
         "daily_budget.per_agent_usd": 100, "daily_budget.organisation_usd": 150,
     })
-    day1, day1_later, day2 = {"HITL_NOW": at(0)}, {"HITL_NOW": at(5)}, {"HITL_NOW": at(24)}
+    day1, day1_later, day2 = at(0), at(5), at(24)
     spent = manifest("b-1", type="write", env="dev", cost=60)  # auto-approved: 60 USD spent on day 1
-    submitted = ws.submit([spent], name="spent.yaml", profile=budget, env=day1)
+    submitted = ws.submit([spent], name="spent.yaml", profile=budget, now=day1)
     assert submitted["b-1"]["status"] == "approved"
 
     second = manifest("b-2", type="write", env="dev", cost=50)
     other_small = manifest("b-3", type="write", env="dev", agent="other-agent", cost=50)
     other_large = manifest("b-4", type="write", env="dev", agent="other-agent", cost=95)
     plan = ws.write("plan.yaml", [spent, second, other_small, other_large])
-    found = reasons(ws, plan, budget, env=day1_later)
+    found = reasons(ws, plan, budget, now=day1_later)
 
     assert found["b-2"]["tier"] == "block"
     assert found["b-2"]["daily_agent_budget"] == (
@@ -79,8 +79,8 @@ def test_daily_budgets(tmp_path):
     assert "daily_agent_budget" not in found["b-1"]
 
     # Yesterday's spend does not count.
-    next_day = reasons(ws, plan, budget, env=day2)
+    next_day = reasons(ws, plan, budget, now=day2)
     assert all("daily_agent_budget" not in d and "daily_organisation_budget" not in d for d in next_day.values())
     # An action that is not approved (blocked here, escalated or pending) spends nothing.
-    ws.submit([second], name="second.yaml", profile=budget, env=day1_later, expect=(3,))
-    assert "daily_agent_budget" not in reasons(ws, ws.write("b3.yaml", [other_small]), budget, env=day1_later)["b-3"]
+    ws.submit([second], name="second.yaml", profile=budget, now=day1_later, expect=(3,))
+    assert "daily_agent_budget" not in reasons(ws, ws.write("b3.yaml", [other_small]), budget, now=day1_later)["b-3"]

@@ -41,7 +41,6 @@ class Store:
 
     def hitl(self, *args, preexec=None) -> subprocess.CompletedProcess:
         environment = {**os.environ, "HITL_STATE": str(self.state), "HITL_OPA_URL": self.opa_url}
-        environment.pop("HITL_FAULT_PAUSE", None)
         return subprocess.run(
             [sys.executable, "-m", "hitl_cli", *map(str, args)],
             capture_output=True, text=True, env=environment, cwd=ROOT, timeout=120, preexec_fn=preexec,

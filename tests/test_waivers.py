@@ -32,7 +32,7 @@ def evaluate(tmp_path, profile, manifests: list[dict], now: str) -> list[dict]:
     plan = write_manifests(tmp_path, manifests)
     record = write_yaml(tmp_path / "record.yaml", TRUSTED_RECORD)
     result = hitl(
-        "evaluate", plan, "--profile", profile, "--track-record", record, "--format", "json", env={"HITL_NOW": now}
+        "evaluate", plan, "--profile", profile, "--track-record", record, "--format", "json", now=now
     )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
@@ -71,14 +71,14 @@ def test_an_expired_waiver_is_ignored_by_evaluate_check_and_diff(opa_bin, tmp_pa
     record = write_yaml(tmp_path / "record.yaml", TRUSTED_RECORD)
     # over budget blocks (3); an in-force waiver to single_approval makes it wait for a human (1); expired: 3 again
     check = ("check", plan, "--profile", profile, "--track-record", record, "--state", tmp_path / "none.db")
-    assert hitl(*check, env={"HITL_NOW": NOW}).returncode == 1
-    assert hitl(*check, env={"HITL_NOW": AFTER_EXPIRY}).returncode == 3
+    assert hitl(*check, now=NOW).returncode == 1
+    assert hitl(*check, now=AFTER_EXPIRY).returncode == 3
 
     diff = ("diff", "--profile", "bank", "--candidate", profile, "--history", plan, "--track-record", record, "-f", "json")
-    in_force = hitl(*diff, env={"HITL_NOW": NOW})
+    in_force = hitl(*diff, now=NOW)
     assert in_force.returncode == 1, in_force.stderr
     assert json.loads(in_force.stdout)["transitions"] == [{"from": "block", "to": "single_approval", "count": 1}]
-    expired = hitl(*diff, env={"HITL_NOW": AFTER_EXPIRY})
+    expired = hitl(*diff, now=AFTER_EXPIRY)
     assert expired.returncode == 0, expired.stderr
     assert json.loads(expired.stdout)["changed"] == 0
 
@@ -103,7 +103,7 @@ def test_profile_lint_reports_expired_and_unknown(tmp_path):
         {**WAIVER, "id": "WVR-2", "action_type": "reindex", "environment": "qa", "lower_to": "block"},
     ]
     profile = profile_with(tmp_path, waivers)
-    result = hitl("profile", "lint", profile, env={"HITL_NOW": NOW})
+    result = hitl("profile", "lint", profile, now=NOW)
     assert result.returncode == 1, result.stderr
     lines = result.stdout.splitlines()
     assert [line.split(": ")[1] for line in lines] == [
@@ -112,7 +112,7 @@ def test_profile_lint_reports_expired_and_unknown(tmp_path):
     assert all(line.startswith(f"{profile}: waivers[") for line in lines)
     assert "WVR-2026-014 expired at 2026-01-01T00:00:00+00:00" in lines[0]
     # the same profile a year earlier: only the unknown type and environment and the useless tier remain
-    assert hitl("profile", "lint", profile, env={"HITL_NOW": "2025-06-01T00:00:00Z"}).stdout.count("\n") == 3
+    assert hitl("profile", "lint", profile, now="2025-06-01T00:00:00Z").stdout.count("\n") == 3
 
 
 def test_profile_lint_passes_the_shipped_profiles_and_refuses_invalid_ones(tmp_path):

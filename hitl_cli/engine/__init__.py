@@ -9,15 +9,17 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from hitl_cli import paths
-from hitl_cli.calibration.storage import policy_calibration_data
+from hitl_cli.calibration import storage as calibration_storage
 from hitl_cli.engine.client import PolicyClient
 from hitl_cli.engine.server import LocalOpaServer
-from hitl_cli.errors import EngineError, UsageError
+from hitl_cli.errors import UsageError
 from hitl_cli.models import Profile
+from hitl_cli.policy_files import policy_files
 
 
-def write_policy_data(profiles: list[Profile], folder: Path) -> Path:
-    """The profiles as one OPA data file, under data.hitl.profiles[name], with the calibration data."""
+def write_policy_data(profiles: list[Profile], folder: Path, calibration: Path | None) -> Path:
+    """The profiles as one OPA data file, under data.hitl.profiles[name], with the calibration file's data
+    (none when `calibration` is None or missing)."""
     by_name: dict[str, dict] = {}
     for profile in profiles:
         if profile.name in by_name:
@@ -25,16 +27,16 @@ def write_policy_data(profiles: list[Profile], folder: Path) -> Path:
         by_name[profile.name] = profile.policy_data()
     target = folder / "data.json"
     # data.hitl.calibration: the reliability tables `hitl calibrate` wrote (hitl_cli.calibration.storage).
-    calibration = policy_calibration_data()
-    target.write_text(json.dumps({"hitl": {"profiles": by_name, "calibration": calibration}}))
+    data = calibration_storage.load(calibration)
+    target.write_text(json.dumps({"hitl": {"profiles": by_name, "calibration": data}}))
     return target
 
 
 def policy_sources(data_file: Path, rego: Path | None = None) -> list[Path]:
-    """The policy folder (the checkout's rego/ unless another is given) and the profiles' data file."""
+    """The policy folder (the checkout's rego/ unless another is given) and the profiles' data file; a folder
+    hitl_cli.policy_files refuses (missing, empty, holding a link) is an EngineError before OPA starts."""
     rego = rego or paths.rego_dir()
-    if not rego.is_dir():
-        raise EngineError(f"policy folder {rego} does not exist")
+    policy_files(rego)
     return [rego, data_file]
 
 
@@ -47,10 +49,10 @@ def opa_url_from(option: str | None) -> str | None:
 SERVE_GOGC = "400"
 
 
-def serve(profiles: list[Profile], address: str, extra_args: list[str]) -> int:
+def serve(profiles: list[Profile], address: str, extra_args: list[str], calibration: Path | None) -> int:
     """Run OPA in the foreground with the policies and every given profile, until it is stopped."""
     with tempfile.TemporaryDirectory(prefix="hitl-serve-") as folder:
-        sources = policy_sources(write_policy_data(profiles, Path(folder)))
+        sources = policy_sources(write_policy_data(profiles, Path(folder), calibration))
         names = ", ".join(profile.name for profile in profiles)
         return serve_sources(sources, address, extra_args, f"profiles {names}")
 
@@ -65,10 +67,13 @@ def serve_sources(sources: list[Path], address: str, extra_args: list[str], what
 
 
 @contextmanager
-def policy_engine(profiles: list[Profile], opa_url: str | None, rego: Path | None = None) -> Iterator[PolicyClient]:
+def policy_engine(
+    profiles: list[Profile], opa_url: str | None, rego: Path | None = None, calibration: Path | None = None
+) -> Iterator[PolicyClient]:
     """A client for decisions under the given profiles; a local OPA lives exactly as long as the block.
 
-    rego: another policy folder for the local OPA (`hitl diff --candidate-rego`); the checkout's by default."""
+    rego: another policy folder for the local OPA (`hitl diff --candidate-rego`); the checkout's by default.
+    calibration: the calibration file the local OPA loads (hitl_cli.calibration.storage); none by default."""
     if opa_url:
         client = PolicyClient(opa_url)
         try:
@@ -79,7 +84,7 @@ def policy_engine(profiles: list[Profile], opa_url: str | None, rego: Path | Non
             client.close()
         return
     with tempfile.TemporaryDirectory(prefix="hitl-") as folder:
-        sources = policy_sources(write_policy_data(profiles, Path(folder)), rego)
+        sources = policy_sources(write_policy_data(profiles, Path(folder), calibration), rego)
         with LocalOpaServer(sources) as url:
             client = PolicyClient(url)
             try:

@@ -23,7 +23,7 @@ _DECISION_LIST = TypeAdapter(list[Decision])
 class PolicyClient:
     def __init__(self, url: str):
         self.url = url.rstrip("/")
-        # input.now: the one moment a run judges waivers' expiry at (HITL_NOW pins it for tests).
+        # input.now: the one moment a run judges waivers' expiry at, from the system clock.
         self.now = clock.now().isoformat().replace("+00:00", "Z")
         # input.history: what the state store says about the past (hitl_cli.policy_history), for every
         # decision of the run; empty (no `history` key) when the run reads no store.

@@ -6,7 +6,7 @@ action type, an environment, a system, a resource or a summary, and each can hid
 make a report say something hitl did not write. Free text (statement, context) keeps them; reports escape it.
 """
 
-from typing import Annotated
+
 
 from pydantic import AfterValidator
 

@@ -16,7 +16,6 @@ from urllib.parse import quote
 
 from hitl_cli import settings
 from hitl_cli.errors import NotFound, Refused, StoreError
-from hitl_cli.faults import pause_point
 from hitl_cli.store.schema import SCHEMA_VERSION, migrate, require_known_version, schema_version
 
 DEFAULT_STATE_PATH = Path(".hitl") / "state.db"
@@ -44,13 +43,12 @@ class Store:
 
     @contextmanager
     def write(self, operation: str) -> Iterator[sqlite3.Connection]:
-        """One write transaction; `operation` names the fault-injection point just before COMMIT."""
-        with self._translated():
+        """One write transaction; `operation` (submit, approve, ...) names it in errors."""
+        with self._translated(operation):
             self._connection.execute("BEGIN IMMEDIATE")
             try:
                 migrate(self._connection, str(self.path))
                 yield self._connection
-                pause_point(operation)
                 self._connection.execute("COMMIT")
             except BaseException:
                 if self._connection.in_transaction:
@@ -60,7 +58,7 @@ class Store:
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
         """One consistent snapshot of the store."""
-        with self._translated():
+        with self._translated("read"):
             self._connection.execute("BEGIN")
             try:
                 version = schema_version(self._connection)
@@ -78,7 +76,7 @@ class Store:
                     self._connection.execute("ROLLBACK")
 
     @contextmanager
-    def _translated(self) -> Iterator[None]:
+    def _translated(self, operation: str) -> Iterator[None]:
         try:
             yield
         except sqlite3.IntegrityError as error:
@@ -86,7 +84,7 @@ class Store:
         except sqlite3.OperationalError as error:
             if "locked" in str(error) or "busy" in str(error):
                 raise StoreError(
-                    f"state store {self.path} is locked by another process (waited {self._timeout:g}s; "
+                    f"state store {self.path} is locked by another process ({operation} waited {self._timeout:g}s; "
                     "HITL_STATE_TIMEOUT sets how long)"
                 ) from None
             raise StoreError(f"state store {self.path}: {error}") from None

@@ -27,7 +27,7 @@ def honour_store(result: RunResult, profile_ref: str, state: Path) -> RunResult:
     if not waiting or not state.exists():
         return result
     source = profile_path(profile_ref)
-    context = PolicyContext.of(load_profile(source), source)
+    context = PolicyContext.of(load_profile(source), source, state)
     try:
         approved = _approved_requests(state, waiting, context)
     except NotFound:  # an empty store file: nothing recorded yet

@@ -32,7 +32,7 @@ def existing(store: Store, request_id: str) -> Request:
 
 def request_view(state: Path, request_id: str) -> tuple[RequestView, PolicyContext]:
     """One request as it stands now, and the profile context it is judged in."""
-    contexts = PolicyContexts()
+    contexts = PolicyContexts(state)
     with open_store(state, Mode.READ) as store:
         request = existing(store, request_id)
         with store.read() as connection:
@@ -41,7 +41,7 @@ def request_view(state: Path, request_id: str) -> tuple[RequestView, PolicyConte
 
 def all_views(state: Path) -> list[RequestView]:
     with open_store(state, Mode.READ) as store, store.read() as connection:
-        return views.load_all(connection, PolicyContexts(), clock.now(), state)
+        return views.load_all(connection, PolicyContexts(state), clock.now(), state)
 
 
 def waiting(state: Path) -> list[RequestView]:

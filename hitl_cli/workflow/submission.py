@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 from hitl_cli import clock
+from hitl_cli.calibration import storage as calibration_storage
 from hitl_cli.errors import ExitCode, Problem
 from hitl_cli.evaluation import Evaluated, decide_files
 from hitl_cli.inputs import load_profile, profile_path
@@ -59,17 +60,18 @@ def submit(
     profile = load_profile(source)
     # The revision is taken before OPA reads the policies: a policy edited during the run can only make the
     # new request stale, never bind approvals to a policy that did not decide it.
-    context = PolicyContext.of(profile, source)
+    context = PolicyContext.of(profile, source, state)
     record, record_problems = read_track_record(track_record_file, state)
     history = read_history(state, missing_is_empty=True)  # the store this run records into
-    result = decide_files(files, profile, record, record_problems, opa_url, history=history)
+    calibration = calibration_storage.beside(state)
+    result = decide_files(files, profile, record, record_problems, opa_url, history=history, calibration=calibration)
     outcome = SubmitResult(profile=profile.name, problems=result.problems)
     if not result.evaluated:
         return outcome
-    now = clock.now()
     resolved = str(source.resolve())
-    contexts = PolicyContexts({(resolved, profile.name): context})
+    contexts = PolicyContexts(state, {(resolved, profile.name): context})
     with open_store(state, Mode.CREATE) as store, store.write("submit") as connection:
+        now = clock.now()  # under the write lock: audit records are dated in the order they are written
         for item in result.evaluated:
             request_id, kind, superseded = _record_submission(connection, item, context, resolved, now)
             view = views.load(connection, records.get_request(connection, request_id), contexts, now, state)

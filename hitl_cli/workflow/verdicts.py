@@ -20,10 +20,10 @@ def give_verdict(state: Path, request_id: str, kind: VerdictKind, person: str, r
     """Approve, reject or override one request, if the rules allow this person to, now."""
     person, reason = person_name(person), reason_text(reason)
     with open_store(state, Mode.WRITE) as store:
-        contexts = PolicyContexts()
+        contexts = PolicyContexts(state)
         context = contexts.for_request(existing(store, request_id))  # profile files are read before the lock
-        now = clock.now()
         with store.write(kind) as connection:
+            now = clock.now()  # under the write lock: audit records are dated in the order they are written
             request = records.get_request(connection, request_id)
             current = standing(request, records.verdicts_for(connection, request_id), context, now)
             if kind == "approve":
@@ -48,10 +48,10 @@ def _status_after(request: Request, approvals_missing: int, kind: VerdictKind) -
 def mark_review(state: Path, request_id: str, person: str, verdict: ReviewVerdict, reason: str | None) -> RequestView:
     person, reason = person_name(person), reason_text(reason)
     with open_store(state, Mode.WRITE) as store:
-        contexts = PolicyContexts()
+        contexts = PolicyContexts(state)
         contexts.for_request(existing(store, request_id))  # profile files are read before the lock
-        now = clock.now()
         with store.write("review") as connection:
+            now = clock.now()  # under the write lock: audit records are dated in the order they are written
             request = records.get_request(connection, request_id)
             duties.check_review(request, records.review_for(connection, request_id), person, verdict, reason)
             review = Review(request_id=request_id, person=person, verdict=verdict, reason=reason, at=now)

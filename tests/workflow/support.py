@@ -18,10 +18,12 @@ from pathlib import Path
 
 import yaml
 
+from conftest import hitl_command
+
 ROOT = Path(__file__).resolve().parents[2]
 TRUSTED = "trusted-agent"
 TRUSTED_RECORD = {"agents": {TRUSTED: {"level": "medium", "reviewed": 1000, "approved": 1000, "rejected": 0}}}
-ISOLATED_VARIABLES = ("HITL_PROFILE", "HITL_STATE", "HITL_NOW", "HITL_FAULT_PAUSE", "HITL_OPA_URL", "HITL_STATE_TIMEOUT")
+ISOLATED_VARIABLES = ("HITL_PROFILE", "HITL_STATE", "HITL_OPA_URL", "HITL_STATE_TIMEOUT")
 
 # One manifest per tier under the default profile, for the trusted agent of TRUSTED_RECORD.
 TIER_SHAPES = {
@@ -80,7 +82,7 @@ def tier_manifest(tier: str, id: str | None = None, **overrides) -> dict:
 
 
 def at(hours: float) -> str:
-    """A fixed moment plus some hours, as HITL_NOW takes it."""
+    """A fixed moment plus some hours, as the runners' `now=` takes it."""
     return (datetime(2026, 11, 24, 9, 0, tzinfo=UTC) + timedelta(hours=hours)).isoformat().replace("+00:00", "Z")
 
 
@@ -105,24 +107,28 @@ class Workspace:
     def trusted_record(self) -> Path:
         return self.root / "trusted-record.yaml"
 
-    def command(self, *args, env: dict | None = None) -> tuple[list[str], dict]:
+    def command(self, *args, env: dict | None = None, now: str | None = None,
+                pause_at: str | None = None) -> tuple[list[str], dict]:
+        """now / pause_at: a pinned clock or a pause before a write commits (tests/conftest.py hitl_command)."""
         environment = {k: v for k, v in os.environ.items() if k not in ISOLATED_VARIABLES}
         environment.update(self.env)
         environment.update(env or {})
-        return [sys.executable, "-m", "hitl_cli", *map(str, args)], environment
+        return hitl_command(args, now, pause_at), environment
 
-    def hitl(self, *args, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-        command, environment = self.command(*args, env=env)
+    def hitl(self, *args, env: dict | None = None, timeout: float = 120, now: str | None = None,
+             pause_at: str | None = None) -> subprocess.CompletedProcess:
+        command, environment = self.command(*args, env=env, now=now, pause_at=pause_at)
         return subprocess.run(command, capture_output=True, text=True, env=environment, cwd=self.root, timeout=timeout)
 
-    def popen(self, *args, env: dict | None = None) -> subprocess.Popen:
-        command, environment = self.command(*args, env=env)
+    def popen(self, *args, env: dict | None = None, now: str | None = None,
+              pause_at: str | None = None) -> subprocess.Popen:
+        command, environment = self.command(*args, env=env, now=now, pause_at=pause_at)
         return subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment, cwd=self.root
         )
 
-    def json(self, *args, env: dict | None = None, expect: int | tuple = (0,)):
-        result = self.hitl(*args, "--format", "json", env=env)
+    def json(self, *args, env: dict | None = None, expect: int | tuple = (0,), now: str | None = None):
+        result = self.hitl(*args, "--format", "json", env=env, now=now)
         expected = (expect,) if isinstance(expect, int) else expect
         assert result.returncode in expected, (result.returncode, result.stderr)
         return json.loads(result.stdout)
@@ -133,14 +139,14 @@ class Workspace:
         return path
 
     def submit(self, manifests: list[dict], *extra, name: str = "plan.yaml", trusted: bool = True, profile: str = "default",
-               env: dict | None = None, expect: int | tuple = (0, 1, 3)) -> dict[str, dict]:
+               env: dict | None = None, expect: int | tuple = (0, 1, 3), now: str | None = None) -> dict[str, dict]:
         """Submit in one run (one OPA start); the requests by manifest id."""
         record = ["--track-record", self.trusted_record] if trusted else []
-        found = self.json("submit", self.write(name, manifests), "--profile", profile, *record, *extra, env=env, expect=expect)
+        found = self.json("submit", self.write(name, manifests), "--profile", profile, *record, *extra, env=env, expect=expect, now=now)
         return {item["manifest_id"]: item for item in found}
 
-    def status(self, request_id: str, env: dict | None = None) -> dict:
-        return self.json("status", request_id, env=env, expect=(0, 1, 3))
+    def status(self, request_id: str, env: dict | None = None, now: str | None = None) -> dict:
+        return self.json("status", request_id, env=env, expect=(0, 1, 3), now=now)
 
     def audit_records(self) -> list[dict]:
         result = self.hitl("audit", "export")

@@ -14,6 +14,7 @@ import json
 import shutil
 import sqlite3
 from contextlib import closing
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ import pytest
 from hitl_cli.store.connection import Mode, open_store
 from hitl_cli.workflow.integrity import verify
 
-from .support import copy_profile, make_workspace, manifest, tier_manifest
+from .support import at, copy_profile, make_workspace, manifest, tier_manifest
 
 COLUMNS = ("at", "kind", "subject", "actor", "payload", "prev_hash", "hash")
 
@@ -223,3 +224,45 @@ def test_check_refuses_a_store_that_does_not_verify(built):
     result = built.hitl("check", plan, "--profile", "default", "--track-record", built.trusted_record, "--state", path)
     assert result.returncode == 8
     assert "does not verify" in result.stderr and "MAY RUN" not in result.stdout
+
+
+def rechain(path: Path, seq: int, at: str) -> None:
+    """Date record `seq` at `at` and recompute every hash from it on, and the head: a chain sound in itself."""
+    records = rows(path)
+    statements = []
+    previous = records[seq - 2]["hash"] if seq > 1 else "0" * 64
+    for row in records[seq - 1:]:
+        row = {**row, "at": at if row["seq"] == seq else row["at"], "prev_hash": previous}
+        previous = forged_hash(row)
+        statements.append(("UPDATE audit_log SET at = ?, prev_hash = ?, hash = ? WHERE seq = ?",
+                           (row["at"], row["prev_hash"], previous, row["seq"])))
+    statements.append(("UPDATE audit_head SET hash = ? WHERE id = 1", (previous,)))
+    tamper(path, *statements)
+
+
+def test_a_record_dated_before_the_one_it_follows_is_caught_though_the_chain_is_sound(built):
+    records = rows(built.state)
+    seq = len(records) // 2
+    faithful = copy_of(built, "rechained-as-is")
+    rechain(faithful, seq, records[seq - 1]["at"])  # the forgery reproduces the real chain exactly
+    assert rows(faithful) == records and verified(faithful).ok
+
+    earlier = datetime.fromisoformat(records[seq - 2]["at"]) - timedelta(hours=1)
+    path = copy_of(built, "out-of-order")
+    rechain(path, seq, earlier.isoformat().replace("+00:00", "Z"))
+    result = built.hitl("audit", "verify", "--state", path)
+    assert result.returncode == 8, (result.stdout, result.stderr)
+    assert f"record {seq} is dated" in result.stderr and f"before record {seq - 1}" in result.stderr
+    plan = built.write("ordered.yaml", [tier_manifest("double_approval")])
+    refused = built.hitl("check", plan, "--profile", "default", "--track-record", built.trusted_record, "--state", path)
+    assert refused.returncode == 8 and "MAY RUN" not in refused.stdout
+
+
+def test_a_clock_behind_the_trail_records_nothing(tmp_path):
+    ws = make_workspace(tmp_path)
+    ws.submit([tier_manifest("single_approval")], now=at(1))
+    records = ws.audit_count()
+    late = ws.hitl("approve", "m-single_approval", "--by", "alice", now=at(0))
+    assert late.returncode == 5 and "behind the audit trail's last record" in late.stderr, late.stderr
+    assert ws.audit_count() == records and ws.status("m-single_approval", now=at(2))["approvals"] == []
+    assert ws.verify().returncode == 0

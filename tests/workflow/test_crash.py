@@ -1,7 +1,7 @@
 """A process killed (SIGKILL) in the middle of a write leaves a store that opens, verifies and holds no
 half-written request.
 
-FAULT INJECTION: HITL_FAULT_PAUSE=<operation> makes hitl stop inside its open write transaction - every row
+FAULT INJECTION: pause_at=<operation> (tests/launch_hitl.py, never the shipped program) makes hitl stop inside its open write transaction - every row
 of the change written, nothing committed - and say so on stderr; the test then SIGKILLs it there. A second
 test kills real, unhooked submissions at spread-out moments of their run.
 """
@@ -35,7 +35,7 @@ def test_sigkill_inside_submit_leaves_no_half_written_request(ws):
     records = ws.audit_count()
     plan = ws.write("killed.yaml", [tier_manifest(t, id=f"killed-{t}") for t in ("single_approval", "block", "escalate")])
     process = ws.popen("submit", plan, "--profile", "default", "--track-record", ws.trusted_record,
-                       env={"HITL_FAULT_PAUSE": "submit"})
+                       pause_at="submit")
     kill_when_paused(process, "submit")
 
     assert_store_sound(ws)
@@ -51,7 +51,7 @@ def test_sigkill_inside_submit_leaves_no_half_written_request(ws):
 
 def test_sigkill_inside_approve_records_no_approval(ws):
     ws.submit([tier_manifest("single_approval")])
-    process = ws.popen("approve", "m-single_approval", "--by", "alice", env={"HITL_FAULT_PAUSE": "approve"})
+    process = ws.popen("approve", "m-single_approval", "--by", "alice", pause_at="approve")
     kill_when_paused(process, "approve")
     assert_store_sound(ws)
     view = ws.status("m-single_approval")

@@ -1,6 +1,6 @@
 """Approvals expire after the profile's lifetime; a changed manifest, policy or profile makes a request stale.
 
-Time is pinned with HITL_NOW (the clock's test hook) so that a 72-hour lifetime can pass in a test.
+Time is pinned with the runners' now= (tests/launch_hitl.py, a test-only launcher) so that a 72-hour lifetime can pass in a test.
 """
 
 from .support import at, copy_profile, tier_manifest
@@ -8,41 +8,41 @@ from .support import at, copy_profile, tier_manifest
 
 def test_approvals_expire_after_the_profiles_lifetime(ws):
     plan = [tier_manifest("single_approval", id="bank-1"), tier_manifest("double_approval", id="bank-2")]
-    ws.submit(plan, profile="bank", env={"HITL_NOW": at(0)}, name="bank.yaml")
-    ws.submit([tier_manifest("single_approval", id="default-1")], env={"HITL_NOW": at(0)}, name="default.yaml")
+    ws.submit(plan, profile="bank", now=at(0), name="bank.yaml")
+    ws.submit([tier_manifest("single_approval", id="default-1")], now=at(0), name="default.yaml")
     for request in ("bank-1", "default-1"):
-        assert ws.hitl("approve", request, "--by", "alice", env={"HITL_NOW": at(1)}).returncode == 0
-    ws.hitl("approve", "bank-2", "--by", "alice", env={"HITL_NOW": at(1)})
+        assert ws.hitl("approve", request, "--by", "alice", now=at(1)).returncode == 0
+    ws.hitl("approve", "bank-2", "--by", "alice", now=at(1))
 
     # bank: 24 hours; default: 72 hours (org_profiles/*.yaml approvals.lifetime_hours).
-    within_bank = ws.status("bank-1", env={"HITL_NOW": at(24.9)})
+    within_bank = ws.status("bank-1", now=at(24.9))
     assert within_bank["status"] == "approved" and within_bank["valid_until"] == "2026-11-25T10:00:00Z"
-    assert ws.status("bank-1", env={"HITL_NOW": at(25)})["status"] == "expired"
-    assert ws.hitl("status", "bank-1", env={"HITL_NOW": at(25)}).returncode == 3
-    assert ws.status("default-1", env={"HITL_NOW": at(72.9)})["status"] == "approved"
-    assert ws.status("default-1", env={"HITL_NOW": at(73)})["status"] == "expired"
+    assert ws.status("bank-1", now=at(25))["status"] == "expired"
+    assert ws.hitl("status", "bank-1", now=at(25)).returncode == 3
+    assert ws.status("default-1", now=at(72.9))["status"] == "approved"
+    assert ws.status("default-1", now=at(73))["status"] == "expired"
 
     # An approval that lapsed before the second one came expires the request: it cannot be completed.
-    late = ws.hitl("approve", "bank-2", "--by", "bob", env={"HITL_NOW": at(26)})
+    late = ws.hitl("approve", "bank-2", "--by", "bob", now=at(26))
     assert late.returncode == 6 and "approval lifetime has passed" in late.stderr
 
     # check honours an approval only while it counts.
     plan_file = ws.write("check.yaml", [tier_manifest("single_approval", id="default-1")])
     check = ("check", plan_file, "--profile", "default", "--track-record", ws.trusted_record)
-    assert ws.hitl(*check, env={"HITL_NOW": at(72)}).returncode == 0
-    assert ws.hitl(*check, env={"HITL_NOW": at(74)}).returncode == 1
+    assert ws.hitl(*check, now=at(72)).returncode == 0
+    assert ws.hitl(*check, now=at(74)).returncode == 1
 
     # Submitting the same manifest again after expiry opens a new request.
-    again = ws.submit([tier_manifest("single_approval", id="default-1")], env={"HITL_NOW": at(74)}, name="again.yaml")
+    again = ws.submit([tier_manifest("single_approval", id="default-1")], now=at(74), name="again.yaml")
     assert again["default-1"]["id"] == "default-1~2" and again["default-1"]["status"] == "pending"
     assert ws.verify().returncode == 0
 
 
 def test_an_override_expires_too(ws):
-    ws.submit([tier_manifest("block")], env={"HITL_NOW": at(0)})
-    ws.hitl("override", "m-block", "--by", "cto", "--reason", "one-off export", env={"HITL_NOW": at(2)})
-    assert ws.status("m-block", env={"HITL_NOW": at(73)})["status"] == "overridden"
-    assert ws.status("m-block", env={"HITL_NOW": at(74)})["status"] == "expired"
+    ws.submit([tier_manifest("block")], now=at(0))
+    ws.hitl("override", "m-block", "--by", "cto", "--reason", "one-off export", now=at(2))
+    assert ws.status("m-block", now=at(73))["status"] == "overridden"
+    assert ws.status("m-block", now=at(74))["status"] == "expired"
 
 
 def test_a_changed_profile_makes_the_request_stale(ws):

@@ -75,7 +75,6 @@ def test_invalid_manifests_are_reported_and_the_valid_ones_recorded(ws):
 
 def test_bad_settings_are_usage_errors(ws):
     ws.submit([tier_manifest("single_approval")])
-    one_line_error(ws.hitl("status", "m-single_approval", env={"HITL_NOW": "tomorrow"}), 2, "HITL_NOW")
     one_line_error(ws.hitl("status", "m-single_approval", env={"HITL_STATE_TIMEOUT": "-1"}), 2, "HITL_STATE_TIMEOUT")
 
 

@@ -194,25 +194,25 @@ def test_markdown_and_slack_keep_hostile_text_inert(ws):
 
 
 def test_digest_groups_by_priority_within_its_window(ws):
-    ws.submit([manifest("old", env="staging")], env={"HITL_NOW": at(-48)}, name="old.yaml")
+    ws.submit([manifest("old", env="staging")], now=at(-48), name="old.yaml")
     ws.submit([
         manifest("write-early", env="staging"),
         manifest("doc", type="documentation", env="dev"),
         manifest("schema", type="schema_migration", env="staging"),
         manifest("prod", env="production"),  # double approval: an interrupt, not the digest
-    ], env={"HITL_NOW": at(0)}, name="now.yaml")
-    ws.submit([manifest("write-late", env="staging")], env={"HITL_NOW": at(1)}, name="later.yaml")
-    digest = ws.hitl("digest", "--format", "markdown", env={"HITL_NOW": at(2)})
+    ], now=at(0), name="now.yaml")
+    ws.submit([manifest("write-late", env="staging")], now=at(1), name="later.yaml")
+    digest = ws.hitl("digest", "--format", "markdown", now=at(2))
     assert digest.returncode == 0, digest.stderr
     text = digest.stdout
     order = [match for match in re.findall(r"^### `([a-z-]+)`", text, flags=re.MULTILINE)]
     # Approvals first (schema migrations are high risk, writes to staging medium; older first), then reviews.
     assert order == ["schema", "write-early", "write-late", "doc"]
     assert text.index("Waiting for approval") < text.index("Post-hoc review")
-    wider = ws.hitl("digest", "--since", "3d", "--format", "markdown", env={"HITL_NOW": at(2)}).stdout
+    wider = ws.hitl("digest", "--since", "3d", "--format", "markdown", now=at(2)).stdout
     assert "### `old`" in wider
     for format in ("html", "slack"):
-        result = ws.hitl("digest", "--format", format, env={"HITL_NOW": at(2)})
+        result = ws.hitl("digest", "--format", format, now=at(2))
         assert result.returncode == 0, result.stderr
         seen = visible_text(result.stdout, format)
         assert all(name in seen for name in ("schema", "write-early", "write-late", "doc")) and "prod" not in re.findall(r"\bprod\b", seen)

@@ -55,12 +55,12 @@ def test_stats_rates_reasons_time_and_rubber_stamping(ws):
     }))
     ws.submit([manifest(f"s{n}", env="staging", agent="etl-agent") for n in range(4)]
               + [manifest(f"c{n}", type="schema_migration", env="staging", agent="ddl-agent") for n in range(3)],
-              profile=profile, trusted=False, env={"HITL_NOW": at(0)})
+              profile=profile, trusted=False, now=at(0))
     for n in range(4):  # approves within five seconds, every time
-        ws.hitl("approve", f"s{n}", "--by", "stamp", env={"HITL_NOW": at(5 / 3600)})
-    ws.hitl("reject", "c0", "--by", "careful", "--reason", "Wrong  table", env={"HITL_NOW": at(1)})
-    ws.hitl("reject", "c1", "--by", "careful", "--reason", "wrong table", env={"HITL_NOW": at(2)})
-    ws.hitl("approve", "c2", "--by", "careful", env={"HITL_NOW": at(3)})
+        ws.hitl("approve", f"s{n}", "--by", "stamp", now=at(5 / 3600))
+    ws.hitl("reject", "c0", "--by", "careful", "--reason", "Wrong  table", now=at(1))
+    ws.hitl("reject", "c1", "--by", "careful", "--reason", "wrong table", now=at(2))
+    ws.hitl("approve", "c2", "--by", "careful", now=at(3))
 
     stats = ws.json("stats", "--profile", profile)
     assert stats["requests"] == 7
