@@ -216,7 +216,7 @@ def test_digest_groups_by_priority_within_its_window(ws):
         assert result.returncode == 0, result.stderr
         seen = visible_text(result.stdout, format)
         assert all(name in seen for name in ("schema", "write-early", "write-late", "doc")) and "prod" not in re.findall(r"\bprod\b", seen)
-    as_json = ws.json("digest", env={"HITL_NOW": at(2)})
+    as_json = ws.json("digest", now=at(2))
     assert as_json["count"] == 4
     assert [[entry["id"] for entry in group["entries"]] for group in as_json["groups"]] == [
         ["schema", "write-early", "write-late"], ["doc"]]
