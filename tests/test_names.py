@@ -7,7 +7,8 @@ from hypothesis import strategies as st
 from hitl_cli.models import names
 
 DASHES = ["\u2010", "\u2011", "\u2012", "\u2013", "\u2014", "\u2212", "\ufe63", "\uff0d", "\u058a", "\u2e3a"]
-INVISIBLE = ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u202e", "\u2066", "\u180e", "\U000e0041"]
+INVISIBLE = ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u202e", "\u2066", "\u180e", "\U000e0041",
+             "\u034f", "\ufe0f", "\U000e0100", "\u3164", "\uffa0", "\u2800", "\u17b4", "\u180b"]
 
 
 def fullwidth(text: str) -> str:

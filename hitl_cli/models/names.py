@@ -5,7 +5,8 @@ runs of whitespace as one space, case-folded, then NFKC again (case folding can 
 and `alice` are one identity; so are `etl‐agent` (U+2010) and `etl-agent`.
 
 A name is refused when it holds a control, format, private-use, surrogate or unassigned character (Unicode
-Cc, Cf, Co, Cs, Cn: `etl-agent` + U+200B), a line or paragraph separator, mixes scripts (Latin `a` beside
+Cc, Cf, Co, Cs, Cn: `etl-agent` + U+200B), another character that draws nothing (variation selectors, the
+combining grapheme joiner, Hangul fillers, blank Braille), a line or paragraph separator, mixes scripts (Latin `a` beside
 Cyrillic `л`; Han with Hiragana, Katakana, Bopomofo or Hangul, and Latin beside those, are the UTS #39
 "highly restrictive" exceptions), is written in one non-Latin script with only letters that look like Latin
 ones (all-Cyrillic `аре`), or is empty once normalised. Scripts and look-alikes come from the
@@ -26,6 +27,12 @@ _REFUSED_CATEGORIES = {
     "Zl": "line separator",
     "Zp": "paragraph separator",
 }
+# Unicode's Default_Ignorable_Code_Point characters outside Cf and Cn (combining grapheme joiner, variation
+# selectors, Hangul fillers), and the blank Braille pattern: each draws nothing, so a name could hide one.
+_INVISIBLE_RANGES = (
+    (0x034F, 0x034F), (0x115F, 0x1160), (0x17B4, 0x17B5), (0x180B, 0x180F), (0x2800, 0x2800), (0x3164, 0x3164),
+    (0xFE00, 0xFE0F), (0xFFA0, 0xFFA0), (0xE0000, 0xE0FFF),
+)
 _MINUS_SIGNS = frozenset("\u2212\u02d7\u2796\u207b\u208b")
 _SCRIPTLESS = frozenset({"COMMON", "INHERITED"})
 # Script sets UTS #39 (section 5.2, highly restrictive) lets one identifier mix.
@@ -37,6 +44,14 @@ _MIXABLE_SCRIPTS = (
 MAX_LENGTH = 128
 
 
+def _refused(character: str) -> str | None:
+    """What kind of refused character this is; None when a name may hold it."""
+    code = ord(character)
+    if any(low <= code <= high for low, high in _INVISIBLE_RANGES):
+        return "invisible"
+    return _REFUSED_CATEGORIES.get(unicodedata.category(character))
+
+
 def _dash(character: str) -> str:
     return "-" if character in _MINUS_SIGNS or unicodedata.category(character) == "Pd" else character
 
@@ -44,7 +59,7 @@ def _dash(character: str) -> str:
 def key(name: str) -> str:
     """The identity of a name, never raising: a refused character (which `identity` rejects at the door) is
     dropped, so a name recorded before these rules compares as its visible letters."""
-    visible = "".join(c for c in unicodedata.normalize("NFKC", name) if unicodedata.category(c) not in _REFUSED_CATEGORIES)
+    visible = "".join(c for c in unicodedata.normalize("NFKC", name) if _refused(c) is None)
     dashed = " ".join("".join(_dash(c) for c in visible).split())
     return unicodedata.normalize("NFKC", dashed.casefold())
 
@@ -54,7 +69,7 @@ def problem(name: str) -> str | None:
     if len(name) > MAX_LENGTH:
         return f"is longer than {MAX_LENGTH} characters"
     for character in name + unicodedata.normalize("NFKC", name):
-        kind = _REFUSED_CATEGORIES.get(unicodedata.category(character))
+        kind = _refused(character)
         if kind:
             return f"holds U+{ord(character):04X}, a {kind} character"
     if not key(name):

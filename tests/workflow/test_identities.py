@@ -24,6 +24,8 @@ SAME_AS_THE_AGENT = [
 REFUSED_SPELLINGS = [
     ("trusted-agent\u200b", "U+200B"),  # zero-width space
     ("trusted\u00adagent", "U+00AD"),  # soft hyphen
+    ("trusted-agent\u034f", "U+034F"),  # combining grapheme joiner: a mark that draws nothing
+    ("trusted-agent\ufe0f", "U+FE0F"),  # variation selector
     ("\u202etrusted-agent", "U+202E"),  # right-to-left override
     ("trusted-agent\x1b[0m", "U+001B"),
     ("trustеd-agent", "mixes scripts"),  # Cyrillic е
@@ -170,3 +172,11 @@ def test_profile_validate_refuses_one_person_listed_twice_under_two_spellings(ws
     result = ws.hitl("profile", "validate", path)
     assert result.returncode == 4, result.stderr
     assert f"{path}: approvals.override_holders[1]: " in result.stderr and "is 'cto'" in result.stderr
+
+
+def test_stats_count_one_reviewer_under_every_spelling(ws):
+    ws.submit([tier_manifest("single_approval", id="one"), tier_manifest("single_approval", id="two")])
+    ws.json("approve", "one", "--by", "alice")
+    ws.json("approve", "two", "--by", "ＡＬＩＣＥ")
+    reviewers = ws.json("stats", "--profile", "default")["by_reviewer"]
+    assert [(r["person"], r["approvals"]) for r in reviewers] == [("alice", 2)]
