@@ -5,8 +5,7 @@ agents are compared by identity (hitl_cli.models.names), never by spelling.
 """
 
 from hitl_cli.errors import Refused
-from hitl_cli.models import Profile
-from hitl_cli.models import names
+from hitl_cli.models import Profile, names
 from hitl_cli.models.workflow import Request, Review
 from hitl_cli.workflow.requirements import non_reviewer_room, requirement
 from hitl_cli.workflow.status import Standing
