@@ -9,11 +9,12 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, Field, StringConstraints, field_validator
 
+from hitl_cli.models import names
 from hitl_cli.models.common import AgentLevel, Delivery, Identifier, Name, PromotableLevel, Risk, StrictModel, Tier
+from hitl_cli.models.names import HumanName as Person
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNegative = Annotated[float, Field(ge=0.0)]
-Person = Annotated[str, Field(min_length=1)]
 
 
 class ProfileMetadata(StrictModel):
@@ -208,6 +209,16 @@ class DailyBudgetPolicy(StrictModel):
     over_budget_tier: Tier
 
 
+def _same_person_twice(path: str, people: list[str]) -> list[tuple[str, str]]:
+    first: dict[str, int] = {}
+    problems = []
+    for index, person in enumerate(people):
+        earlier = first.setdefault(names.key(person), index)
+        if earlier != index:
+            problems.append((f"{path}[{index}]", f"{ascii(person)} is {ascii(people[earlier])} ({path}[{earlier}]) again"))
+    return problems
+
+
 class Profile(StrictModel):
     apiVersion: Literal["hitl/v1"]
     kind: Literal["OrgProfile"]
@@ -253,6 +264,11 @@ class Profile(StrictModel):
             treated_as = rule.get("treated_as")
             if action_types and isinstance(treated_as, str) and treated_as not in action_types:
                 problems.append((f"destructive_statements[{index}].treated_as", f"{treated_as!r} is not an action type"))
+        approvals = data.get("approvals") if isinstance(data.get("approvals"), dict) else {}
+        for field in ("escalation_reviewers", "override_holders"):
+            names = approvals.get(field)
+            if isinstance(names, list) and all(isinstance(name, str) for name in names):
+                problems += _same_person_twice(f"approvals.{field}", names)
         first_index: dict[str, int] = {}
         for index, waiver in _mappings(data.get("waivers")):
             waiver_id = waiver.get("id")

@@ -10,7 +10,8 @@ from hitl_cli.models.common import Identifier, PromotableLevel
 from hitl_cli.models.decision import Decision
 from hitl_cli.models.manifest import ActionManifest
 
-# 1-128 characters, no control characters, no whitespace at either end.
+# A name as recorded: 1-128 characters, no control characters, no whitespace at either end. What a person
+# types is also held to hitl_cli.models.names (HumanName) before it is recorded.
 PersonName = Annotated[
     str,
     StringConstraints(
@@ -38,11 +39,6 @@ INITIAL_STATUS: dict[str, RecordedStatus] = {
 
 class Recorded(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-def same_person(a: str, b: str) -> bool:
-    """People (and agents) are compared without regard to case: `Alice` cannot second `alice`."""
-    return a.casefold() == b.casefold()
 
 
 class Request(Recorded):

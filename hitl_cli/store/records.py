@@ -9,6 +9,7 @@ import sqlite3
 from typing import Any
 
 from hitl_cli.canonical import canonical_json
+from hitl_cli.models import names
 from hitl_cli.models.workflow import RecordedStatus, Request, Review, TrustGrant, Verdict
 
 Row = dict[str, Any]
@@ -105,7 +106,7 @@ def request_rows(connection: sqlite3.Connection) -> dict[str, Row]:
 
 def verdict_row(verdict: Verdict) -> Row:
     data = verdict.model_dump(mode="json")
-    return {**data, "person_key": verdict.person.casefold()}
+    return {**data, "person_key": names.key(verdict.person)}
 
 
 def _verdict(row: Row) -> Verdict:

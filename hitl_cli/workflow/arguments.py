@@ -3,16 +3,16 @@
 from pydantic import TypeAdapter, ValidationError
 
 from hitl_cli.errors import UsageError
-from hitl_cli.models.workflow import PersonName, ReasonText
+from hitl_cli.models import names
+from hitl_cli.models.workflow import ReasonText
 
 
 def person_name(value: str) -> str:
-    try:
-        return TypeAdapter(PersonName).validate_python(value)
-    except ValidationError:
-        raise UsageError(
-            f"--by {value!r}: a person's name is 1-128 characters, without control characters or outer spaces"
-        ) from None
+    """The name as typed, once hitl_cli.models.names accepts it as someone's."""
+    found = names.problem(value)
+    if found:
+        raise UsageError(f"--by {ascii(value)} {found}; see `Names and identities` in docs/workflow.md")
+    return value
 
 
 def reason_text(value: str | None) -> str | None:

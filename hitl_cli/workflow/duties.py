@@ -1,11 +1,13 @@
 """Separation of duties: who may approve, reject, override or review a request, and when.
 
-Every check raises Refused (exit 6) with the rule that was broken; none of them changes anything.
+Every check raises Refused (exit 6) with the rule that was broken; none of them changes anything. People and
+agents are compared by identity (hitl_cli.models.names), never by spelling.
 """
 
 from hitl_cli.errors import Refused
-from hitl_cli.models import Profile
-from hitl_cli.models.workflow import Request, Review, same_person
+from hitl_cli.models import Profile, names
+from hitl_cli.models.workflow import Request, Review
+from hitl_cli.workflow.requirements import non_reviewer_room, requirement
 from hitl_cli.workflow.status import Standing
 
 _DEAD_ENDS = {
@@ -16,7 +18,7 @@ _DEAD_ENDS = {
 
 
 def _listed(person: str, people: list[str]) -> bool:
-    return any(same_person(person, listed) for listed in people)
+    return any(names.same(person, listed) for listed in people)
 
 
 def _not_a_dead_end(request: Request, standing: Standing, verb: str) -> None:
@@ -27,7 +29,7 @@ def _not_a_dead_end(request: Request, standing: Standing, verb: str) -> None:
 
 
 def _not_the_agent(request: Request, person: str) -> None:
-    if same_person(person, request.agent):
+    if names.same(person, request.agent):
         raise Refused(
             f"{person} is the agent that asked for request {request.id}; an agent never decides its own request"
         )
@@ -38,12 +40,14 @@ def _reason_given(reason: str | None, what: str) -> None:
         raise Refused(f"{what} needs a reason: pass --reason with a non-empty text")
 
 
-def _escalation_reviewer(request: Request, standing: Standing, person: str, profile: Profile) -> None:
+def _escalation_reviewer(request: Request, standing: Standing, person: str, profile: Profile, room: bool) -> None:
+    """room: whether someone other than a reviewer still has an approval to give (an escalation that also
+    needs double approval needs a reviewer and one other person)."""
     reviewers = profile.approvals.escalation_reviewers
-    if standing.status == "escalated" and not _listed(person, reviewers):
+    if standing.status == "escalated" and not _listed(person, reviewers) and not room:
         raise Refused(
             f"request {request.id} is escalated: only the profile's escalation reviewers "
-            f"({', '.join(reviewers) or 'none named'}) decide it, and {person} is not one"
+            f"({', '.join(reviewers) or 'none named'}) decide it now, and {person} is not one"
         )
 
 
@@ -54,13 +58,14 @@ def check_approval(request: Request, standing: Standing, person: str, profile: P
         raise Refused(f"request {request.id} is blocked: it cannot be approved, only overridden by an override holder")
     if standing.status in ("approved", "overridden"):
         raise Refused(f"request {request.id} is already {standing.status}: it needs no more approvals")
-    earlier = next((a for a in standing.approvals if same_person(a.person, person)), None)
+    earlier = next((a for a in standing.approvals if names.same(a.person, person)), None)
     if earlier is not None:
         raise Refused(
             f"{person} already approved request {request.id} (as {earlier.person}); "
             "no person approves a request twice, the next approval must come from someone else"
         )
-    _escalation_reviewer(request, standing, person, profile)
+    room = non_reviewer_room(requirement(request.decision, profile), standing.approvals)
+    _escalation_reviewer(request, standing, person, profile, room)
 
 
 def check_rejection(request: Request, standing: Standing, person: str, reason: str | None, profile: Profile) -> None:
@@ -73,7 +78,7 @@ def check_rejection(request: Request, standing: Standing, person: str, reason: s
         )
     if standing.status == "overridden":
         raise Refused(f"request {request.id} was overridden by {standing.override.person}; it cannot be rejected now")
-    _escalation_reviewer(request, standing, person, profile)
+    _escalation_reviewer(request, standing, person, profile, room=False)
 
 
 def check_override(request: Request, standing: Standing, person: str, reason: str | None, profile: Profile) -> None:

@@ -14,7 +14,7 @@ from statistics import mean, median
 
 from pydantic import BaseModel
 
-from hitl_cli.models import Profile
+from hitl_cli.models import Profile, names
 from hitl_cli.store import records
 from hitl_cli.workflow.track import Outcome, outcomes
 
@@ -91,7 +91,7 @@ def compute(connection: sqlite3.Connection, profile: Profile, top_reasons: int) 
     tallies: dict[str, _Tally] = {}
 
     def tally(person: str) -> _Tally:
-        return tallies.setdefault(person.casefold(), _Tally(person))
+        return tallies.setdefault(names.key(person), _Tally(person))
 
     for verdict in verdicts:
         if verdict.kind == "override":

@@ -4,7 +4,9 @@ Recorded facts (verdicts, supersession) meet time and the current policy revisio
 - a request decided under another policy or profile revision than today's is `stale`;
 - each approval and override counts for the profile's `approvals.lifetime_hours` after it was given;
   once one has lapsed the request is `expired` - it must be submitted again;
-- a rejection is final, whatever happens later.
+- a rejection is final, whatever happens later;
+- what it needs comes from the profile in force and every tier its reasons reach (hitl_cli.workflow.requirements),
+  never from the count its recorded decision carries.
 """
 
 from datetime import datetime, timedelta
@@ -13,6 +15,7 @@ from pydantic import BaseModel
 
 from hitl_cli.models.workflow import Request, RequestStatus, Verdict
 from hitl_cli.workflow.policy_context import PolicyContext
+from hitl_cli.workflow.requirements import Missing, Requirement, missing, requirement
 
 RUNNABLE: frozenset[RequestStatus] = frozenset({"approved", "overridden"})
 WAITING: frozenset[RequestStatus] = frozenset({"pending", "escalated", "blocked"})
@@ -25,7 +28,9 @@ class Standing(BaseModel):
     approvals: list[Verdict]
     rejection: Verdict | None
     override: Verdict | None
+    approvals_required: int
     approvals_missing: int
+    reviewers_missing: int
     valid_until: datetime | None
     stale_reason: str | None
 
@@ -38,15 +43,18 @@ def standing(request: Request, verdicts: list[Verdict], context: PolicyContext, 
     approvals = [v for v in verdicts if v.kind == "approve"]
     rejection = next((v for v in verdicts if v.kind == "reject"), None)
     override = next((v for v in verdicts if v.kind == "override"), None)
-    missing = max(request.decision.approvals_required - len(approvals), 0)
-    status, valid_until, stale_reason = _status(request, approvals, override, missing, context, now)
+    needed = requirement(request.decision, context.profile) if context.profile else None
+    lacking = missing(needed, approvals) if needed else Missing(people=0, reviewers=0)
+    status, valid_until, stale_reason = _status(request, approvals, override, needed, lacking, context, now)
     return Standing(
         status=status,
         may_run=status in RUNNABLE,
         approvals=approvals,
         rejection=rejection,
         override=override,
-        approvals_missing=missing,
+        approvals_required=needed.people if needed else 0,
+        approvals_missing=lacking.approvals,
+        reviewers_missing=lacking.reviewers,
         valid_until=valid_until,
         stale_reason=stale_reason,
     )
@@ -56,26 +64,27 @@ def _status(
     request: Request,
     approvals: list[Verdict],
     override: Verdict | None,
-    missing: int,
+    needed: Requirement | None,
+    lacking: Missing,
     context: PolicyContext,
     now: datetime,
 ) -> tuple[RequestStatus, datetime | None, str | None]:
-    """(status, valid until, why stale)."""
+    """(status, valid until, why stale). `needed` is None only when the profile cannot be read (then stale)."""
     if request.status == "rejected":
         return "rejected", None, None
     if request.status == "stale":
         return "stale", None, f"superseded by request {request.superseded_by}"
-    if context.revision is None:
+    if context.revision is None or needed is None:
         return "stale", None, context.problem
     if context.revision != request.policy_revision:
         return "stale", None, "the policies or the profile changed after it was decided"
-    if request.decision.tier == "auto_approve":
+    if request.decision.tier == "auto_approve" and needed.people == 0:
         return "approved", None, None
     ttl = lifetime(context)
     if override is not None:
         return ("overridden", override.at + ttl, None) if now < override.at + ttl else ("expired", None, None)
     if any(now >= approval.at + ttl for approval in approvals):
         return "expired", None, None
-    if approvals and missing == 0:
+    if approvals and lacking.approvals == 0:
         return "approved", min(approval.at for approval in approvals) + ttl, None
-    return request.status, None, None
+    return ("pending" if request.status == "approved" else request.status), None, None

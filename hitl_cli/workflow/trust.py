@@ -11,7 +11,8 @@ from hitl_cli.inputs import load_profile, profile_path
 from hitl_cli.models import Profile, TrackRecord
 from hitl_cli.models.common import PromotableLevel
 from hitl_cli.models.trust import TrustStanding
-from hitl_cli.models.workflow import TrustGrant, same_person
+from hitl_cli.models import names
+from hitl_cli.models.workflow import TrustGrant
 from hitl_cli.store.connection import Mode, open_store
 from hitl_cli.workflow import events
 from hitl_cli.workflow.arguments import person_name
@@ -58,7 +59,7 @@ def promote(
 ) -> TrustGrant:
     """Record a person's acceptance of a promotion, if the agent's measured record supports that level."""
     person = person_name(person)
-    if same_person(person, agent):
+    if names.same(person, agent):
         raise Refused(f"{person} is the agent itself; an agent never promotes itself")
     profile = load_profile(profile_path(profile_ref))
     with open_store(state, Mode.WRITE) as store:

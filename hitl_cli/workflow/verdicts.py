@@ -33,7 +33,8 @@ def give_verdict(state: Path, request_id: str, kind: VerdictKind, person: str, r
             else:
                 duties.check_override(request, current, person, reason, context.profile)
             verdict = Verdict(request_id=request_id, kind=kind, person=person, reason=reason, at=now)
-            events.verdict_given(connection, verdict, _status_after(request, current.approvals_missing, kind))
+            after = standing(request, [*records.verdicts_for(connection, request_id), verdict], context, now)
+            events.verdict_given(connection, verdict, _status_after(request, after.approvals_missing, kind))
             return views.load(connection, records.get_request(connection, request_id), contexts, now, state)
 
 
@@ -42,7 +43,7 @@ def _status_after(request: Request, approvals_missing: int, kind: VerdictKind) -
         return "rejected"
     if kind == "override":
         return "overridden"
-    return "approved" if approvals_missing <= 1 else request.status
+    return "approved" if approvals_missing == 0 else request.status
 
 
 def mark_review(state: Path, request_id: str, person: str, verdict: ReviewVerdict, reason: str | None) -> RequestView:

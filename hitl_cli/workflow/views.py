@@ -8,18 +8,19 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from hitl_cli.models import ActionManifest, Decision
+from hitl_cli.models import ActionManifest, Decision, names
 from hitl_cli.models.workflow import Request, RequestStatus, Review, Verdict
 from hitl_cli.store import records
 from hitl_cli.store.connection import DEFAULT_STATE_PATH
 from hitl_cli.workflow.policy_context import PolicyContext, PolicyContexts
-from hitl_cli.workflow.status import lifetime, standing
+from hitl_cli.workflow.status import Standing, lifetime, standing
 
 ANYONE = "YOUR_NAME"
 
 
 class VerdictView(BaseModel):
-    person: str
+    person: str  # as typed
+    identity: str  # what hitl compares (hitl_cli.models.names)
     reason: str | None
     at: datetime
     expires_at: datetime | None
@@ -37,6 +38,7 @@ class RequestView(BaseModel):
     may_run: bool
     approvals_required: int
     approvals_missing: int
+    reviewers_missing: int
     approvals: list[VerdictView]
     rejection: VerdictView | None
     override: VerdictView | None
@@ -66,7 +68,10 @@ def build(
         if verdict is None:
             return None
         expires = verdict.at + ttl if ttl is not None and verdict.kind != "reject" else None
-        return VerdictView(person=verdict.person, reason=verdict.reason, at=verdict.at, expires_at=expires)
+        return VerdictView(
+            person=verdict.person, identity=names.key(verdict.person), reason=verdict.reason, at=verdict.at,
+            expires_at=expires,
+        )
 
     awaiting_review = request.decision.post_hoc_review and review is None
     deciders = _deciders(now_standing.status, context)
@@ -75,16 +80,15 @@ def build(
         manifest_id=request.manifest_id,
         status=now_standing.status,
         may_run=now_standing.may_run,
-        approvals_required=request.decision.approvals_required,
+        approvals_required=now_standing.approvals_required,
         approvals_missing=now_standing.approvals_missing,
+        reviewers_missing=now_standing.reviewers_missing,
         approvals=[shown(a) for a in now_standing.approvals],
         rejection=shown(now_standing.rejection),
         override=shown(now_standing.override),
         review=review,
         awaiting_review=awaiting_review,
-        waiting_for=_waiting_for(
-            request, now_standing.status, now_standing.approvals_missing, deciders, awaiting_review
-        ),
+        waiting_for=_waiting_for(request, now_standing, deciders, awaiting_review),
         deciders=deciders,
         valid_until=now_standing.valid_until,
         stale_reason=now_standing.stale_reason,
@@ -135,13 +139,20 @@ def _deciders(status: RequestStatus, context: PolicyContext) -> list[str]:
     return []
 
 
-def _waiting_for(
-    request: Request, status: RequestStatus, missing: int, deciders: list[str], awaiting_review: bool
-) -> str | None:
+def _approvals(count: int, request: Request) -> str:
+    return f"{count} more approval{'s' if count != 1 else ''} (anyone but {request.agent}, each person once)"
+
+
+def _waiting_for(request: Request, now: Standing, deciders: list[str], awaiting_review: bool) -> str | None:
+    status = now.status
     if status == "pending":
-        return f"{missing} more approval{'s' if missing != 1 else ''} (anyone but {request.agent}, each person once)"
+        return _approvals(now.approvals_missing, request)
     if status == "escalated":
-        return f"an escalation reviewer: {', '.join(deciders) or 'none named in the profile'}"
+        reviewers = f"an escalation reviewer: {', '.join(deciders) or 'none named in the profile'}"
+        others = now.approvals_missing - now.reviewers_missing
+        if not now.reviewers_missing:
+            return _approvals(now.approvals_missing, request)
+        return reviewers + (f"; and {_approvals(others, request)}" if others > 0 else "")
     if status == "blocked":
         return f"an override holder, to override with a reason: {', '.join(deciders) or 'none named in the profile'}"
     if status == "approved" and awaiting_review:
