@@ -10,7 +10,8 @@ import typer
 from hitl_cli import __version__
 from hitl_cli.documents import input_files
 from hitl_cli import engine
-from hitl_cli.engine import opa_url_from
+from hitl_cli.engine.access import serve_access
+from hitl_cli.engine.endpoint import OpaEndpoint, remote_endpoint
 from hitl_cli.errors import ExitCode, UsageError
 from hitl_cli.inputs import available_profile_files, load_all_profiles
 from hitl_cli.schemas import SCHEMA_MODELS, schema_file, schema_text
@@ -18,7 +19,7 @@ from hitl_cli.evaluation import RunResult, run_evaluation
 from hitl_cli.output import emit, warn
 from hitl_cli.progress import Progress
 from hitl_cli.reporters import CHECK_FORMATS, EVALUATE_FORMATS
-from hitl_cli.cli_common import InputPaths, OpaUrlOption, ProfileOption, StateOption, TrackRecordOption, guarded, valid_profiles
+from hitl_cli.cli_common import InputPaths, OpaCaFileOption, OpaTokenFileOption, OpaUrlOption, ProfileOption, StateOption, TrackRecordOption, guarded, valid_profiles
 from hitl_cli.cli_workflow import register as register_workflow
 from hitl_cli.cli_governance import SigningAlg, register as register_governance
 from hitl_cli.cli_learning import register as register_learning
@@ -43,11 +44,13 @@ def _report_problems(result: RunResult) -> None:
         warn(str(problem))
 
 
-def _evaluate(paths: list[Path], profile: str, track_record: Path | None, opa_url: str | None, state: Path) -> RunResult:
+def _evaluate(
+    paths: list[Path], profile: str, track_record: Path | None, remote: OpaEndpoint | None, state: Path
+) -> RunResult:
     files = input_files(paths)
     progress = Progress.on_terminal(len(files))
     try:
-        result = run_evaluation(files, profile, track_record, opa_url_from(opa_url), progress, state)
+        result = run_evaluation(files, profile, track_record, remote, progress, state)
     finally:
         if progress is not None:
             progress.close()
@@ -63,13 +66,15 @@ def evaluate(
     track_record: TrackRecordOption = None,
     format: Annotated[EvaluateFormat, typer.Option("--format", "-f")] = "table",
     opa_url: OpaUrlOption = None,
+    opa_token_file: OpaTokenFileOption = None,
+    opa_ca_file: OpaCaFileOption = None,
     state: StateOption = None,
 ) -> None:
     """Decide each action manifest and show the tier, approvals, delivery and every reason.
 
     When the state store exists, the policy sees its history (precedents, spend approved today); it is only read.
     """
-    result = _evaluate(manifests, profile, track_record, opa_url, state_path(state))
+    result = _evaluate(manifests, profile, track_record, remote_endpoint(opa_url, opa_token_file, opa_ca_file), state_path(state))
     emit(EVALUATE_FORMATS[EvaluateFormat(format).value](result), None)
     raise typer.Exit(result.evaluate_exit_code())
 
@@ -83,6 +88,8 @@ def check(
     format: Annotated[CheckFormat, typer.Option("--format", "-f")] = "text",
     output: Annotated[Optional[Path], typer.Option("--output", "-o", dir_okay=False, help="Write the report here.")] = None,
     opa_url: OpaUrlOption = None,
+    opa_token_file: OpaTokenFileOption = None,
+    opa_ca_file: OpaCaFileOption = None,
     state: StateOption = None,
 ) -> None:
     """Gate a plan in CI: exit 0 only when every action may run now (see the exit codes in the README).
@@ -90,7 +97,7 @@ def check(
     An action whose request in the state store holds every approval it needs (or an override), still
     valid, may run; the store is only read, and only when it exists.
     """
-    result = honour_store(_evaluate(paths, profile, track_record, opa_url, state_path(state)), profile, state_path(state))
+    result = honour_store(_evaluate(paths, profile, track_record, remote_endpoint(opa_url, opa_token_file, opa_ca_file), state_path(state)), profile, state_path(state))
     emit(CHECK_FORMATS[CheckFormat(format).value](result), output)
     raise typer.Exit(result.check_exit_code())
 
@@ -98,7 +105,19 @@ def check(
 @app.command()
 @guarded
 def serve(
-    addr: Annotated[str, typer.Option("--addr", help="Address OPA listens on.")] = "127.0.0.1:8181",
+    addr: Annotated[
+        str, typer.Option("--addr", help="Address OPA listens on; beyond loopback it needs a token.")
+    ] = "127.0.0.1:8181",
+    token_file: Annotated[
+        Optional[Path],
+        typer.Option("--token-file", dir_okay=False, help="A file holding the bearer token every request must carry (or HITL_OPA_TOKEN)."),
+    ] = None,
+    tls_cert_file: Annotated[
+        Optional[Path], typer.Option("--tls-cert-file", dir_okay=False, help="Serve https with this certificate (PEM).")
+    ] = None,
+    tls_private_key_file: Annotated[
+        Optional[Path], typer.Option("--tls-private-key-file", dir_okay=False, help="The certificate's private key (PEM).")
+    ] = None,
     decision_logs: Annotated[
         Optional[bool],
         typer.Option("--decision-logs/--no-decision-logs", help="Log every decision to stderr (on by default with --bundle)."),
@@ -115,17 +134,19 @@ def serve(
     """Run a long-lived OPA with the policies and every profile, for agents and `--opa-url` checks.
 
     With --bundle, OPA serves that bundle instead, refusing it (exit 5) unless its signature verifies with
-    --verification-key; decision logs are on.
+    --verification-key; decision logs are on. OPA refuses every policy or data write, and every request
+    without the token when one is set (HITL_OPA_TOKEN or --token-file).
     """
+    access = serve_access(addr, token_file, tls_cert_file, tls_private_key_file)
     if bundle is not None:
         if verification_key is None:
             warn(f"hitl: no --verification-key: bundle {bundle} is served only if it is unsigned")
         logs = True if decision_logs is None else decision_logs
-        raise typer.Exit(bundles.serve(bundle, addr, verification_key, SigningAlg(signing_alg).value, logs))
+        raise typer.Exit(bundles.serve(bundle, addr, access, verification_key, SigningAlg(signing_alg).value, logs))
     if verification_key is not None:
         raise UsageError("--verification-key verifies a bundle: give --bundle FILE too")
     extra = ["--set", "decision_logs.console=true"] if decision_logs else []
-    raise typer.Exit(engine.serve(load_all_profiles(), addr, extra))
+    raise typer.Exit(engine.serve(load_all_profiles(), addr, access, extra))
 
 
 SchemaName = Enum("SchemaName", {name: name for name in SCHEMA_MODELS}, type=str)

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hitl_cli.engine import policy_engine
+from hitl_cli.engine.endpoint import OpaEndpoint
 from hitl_cli.engine.pipeline import DecisionPipeline
 from hitl_cli.errors import ExitCode, Problem
 from hitl_cli.inputs import LoadedManifest, load_profile, load_track_record, manifests_by_file, profile_path
@@ -60,14 +61,14 @@ def run_evaluation(
     files: list[Path],
     profile_ref: str,
     track_record: Path | None,
-    opa_url: str | None,
+    remote: OpaEndpoint | None,
     progress: Progress | None = None,
     state: Path | None = None,
 ) -> RunResult:
     """state: the store whose history the policy sees (hitl_cli.policy_history), when it exists."""
     profile = load_profile(profile_path(profile_ref))
     record, record_problems = load_track_record(track_record)
-    return decide_files(files, profile, record, record_problems, opa_url, progress, read_history(state))
+    return decide_files(files, profile, record, record_problems, remote, progress, read_history(state))
 
 
 def decide_files(
@@ -75,7 +76,7 @@ def decide_files(
     profile: Profile,
     record: TrackRecord,
     record_problems: list[Problem],
-    opa_url: str | None,
+    remote: OpaEndpoint | None,
     progress: Progress | None = None,
     history: dict | None = None,
 ) -> RunResult:
@@ -95,7 +96,7 @@ def decide_files(
             if not loaded:
                 continue
             if pipeline is None:
-                client = running.enter_context(policy_engine([profile], opa_url))
+                client = running.enter_context(policy_engine([profile], remote))
                 client.set_history(history)
                 on_decided = progress.manifests_decided if progress is not None else None
                 pipeline = running.enter_context(

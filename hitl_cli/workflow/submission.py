@@ -14,6 +14,7 @@ from typing import Literal
 
 from hitl_cli import clock
 from hitl_cli.errors import ExitCode, Problem
+from hitl_cli.engine.endpoint import OpaEndpoint
 from hitl_cli.evaluation import Evaluated, decide_files
 from hitl_cli.inputs import load_profile, load_track_record, profile_path
 from hitl_cli.models.workflow import INITIAL_STATUS, Request
@@ -52,7 +53,7 @@ class SubmitResult:
 
 
 def submit(
-    files: list[Path], profile_ref: str, track_record_file: Path | None, opa_url: str | None, state: Path
+    files: list[Path], profile_ref: str, track_record_file: Path | None, remote: OpaEndpoint | None, state: Path
 ) -> SubmitResult:
     """Decide each manifest and record it as a request; without a track-record file, the store's own is used."""
     source = profile_path(profile_ref)
@@ -65,7 +66,7 @@ def submit(
     else:
         record, record_problems = stored_track_record(state), []
     history = read_history(state, missing_is_empty=True)  # the store this run records into
-    result = decide_files(files, profile, record, record_problems, opa_url, history=history)
+    result = decide_files(files, profile, record, record_problems, remote, history=history)
     outcome = SubmitResult(profile=profile.name, problems=result.problems)
     if not result.evaluated:
         return outcome
