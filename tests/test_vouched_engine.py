@@ -259,6 +259,13 @@ def test_policy_and_data_writes_to_hitl_serve_are_refused_and_the_drop_stays_blo
     assert _by_id(json.loads(result.stdout), "drop-customers")["tier"] == "block"
 
 
+def test_the_opa_a_run_starts_for_itself_refuses_writes_too(policy):
+    # Another process on the host finds the run's port and pushes a policy while the run is deciding.
+    pushed = requests.put(policy.client.url + "/v1/policies/hitl/main", data="package hitl.main\n", timeout=10)
+    assert pushed.status_code == 401 and "writes are refused" in pushed.json()["message"]
+    assert policy.decide("default", DROP).tier == "block"
+
+
 def test_hitl_serve_publishes_the_revision_hitl_computes(served_with_token):
     answer = served_with_token.request("GET", REVISIONS_PATH, TOKEN)
     assert answer.json()["result"]["default"] == DEFAULT_REVISION

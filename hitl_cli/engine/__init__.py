@@ -62,15 +62,10 @@ def serve_sources(sources: list[Path], address: str, access: ServeAccess, extra_
 
     OPA refuses policy and data writes, and requests without the token when there is one (hitl_cli.engine.access)."""
     environment = {"GOGC": SERVE_GOGC, **os.environ}
-    with tempfile.TemporaryDirectory(prefix="hitl-access-") as folder:
-        authz = access.write_policy(Path(folder) / "access")
-        server = LocalOpaServer(
-            [*sources, authz], address, [*access.opa_args(), *extra_args], quiet=False, environment=environment,
-            token=access.token, https=access.https,
-        )
-        with server:
-            print(f"hitl: OPA serving {what} on {server.url} (Ctrl-C stops it)", file=sys.stderr, flush=True)
-            return server.wait()
+    server = LocalOpaServer(sources, address, extra_args, quiet=False, environment=environment, access=access)
+    with server:
+        print(f"hitl: OPA serving {what} on {server.url} (Ctrl-C stops it)", file=sys.stderr, flush=True)
+        return server.wait()
 
 
 @contextmanager

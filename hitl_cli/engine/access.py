@@ -1,8 +1,9 @@
-"""Who may talk to `hitl serve`, and how: OPA's authorization policy, its bearer token, TLS, the address.
+"""Who may talk to an OPA hitl starts, and how: OPA's authorization policy, its bearer token, TLS, the address.
 
-`hitl serve` runs OPA with `--authorization=basic` and the policy in hitl_cli/engine/authz: no policy or data
-write is ever served, and every request must carry the token when one is configured (HITL_OPA_TOKEN or
---token-file). It listens on loopback unless --addr names another address, which needs a token.
+Every OPA hitl starts (a run's own, and `hitl serve`'s) runs with `--authorization=basic` and the policy in
+hitl_cli/engine/authz: no policy or data write is ever served. `hitl serve` may also require a token of every
+request (HITL_OPA_TOKEN or --token-file); it listens on loopback unless --addr names another address, which
+needs a token.
 """
 
 import hashlib

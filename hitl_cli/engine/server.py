@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from hitl_cli import settings
+from hitl_cli.engine.access import ServeAccess
 from hitl_cli.engine.binary import find_opa
 from hitl_cli.engine.endpoint import OpaEndpoint
 from hitl_cli.engine.transport import healthy
@@ -38,7 +39,8 @@ def opa_run_command(opa: Path, address: str, sources: list[Path], extra: list[st
 
 
 class LocalOpaServer:
-    """`with LocalOpaServer(sources) as server:` — OPA serving the sources, on a free loopback port by default.
+    """`with LocalOpaServer(sources) as server:` — OPA serving the sources, on a free loopback port by default,
+    behind hitl's access policy (hitl_cli.engine.access): no process on the host can change what it decides.
 
     A run's own server keeps its log to report why it failed; `hitl serve` passes its log through.
     """
@@ -50,22 +52,21 @@ class LocalOpaServer:
         extra_args: list[str] = (),
         quiet: bool = True,
         environment: dict[str, str] | None = None,
-        token: str | None = None,
-        https: bool = False,
+        access: ServeAccess = ServeAccess(),
     ):
-        """token: the bearer token its authorization policy requires (hitl serve); https: it serves TLS."""
+        """access: its token and TLS (hitl serve); whatever it is, OPA refuses every policy and data write."""
         self.sources = sources
-        self.token = token
-        self.https = https
+        self.access = access
         self.environment = environment
         self.address = address or f"127.0.0.1:{free_loopback_port()}"
         self.extra_args = list(extra_args)
         self.process: subprocess.Popen | None = None
         self._log = tempfile.TemporaryFile() if quiet else None
+        self._access_folder: tempfile.TemporaryDirectory | None = None
 
     @property
     def url(self) -> str:
-        return f"{'https' if self.https else 'http'}://{self.address}"
+        return f"{'https' if self.access.https else 'http'}://{self.address}"
 
     @property
     def endpoint(self) -> OpaEndpoint:
@@ -73,13 +74,16 @@ class LocalOpaServer:
         host, _, port = self.address.rpartition(":")
         if host.strip("[]") in ("", "0.0.0.0", "::"):
             host = "127.0.0.1"
-        return OpaEndpoint(f"{'https' if self.https else 'http'}://{host}:{port}", self.token, own_server=True)
+        scheme = "https" if self.access.https else "http"
+        return OpaEndpoint(f"{scheme}://{host}:{port}", self.access.token, own_server=True)
 
     def __enter__(self) -> "LocalOpaServer":
         opa = find_opa()
+        self._access_folder = tempfile.TemporaryDirectory(prefix="hitl-access-")
+        authz = self.access.write_policy(Path(self._access_folder.name))
         try:
             self.process = subprocess.Popen(
-                opa_run_command(opa, self.address, self.sources, self.extra_args),
+                opa_run_command(opa, self.address, [*self.sources, authz], [*self.access.opa_args(), *self.extra_args]),
                 stdin=subprocess.DEVNULL,
                 stdout=self._log,
                 stderr=self._log,
@@ -88,6 +92,7 @@ class LocalOpaServer:
                 preexec_fn=_die_with_parent,
             )
         except OSError as error:
+            self.stop()
             raise EngineError(f"OPA failed to start ({opa}): {error.strerror}") from None
         try:
             self._wait_until_healthy()
@@ -132,3 +137,6 @@ class LocalOpaServer:
                 self.process.wait()
         if self._log is not None:
             self._log.close()
+        if self._access_folder is not None:
+            self._access_folder.cleanup()
+            self._access_folder = None
