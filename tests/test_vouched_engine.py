@@ -147,13 +147,14 @@ def _lower_every_reason(decisions: list[dict]) -> list[dict]:
         (_edit("drop-customers", delivery="digest"), "manifest 'drop-customers': delivery digest, but profile default delivers block by interrupt"),
         (_edit("write-orders", post_hoc_review=True), "manifest 'write-orders': post-hoc review of a double_approval action"),
         (_lower_every_reason, "manifest 'drop-customers': tier block, but its strictest reason"),
+        (_edit("drop-customers", reasons=[{"code": "x", "tier": "fine", "message": "m"}]), "policy returned a malformed decision"),
         (lambda decisions: decisions[:-1], "policy returned 2 decisions for 3 manifests"),
         (lambda decisions: decisions + decisions[:1], "policy returned 4 decisions for 3 manifests"),
         (lambda decisions: decisions[::-1], "policy returned decisions out of order: manifest 'read-orders' (number 1 asked) got the decision for 'drop-customers'"),
         (lambda decisions: [decisions[0], decisions[0], decisions[2]], "manifest 'write-orders' (number 2 asked) got the decision for 'read-orders'"),
     ],
     ids=["tier-below-reasons", "no-reason", "wrong-profile", "wrong-approvals", "wrong-delivery", "post-hoc-non-auto",
-         "reasons-below-tier", "too-few", "too-many", "reordered", "duplicated"],
+         "reasons-below-tier", "reason-tier-not-a-tier", "too-few", "too-many", "reordered", "duplicated"],
 )
 def test_a_decision_that_does_not_add_up_is_an_engine_failure(plan, tamper, needle):
     with TamperingProxy(served_url(), tamper) as proxy:

@@ -12,7 +12,7 @@ from hitl_cli import paths
 from hitl_cli.calibration.storage import policy_calibration_data
 from hitl_cli.engine.access import ServeAccess
 from hitl_cli.engine.client import PolicyClient
-from hitl_cli.engine.endpoint import OpaEndpoint
+from hitl_cli.engine.endpoint import TOKEN_VARIABLE, OpaEndpoint
 from hitl_cli.engine.revisions import publish_revisions
 from hitl_cli.engine.server import LocalOpaServer
 from hitl_cli.errors import EngineError, UsageError
@@ -61,7 +61,8 @@ def serve_sources(sources: list[Path], address: str, access: ServeAccess, extra_
     """Run OPA in the foreground on the given sources (folders and files, or a bundle), until it is stopped.
 
     OPA refuses policy and data writes, and requests without the token when there is one (hitl_cli.engine.access)."""
-    environment = {"GOGC": SERVE_GOGC, **os.environ}
+    # OPA is given the environment without the token: the access policy holds only its SHA-256.
+    environment = {"GOGC": SERVE_GOGC, **{name: value for name, value in os.environ.items() if name != TOKEN_VARIABLE}}
     server = LocalOpaServer(sources, address, extra_args, quiet=False, environment=environment, access=access)
     with server:
         print(f"hitl: OPA serving {what} on {server.url} (Ctrl-C stops it)", file=sys.stderr, flush=True)
