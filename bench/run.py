@@ -26,6 +26,7 @@ import tools  # noqa: E402
 from measure import run_measured  # noqa: E402
 
 from hitl_cli.engine import write_policy_data  # noqa: E402
+from hitl_cli.engine.endpoint import OpaEndpoint  # noqa: E402
 from hitl_cli.engine.server import free_loopback_port  # noqa: E402
 from hitl_cli.engine.transport import healthy  # noqa: E402
 from hitl_cli.inputs import load_profile, profile_path  # noqa: E402
@@ -156,7 +157,7 @@ def bench_serve(rate: float, seconds: float, profile: str, size: int) -> dict:
     )
     try:
         deadline = time.monotonic() + 30
-        while not healthy(url, 0.5):
+        while not healthy(OpaEndpoint(url), 0.5):
             if time.monotonic() > deadline or server.poll() is not None:
                 raise SystemExit("bench: hitl serve did not become healthy")
             time.sleep(0.05)

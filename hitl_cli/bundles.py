@@ -6,7 +6,9 @@ data exactly as a local run loads them (`engine.write_policy_data`, under data.h
 The bundle owns the `hitl` root, and its revision is a digest of its content, so two builds of the same
 policies and profiles have the same revision and replicas can be compared by it. With a signing key,
 `opa build` signs it (.signatures.json); OPA refuses to activate a signed bundle whose files do not match
-their signed digests, or whose signature does not verify with the key it was given.
+their signed digests, or whose signature does not verify with the key it was given. It also publishes,
+under data.hitl.meta.revisions, the policy revision of each profile, which an --opa-url run checks before
+it believes any answer (hitl_cli.engine.revisions).
 """
 
 import hashlib
@@ -20,7 +22,9 @@ from pathlib import Path
 import yaml
 
 from hitl_cli import __version__, engine, paths
+from hitl_cli.engine.access import ServeAccess
 from hitl_cli.engine.binary import find_opa
+from hitl_cli.engine.revisions import publish_revisions
 from hitl_cli.errors import EngineError, UsageError
 from hitl_cli.models import Profile
 from hitl_cli.output import replaced_atomically
@@ -128,6 +132,7 @@ def build(
         stage = Path(scratch) / "bundle"
         stage.mkdir()
         _stage_policies(paths.rego_dir(), stage, engine.write_policy_data(profiles, stage, calibration))
+        publish_revisions(profiles, stage, calibration)
         revision = _revision(stage)
         names = [profile.name for profile in profiles]
         manifest = {"revision": revision, "roots": [BUNDLE_ROOT], "metadata": {"hitl": {"version": __version__, "profiles": names}}}
@@ -160,10 +165,31 @@ def verify(bundle: Path, verification_key: str | None, algorithm: str) -> None:
         raise EngineError(f"OPA refused bundle {bundle}: {reason or f'exit code {done.returncode}'}")
 
 
-def serve(bundle: Path, address: str, verification_key: str | None, algorithm: str, decision_logs: bool) -> int:
+def _serving_config(bundle: Path, verification_key: str | None, algorithm: str) -> dict:
+    """OPA's configuration activating the bundle file through its bundle plugin, verified with the key.
+
+    Not `opa run --bundle`: that makes every path a bundle, and a verification key then demands a signature
+    of hitl serve's own access policy too (hitl_cli.engine.access), which is loaded beside it unsigned."""
+    source = {"resource": bundle.resolve().as_uri()}
+    if not verification_key:
+        return {"bundles": {BUNDLE_ROOT: source}}
+    key_file = Path(verification_key)
+    key = key_file.read_text() if key_file.is_file() else verification_key  # a PEM file, or an HMAC secret
+    return {
+        "bundles": {BUNDLE_ROOT: {**source, "signing": {"keyid": BUNDLE_ROOT}}},
+        "keys": {BUNDLE_ROOT: {"key": key, "algorithm": algorithm}},
+    }
+
+
+def serve(
+    bundle: Path, address: str, access: ServeAccess, verification_key: str | None, algorithm: str, decision_logs: bool
+) -> int:
     """Run OPA in the foreground on one bundle file, once it loads (and verifies, when a key is given)."""
     verify(bundle, verification_key, algorithm)
-    extra = ["--bundle", *_verification_args(verification_key, algorithm)]
-    if decision_logs:
-        extra += ["--set", "decision_logs.console=true"]
-    return engine.serve_sources([bundle], address, extra, f"bundle {bundle}")
+    with tempfile.TemporaryDirectory(prefix="hitl-bundle-serve-") as folder:
+        config = Path(folder) / "config.json"  # JSON is YAML, which OPA reads
+        config.write_text(json.dumps(_serving_config(bundle, verification_key, algorithm)))
+        extra = ["--config-file", str(config)]
+        if decision_logs:
+            extra += ["--set", "decision_logs.console=true"]
+        return engine.serve_sources([], address, access, extra, f"bundle {bundle}")

@@ -10,8 +10,9 @@ import typer
 from hitl_cli import __version__
 from hitl_cli.documents import input_files
 from hitl_cli import engine
-from hitl_cli.engine import opa_url_from
+from hitl_cli.engine.access import serve_access
 from hitl_cli.engine.binary import find_opa, opa_version, supported_opa_version
+from hitl_cli.engine.endpoint import OpaEndpoint, remote_endpoint
 from hitl_cli.errors import EngineError, ExitCode, InvalidInput, Problem, UsageError
 from hitl_cli.escaping import visible
 from hitl_cli.inputs import available_profile_files, load_all_profiles
@@ -21,8 +22,8 @@ from hitl_cli.output import emit, warn
 from hitl_cli.progress import Progress
 from hitl_cli.reporters import CHECK_FORMATS, EVALUATE_FORMATS
 from hitl_cli.cli_common import (
-    CalibrationOption, InputPaths, OpaUrlOption, ProfileOption, StateOption, TrackRecordOption, guarded, report_destinations,
-    valid_profiles,
+    CalibrationOption, InputPaths, OpaCaFileOption, OpaTokenFileOption, OpaUrlOption, ProfileOption, StateOption,
+    TrackRecordOption, guarded, report_destinations, valid_profiles,
 )
 from hitl_cli.cli_workflow import register as register_workflow
 from hitl_cli.cli_governance import SigningAlg, register as register_governance
@@ -48,13 +49,15 @@ def _report_problems(result: RunResult) -> None:
         warn(str(problem))
 
 
-def _evaluate(paths: list[Path], profile: str, track_record: Path | None, opa_url: str | None, state: Path) -> RunResult:
+def _evaluate(
+    paths: list[Path], profile: str, track_record: Path | None, remote: OpaEndpoint | None, state: Path
+) -> RunResult:
     files = input_files(paths)
     if not files:
         raise InvalidInput([Problem(str(path), "", "no manifest files here (.yaml, .yml or .json)") for path in paths])
     progress = Progress.on_terminal(len(files))
     try:
-        result = run_evaluation(files, profile, track_record, opa_url_from(opa_url), progress, state)
+        result = run_evaluation(files, profile, track_record, remote, progress, state)
     finally:
         if progress is not None:
             progress.close()
@@ -72,13 +75,15 @@ def evaluate(
     track_record: TrackRecordOption = None,
     format: Annotated[EvaluateFormat, typer.Option("--format", "-f")] = "table",
     opa_url: OpaUrlOption = None,
+    opa_token_file: OpaTokenFileOption = None,
+    opa_ca_file: OpaCaFileOption = None,
     state: StateOption = None,
 ) -> None:
     """Decide each action manifest and show the tier, approvals, delivery and every reason.
 
     When the state store exists, the policy sees its history (precedents, spend approved today); it is only read.
     """
-    result = _evaluate(manifests, profile, track_record, opa_url, state_path(state))
+    result = _evaluate(manifests, profile, track_record, remote_endpoint(opa_url, opa_token_file, opa_ca_file), state_path(state))
     emit(EVALUATE_FORMATS[EvaluateFormat(format).value](result), None)
     raise typer.Exit(result.evaluate_exit_code())
 
@@ -96,6 +101,8 @@ def check(
         typer.Option("--report", metavar="FORMAT=FILE", help="Also write a report in another format (repeatable)."),
     ] = None,
     opa_url: OpaUrlOption = None,
+    opa_token_file: OpaTokenFileOption = None,
+    opa_ca_file: OpaCaFileOption = None,
     state: StateOption = None,
 ) -> None:
     """Gate a plan in CI: exit 0 only when every action may run now (see the exit codes in the README).
@@ -105,7 +112,8 @@ def check(
     `--format`/`--output`, and each `--report sarif=hitl.sarif`.
     """
     reports = report_destinations((CheckFormat(format).value, output), report or [], CHECK_FORMATS)
-    result = honour_store(_evaluate(paths, profile, track_record, opa_url, state_path(state)), profile, state_path(state))
+    remote = remote_endpoint(opa_url, opa_token_file, opa_ca_file)
+    result = honour_store(_evaluate(paths, profile, track_record, remote, state_path(state)), profile, state_path(state))
     for chosen, destination in reports:
         emit(CHECK_FORMATS[chosen](result), destination)
     raise typer.Exit(result.check_exit_code())
@@ -114,7 +122,19 @@ def check(
 @app.command()
 @guarded
 def serve(
-    addr: Annotated[str, typer.Option("--addr", help="Address OPA listens on.")] = "127.0.0.1:8181",
+    addr: Annotated[
+        str, typer.Option("--addr", help="Address OPA listens on; beyond loopback it needs a token.")
+    ] = "127.0.0.1:8181",
+    token_file: Annotated[
+        Optional[Path],
+        typer.Option("--token-file", dir_okay=False, help="A file holding the bearer token every request must carry (or HITL_OPA_TOKEN)."),
+    ] = None,
+    tls_cert_file: Annotated[
+        Optional[Path], typer.Option("--tls-cert-file", dir_okay=False, help="Serve https with this certificate (PEM).")
+    ] = None,
+    tls_private_key_file: Annotated[
+        Optional[Path], typer.Option("--tls-private-key-file", dir_okay=False, help="The certificate's private key (PEM).")
+    ] = None,
     decision_logs: Annotated[
         Optional[bool],
         typer.Option("--decision-logs/--no-decision-logs", help="Log every decision to stderr (on by default with --bundle)."),
@@ -132,19 +152,21 @@ def serve(
     """Run a long-lived OPA with the policies and every profile, for agents and `--opa-url` checks.
 
     With --bundle, OPA serves that bundle instead, refusing it (exit 5) unless its signature verifies with
-    --verification-key; decision logs are on.
+    --verification-key; decision logs are on. OPA refuses every policy or data write, and every request
+    without the token when one is set (HITL_OPA_TOKEN or --token-file).
     """
+    access = serve_access(addr, token_file, tls_cert_file, tls_private_key_file)
     if bundle is not None:
         if calibration is not None:
             raise UsageError("--calibration: a bundle carries the calibration it was built with (hitl bundle build --calibration)")
         if verification_key is None:
             warn(f"hitl: no --verification-key: bundle {bundle} is served only if it is unsigned")
         logs = True if decision_logs is None else decision_logs
-        raise typer.Exit(bundles.serve(bundle, addr, verification_key, SigningAlg(signing_alg).value, logs))
+        raise typer.Exit(bundles.serve(bundle, addr, access, verification_key, SigningAlg(signing_alg).value, logs))
     if verification_key is not None:
         raise UsageError("--verification-key verifies a bundle: give --bundle FILE too")
     extra = ["--set", "decision_logs.console=true"] if decision_logs else []
-    raise typer.Exit(engine.serve(load_all_profiles(), addr, extra, calibration))
+    raise typer.Exit(engine.serve(load_all_profiles(), addr, access, extra, calibration))
 
 
 SchemaName = Enum("SchemaName", {name: name for name in SCHEMA_MODELS}, type=str)

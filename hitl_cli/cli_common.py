@@ -30,6 +30,19 @@ OpaUrlOption = Annotated[
     Optional[str],
     typer.Option("--opa-url", help="Use a running OPA (hitl serve) instead of starting one. [env: HITL_OPA_URL]"),
 ]
+OpaTokenFileOption = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--opa-token-file", dir_okay=False,
+        help="A file holding the bearer token for --opa-url (or set HITL_OPA_TOKEN; never the token itself here).",
+    ),
+]
+OpaCaFileOption = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--opa-ca-file", dir_okay=False, help="Verify an https --opa-url against this CA certificate file. [env: HITL_OPA_CA_FILE]"
+    ),
+]
 InputPaths = Annotated[list[Path], typer.Argument(exists=True, help="Manifest files, or folders walked recursively.")]
 StateOption = Annotated[
     Optional[Path],

@@ -16,9 +16,11 @@ from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 
 from hitl_cli import audit, clock
-from hitl_cli.cli_common import InputPaths, OpaUrlOption, ProfileOption, StateOption, TrackRecordOption, guarded
+from hitl_cli.cli_common import (
+    InputPaths, OpaCaFileOption, OpaTokenFileOption, OpaUrlOption, ProfileOption, StateOption, TrackRecordOption, guarded,
+)
 from hitl_cli.documents import input_files
-from hitl_cli.engine import opa_url_from
+from hitl_cli.engine.endpoint import remote_endpoint
 from hitl_cli.errors import ExitCode
 from hitl_cli.escaping import json_text, visible_lines
 from hitl_cli.inputs import load_profile, profile_path
@@ -83,6 +85,8 @@ def submit(
     format: FormatOption = "text",
     state: StateOption = None,
     opa_url: OpaUrlOption = None,
+    opa_token_file: OpaTokenFileOption = None,
+    opa_ca_file: OpaCaFileOption = None,
 ) -> None:
     """Decide each manifest and record it as a request; prints the request ids.
 
@@ -94,7 +98,7 @@ def submit(
     4: invalid input (the valid manifests are still recorded); 5: engine or store fault, nothing recorded.
     """
     files, path = input_files(manifests), state_path(state)
-    result = submission.submit(files, profile, track_record_file, opa_url_from(opa_url), path)
+    result = submission.submit(files, profile, track_record_file, remote_endpoint(opa_url, opa_token_file, opa_ca_file), path)
     for problem in result.problems:
         warn(str(problem))
     if _wants_json(format):
@@ -306,10 +310,15 @@ def trust_export(
 @trust_app.command("offers")
 @guarded
 def trust_offers(
-    profile: ProfileOption, format: FormatOption = "text", state: StateOption = None, opa_url: OpaUrlOption = None
+    profile: ProfileOption,
+    format: FormatOption = "text",
+    state: StateOption = None,
+    opa_url: OpaUrlOption = None,
+    opa_token_file: OpaTokenFileOption = None,
+    opa_ca_file: OpaCaFileOption = None,
 ) -> None:
     """Agents whose measured accuracy supports a higher level than they were granted (the policy decides)."""
-    found = trust.offers(state_path(state), profile, opa_url_from(opa_url))
+    found = trust.offers(state_path(state), profile, remote_endpoint(opa_url, opa_token_file, opa_ca_file))
     if _wants_json(format):
         emit(_json([offer.as_dict() for offer in found]), None)
     else:
@@ -326,12 +335,14 @@ def trust_promote(
     format: FormatOption = "text",
     state: StateOption = None,
     opa_url: OpaUrlOption = None,
+    opa_token_file: OpaTokenFileOption = None,
+    opa_ca_file: OpaCaFileOption = None,
 ) -> None:
     """Accept an offer: grant an agent a level its measured record supports.
 
     Exit 0: granted; 6: refused (the numbers do not support it, or it is no promotion); 7: no record of the agent.
     """
-    grant = trust.promote(state_path(state), agent, LevelChoice(level).value, by, profile, opa_url_from(opa_url))
+    grant = trust.promote(state_path(state), agent, LevelChoice(level).value, by, profile, remote_endpoint(opa_url, opa_token_file, opa_ca_file))
     emit(_json(grant.model_dump(mode="json")) if _wants_json(format) else visible_lines(text.granted(grant)), None)
 
 

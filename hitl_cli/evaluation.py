@@ -6,6 +6,7 @@ from pathlib import Path
 
 from hitl_cli.calibration import storage as calibration_storage
 from hitl_cli.engine import policy_engine
+from hitl_cli.engine.endpoint import OpaEndpoint
 from hitl_cli.engine.pipeline import DecisionPipeline
 from hitl_cli.errors import ExitCode, Problem
 from hitl_cli.inputs import LoadedManifest, load_profile, manifests_by_file, profile_path
@@ -74,7 +75,7 @@ def run_evaluation(
     files: list[Path],
     profile_ref: str,
     track_record: Path | None,
-    opa_url: str | None,
+    remote: OpaEndpoint | None,
     progress: Progress | None = None,
     state: Path | None = None,
 ) -> RunResult:
@@ -83,7 +84,7 @@ def run_evaluation(
     profile = load_profile(profile_path(profile_ref))
     record, record_problems = read_track_record(track_record, state)
     calibration = calibration_storage.beside(state) if state is not None else None
-    return decide_files(files, profile, record, record_problems, opa_url, progress, read_history(state), calibration)
+    return decide_files(files, profile, record, record_problems, remote, progress, read_history(state), calibration)
 
 
 def decide_files(
@@ -91,7 +92,7 @@ def decide_files(
     profile: Profile,
     record: TrackRecord,
     record_problems: list[Problem],
-    opa_url: str | None,
+    remote: OpaEndpoint | None,
     progress: Progress | None = None,
     history: dict | None = None,
     calibration: Path | None = None,
@@ -113,7 +114,7 @@ def decide_files(
             if not loaded:
                 continue
             if pipeline is None:
-                client = running.enter_context(policy_engine([profile], opa_url, calibration=calibration))
+                client = running.enter_context(policy_engine([profile], remote, calibration=calibration))
                 client.set_history(history)
                 on_decided = progress.manifests_decided if progress is not None else None
                 pipeline = running.enter_context(

@@ -5,6 +5,7 @@ It forwards requests to the real server until told to fail, then — on the chos
 """
 
 import http.server
+import json
 import os
 import signal
 import threading
@@ -24,6 +25,17 @@ class QuietHandler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)
+
+
+def truthful_get(path: str) -> bytes:
+    """What a real `hitl serve` answers to hitl's look-ups: the loaded profiles and their policy revisions."""
+    from hitl_cli.engine.revisions import REVISIONS_PATH, expected_revision
+    from hitl_cli.inputs import load_all_profiles
+
+    profiles = load_all_profiles()
+    if path == REVISIONS_PATH:
+        return json.dumps({"result": {profile.name: expected_revision(profile) for profile in profiles}}).encode()
+    return json.dumps({"result": {profile.name: {} for profile in profiles}}).encode()
 
 
 class LoopbackServer:

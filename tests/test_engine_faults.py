@@ -11,7 +11,7 @@ import json
 import pytest
 
 from conftest import hitl, make_manifest, write_manifests
-from fault_proxy import FaultProxy, LoopbackServer, QuietHandler
+from fault_proxy import FaultProxy, LoopbackServer, QuietHandler, truthful_get
 from hitl_cli.progress import Progress
 from test_faults import assert_failed_closed, real_opa  # noqa: F401 - real_opa is a fixture
 
@@ -21,13 +21,14 @@ READS = [make_manifest(id=f"read-{n}", type="read") for n in range(30)]
 def decision_for(manifest: dict) -> dict:
     return {
         "id": manifest["metadata"]["id"], "tier": "auto_approve", "approvals_required": 0, "post_hoc_review": False,
-        "delivery": "none", "agent_level": "medium", "profile": "default", "reasons": [], "agent": manifest["agent"]["id"],
+        "delivery": "none", "agent_level": "medium", "profile": "default",
+        "reasons": [{"code": "trusted_read", "tier": "auto_approve", "message": "a read"}], "agent": manifest["agent"]["id"],
         "action_type": "read", "declared_type": "read", "environment": "dev", "risk": "low",
     }
 
 
 class StubOpa(LoopbackServer):
-    """Answers profile look-ups truthfully and decision requests according to `fault`."""
+    """Answers profile and revision look-ups truthfully and decision requests according to `fault`."""
 
     def __init__(self, fault: str):
         self.fault = fault
@@ -36,7 +37,7 @@ class StubOpa(LoopbackServer):
 
         class Handler(QuietHandler):
             def do_GET(self):
-                self._answer(200, json.dumps({"result": {"default": {}}}).encode())
+                self._answer(200, truthful_get(self.path))
 
             def do_POST(self):
                 stub.posts += 1

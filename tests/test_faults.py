@@ -13,6 +13,7 @@ from conftest import ROOT, TRUSTED_RECORD, hitl, make_manifest, write_manifests,
 from fault_proxy import FaultProxy
 from hitl_cli.engine import policy_sources, write_policy_data
 from hitl_cli.engine.binary import find_opa
+from hitl_cli.engine.revisions import publish_revisions
 from hitl_cli.engine.server import LocalOpaServer
 from hitl_cli.errors import EngineError
 from hitl_cli.inputs import load_all_profiles
@@ -76,9 +77,10 @@ def test_unreachable_opa_url(plan):
 @pytest.fixture
 def real_opa(opa_bin, tmp_path):
     """A real OPA server with the shipped policies and profiles, as `hitl serve` runs it."""
-    server = LocalOpaServer(policy_sources(write_policy_data(load_all_profiles(), tmp_path, None)))
-    with server as url:
-        yield url, server.process.pid
+    profiles = load_all_profiles()
+    published = publish_revisions(profiles, tmp_path / "published")
+    with LocalOpaServer([*policy_sources(write_policy_data(profiles, tmp_path, None)), published]) as server:
+        yield server.url, server.process.pid
 
 
 def test_opa_killed_during_a_batch(plan, real_opa):

@@ -10,7 +10,10 @@ from pathlib import Path
 
 from hitl_cli import paths
 from hitl_cli.calibration import storage as calibration_storage
+from hitl_cli.engine.access import ServeAccess
 from hitl_cli.engine.client import PolicyClient
+from hitl_cli.engine.endpoint import TOKEN_VARIABLE, OpaEndpoint
+from hitl_cli.engine.revisions import publish_revisions
 from hitl_cli.engine.server import LocalOpaServer
 from hitl_cli.errors import UsageError
 from hitl_cli.models import Profile
@@ -40,53 +43,57 @@ def policy_sources(data_file: Path, rego: Path | None = None) -> list[Path]:
     return [rego, data_file]
 
 
-def opa_url_from(option: str | None) -> str | None:
-    return option or os.environ.get("HITL_OPA_URL") or None
-
-
 # A long-lived server answers one decision at a time: collecting garbage less often (a larger heap, still tens
 # of MB) takes most of the pauses out of its tail latency. GOGC in the environment overrides it.
 SERVE_GOGC = "400"
 
 
-def serve(profiles: list[Profile], address: str, extra_args: list[str], calibration: Path | None) -> int:
-    """Run OPA in the foreground with the policies and every given profile, until it is stopped."""
+def serve(profiles: list[Profile], address: str, access: ServeAccess, extra_args: list[str], calibration: Path | None) -> int:
+    """Run OPA in the foreground with the policies and every given profile, until it is stopped.
+
+    It publishes the policy revision of each profile (hitl_cli.engine.revisions) for --opa-url runs to check."""
     with tempfile.TemporaryDirectory(prefix="hitl-serve-") as folder:
-        sources = policy_sources(write_policy_data(profiles, Path(folder), calibration))
+        data = write_policy_data(profiles, Path(folder), calibration)
+        published = publish_revisions(profiles, Path(folder) / "published", calibration)
         names = ", ".join(profile.name for profile in profiles)
-        return serve_sources(sources, address, extra_args, f"profiles {names}")
+        return serve_sources([*policy_sources(data), published], address, access, extra_args, f"profiles {names}")
 
 
-def serve_sources(sources: list[Path], address: str, extra_args: list[str], what: str) -> int:
-    """Run OPA in the foreground on the given sources (folders and files, or a bundle), until it is stopped."""
-    environment = {"GOGC": SERVE_GOGC, **os.environ}
-    server = LocalOpaServer(sources, address, extra_args, quiet=False, environment=environment)
-    with server as url:
-        print(f"hitl: OPA serving {what} on {url} (Ctrl-C stops it)", file=sys.stderr, flush=True)
+def serve_sources(sources: list[Path], address: str, access: ServeAccess, extra_args: list[str], what: str) -> int:
+    """Run OPA in the foreground on the given sources (folders and files, or a bundle), until it is stopped.
+
+    OPA refuses policy and data writes, and requests without the token when there is one (hitl_cli.engine.access)."""
+    # OPA is given the environment without the token: the access policy holds only its SHA-256.
+    environment = {"GOGC": SERVE_GOGC, **{name: value for name, value in os.environ.items() if name != TOKEN_VARIABLE}}
+    server = LocalOpaServer(sources, address, extra_args, quiet=False, environment=environment, access=access)
+    with server:
+        print(f"hitl: OPA serving {what} on {server.url} (Ctrl-C stops it)", file=sys.stderr, flush=True)
         return server.wait()
 
 
 @contextmanager
 def policy_engine(
-    profiles: list[Profile], opa_url: str | None, rego: Path | None = None, calibration: Path | None = None
+    profiles: list[Profile], remote: OpaEndpoint | None, rego: Path | None = None, calibration: Path | None = None
 ) -> Iterator[PolicyClient]:
     """A client for decisions under the given profiles; a local OPA lives exactly as long as the block.
 
+    remote: a running OPA (--opa-url), believed only once it serves the expected policy revisions.
     rego: another policy folder for the local OPA (`hitl diff --candidate-rego`); the checkout's by default.
-    calibration: the calibration file the local OPA loads (hitl_cli.calibration.storage); none by default."""
-    if opa_url:
-        client = PolicyClient(opa_url)
+    calibration: the calibration file the engine loads (hitl_cli.calibration.storage); none by default."""
+    if remote is not None:
+        client = PolicyClient(remote, profiles, calibration)
         try:
             for profile in profiles:
                 client.require_profile(profile.name)
+            client.require_served_revisions()
             yield client
         finally:
             client.close()
         return
     with tempfile.TemporaryDirectory(prefix="hitl-") as folder:
         sources = policy_sources(write_policy_data(profiles, Path(folder), calibration), rego)
-        with LocalOpaServer(sources) as url:
-            client = PolicyClient(url)
+        with LocalOpaServer(sources) as server:
+            client = PolicyClient(server.endpoint, profiles, calibration)
             try:
                 yield client
             finally:

@@ -1,14 +1,16 @@
 """Asking an OPA server for decisions; every way that can go wrong becomes an EngineError."""
 
 import json
+from pathlib import Path
 
 import pydantic_core
 from pydantic import TypeAdapter, ValidationError
 
 from hitl_cli import clock, settings
-from hitl_cli.engine import transport
+from hitl_cli.engine import consistency, revisions, transport
+from hitl_cli.engine.endpoint import OpaEndpoint
 from hitl_cli.errors import EngineError
-from hitl_cli.models import Decision
+from hitl_cli.models import Decision, Profile
 from hitl_cli.models.decision import Reason
 from hitl_cli.models.trust import TrustStanding
 
@@ -21,14 +23,18 @@ _DECISION_LIST = TypeAdapter(list[Decision])
 
 
 class PolicyClient:
-    def __init__(self, url: str):
-        self.url = url.rstrip("/")
+    """Decisions under the given profiles (the ones loaded in the engine), each checked before it is returned."""
+
+    def __init__(self, endpoint: OpaEndpoint, profiles: list[Profile], calibration: Path | None = None):
+        self.url = endpoint.url.rstrip("/")
+        self._profiles = {profile.name: profile for profile in profiles}
+        self._calibration = calibration
         # input.now: the one moment a run judges waivers' expiry at, from the system clock.
         self.now = clock.now().isoformat().replace("+00:00", "Z")
         # input.history: what the state store says about the past (hitl_cli.policy_history), for every
         # decision of the run; empty (no `history` key) when the run reads no store.
         self._history_json = b""
-        self._http = transport.JsonHttp(self.url, settings.opa_request_timeout())
+        self._http = transport.JsonHttp(endpoint, settings.opa_request_timeout())
         # One Reason object per distinct reason: 100,000 decisions share a few hundred of them.
         self._reasons: dict[tuple[str, str, str], Reason] = {}
 
@@ -47,6 +53,8 @@ class PolicyClient:
             raise EngineError(f"OPA at {self.url} did not answer {what} within {self._http.timeout:g}s") from None
         except transport.Unreachable:
             raise EngineError(f"OPA at {self.url} is unreachable (asking for {what})") from None
+        except transport.Untrusted as error:
+            raise EngineError(f"OPA at {self.url} is not trusted: its certificate did not verify ({error})") from None
         except transport.HttpError as error:
             raise EngineError(f"OPA failed evaluating {what}: {_opa_message(error)}") from None
         except ValueError as error:
@@ -66,6 +74,17 @@ class PolicyClient:
             known = ", ".join(sorted(names)) or "none"
             raise EngineError(f"profile {name!r} is not loaded in OPA at {self.url} (loaded: {known})")
 
+    def require_served_revisions(self) -> None:
+        """A remote OPA must serve, for every profile, the policy revision hitl computes locally (one request)."""
+        body = self._call(revisions.REVISIONS_WHAT, lambda: self._http.get(revisions.REVISIONS_PATH))
+        served = body.get("result") if isinstance(body, dict) else None
+        for profile in self._profiles.values():
+            mismatch = revisions.revision_mismatch(
+                profile, served.get(profile.name) if isinstance(served, dict) else None, self.url, self._calibration
+            )
+            if mismatch is not None:
+                raise EngineError(mismatch)
+
     def decide(self, profile: str, track_record: dict, manifests: list[dict]) -> list[Decision]:
         decisions: list[Decision] = []
         size = settings.opa_batch_size()
@@ -83,6 +102,8 @@ class PolicyClient:
         self, profile: str, track_record_json: bytes, ids: list[str], manifests_json: list[bytes]
     ) -> list[Decision]:
         """One request for a batch of manifests already in JSON (their policy input), answered in the same order."""
+        if profile not in self._profiles:
+            raise EngineError(f"no decision can be checked under profile {profile!r}: it was not loaded for this run")
         body = b'{"input":{"profile":%s,"track_record":%s,"now":%s%s,"manifests":[%s]}}' % (
             json.dumps(profile).encode(),
             track_record_json,
@@ -93,19 +114,13 @@ class PolicyClient:
         answer = self._call(DECISIONS_WHAT, lambda: self._http.post(DECISIONS_PATH, body))
         if not isinstance(answer, dict) or "result" not in answer:
             raise EngineError(f"policy returned no decision ({DECISIONS_WHAT} is undefined)")
-        result = answer["result"]
-        if not isinstance(result, list) or len(result) != len(ids):
-            raise EngineError(
-                f"policy returned {len(result) if isinstance(result, list) else 'no list of'} decisions "
-                f"for {len(ids)} manifests"
-            )
+        result = consistency.require_count(answer["result"], len(ids))
         try:
             decisions = _DECISION_LIST.validate_python(result)
         except ValidationError as error:
             raise EngineError(f"policy returned a malformed decision: {error.errors()[0]['msg']}") from None
-        for decision, manifest_id in zip(decisions, ids):
-            if decision.id != manifest_id:
-                raise EngineError(f"policy returned decisions out of order (got {decision.id!r})")
+        consistency.require_consistent(self._profiles[profile], ids, decisions)
+        for decision in decisions:
             decision.reasons = [self._reasons.setdefault((r.code, r.tier, r.message), r) for r in decision.reasons]
         return decisions
 

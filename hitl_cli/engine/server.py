@@ -10,7 +10,9 @@ import time
 from pathlib import Path
 
 from hitl_cli import settings
+from hitl_cli.engine.access import ServeAccess
 from hitl_cli.engine.binary import find_opa
+from hitl_cli.engine.endpoint import OpaEndpoint
 from hitl_cli.engine.transport import healthy
 from hitl_cli.errors import EngineError
 
@@ -37,7 +39,8 @@ def opa_run_command(opa: Path, address: str, sources: list[Path], extra: list[st
 
 
 class LocalOpaServer:
-    """`with LocalOpaServer(sources) as url:` — OPA serving the sources, on a free loopback port by default.
+    """`with LocalOpaServer(sources) as server:` — OPA serving the sources, on a free loopback port by default,
+    behind hitl's access policy (hitl_cli.engine.access): no process on the host can change what it decides.
 
     A run's own server keeps its log to report why it failed; `hitl serve` passes its log through.
     """
@@ -49,24 +52,38 @@ class LocalOpaServer:
         extra_args: list[str] = (),
         quiet: bool = True,
         environment: dict[str, str] | None = None,
+        access: ServeAccess = ServeAccess(),
     ):
+        """access: its token and TLS (hitl serve); whatever it is, OPA refuses every policy and data write."""
         self.sources = sources
+        self.access = access
         self.environment = environment
         self.address = address or f"127.0.0.1:{free_loopback_port()}"
         self.extra_args = list(extra_args)
         self.process: subprocess.Popen | None = None
         self._log = tempfile.TemporaryFile() if quiet else None
+        self._access_folder: tempfile.TemporaryDirectory | None = None
 
     @property
     def url(self) -> str:
-        return f"http://{self.address}"
+        return f"{'https' if self.access.https else 'http'}://{self.address}"
 
-    def __enter__(self) -> str:
+    @property
+    def endpoint(self) -> OpaEndpoint:
+        """How hitl reaches it from this host: an unspecified address (0.0.0.0, ::) through loopback."""
+        host, _, port = self.address.rpartition(":")
+        if host.strip("[]") in ("", "0.0.0.0", "::"):
+            host = "127.0.0.1"
+        scheme = "https" if self.access.https else "http"
+        return OpaEndpoint(f"{scheme}://{host}:{port}", self.access.token, own_server=True)
+
+    def __enter__(self) -> "LocalOpaServer":
         opa = find_opa()
-        url = self.url
+        self._access_folder = tempfile.TemporaryDirectory(prefix="hitl-access-")
+        authz = self.access.write_policy(Path(self._access_folder.name))
         try:
             self.process = subprocess.Popen(
-                opa_run_command(opa, self.address, self.sources, self.extra_args),
+                opa_run_command(opa, self.address, [*self.sources, authz], [*self.access.opa_args(), *self.extra_args]),
                 stdin=subprocess.DEVNULL,
                 stdout=self._log,
                 stderr=self._log,
@@ -75,27 +92,29 @@ class LocalOpaServer:
                 preexec_fn=_die_with_parent,
             )
         except OSError as error:
+            self.stop()
             raise EngineError(f"OPA failed to start ({opa}): {error.strerror}") from None
         try:
-            self._wait_until_healthy(url)
+            self._wait_until_healthy()
         except BaseException:
             self.stop()
             raise
-        return url
+        return self
 
     def __exit__(self, *exc_info) -> None:
         self.stop()
 
-    def _wait_until_healthy(self, url: str) -> None:
+    def _wait_until_healthy(self) -> None:
+        endpoint = self.endpoint
         limit = settings.opa_start_timeout()
         deadline = time.monotonic() + limit
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise EngineError(f"OPA exited during start-up (code {self.process.returncode}): {self._last_log_line()}")
-            if healthy(url, timeout=0.5):
+            if healthy(endpoint, timeout=0.5):
                 return
             time.sleep(0.01)
-        raise EngineError(f"OPA did not become healthy within {limit:g}s on {url}")
+        raise EngineError(f"OPA did not become healthy within {limit:g}s on {self.url}")
 
     def wait(self) -> int:
         """Block until OPA exits by itself (hitl serve); Ctrl-C or SIGTERM unwinds through __exit__."""
@@ -118,3 +137,6 @@ class LocalOpaServer:
                 self.process.wait()
         if self._log is not None:
             self._log.close()
+        if self._access_folder is not None:
+            self._access_folder.cleanup()
+            self._access_folder = None

@@ -8,6 +8,7 @@ sent twice), and every failure as one of three exceptions the client turns into 
 
 import http.client
 import socket
+import ssl
 from urllib.parse import urlsplit
 
 from hitl_cli.errors import UsageError
@@ -21,6 +22,10 @@ class Timeout(Exception):
 
 class Unreachable(Exception):
     """No connection, or it broke before a whole answer came back."""
+
+
+class Untrusted(Exception):
+    """The server's certificate did not verify."""
 
 
 class HttpError(Exception):
@@ -44,11 +49,20 @@ def split_url(url: str) -> tuple[str, int, bool]:
     return parts.hostname, port, parts.scheme == "https"
 
 
+def _connection_to(endpoint, timeout: float) -> http.client.HTTPConnection:
+    """A connection to an OpaEndpoint (hitl_cli.engine.endpoint): https verifies as the endpoint says."""
+    host, port, https = split_url(endpoint.url)
+    if https:
+        return http.client.HTTPSConnection(host, port, timeout=timeout, context=endpoint.ssl_context())
+    return http.client.HTTPConnection(host, port, timeout=timeout)
+
+
 class JsonHttp:
-    def __init__(self, url: str, timeout: float):
-        self.host, self.port, self.https = split_url(url)
-        self.prefix = urlsplit(url).path.rstrip("/")
+    def __init__(self, endpoint, timeout: float):
+        self.endpoint = endpoint
+        self.prefix = urlsplit(endpoint.url).path.rstrip("/")
         self.timeout = timeout
+        self._headers = {**JSON_HEADERS, **endpoint.headers()}
         self._connection: http.client.HTTPConnection | None = None
 
     def close(self) -> None:
@@ -64,16 +78,18 @@ class JsonHttp:
 
     def _connect(self) -> http.client.HTTPConnection:
         if self._connection is None:
-            kind = http.client.HTTPSConnection if self.https else http.client.HTTPConnection
-            self._connection = kind(self.host, self.port, timeout=self.timeout)
+            self._connection = _connection_to(self.endpoint, self.timeout)
         return self._connection
 
     def _request(self, method: str, path: str, body: bytes | None) -> bytes:
         connection = self._connect()
         try:
-            connection.request(method, self.prefix + path, body=body, headers=JSON_HEADERS)
+            connection.request(method, self.prefix + path, body=body, headers=self._headers)
             response = connection.getresponse()
             payload = response.read()
+        except ssl.SSLCertVerificationError as error:
+            self.close()
+            raise Untrusted(error.verify_message or str(error)) from None
         except (socket.timeout, TimeoutError):
             self.close()
             raise Timeout() from None
@@ -87,13 +103,11 @@ class JsonHttp:
         return payload
 
 
-def healthy(url: str, timeout: float) -> bool:
-    """True when OPA at url answers its health check with 200."""
-    host, port, https = split_url(url)
-    kind = http.client.HTTPSConnection if https else http.client.HTTPConnection
-    connection = kind(host, port, timeout=timeout)
+def healthy(endpoint, timeout: float) -> bool:
+    """True when the OPA at the endpoint answers its health check with 200, its bundles (if any) activated."""
+    connection = _connection_to(endpoint, timeout)
     try:
-        connection.request("GET", "/health")
+        connection.request("GET", "/health?bundles", headers=endpoint.headers())
         return connection.getresponse().status == 200
     except (OSError, http.client.HTTPException):
         return False

@@ -15,6 +15,7 @@ from typing import Literal
 from hitl_cli import clock
 from hitl_cli.calibration import storage as calibration_storage
 from hitl_cli.errors import ExitCode, Problem
+from hitl_cli.engine.endpoint import OpaEndpoint
 from hitl_cli.evaluation import Evaluated, decide_files
 from hitl_cli.inputs import load_profile, profile_path
 from hitl_cli.models.workflow import INITIAL_STATUS, Request
@@ -53,7 +54,7 @@ class SubmitResult:
 
 
 def submit(
-    files: list[Path], profile_ref: str, track_record_file: Path | None, opa_url: str | None, state: Path
+    files: list[Path], profile_ref: str, track_record_file: Path | None, remote: OpaEndpoint | None, state: Path
 ) -> SubmitResult:
     """Decide each manifest and record it as a request, with the track record evaluate and check would use."""
     source = profile_path(profile_ref)
@@ -64,7 +65,7 @@ def submit(
     record, record_problems = read_track_record(track_record_file, state)
     history = read_history(state, missing_is_empty=True)  # the store this run records into
     calibration = calibration_storage.beside(state)
-    result = decide_files(files, profile, record, record_problems, opa_url, history=history, calibration=calibration)
+    result = decide_files(files, profile, record, record_problems, remote, history=history, calibration=calibration)
     outcome = SubmitResult(profile=profile.name, problems=result.problems)
     if not result.evaluated:
         return outcome

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from hitl_cli import clock
 from hitl_cli.engine import policy_engine
+from hitl_cli.engine.endpoint import OpaEndpoint
 from hitl_cli.errors import NotFound, Refused
 from hitl_cli.inputs import load_profile, profile_path
 from hitl_cli.models import Profile, TrackRecord
@@ -36,26 +37,26 @@ class Offer:
                 **self.standing.model_dump()}
 
 
-def _standings(profile: Profile, record: TrackRecord, opa_url: str | None) -> dict[str, TrustStanding]:
+def _standings(profile: Profile, record: TrackRecord, remote: OpaEndpoint | None) -> dict[str, TrustStanding]:
     if not record.agents:
         return {}
-    with policy_engine([profile], opa_url) as engine:
+    with policy_engine([profile], remote) as engine:
         return engine.trust_levels(profile.name, record.model_dump(mode="json"))
 
 
-def offers(state: Path, profile_ref: str, opa_url: str | None) -> list[Offer]:
+def offers(state: Path, profile_ref: str, remote: OpaEndpoint | None) -> list[Offer]:
     profile = load_profile(profile_path(profile_ref))
     with open_store(state, Mode.READ) as store, store.read() as connection:
         record = track_record(connection)
     return [
         Offer(agent, agent_standing, record.agents[agent].reviewed, record.agents[agent].approved)
-        for agent, agent_standing in sorted(_standings(profile, record, opa_url).items())
+        for agent, agent_standing in sorted(_standings(profile, record, remote).items())
         if agent_standing.promotable
     ]
 
 
 def promote(
-    state: Path, agent: str, level: PromotableLevel, person: str, profile_ref: str, opa_url: str | None
+    state: Path, agent: str, level: PromotableLevel, person: str, profile_ref: str, remote: OpaEndpoint | None
 ) -> TrustGrant:
     """Record a person's acceptance of a promotion, if the agent's measured record supports that level."""
     person = person_name(person)
@@ -67,7 +68,7 @@ def promote(
             record = track_record(connection)
         if agent not in record.agents:
             raise NotFound(f"agent {agent!r} has no record in {store.path}: nothing measured, nothing to promote")
-        agent_standing = _standings(profile, record, opa_url)[agent]
+        agent_standing = _standings(profile, record, remote)[agent]
         if level not in agent_standing.promotable:
             measured = record.agents[agent]
             raise Refused(

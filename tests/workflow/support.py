@@ -10,7 +10,6 @@ import os
 import shutil
 import sqlite3
 import subprocess
-import sys
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -23,7 +22,9 @@ from conftest import hitl_command
 ROOT = Path(__file__).resolve().parents[2]
 TRUSTED = "trusted-agent"
 TRUSTED_RECORD = {"agents": {TRUSTED: {"level": "medium", "reviewed": 1000, "approved": 1000, "rejected": 0}}}
-ISOLATED_VARIABLES = ("HITL_PROFILE", "HITL_STATE", "HITL_OPA_URL", "HITL_STATE_TIMEOUT")
+ISOLATED_VARIABLES = (
+    "HITL_PROFILE", "HITL_STATE", "HITL_OPA_URL", "HITL_OPA_TOKEN", "HITL_OPA_CA_FILE", "HITL_STATE_TIMEOUT",
+)
 
 # One manifest per tier under the default profile, for the trusted agent of TRUSTED_RECORD.
 TIER_SHAPES = {

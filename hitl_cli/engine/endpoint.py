@@ -1,0 +1,103 @@
+"""Where a remote OPA is and how hitl may talk to it: URL, bearer token, certificate authority.
+
+One object any HTTP client can be given (headers and an ssl.SSLContext). The token never comes from the
+command line, where `ps` would show it: HITL_OPA_TOKEN, or a file named by --opa-token-file. An https URL
+verifies the server's certificate (against --opa-ca-file when given, the system's authorities otherwise);
+a token is refused for a plain http URL to any host but loopback, where it would travel in clear.
+"""
+
+import ipaddress
+import os
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+
+from hitl_cli.engine.transport import split_url
+from hitl_cli.errors import UsageError
+
+TOKEN_VARIABLE = "HITL_OPA_TOKEN"
+CA_FILE_VARIABLE = "HITL_OPA_CA_FILE"
+MAX_TOKEN_BYTES = 4096
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def valid_token(token: str, where: str) -> str:
+    """The token as sent in `Authorization: Bearer`; a character that could end or split the header is refused."""
+    if not token:
+        raise UsageError(f"{where}: the token is empty")
+    if len(token.encode()) > MAX_TOKEN_BYTES or not all("!" <= char <= "~" for char in token):
+        raise UsageError(f"{where}: a token is up to {MAX_TOKEN_BYTES} printable ASCII characters without spaces")
+    return token
+
+
+def read_token_file(path: Path, option: str) -> str:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise UsageError(f"{option} {path}: cannot read it ({getattr(error, 'strerror', None) or error})") from None
+    return valid_token(text.strip(), f"{option} {path}")
+
+
+def configured_token(token_file: Path | None, option: str = "--opa-token-file") -> str | None:
+    """The bearer token from HITL_OPA_TOKEN or the token file; both at once is ambiguous and refused."""
+    from_environment = os.environ.get(TOKEN_VARIABLE)
+    if from_environment and token_file is not None:
+        raise UsageError(f"{TOKEN_VARIABLE} and {option} are both set: give the token one way")
+    if token_file is not None:
+        return read_token_file(token_file, option)
+    return valid_token(from_environment, TOKEN_VARIABLE) if from_environment else None
+
+
+@dataclass(frozen=True)
+class OpaEndpoint:
+    url: str
+    token: str | None = None
+    ca_file: Path | None = None
+    # True only for hitl probing the OPA it has just started on this host: its address is one of this host's
+    # (traffic stays in the kernel) and its certificate, whatever it was given, is not checked.
+    own_server: bool = False
+
+    def __post_init__(self) -> None:
+        host, _, https = split_url(self.url)
+        if self.ca_file is not None:
+            if not https:
+                raise UsageError(f"--opa-ca-file {self.ca_file}: the OPA URL {self.url} is not https")
+            if not self.ca_file.is_file():
+                raise UsageError(f"--opa-ca-file {self.ca_file}: no such file")
+        if self.token is not None and not https and not is_loopback(host) and not self.own_server:
+            raise UsageError(
+                f"--opa-url {self.url}: refusing to send the OPA token over plain http to {host} (use https)"
+            )
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """For https URLs: certificates verified against the CA file (or the system's); None for http."""
+        if not split_url(self.url)[2]:
+            return None
+        if self.own_server:
+            return ssl._create_unverified_context()  # noqa: S323 - our own child process, see the field
+        try:
+            return ssl.create_default_context(cafile=str(self.ca_file) if self.ca_file else None)
+        except (OSError, ssl.SSLError) as error:
+            raise UsageError(f"--opa-ca-file {self.ca_file}: not a usable certificate file ({error})") from None
+
+
+def remote_endpoint(url: str | None, token_file: Path | None = None, ca_file: Path | None = None) -> OpaEndpoint | None:
+    """The remote OPA the options and environment name (HITL_OPA_URL, HITL_OPA_CA_FILE), or None: start one."""
+    url = url or os.environ.get("HITL_OPA_URL") or None
+    if url is None:
+        if token_file is not None or ca_file is not None:
+            raise UsageError("--opa-token-file and --opa-ca-file are for a remote OPA: give --opa-url too")
+        return None
+    ca_file = ca_file or (Path(os.environ[CA_FILE_VARIABLE]) if os.environ.get(CA_FILE_VARIABLE) else None)
+    return OpaEndpoint(url, configured_token(token_file), ca_file)
