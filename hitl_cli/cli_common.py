@@ -61,13 +61,13 @@ def guarded(command):
     return run
 
 
-def valid_profiles(references: list[str]) -> tuple[list[tuple[Path, Profile]], bool]:
+def valid_profiles(references: list[str], enforce_floor: bool = True) -> tuple[list[tuple[Path, Profile]], bool]:
     """Each referenced profile that validates; the problems of the rest go to stderr (the flag says any did)."""
     valid, invalid = [], False
     for reference in references:
         path = profile_path(reference)
         try:
-            valid.append((path, load_profile(path)))
+            valid.append((path, load_profile(path, enforce_floor)))
         except InvalidInput as error:
             invalid = True
             for problem in error.problems:

@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 import typer
 import yaml
 
-from hitl_cli import bundles, clock, paths, waivers
+from hitl_cli import bundles, clock, floor, paths, waivers
 from hitl_cli import docs as policy_docs
 from hitl_cli.change_request import change_manifest, check_proposer
 from hitl_cli.errors import ExitCode, InvalidInput, UsageError
@@ -63,19 +63,22 @@ def _selected_profiles(references: list[str] | None, every: bool, required: bool
 def profile_lint(
     profiles: Annotated[list[str], typer.Argument(help="Profile names or paths.")],
 ) -> None:
-    """Report what is wrong with valid profiles, such as expired waivers.
+    """Report what is wrong with valid profiles: expired waivers, and anything below the gate's floor.
 
     Findings go to stdout as file: field.path: message: expired waivers, waivers naming an action type or
-    environment the profile does not know, waivers that lower nothing.
+    environment the profile does not know, waivers that lower nothing; and what every other command refuses
+    (hitl_cli/floor.py): a waiver glob that matches too much (`**`, a leading wildcard), a waiver of a destructive
+    type in a protected environment, auto-approval for a high-risk type, an expiry beyond waiver_policy.max_days,
+    an unwaivable or unoverridable list shorter than the floor.
 
     Exit 0: nothing to report; 1: at least one finding; 2: usage error; 4: a profile does not validate.
-    Expired waivers are judged at the current time (HITL_NOW pins it for tests).
+    Waivers are judged at the current time (HITL_NOW pins it for tests).
     """
     now = clock.now()
     found = False
-    valid, invalid = valid_profiles(profiles)
+    valid, invalid = valid_profiles(profiles, enforce_floor=False)
     for path, loaded in valid:
-        findings = waivers.lint(loaded, str(path), now)
+        findings = floor.findings(loaded, str(path), now) + waivers.lint(loaded, str(path), now)
         emit("".join(f"{finding}\n" for finding in findings) or f"{path}: ok\n", None)
         found = found or bool(findings)
     raise typer.Exit(ExitCode.INVALID_INPUT if invalid else ExitCode.NEEDS_HUMAN if found else ExitCode.OK)

@@ -9,7 +9,7 @@ from hitl_cli.documents import Document, read_documents
 from hitl_cli.errors import InvalidInput, Problem, UsageError
 from hitl_cli.models import ActionManifest, AgentRecord, Profile, TrackRecord
 from hitl_cli.validation import validate
-from hitl_cli import paths
+from hitl_cli import clock, floor, paths
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +96,12 @@ def available_profile_files() -> list[Path]:
     return sorted(p for p in folder.glob("*") if p.suffix in (".yaml", ".yml", ".json")) if folder.is_dir() else []
 
 
-def load_profile(path: Path) -> Profile:
-    """A profile that is not wholly valid is unusable: every problem is raised together."""
+def load_profile(path: Path, enforce_floor: bool = True) -> Profile:
+    """A profile that is not wholly valid is unusable: every problem is raised together.
+
+    A profile below the floor (hitl_cli/floor.py: a waiver too broad, too long or covering what no waiver may,
+    a shortened unwaivable or unoverridable list) is refused too, unless enforce_floor is off: `profile lint`
+    reports those as findings instead."""
     documents, problems = read_documents(path, allow_aliases=True)
     if problems:
         raise InvalidInput(problems)
@@ -109,6 +113,9 @@ def load_profile(path: Path) -> Profile:
     consistency = [Problem(str(path), field, message) for field, message in profile.consistency_problems()]
     if consistency:
         raise InvalidInput(consistency)
+    below_floor = floor.findings(profile, str(path), clock.now()) if enforce_floor else []
+    if below_floor:
+        raise InvalidInput(below_floor)
     return profile
 
 
