@@ -116,12 +116,13 @@ def diff(
     ] = None,
     why: Annotated[Optional[str], typer.Option("--why", help="With --change-request: why the change is wanted.")] = None,
 ) -> None:
-    """What a profile or policy change would change: every decision of recorded manifests that differs.
+    """What a profile or policy change would change: every profile field and every recorded decision that differs.
 
-    Re-evaluates the recorded manifests under the current and the candidate profile (and/or policies) and
-    lists every decision that changes, with counts per tier transition.
+    Compares the two profiles field by field, and re-evaluates the recorded manifests under the current and the
+    candidate profile (and/or policies), listing every decision that changes, with counts per tier transition.
+    Without history (no --history, no state store) only the profiles are compared.
 
-    Exit 0: no decision loosens (or --allow-loosening); 1: at least one decision loosens; 2: usage error;
+    Exit 0: nothing loosens (or --allow-loosening); 1: a profile field or a decision loosens; 2: usage error;
     4: a profile, manifest or track record is invalid (the valid manifests are still compared);
     5: the policy engine failed on either side (nothing is reported). The highest applicable code wins.
     Without --track-record, a state store in the history supplies the track record it measured; otherwise
@@ -135,21 +136,22 @@ def diff(
         check_proposer(proposed_by)
     if not history:
         store = state_path(state)
-        if not store.exists():
+        if store.exists():
+            history = [store]
+        elif candidate is None:
             raise UsageError(f"no history to re-evaluate: pass --history FOLDER_OR_STORE (no state store at {store})")
-        history = [store]
     current_path = profile_path(profile)
     current = Candidate(load_profile(current_path), current_path)
     candidate_path = profile_path(candidate) if candidate is not None else current_path
     proposed = Candidate(load_profile(candidate_path), candidate_path, candidate_rego)
-    recorded = read_history(history)
+    recorded = read_history(history or [])
     record, record_problems = load_track_record(track_record)
     if track_record is None and recorded.measured is not None:
         record = recorded.measured
     problems = record_problems + recorded.problems
     for problem in problems:
         warn(str(problem))
-    report = impact_diff(current, proposed, recorded.manifests, record, [str(path) for path in history], problems)
+    report = impact_diff(current, proposed, recorded.manifests, record, [str(path) for path in history or []], problems)
     emit(DIFF_FORMATS[DiffFormat(format).value](report), output)
     if change_request is not None:
         manifest = change_manifest(report, proposed_by, why)
