@@ -136,22 +136,21 @@ def diff(
         check_proposer(proposed_by)
     if not history:
         store = state_path(state)
-        if store.exists():
-            history = [store]
-        elif candidate is None:
+        history = [store] if store.exists() else []
+        if not history and candidate is None:
             raise UsageError(f"no history to re-evaluate: pass --history FOLDER_OR_STORE (no state store at {store})")
     current_path = profile_path(profile)
     current = Candidate(load_profile(current_path), current_path)
     candidate_path = profile_path(candidate) if candidate is not None else current_path
     proposed = Candidate(load_profile(candidate_path), candidate_path, candidate_rego)
-    recorded = read_history(history or [])
+    recorded = read_history(history)
     record, record_problems = load_track_record(track_record)
     if track_record is None and recorded.measured is not None:
         record = recorded.measured
     problems = record_problems + recorded.problems
     for problem in problems:
         warn(str(problem))
-    report = impact_diff(current, proposed, recorded.manifests, record, [str(path) for path in history or []], problems)
+    report = impact_diff(current, proposed, recorded.manifests, record, [str(path) for path in history], problems)
     emit(DIFF_FORMATS[DiffFormat(format).value](report), output)
     if change_request is not None:
         manifest = change_manifest(report, proposed_by, why)
