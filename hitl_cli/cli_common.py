@@ -91,9 +91,9 @@ def guarded(command):
     return run
 
 
-def valid_profiles(references: list[str]) -> tuple[list[tuple[Path, Profile]], bool]:
+def valid_profiles(references: list[str], enforce_floor: bool = True) -> tuple[list[tuple[Path, Profile]], bool]:
     """Each referenced profile that validates; the problems of the rest go to stderr (the flag says any did)."""
-    valid, problems = load_profiles([profile_path(reference) for reference in references])
+    valid, problems = load_profiles([profile_path(reference) for reference in references], enforce_floor)
     for problem in problems:
         warn(str(problem))
     return valid, bool(problems)

@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 import typer
 import yaml
 
-from hitl_cli import bundles, clock, paths, waivers
+from hitl_cli import bundles, clock, floor, paths, waivers
 from hitl_cli import docs as policy_docs
 from hitl_cli.change_request import change_manifest, check_proposer
 from hitl_cli.errors import ExitCode, UsageError
@@ -57,19 +57,22 @@ def _selected_profiles(references: list[str] | None, every: bool, required: bool
 def profile_lint(
     profiles: Annotated[list[str], typer.Argument(help="Profile names or paths.")],
 ) -> None:
-    """Report what is wrong with valid profiles, such as expired waivers.
+    """Report what is wrong with valid profiles: expired waivers, and anything below the gate's floor.
 
     Findings go to stdout as file: field.path: message: expired waivers, waivers naming an action type or
-    environment the profile does not know, waivers that lower nothing.
+    environment the profile does not know, waivers that lower nothing; and what every other command refuses
+    (hitl_cli/floor.py): a waiver glob that matches too much (`**`, a leading wildcard), a waiver of a destructive
+    type in a protected environment, auto-approval for a high-risk type, an expiry beyond waiver_policy.max_days,
+    an unwaivable or unoverridable list shorter than the floor.
 
     Exit 0: nothing to report; 1: at least one finding; 2: usage error; 4: a profile does not validate.
-    Expired waivers are judged at the current time of the system clock.
+    Waivers are judged at the current time of the system clock.
     """
     now = clock.now()
     found = False
-    valid, invalid = valid_profiles(profiles)
+    valid, invalid = valid_profiles(profiles, enforce_floor=False)
     for path, loaded in valid:
-        findings = waivers.lint(loaded, str(path), now)
+        findings = floor.findings(loaded, str(path), now) + waivers.lint(loaded, str(path), now)
         emit(visible_lines("".join(f"{finding}\n" for finding in findings) or f"{path}: ok\n"), None)
         found = found or bool(findings)
     raise typer.Exit(ExitCode.INVALID_INPUT if invalid else ExitCode.NEEDS_HUMAN if found else ExitCode.OK)
@@ -107,12 +110,13 @@ def diff(
     ] = None,
     why: Annotated[Optional[str], typer.Option("--why", help="With --change-request: why the change is wanted.")] = None,
 ) -> None:
-    """What a profile or policy change would change: every decision of recorded manifests that differs.
+    """What a profile or policy change would change: every profile field and every recorded decision that differs.
 
-    Re-evaluates the recorded manifests under the current and the candidate profile (and/or policies) and
-    lists every decision that changes, with counts per tier transition.
+    Compares the two profiles field by field, and re-evaluates the recorded manifests under the current and the
+    candidate profile (and/or policies), listing every decision that changes, with counts per tier transition.
+    Without history (no --history, no state store) only the profiles are compared.
 
-    Exit 0: no decision loosens (or --allow-loosening); 1: at least one decision loosens; 2: usage error;
+    Exit 0: nothing loosens (or --allow-loosening); 1: a profile field or a decision loosens; 2: usage error;
     4: a profile, manifest or track record is invalid (the valid manifests are still compared);
     5: the policy engine failed on either side (nothing is reported). The highest applicable code wins.
     Without --track-record, a state store in the history supplies the track record it measured; otherwise
@@ -126,9 +130,9 @@ def diff(
         check_proposer(proposed_by)
     if not history:
         store = state_path(state)
-        if not store.exists():
+        history = [store] if store.exists() else []
+        if not history and candidate is None:
             raise UsageError(f"no history to re-evaluate: pass --history FOLDER_OR_STORE (no state store at {store})")
-        history = [store]
     current_path = profile_path(profile)
     current = Candidate(load_profile(current_path), current_path)
     candidate_path = profile_path(candidate) if candidate is not None else current_path

@@ -150,7 +150,8 @@ def override(
     format: FormatOption = "text",
     state: StateOption = None,
 ) -> None:
-    """Lift a block or a waiting request, with a reason: the profile's override holders only.
+    """Lift a block or a waiting request, with a reason: the profile's override holders only, and never one whose
+    reasons include a code of the profile's override_policy.unoverridable (pii_exposure).
 
     Exit 0: recorded; 6: refused; 7: no such request.
     """

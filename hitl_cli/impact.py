@@ -21,12 +21,16 @@ says which way the decision went: double_approval (2 approvals) -> escalate (1 e
 tightening, and a tier that drops *to* auto-approval with post-hoc review is loosening; post-hoc review turned
 on at an unchanged auto_approve tier adds a review and is tightening. A change is `loosening` when some field
 loosens and none tightens, `tightening` the other way round, `mixed` when both, `neutral` when neither.
+
+The two profiles are also compared field by field (hitl_cli/profile_changes.py), history or not: a field that
+moves the looser way makes the report loosen even when no recorded decision changes.
 """
 
 import json
 from collections import Counter
 from contextlib import ExitStack
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
@@ -40,6 +44,7 @@ from hitl_cli.errors import ExitCode, Problem
 from hitl_cli.inputs import LoadedManifest
 from hitl_cli.models import Decision, Profile, TrackRecord
 from hitl_cli.models.common import TIERS
+from hitl_cli.profile_changes import ProfileChange, compare_profiles
 
 Direction = Literal["loosening", "tightening", "mixed", "neutral"]
 DIRECTIONS: tuple[Direction, ...] = ("loosening", "tightening", "mixed", "neutral")
@@ -91,10 +96,11 @@ class DiffReport(BaseModel):
     evaluated: int
     changed: int
     directions: dict[Direction, int]
-    loosens: bool
+    loosens: bool  # a decision or a profile field loosens
     transitions: list[Transition]
     changes: list[Change]
     problems: list[str]
+    profile_changes: list[ProfileChange]
 
     def exit_code(self, allow_loosening: bool) -> ExitCode:
         codes = [ExitCode.OK]
@@ -193,6 +199,7 @@ def diff(
         before = _decide_all(before_engine, current.profile, record, manifests) if manifests else []
         after = _decide_all(after_engine, candidate.profile, record, manifests) if manifests else []
         now = before_engine.now
+    profile_changes = compare_profiles(current.profile, candidate.profile, datetime.fromisoformat(now))
     changes = [
         change
         for item, old, new in zip(manifests, before, after, strict=True)
@@ -208,11 +215,13 @@ def diff(
         evaluated=len(manifests),
         changed=len(changes),
         directions={direction: directions.get(direction, 0) for direction in DIRECTIONS},
-        loosens=any(change.loosened for change in changes),
+        loosens=any(change.loosened for change in changes)
+        or any(change.direction == "loosening" for change in profile_changes),
         transitions=[
             Transition(from_tier=old, to_tier=new, count=count)
             for (old, new), count in sorted(transitions.items(), key=lambda entry: (-entry[1], entry[0]))
         ],
         changes=changes,
         problems=[str(problem) for problem in problems],
+        profile_changes=profile_changes,
     )

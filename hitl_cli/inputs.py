@@ -9,7 +9,7 @@ from hitl_cli.documents import Document, read_documents
 from hitl_cli.errors import InvalidInput, Problem, UsageError
 from hitl_cli.models import ActionManifest, AgentRecord, Profile, TrackRecord
 from hitl_cli.validation import validate
-from hitl_cli import paths, settings
+from hitl_cli import clock, floor, paths, settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +96,12 @@ def available_profile_files() -> list[Path]:
     return sorted(p for p in folder.glob("*") if p.suffix in (".yaml", ".yml", ".json")) if folder.is_dir() else []
 
 
-def load_profile(path: Path) -> Profile:
-    """A profile that is not wholly valid is unusable: every problem is raised together."""
+def load_profile(path: Path, enforce_floor: bool = True) -> Profile:
+    """A profile that is not wholly valid is unusable: every problem is raised together.
+
+    A profile below the floor (hitl_cli/floor.py: a waiver too broad, too long or covering what no waiver may,
+    a shortened unwaivable or unoverridable list) is refused too, unless enforce_floor is off: `profile lint`
+    reports those as findings instead."""
     documents, problems = read_documents(path, allow_aliases=True)
     if problems:
         raise InvalidInput(problems)
@@ -108,6 +112,9 @@ def load_profile(path: Path) -> Profile:
     problems += [Problem(str(path), field, message) for field, message in Profile.consistency_problems(data)]
     if problems:
         raise InvalidInput(problems)
+    below_floor = floor.findings(profile, str(path), clock.now()) if enforce_floor else []
+    if below_floor:
+        raise InvalidInput(below_floor)
     return profile
 
 
@@ -135,12 +142,12 @@ def load_track_record(path: Path | None) -> tuple[TrackRecord, list[Problem]]:
     return TrackRecord.with_invalid_entries(agents, invalid), unknown + problems
 
 
-def load_profiles(sources: list[Path]) -> tuple[list[tuple[Path, Profile]], list[Problem]]:
-    """Each profile that validates, with its file; and every problem of those that do not."""
+def load_profiles(sources: list[Path], enforce_floor: bool = True) -> tuple[list[tuple[Path, Profile]], list[Problem]]:
+    """Each profile that validates, with its file; and every problem of those that do not (load_profile)."""
     loaded, problems = [], []
     for source in sources:
         try:
-            loaded.append((source, load_profile(source)))
+            loaded.append((source, load_profile(source, enforce_floor)))
         except InvalidInput as error:
             problems.extend(error.problems)
     return loaded, problems

@@ -57,7 +57,8 @@ def test_a_loosening_change_lists_every_decision_and_exits_1(opa_bin, tmp_path, 
     assert "7 recorded manifests re-evaluated" in result.stdout
     assert "single_approval -> auto_approve: 3" in result.stdout
     assert "double_approval -> single_approval: 1" in result.stdout
-    assert result.stdout.count("LOOSENS") == 4
+    assert result.stdout.count("LOOSENS") == 6  # 4 decisions and the 2 profile fields behind them
+    assert 'LOOSENS  action_types.write.tiers.dev: "single_approval" -> "auto_approve"' in result.stdout
     for unchanged in ("w-stg", "w-prd", "r-prd"):
         assert unchanged not in result.stdout
     accepted = run_diff("--candidate", proposed, "--history", history, "--track-record", record, "--allow-loosening")
@@ -76,7 +77,7 @@ def test_tightening_only_exits_0_and_the_json_is_stable(opa_bin, tmp_path, histo
     report = json.loads(result.stdout)
     assert set(report) == {
         "version", "now", "current", "candidate", "history", "evaluated", "changed", "directions", "loosens",
-        "transitions", "changes", "problems",
+        "transitions", "changes", "problems", "profile_changes",
     }
     assert report["version"] == 1 and report["now"] == "2026-06-01T12:00:00Z"
     assert report["candidate"]["source"] == proposed
@@ -91,6 +92,9 @@ def test_tightening_only_exits_0_and_the_json_is_stable(opa_bin, tmp_path, histo
     assert escalated["tightened"] == ["tier"] and escalated["loosened"] == []
     assert escalated["changed"] == ["tier", "approvals_required"]
     assert escalated["before"]["tier"] == "double_approval" and escalated["after"]["tier"] == "escalate"
+    assert [(c["field"], c["direction"]) for c in report["profile_changes"]] == [
+        ("action_types.write.tiers.production", "tightening"), ("delivery.single_approval", "tightening"),
+    ]
     assert "production_write:escalate" in escalated["reasons_added"]
     delivered = next(change for change in report["changes"] if change["id"] == "w-dev-1")
     assert delivered["changed"] == ["delivery"] and delivered["tightened"] == ["delivery"]
@@ -154,7 +158,8 @@ def test_invalid_history_is_reported_and_the_rest_compared(opa_bin, tmp_path, hi
 
 def test_usage_errors(tmp_path, history):
     assert run_diff("--history", history).returncode == 2
-    no_store = run_diff("--candidate", "bank", "--state", tmp_path / "missing.db")
+    # no history and only candidate policies: nothing to compare
+    no_store = run_diff("--candidate-rego", ROOT / "rego", "--state", tmp_path / "missing.db")
     assert no_store.returncode == 2 and "--history" in no_store.stderr
     assert run_diff("--candidate", "no-such-profile", "--history", history).returncode == 2
 

@@ -43,15 +43,15 @@ def test_a_profile_value_change_shows_up(opa_bin, tmp_path):
     profile["action_types"]["write"]["tiers"]["dev"] = "auto_approve"
     profile["trust"]["minimums"]["medium"]["min_reviewed"] = 777
     profile["waivers"] = [{
-        "id": "WVR-9", "agent": "etl-*", "action_type": "write", "resource": "staging.**", "environment": None,
+        "id": "WVR-9", "agent": "etl-*", "action_type": "write", "resource": "staging.orders_*", "environment": "staging",
         "lower_to": "auto_approve", "approved_by": "ciso", "reason": "Backfill | CHG-9", "expires": "2027-01-31T00:00:00Z",
     }]
-    changed = hitl("docs", "--profile", write_yaml(tmp_path / "bank-next.yaml", profile))
+    changed = hitl("docs", "--profile", write_yaml(tmp_path / "bank-next.yaml", profile), now="2027-01-15T00:00:00Z")
     assert changed.returncode == 0, changed.stderr
     assert "| `budget.per_action_usd` | `1234.5` |" in changed.stdout
     assert "| `write` | auto_approve | single_approval | double_approval |" in changed.stdout
     assert "| `trust.minimums.medium.min_reviewed` | `777` |" in changed.stdout
-    assert "| `WVR-9` | `etl-*` | `write` | `staging.**` | any | auto_approve | ciso | 2027-01-31T00:00:00+00:00 | Backfill \\| CHG-9 |" in changed.stdout
+    assert "| `WVR-9` | `etl-*` | `write` | `staging.orders_*` | staging | auto_approve | ciso | 2027-01-31T00:00:00+00:00 | Backfill \\| CHG-9 |" in changed.stdout
     assert "1234.5" not in shipped.stdout and "WVR-9" not in shipped.stdout
 
 
@@ -72,10 +72,10 @@ def test_an_expired_waiver_is_shown_as_expired(opa_bin, tmp_path):
     profile = shipped_profile("bank")
     waiver = {"agent": "etl-agent", "action_type": "write", "resource": "staging.orders", "environment": None,
               "lower_to": "single_approval", "approved_by": "ciso", "reason": "Backfill"}
-    profile["waivers"] = [{**waiver, "id": "WVR-OLD", "expires": "2020-01-31T00:00:00Z"},
-                          {**waiver, "id": "WVR-NEW", "expires": "2999-01-31T00:00:00Z"}]
-    result = hitl("docs", "--profile", write_yaml(tmp_path / "bank-waived.yaml", profile))
+    profile["waivers"] = [{**waiver, "id": "WVR-OLD", "expires": "2026-05-01T00:00:00Z"},
+                          {**waiver, "id": "WVR-NEW", "expires": "2026-06-20T00:00:00Z"}]
+    result = hitl("docs", "--profile", write_yaml(tmp_path / "bank-waived.yaml", profile), now="2026-06-01T00:00:00Z")
     assert result.returncode == 0, result.stderr
     rows = {line.split(" | ")[0]: line for line in result.stdout.splitlines() if line.startswith("| `WVR-")}
-    assert "**expired** 2020-01-31T00:00:00+00:00: ignored in every decision" in rows["| `WVR-OLD`"]
+    assert "**expired** 2026-05-01T00:00:00+00:00: ignored in every decision" in rows["| `WVR-OLD`"]
     assert "expired" not in rows["| `WVR-NEW`"]

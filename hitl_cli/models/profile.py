@@ -149,9 +149,17 @@ class Waiver(StrictModel):
 
 
 class WaiverPolicy(StrictModel):
-    """Reason codes no waiver ever lowers (pii_exposure in every shipped profile)."""
+    """Reason codes no waiver ever lowers, and how far ahead a waiver may expire (hitl_cli/floor.py holds
+    every profile to a floor of both)."""
 
     unwaivable: list[Name]
+    max_days: Annotated[int, Field(ge=1)]
+
+
+class OverridePolicy(StrictModel):
+    """Reason codes whose block no override holder may override (hitl_cli/workflow/duties.py)."""
+
+    unoverridable: list[Name]
 
 
 FingerprintField = Literal["agent", "action_type", "environment", "system", "resource_type", "resource"]
@@ -237,6 +245,7 @@ class Profile(StrictModel):
     rubber_stamping: RubberStampingPolicy
     waiver_policy: WaiverPolicy
     waivers: list[Waiver]
+    override_policy: OverridePolicy
     calibration: CalibrationPolicy
     history_novelty: HistoryNoveltyPolicy
     daily_budget: DailyBudgetPolicy

@@ -1,9 +1,11 @@
 """`hitl diff` reports: text for a terminal or CI log, markdown for a pull-request comment, json for scripts."""
 
+import json
 from collections.abc import Callable
 
 from hitl_cli.escaping import markdown_code_span, markdown_inline, markdown_table_cell, visible
 from hitl_cli.impact import Change, DiffReport
+from hitl_cli.profile_changes import ProfileChange
 
 VERBS = {"loosening": "LOOSENS", "tightening": "TIGHTENS", "mixed": "MIXED", "neutral": "NEUTRAL"}
 
@@ -15,12 +17,24 @@ def _cell(text: str) -> str:
 def _headline(report: DiffReport) -> list[str]:
     current, candidate = report.current, report.candidate
     counts = ", ".join(f"{count} {direction}" for direction, count in report.directions.items())
+    loosening = sum(change.direction == "loosening" for change in report.profile_changes)
     return [
         f"current:   profile {current.profile} ({current.source}), policies {current.rego}",
         f"candidate: profile {candidate.profile} ({candidate.source}), policies {candidate.rego}",
         f"{report.evaluated} recorded manifests re-evaluated at {report.now}: "
         f"{report.changed} decisions change ({counts})",
+        f"{len(report.profile_changes)} profile fields change ({loosening} loosening)",
     ]
+
+
+def _profile_change(change: ProfileChange) -> str:
+    """Values as JSON: a profile's free text (a waiver's reason) cannot start a line of its own."""
+    before, after = (json.dumps(value, ensure_ascii=False) for value in (change.before, change.after))
+    if change.before is None:
+        return f"{change.field}: added {after}"
+    if change.after is None:
+        return f"{change.field}: removed {before}"
+    return f"{change.field}: {before} -> {after}"
 
 
 def _field_changes(change: Change) -> list[str]:
@@ -38,6 +52,9 @@ def _field_changes(change: Change) -> list[str]:
 
 def text(report: DiffReport) -> str:
     lines = [visible(line) for line in _headline(report)]
+    if report.profile_changes:
+        lines += ["", "profile changes:"]
+        lines += [visible(f"  {VERBS[change.direction]:<8} {_profile_change(change)}") for change in report.profile_changes]
     if report.transitions:
         lines += ["", "transitions:"]
         lines += [f"  {t.from_tier} -> {t.to_tier}: {t.count}" for t in report.transitions]
@@ -49,12 +66,17 @@ def text(report: DiffReport) -> str:
         )
         lines += [f"           {visible(detail)}" for detail in _field_changes(change)]
     if report.loosens:
-        lines += ["", "at least one decision loosens: review the change (--allow-loosening accepts it)"]
+        lines += ["", "the change loosens the gate: review it (--allow-loosening accepts it)"]
     return "\n".join(lines) + "\n"
 
 
 def markdown(report: DiffReport) -> str:
     lines = ["## hitl diff", ""] + [f"- {_cell(line)}" for line in _headline(report)]
+    if report.profile_changes:
+        lines += ["", "| direction | profile field |", "|---|---|"]
+        lines += [
+            f"| **{change.direction}** | {_cell(_profile_change(change))} |" for change in report.profile_changes
+        ]
     if report.transitions:
         lines += ["", "| from | to | decisions |", "|---|---|---|"]
         lines += [f"| {t.from_tier} | {t.to_tier} | {t.count} |" for t in report.transitions]
@@ -66,7 +88,7 @@ def markdown(report: DiffReport) -> str:
                 f"{_cell('; '.join(_field_changes(change)))} | {_cell(change.source)} |"
             )
     if report.loosens:
-        lines += ["", "**At least one decision loosens.**"]
+        lines += ["", "**The change loosens the gate.**"]
     return "\n".join(lines) + "\n"
 
 

@@ -93,6 +93,12 @@ def check_override(request: Request, standing: Standing, person: str, reason: st
         )
     if standing.status not in ("blocked", "pending", "escalated"):
         raise Refused(f"request {request.id} is {standing.status}: only a blocked or waiting request can be overridden")
+    unoverridable = sorted({r.code for r in request.decision.reasons} & set(profile.override_policy.unoverridable))
+    if unoverridable:
+        raise Refused(
+            f"request {request.id} cannot be overridden: its reasons include {', '.join(unoverridable)}, "
+            "which the profile's override_policy.unoverridable holds beyond any override"
+        )
 
 
 def check_review(request: Request, existing: Review | None, person: str, verdict: str, reason: str | None) -> None:

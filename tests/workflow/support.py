@@ -33,7 +33,7 @@ TIER_SHAPES = {
     "single_approval": {"type": "write", "env": "staging"},
     "double_approval": {"type": "write", "env": "production"},
     "escalate": {"type": "write", "env": "staging", "novel": True},
-    "block": {"type": "read", "env": "production", "pii": True, "exposes_pii": True},
+    "block": {"type": "delete", "env": "production"},  # overridable: pii_exposure would be unoverridable
 }
 
 

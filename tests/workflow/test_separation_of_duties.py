@@ -1,8 +1,10 @@
 """Who may approve, reject, override and review what: every refusal exits 6 and records nothing."""
 
+import shutil
+
 import pytest
 
-from .support import TRUSTED, tier_manifest
+from .support import TRUSTED, copy_profile, tier_manifest
 
 
 @pytest.fixture
@@ -97,3 +99,23 @@ def test_names_are_validated_and_unknown_requests_reported(ws, requests):
     assert bad.returncode == 2 and "--by" in bad.stderr
     missing = ws.hitl("approve", "nope", "--by", "alice")
     assert missing.returncode == 7 and "no request 'nope'" in missing.stderr
+
+
+def test_a_block_with_an_unoverridable_reason_is_not_overridden(ws):
+    """pii_exposure is in every shipped profile's override_policy.unoverridable: no override holder lifts it."""
+    exposing = tier_manifest("block", id="m-export", type="read", pii=True, exposes_pii=True)
+    assert ws.submit([exposing])["m-export"]["status"] == "blocked"
+    refused(ws, "override", "m-export", "--by", "cto", "--reason", "legal approved this export",
+            needle="override_policy.unoverridable")
+    assert ws.status("m-export")["status"] == "blocked"
+
+
+def test_the_unoverridable_list_is_profile_data(ws):
+    """Adding a code to the list refuses overrides of blocks with that reason, with no code change."""
+    strict = copy_profile(ws, "default", "strict", {"override_policy.unoverridable": ["pii_exposure", "over_budget"]})
+    shutil.copy(strict, ws.profiles / "strict.yaml")
+    costly = {"type": "write", "env": "staging", "cost": 1_000_000}
+    ws.submit([tier_manifest("block", id="m-default", **costly)])
+    ws.submit([tier_manifest("block", id="m-strict", **costly)], profile="strict")
+    assert ws.json("override", "m-default", "--by", "cto", "--reason", "one-off")["status"] == "overridden"
+    refused(ws, "override", "m-strict", "--by", "cto", "--reason", "one-off", needle="over_budget")

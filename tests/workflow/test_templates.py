@@ -26,6 +26,8 @@ def rich(tier: str, n: int) -> dict:
         statement=f"UPDATE analytics.orders SET n = {n}",
         rows=1000 + n,
         cost=n + 0.25,
+        exposes_pii=tier == "block",  # the block request also shows how PII exposure is rendered
+        pii=tier == "block",
     )
 
 
