@@ -7,7 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from hitl_cli.errors import ExitCode, HitlError, InvalidInput
+from hitl_cli.engine.patterns import uncompilable
+from hitl_cli.errors import ExitCode, HitlError, InvalidInput, Problem
 from hitl_cli.inputs import load_profile, profile_path
 from hitl_cli.models import Profile
 from hitl_cli.output import warn
@@ -67,9 +68,16 @@ def valid_profiles(references: list[str]) -> tuple[list[tuple[Path, Profile]], b
     for reference in references:
         path = profile_path(reference)
         try:
-            valid.append((path, load_profile(path)))
+            loaded = load_profile(path)
         except InvalidInput as error:
             invalid = True
             for problem in error.problems:
                 warn(str(problem))
+            continue
+        rejected = uncompilable([rule.pattern for rule in loaded.destructive_statements])
+        for index in rejected:
+            warn(str(Problem(str(path), f"destructive_statements[{index}].pattern", "OPA (RE2) cannot compile it")))
+        invalid = invalid or bool(rejected)
+        if not rejected:
+            valid.append((path, loaded))
     return valid, invalid

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from hitl_cli import settings
 from hitl_cli.engine.client import PolicyClient
+from hitl_cli.inputs import LoadedManifest
 from hitl_cli.models import Decision
 
 _DONE = object()
@@ -19,7 +20,7 @@ QUEUED_BATCHES = 2  # how far reading may run ahead of OPA (bounds memory, not s
 
 
 class DecisionPipeline:
-    """`add(ids, manifests_json)` as manifests are read; `decisions()` once every file is read: all, in order."""
+    """`add(manifests)` as manifests are read; `decisions()` once every file is read: all, in order."""
 
     def __init__(
         self, client: PolicyClient, profile: str, track_record: dict, on_decided: Callable[[int], None] | None = None
@@ -29,7 +30,7 @@ class DecisionPipeline:
         self._track_record_json = json.dumps(track_record).encode()
         self._on_decided = on_decided
         self._batch_size = settings.opa_batch_size()
-        self._pending: list[tuple[str, bytes]] = []
+        self._pending: list[LoadedManifest] = []
         self._queue: queue.Queue = queue.Queue(maxsize=QUEUED_BATCHES)
         self._decisions: list[Decision] = []
         self._error: BaseException | None = None
@@ -44,8 +45,7 @@ class DecisionPipeline:
         if exc_type is not None:  # interrupted or failed: send nothing more, and do not wait for OPA
             self._cancelled.set()
 
-    def add(self, manifests: list[tuple[str, bytes]]) -> None:
-        """Manifests as (id, policy input in JSON)."""
+    def add(self, manifests: list[LoadedManifest]) -> None:
         self._raise_if_failed()
         self._pending.extend(manifests)
         while len(self._pending) >= self._batch_size:
@@ -80,8 +80,13 @@ class DecisionPipeline:
             if batch is _DONE or self._cancelled.is_set():
                 return
             try:
-                ids, encoded = zip(*batch)
-                decided = self._client.decide_encoded(self._profile, self._track_record_json, list(ids), list(encoded))
+                decided = self._client.decide_encoded(
+                    self._profile,
+                    self._track_record_json,
+                    [item.id for item in batch],
+                    [item.policy_json for item in batch],
+                    [item.facts_json for item in batch],
+                )
             except BaseException as error:  # noqa: BLE001 - handed to the reading thread, which raises it
                 self._error = error
                 return
