@@ -48,10 +48,17 @@ unanalysable contains why if {
 	some why in derived.unanalysable
 }
 
-unanalysable contains sprintf("statement kind %s (%s) is not mapped to an action type", [op.kind, op.detail]) if {
+unanalysable contains sprintf("statement kind %s%s is not mapped to an action type", [op.kind, detail(op)]) if {
 	some op in operations
 	not config.statement_kinds[op.kind]
 }
+
+# METADATA
+# title: Operation detail
+# description: The operation's detail in parentheses after a space, for messages; empty when it has none.
+detail(op) := sprintf(" (%s)", [op.detail]) if op.detail != ""
+
+detail(op) := "" if op.detail == ""
 
 unanalysable contains "the statement came without the facts hitl derives from it" if {
 	facts.statement

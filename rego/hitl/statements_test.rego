@@ -22,9 +22,13 @@ test_kinds_count_as_their_mapped_types if {
 }
 
 test_a_kind_without_mapping_is_unanalysable if {
-	s := _with(fx.statement_facts([fx.operation("grant", ["a.b"])]))
+	grant := object.union(fx.operation("grant", ["a.b"]), {"detail": "GRANT ALL"})
+	s := _with(fx.statement_facts([grant, fx.operation("set", [])]))
 	s.types == set()
-	s.unanalysable == {"statement kind grant () is not mapped to an action type"}
+	s.unanalysable == {
+		"statement kind grant (GRANT ALL) is not mapped to an action type",
+		"statement kind set is not mapped to an action type",
+	}
 }
 
 test_the_analysis_says_why_it_is_unanalysable if {

@@ -25,12 +25,12 @@ ISOLATED_VARIABLES = ("HITL_PROFILE", "HITL_STATE", "HITL_NOW", "HITL_FAULT_PAUS
 
 # One manifest per tier under the default profile, for the trusted agent of TRUSTED_RECORD.
 TIER_SHAPES = {
-    "auto_approve": {"type": "read", "env": "production"},
+    "auto_approve": {"type": "read", "env": "production", "statement": "SELECT status FROM analytics.orders WHERE id = 7"},
     "post_hoc": {"type": "documentation", "env": "production"},
     "single_approval": {"type": "write", "env": "staging"},
     "double_approval": {"type": "write", "env": "production"},
     "escalate": {"type": "write", "env": "staging", "novel": True},
-    "block": {"type": "read", "env": "production", "pii": True, "exposes_pii": True},
+    "block": {"type": "read", "env": "production", "pii": True, "exposes_pii": True, "statement": None},
 }
 
 

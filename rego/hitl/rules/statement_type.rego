@@ -30,14 +30,10 @@ reasons contains reason.make("statement_type", tier, message) if {
 	)
 }
 
-_described contains sprintf("%s%s%s", [op.kind, _detail(op), _tables(op)]) if {
+_described contains sprintf("%s%s%s", [op.kind, statements.detail(op), _tables(op)]) if {
 	some op in statements.operations
 	config.statement_kinds[op.kind] == facts.effective_type
 }
-
-_detail(op) := sprintf(" (%s)", [op.detail]) if op.detail != ""
-
-_detail(op) := "" if op.detail == ""
 
 _tables(op) := sprintf(" on %s", [concat(", ", op.writes)]) if count(op.writes) > 0
 
