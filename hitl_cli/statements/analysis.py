@@ -53,7 +53,8 @@ def _operations(statement: str, dialect: str, problems: list[str]) -> list[tuple
     try:
         reader = Dialect.get_or_raise(dialect or None)
         tokens = reader.tokenize(statement)
-        problems.extend(non_ascii_outside_strings([t.text for t in tokens if t.token_type not in _STRING_TOKENS]))
+        if not statement.isascii():
+            problems.extend(non_ascii_outside_strings([t.text for t in tokens if t.token_type not in _STRING_TOKENS]))
         trees = reader.parser(error_level=ErrorLevel.RAISE).parse(tokens, statement)
     except Exception as error:  # noqa: BLE001 - any parser failure (even a RecursionError) is "cannot parse"
         return [(1, unparsed(_first_line(error)))]

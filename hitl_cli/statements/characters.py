@@ -1,8 +1,10 @@
 """Text a reader could be fooled by: invisible, control or look-alike characters in a statement."""
 
+import re
 import unicodedata
 
 _ALLOWED_CONTROLS = {"\t", "\n", "\r"}
+_UNUSUAL = re.compile(r"[^\t\n\r\x20-\x7e]")  # anything but printable ASCII and the usual whitespace
 _HIDDEN_CATEGORIES = {"Cf", "Cc", "Co", "Cs", "Cn", "Zl", "Zp"}
 MAX_REPORTED = 3
 
@@ -10,8 +12,8 @@ MAX_REPORTED = 3
 def hidden_characters(text: str) -> list[str]:
     """Why the text cannot be read as it looks: format, control, private or unassigned characters, and any
     character that NFKC normalisation changes (fullwidth letters, ligatures, non-breaking spaces...)."""
-    if text.isascii():
-        return [] if _ascii_controls_absent(text) else _describe(text, _is_hidden)
+    if not _UNUSUAL.search(text):
+        return []
     problems = _describe(text, _is_hidden)
     if not problems and unicodedata.normalize("NFKC", text) != text:
         problems = _describe(text, _changes_under_nfkc) or ["the text changes under NFKC normalisation"]
@@ -23,10 +25,6 @@ def non_ascii_outside_strings(words: list[str]) -> list[str]:
     return [f"non-ASCII character in keyword or identifier {word!r}" for word in words if not word.isascii()][
         :MAX_REPORTED
     ]
-
-
-def _ascii_controls_absent(text: str) -> bool:
-    return all(" " <= ch <= "~" or ch in _ALLOWED_CONTROLS for ch in text)
 
 
 def _is_hidden(ch: str) -> bool:

@@ -25,13 +25,23 @@ ISOLATED_VARIABLES = ("HITL_PROFILE", "HITL_STATE", "HITL_NOW", "HITL_FAULT_PAUS
 
 # One manifest per tier under the default profile, for the trusted agent of TRUSTED_RECORD.
 TIER_SHAPES = {
-    "auto_approve": {"type": "read", "env": "production", "statement": "SELECT status FROM analytics.orders WHERE id = 7"},
+    "auto_approve": {"type": "read", "env": "production"},
     "post_hoc": {"type": "documentation", "env": "production"},
     "single_approval": {"type": "write", "env": "staging"},
     "double_approval": {"type": "write", "env": "production"},
     "escalate": {"type": "write", "env": "staging", "novel": True},
-    "block": {"type": "read", "env": "production", "pii": True, "exposes_pii": True, "statement": None},
+    "block": {"type": "read", "env": "production", "pii": True, "exposes_pii": True},
 }
+
+# The statement a manifest of each type carries unless a test gives one: what hitl parses must fit the type.
+FITTING_STATEMENTS = {
+    "read": "SELECT status FROM analytics.orders WHERE id = 7",
+    "write": "UPDATE analytics.orders SET status = 'late' WHERE id = 7",
+    "schema_migration": "ALTER TABLE analytics.orders ADD COLUMN note VARCHAR",
+    "delete": "DELETE FROM analytics.orders WHERE id = 7",
+    "drop": "DROP TABLE analytics.orders",
+}
+FITTING = object()
 
 
 def manifest(
@@ -44,12 +54,14 @@ def manifest(
     exposes_pii: bool = False,
     summary: str | None = None,
     context: dict | None = None,
-    statement: str | None = "UPDATE analytics.orders SET status = 'late' WHERE id = 7",
+    statement: str | None | object = FITTING,
     rows: int | None = 1200,
     cost: float | None = 2.5,
 ) -> dict:
     action = {"type": type, "summary": summary or f"{type} in {env} ({id})", "confidence": 0.99, "reversible": True,
               "novel": novel}
+    if statement is FITTING:
+        statement = FITTING_STATEMENTS.get(type)
     if statement is not None:
         action["statement"] = statement
     impact = {"pii": pii, "exposes_pii": exposes_pii}
