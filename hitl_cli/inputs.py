@@ -8,7 +8,6 @@ from pathlib import Path
 from hitl_cli.documents import Document, read_documents
 from hitl_cli.errors import InvalidInput, Problem, UsageError
 from hitl_cli.models import ActionManifest, AgentRecord, Profile, TrackRecord
-from hitl_cli.statements import analysis_json
 from hitl_cli.validation import validate
 from hitl_cli import paths
 
@@ -19,19 +18,21 @@ class LoadedManifest:
 
     Held as its policy input in JSON: what OPA is sent, and a fraction of the model's memory, so a run of
     100,000 manifests stays within a few hundred MB. `manifest` rebuilds the model when someone asks for it.
-    `facts_json` is what hitl derived from its statement (hitl_cli.statements), sent beside it, never inside.
+    `statement` and `system` are what hitl_cli.statements parses when the manifest is sent to OPA.
     """
 
     source: str
     line: int
     id: str
     policy_json: bytes
-    facts_json: bytes
+    statement: str | None
+    system: str | None
 
     @classmethod
     def of(cls, source: str, line: int, manifest: ActionManifest) -> "LoadedManifest":
-        facts = analysis_json(manifest.action.statement, manifest.target.system)
-        return cls(source, line, manifest.id, manifest.policy_input_json(), facts)
+        return cls(
+            source, line, manifest.id, manifest.policy_input_json(), manifest.action.statement, manifest.target.system
+        )
 
     @property
     def manifest(self) -> ActionManifest:

@@ -14,6 +14,7 @@ from hitl_cli.engine.client import PolicyClient
 from hitl_cli.engine.server import LocalOpaServer
 from hitl_cli.errors import EngineError, UsageError
 from hitl_cli.models import Profile
+from hitl_cli.statements import load_parser_in_background
 
 
 def write_policy_data(profiles: list[Profile], folder: Path) -> Path:
@@ -69,6 +70,7 @@ def policy_engine(profiles: list[Profile], opa_url: str | None, rego: Path | Non
     """A client for decisions under the given profiles; a local OPA lives exactly as long as the block.
 
     rego: another policy folder for the local OPA (`hitl diff --candidate-rego`); the checkout's by default."""
+    load_parser_in_background()  # ready by the time decisions are asked for, at no cost to a single evaluate
     if opa_url:
         client = PolicyClient(opa_url)
         try:
