@@ -12,6 +12,8 @@ from pathlib import Path
 
 import yaml
 
+from hitl_cli.statements import analysis_json
+
 TYPE_WEIGHTS = {
     "read": 30, "catalog_update": 8, "documentation": 8, "test_generation": 6, "test_execution": 8, "write": 15,
     "schema_migration": 8, "delete": 5, "drop": 2, "grant_access": 3, "vacuum": 1,
@@ -132,7 +134,9 @@ def generate(folder: Path, count: int, profile: str, seed: int = 42) -> Generate
     record_path = folder / "track-record.json"
     record_path.write_text(json.dumps(record))
     batch = folder / "batch-input.json"
-    batch.write_text(json.dumps({"profile": profile, "track_record": record, "manifests": everything}))
+    # What hitl derives from each statement and sends beside it: `opa eval` and conftest get it ready-made.
+    facts = [json.loads(analysis_json(m["action"]["statement"], m["target"]["system"])) for m in everything]
+    batch.write_text(json.dumps({"profile": profile, "track_record": record, "manifests": everything, "statement_facts": facts}))
     (folder / "set.json").write_text(json.dumps({"manifests": len(everything), "files": files}))
     return existing(folder)
 

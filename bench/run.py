@@ -30,6 +30,7 @@ from hitl_cli.engine.endpoint import OpaEndpoint  # noqa: E402
 from hitl_cli.engine.server import free_loopback_port  # noqa: E402
 from hitl_cli.engine.transport import healthy  # noqa: E402
 from hitl_cli.inputs import load_profile, profile_path  # noqa: E402
+from hitl_cli.statements import analysis_json  # noqa: E402
 
 OUT = tools.ROOT / "bench" / "out"
 CONTENDERS = ("hitl", "conftest", "floor")
@@ -57,7 +58,9 @@ def prepared_set(size: int, profile: str) -> tuple[generate.GeneratedSet, Path, 
     policy_data = write_policy_data([load_profile(profile_path(profile))], folder, None)
     conftest_data = folder / "conftest-data.json"
     data = json.loads(policy_data.read_text())
-    data["bench"] = {"profile": profile, "track_record": json.loads(generated.track_record.read_text())}
+    batch = json.loads(generated.batch_input.read_text())
+    facts = {m["metadata"]["id"]: f for m, f in zip(batch["manifests"], batch["statement_facts"])}
+    data["bench"] = {"profile": profile, "track_record": batch["track_record"], "statement_facts": facts}
     conftest_data.write_text(json.dumps(data))
     return generated, policy_data, conftest_data
 
@@ -121,7 +124,8 @@ def bench_single(profile: str, repeats: int) -> dict:
     policy_data = write_policy_data([load_profile(profile_path(profile))], folder, None)
     manifest = load_manifest_input(source)
     one = folder / "input.json"
-    one.write_text(json.dumps({"profile": profile, "track_record": load_record(record), "manifest": manifest}))
+    facts = json.loads(analysis_json(manifest["action"]["statement"], manifest["target"]["system"]))
+    one.write_text(json.dumps({"profile": profile, "track_record": load_record(record), "manifest": manifest, "statement_facts": facts}))
     figures = {"hitl evaluate": [], "opa eval": []}
     for run in range(repeats):
         say(f"single manifest: run {run + 1}/{repeats}")

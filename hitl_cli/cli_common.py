@@ -8,7 +8,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from hitl_cli.errors import ExitCode, HitlError, InvalidInput, UsageError
+from hitl_cli.engine.patterns import uncompilable
+from hitl_cli.errors import ExitCode, HitlError, InvalidInput, Problem, UsageError
 from hitl_cli.inputs import load_profiles, profile_path
 from hitl_cli.models import Profile
 from hitl_cli.output import silence_stdout, warn
@@ -93,7 +94,15 @@ def guarded(command):
 
 def valid_profiles(references: list[str], enforce_floor: bool = True) -> tuple[list[tuple[Path, Profile]], bool]:
     """Each referenced profile that validates; the problems of the rest go to stderr (the flag says any did)."""
-    valid, problems = load_profiles([profile_path(reference) for reference in references], enforce_floor)
+    """Profiles whose destructive patterns OPA (RE2) cannot compile are refused too."""
+    loaded, problems = load_profiles([profile_path(reference) for reference in references], enforce_floor)
+    valid = []
+    for path, profile in loaded:
+        rejected = uncompilable([rule.pattern for rule in profile.destructive_statements])
+        problems += [Problem(str(path), f"destructive_statements[{index}].pattern", "OPA (RE2) cannot compile it")
+                     for index in rejected]
+        if not rejected:
+            valid.append((path, profile))
     for problem in problems:
         warn(str(problem))
     return valid, bool(problems)

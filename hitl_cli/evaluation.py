@@ -121,7 +121,7 @@ def decide_files(
                     DecisionPipeline(client, profile.name, record.policy_input(), on_decided)
                 )
             manifests.extend(loaded)
-            pipeline.add([(item.id, item.policy_json) for item in loaded])
+            pipeline.add(loaded)
         decisions = pipeline.decisions() if pipeline is not None else []
     result.evaluated = [Evaluated(item, decision) for item, decision in zip(manifests, decisions, strict=True)]
     return result

@@ -177,7 +177,7 @@ def compare(item: LoadedManifest, before: Decision, after: Decision) -> Change |
 
 def _decide_all(engine, profile: Profile, record: TrackRecord, manifests: list[LoadedManifest]) -> list[Decision]:
     with DecisionPipeline(engine, profile.name, record.policy_input()) as pipeline:
-        pipeline.add([(item.id, item.policy_json) for item in manifests])
+        pipeline.add(manifests)
         return pipeline.decisions()
 
 

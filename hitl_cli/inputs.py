@@ -18,16 +18,21 @@ class LoadedManifest:
 
     Held as its policy input in JSON: what OPA is sent, and a fraction of the model's memory, so a run of
     100,000 manifests stays within a few hundred MB. `manifest` rebuilds the model when someone asks for it.
+    `statement` and `system` are what hitl_cli.statements parses when the manifest is sent to OPA.
     """
 
     source: str
     line: int
     id: str
     policy_json: bytes
+    statement: str | None
+    system: str | None
 
     @classmethod
     def of(cls, source: str, line: int, manifest: ActionManifest) -> "LoadedManifest":
-        return cls(source, line, manifest.id, manifest.policy_input_json())
+        return cls(
+            source, line, manifest.id, manifest.policy_input_json(), manifest.action.statement, manifest.target.system
+        )
 
     @property
     def manifest(self) -> ActionManifest:

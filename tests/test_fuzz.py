@@ -333,7 +333,10 @@ invalid_profile_edits = [
     ("confidence.threshold", st.one_of(st.floats(min_value=1.01, max_value=10), st.just(None))),
     ("novelty.tier", st.sampled_from(["autoapprove", "", "BLOCK"])),
     ("action_types.write.tiers.dev", st.just("maybe")),
-    ("destructive_statements", st.just([{"pattern": "(unclosed", "treated_as": "drop"}])),
+    # An RE2 pattern OPA cannot compile is refused by `profile validate` (asked of OPA): test_statement_analysis.
+    ("destructive_statements", st.just([{"pattern": "", "treated_as": "drop"}])),
+    ("statements.kinds", st.sampled_from([{"dynamic": "read"}, {"unparsed": "read"}, {"select": "no_such_type"}])),
+    ("statements.unanalysable_tier", st.sampled_from(["lenient", None])),
     ("environments", st.just([])),
     ("trust.minimums.low.min_approval_rate", st.floats(min_value=1.5, max_value=9)),
     ("approvals.required.block", st.integers(max_value=-1)),

@@ -26,6 +26,8 @@ CHANGES = [
     ("trust.minimums.medium.min_approval_rate", 0.999, {"type": "write", "env": "dev"}, "auto_approve", "single_approval"),
     ("pii.touch_floor", "escalate", {"type": "read", "pii": True}, "single_approval", "escalate"),
     ("novelty.tier", "block", {"type": "read", "novel": True}, "escalate", "block"),
+    ("statements.kinds.update", "drop", {"type": "write", "env": "staging", "statement": "UPDATE t SET a = 1 WHERE b"}, "single_approval", "double_approval"),
+    ("statements.unanalysable_tier", "block", {"type": "read", "statement": "CALL admin.purge()"}, "escalate", "block"),
 ]
 
 

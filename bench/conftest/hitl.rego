@@ -1,7 +1,7 @@
 # Bench-only: conftest runs hitl's own decision (data.hitl.main.decision) over each file it is given.
 # The profile and the track record reach conftest as data (bench/run.py passes them with --data):
 # data.hitl.profiles is what `hitl_cli.engine.write_policy_data` produces; data.bench names the profile
-# and holds the track record. A JSON file may hold an array of manifests, a YAML file one per document.
+# and holds the track record and the statement facts hitl derives for each manifest (by id). A JSON file may hold an array of manifests, a YAML file one per document.
 # One rule (deny), so conftest runs one query per file and each decision is made once.
 package main
 
@@ -15,6 +15,7 @@ decisions := [d |
 		"profile": data.bench.profile,
 		"track_record": data.bench.track_record,
 		"manifest": m,
+		"statement_facts": data.bench.statement_facts[m.metadata.id],
 	}
 ]
 

@@ -18,6 +18,7 @@ from hitl_cli.engine.server import LocalOpaServer
 from hitl_cli.errors import UsageError
 from hitl_cli.models import Profile
 from hitl_cli.policy_files import policy_files
+from hitl_cli.statements import load_parser_in_background
 
 
 def write_policy_data(profiles: list[Profile], folder: Path, calibration: Path | None) -> Path:
@@ -80,6 +81,7 @@ def policy_engine(
     remote: a running OPA (--opa-url), believed only once it serves the expected policy revisions.
     rego: another policy folder for the local OPA (`hitl diff --candidate-rego`); the checkout's by default.
     calibration: the calibration file the engine loads (hitl_cli.calibration.storage); none by default."""
+    load_parser_in_background()  # ready by the time decisions are asked for, at no cost to a single evaluate
     if remote is not None:
         client = PolicyClient(remote, profiles, calibration)
         try:

@@ -13,6 +13,7 @@ from hitl_cli.errors import EngineError
 from hitl_cli.models import Decision, Profile
 from hitl_cli.models.decision import Reason
 from hitl_cli.models.trust import TrustStanding
+from hitl_cli.statements import analysis_json
 
 DECISIONS_PATH = "/v1/data/hitl/main/decisions"
 DECISIONS_WHAT = "data.hitl.main.decisions"
@@ -96,20 +97,30 @@ class PolicyClient:
     def decide_batch(self, profile: str, track_record: dict, manifests: list[dict]) -> list[Decision]:
         ids = [manifest["metadata"]["id"] for manifest in manifests]
         encoded = [json.dumps(manifest).encode() for manifest in manifests]
-        return self.decide_encoded(profile, json.dumps(track_record).encode(), ids, encoded)
+        facts = [analysis_json(*_statement_and_system(manifest)) for manifest in manifests]
+        return self.decide_encoded(profile, json.dumps(track_record).encode(), ids, encoded, facts)
 
     def decide_encoded(
-        self, profile: str, track_record_json: bytes, ids: list[str], manifests_json: list[bytes]
+        self,
+        profile: str,
+        track_record_json: bytes,
+        ids: list[str],
+        manifests_json: list[bytes],
+        facts_json: list[bytes],
     ) -> list[Decision]:
-        """One request for a batch of manifests already in JSON (their policy input), answered in the same order."""
+        """One request for a batch of manifests already in JSON (their policy input), answered in the same order.
+
+        facts_json[i] is what hitl derived from manifest i's statement (hitl_cli.statements): input.statement_facts.
+        """
         if profile not in self._profiles:
             raise EngineError(f"no decision can be checked under profile {profile!r}: it was not loaded for this run")
-        body = b'{"input":{"profile":%s,"track_record":%s,"now":%s%s,"manifests":[%s]}}' % (
+        body = b'{"input":{"profile":%s,"track_record":%s,"now":%s%s,"manifests":[%s],"statement_facts":[%s]}}' % (
             json.dumps(profile).encode(),
             track_record_json,
             json.dumps(self.now).encode(),
             self._history_json,
             b",".join(manifests_json),
+            b",".join(facts_json),
         )
         answer = self._call(DECISIONS_WHAT, lambda: self._http.post(DECISIONS_PATH, body))
         if not isinstance(answer, dict) or "result" not in answer:
@@ -138,6 +149,12 @@ class PolicyClient:
             return {agent: TrustStanding.model_validate(standing) for agent, standing in result.items()}
         except ValidationError as error:
             raise EngineError(f"policy returned a malformed trust level: {error.errors()[0]['msg']}") from None
+
+
+def _statement_and_system(manifest: dict) -> tuple:
+    """action.statement and target.system of a manifest given as its policy input (missing: None)."""
+    action, target = manifest.get("action") or {}, manifest.get("target") or {}
+    return action.get("statement"), target.get("system")
 
 
 def _opa_message(error: transport.HttpError) -> str:

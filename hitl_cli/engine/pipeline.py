@@ -12,14 +12,16 @@ from collections.abc import Callable
 
 from hitl_cli import settings
 from hitl_cli.engine.client import PolicyClient
+from hitl_cli.inputs import LoadedManifest
 from hitl_cli.models import Decision
+from hitl_cli.statements import analysis_json
 
 _DONE = object()
 QUEUED_BATCHES = 2  # how far reading may run ahead of OPA (bounds memory, not speed)
 
 
 class DecisionPipeline:
-    """`add(ids, manifests_json)` as manifests are read; `decisions()` once every file is read: all, in order."""
+    """`add(manifests)` as manifests are read; `decisions()` once every file is read: all, in order."""
 
     def __init__(
         self, client: PolicyClient, profile: str, track_record: dict, on_decided: Callable[[int], None] | None = None
@@ -29,7 +31,7 @@ class DecisionPipeline:
         self._track_record_json = json.dumps(track_record).encode()
         self._on_decided = on_decided
         self._batch_size = settings.opa_batch_size()
-        self._pending: list[tuple[str, bytes]] = []
+        self._pending: list[tuple[str, bytes, bytes]] = []  # (id, policy input, statement facts), in JSON
         self._queue: queue.Queue = queue.Queue(maxsize=QUEUED_BATCHES)
         self._decisions: list[Decision] = []
         self._error: BaseException | None = None
@@ -44,10 +46,10 @@ class DecisionPipeline:
         if exc_type is not None:  # interrupted or failed: send nothing more, and do not wait for OPA
             self._cancelled.set()
 
-    def add(self, manifests: list[tuple[str, bytes]]) -> None:
-        """Manifests as (id, policy input in JSON)."""
+    def add(self, manifests: list[LoadedManifest]) -> None:
+        """Each manifest's statement is parsed here, once (hitl_cli.statements), and its facts sent beside it."""
         self._raise_if_failed()
-        self._pending.extend(manifests)
+        self._pending.extend((m.id, m.policy_json, analysis_json(m.statement, m.system)) for m in manifests)
         while len(self._pending) >= self._batch_size:
             self._put(self._pending[: self._batch_size])
             del self._pending[: self._batch_size]
@@ -80,8 +82,10 @@ class DecisionPipeline:
             if batch is _DONE or self._cancelled.is_set():
                 return
             try:
-                ids, encoded = zip(*batch)
-                decided = self._client.decide_encoded(self._profile, self._track_record_json, list(ids), list(encoded))
+                ids, encoded, facts = zip(*batch)
+                decided = self._client.decide_encoded(
+                    self._profile, self._track_record_json, list(ids), list(encoded), list(facts)
+                )
             except BaseException as error:  # noqa: BLE001 - handed to the reading thread, which raises it
                 self._error = error
                 return

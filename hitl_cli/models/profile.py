@@ -3,7 +3,6 @@
 Nothing here has a default: a profile states every value, so no threshold hides in code.
 """
 
-import re
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -12,6 +11,7 @@ from pydantic import AwareDatetime, Field, StringConstraints, field_validator
 from hitl_cli.models import names
 from hitl_cli.models.common import AgentLevel, Delivery, Identifier, Name, PromotableLevel, Risk, StrictModel, Tier
 from hitl_cli.models.names import HumanName as Person
+from hitl_cli.statements import ANALYSABLE_KINDS
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNegative = Annotated[float, Field(ge=0.0)]
@@ -30,17 +30,23 @@ class ActionTypePolicy(StrictModel):
 
 
 class DestructiveStatementRule(StrictModel):
-    pattern: str
+    """A second line of defence on the raw statement text. The pattern is RE2, compiled by OPA, which
+    evaluates it: `hitl profile validate` asks OPA whether it compiles (hitl_cli/engine/patterns.py)."""
+
+    pattern: Annotated[str, Field(min_length=1)]
     treated_as: str
 
-    @field_validator("pattern")
-    @classmethod
-    def _compiles(cls, pattern: str) -> str:
-        try:
-            re.compile(pattern)
-        except re.error as error:
-            raise ValueError(f"not a valid regular expression: {error}") from None
-        return pattern
+
+StatementKind = Literal[ANALYSABLE_KINDS]
+
+
+class StatementPolicy(StrictModel):
+    """What a statement's operations count as (docs/statements.md): the action type of each statement kind,
+    and the tier of a statement hitl cannot analyse. A kind not listed is unanalysable; dynamic SQL, text
+    sqlglot cannot parse and look-alike characters always are (no profile can map them)."""
+
+    unanalysable_tier: Tier
+    kinds: dict[StatementKind, Name]
 
 
 class PiiPolicy(StrictModel):
@@ -234,6 +240,7 @@ class Profile(StrictModel):
     environments: Annotated[list[Name], Field(min_length=1)]
     action_types: Annotated[dict[Name, ActionTypePolicy], Field(min_length=1)]
     destructive_statements: list[DestructiveStatementRule]
+    statements: StatementPolicy
     pii: PiiPolicy
     budget: BudgetPolicy
     confidence: ConfidencePolicy
@@ -273,6 +280,11 @@ class Profile(StrictModel):
             treated_as = rule.get("treated_as")
             if action_types and isinstance(treated_as, str) and treated_as not in action_types:
                 problems.append((f"destructive_statements[{index}].treated_as", f"{treated_as!r} is not an action type"))
+        statements = data.get("statements") if isinstance(data.get("statements"), dict) else {}
+        kinds = statements.get("kinds") if isinstance(statements.get("kinds"), dict) else {}
+        for kind, action_type in kinds.items():
+            if action_types and isinstance(action_type, str) and action_type not in action_types:
+                problems.append((f"statements.kinds.{kind}", f"{action_type!r} is not an action type"))
         approvals = data.get("approvals") if isinstance(data.get("approvals"), dict) else {}
         for field in ("escalation_reviewers", "override_holders"):
             names = approvals.get(field)

@@ -34,6 +34,18 @@ action_types := profile.action_types
 destructive_statements := profile.destructive_statements
 
 # METADATA
+# title: Statement kinds
+# description: |
+#   For each statement kind hitl tells apart (hitl_cli/statements), the action type it counts as
+#   (statements.kinds). A kind the profile does not map is unanalysable.
+statement_kinds := profile.statements.kinds
+
+# METADATA
+# title: Unanalysable statement tier
+# description: Tier for a statement hitl cannot analyse (statements.unanalysable_tier).
+unanalysable_tier := profile.statements.unanalysable_tier
+
+# METADATA
 # title: PII exposure tier
 # description: Tier for an action whose PII leaves its governed boundary.
 pii_exposure_tier := profile.pii.exposure_tier
@@ -120,6 +132,8 @@ complete if {
 	is_array(environments)
 	is_object(action_types)
 	is_array(destructive_statements)
+	is_object(statement_kinds)
+	is_string(unanalysable_tier)
 	is_string(pii_exposure_tier)
 	_nullable_string(pii_touch_floor)
 	is_number(budget_per_action_usd)

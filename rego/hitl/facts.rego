@@ -2,13 +2,16 @@
 # title: Facts about the manifest
 # description: |
 #   Everything derived from input.manifest, the track record and the profile that more than one
-#   rule needs: the effective action type after destructive-statement detection, whether the type
+#   rule needs: the effective action type after statement analysis (hitl.statements) and
+#   destructive-pattern detection, whether the type
 #   and environment are known, risk class, and the agent's effective autonomy level.
 #   Rules use these facts and hitl.config, never the raw profile.
 package hitl.facts
 
 import data.hitl.config
 import data.hitl.lib.levels
+import data.hitl.lib.tiers
+import data.hitl.statements
 
 # METADATA
 # title: Manifest
@@ -53,19 +56,51 @@ destructive_types contains config.destructive_statements[i].treated_as if some i
 
 # METADATA
 # title: First matching destructive rule
-# description: The first rule, in profile order, whose pattern matches the statement.
-destructive_rule := config.destructive_statements[min(destructive_matches)]
+# description: The first rule, in profile order, whose pattern matches the statement and treats it as the effective type.
+destructive_rule := config.destructive_statements[min({i |
+	some i in destructive_matches
+	config.destructive_statements[i].treated_as == effective_type
+})]
+
+# METADATA
+# title: Conflicting types
+# description: |
+#   The action types the statement shows it really is, other than the declared one: the type of each
+#   operation hitl found in it (hitl.statements; a read-only type never conflicts, as any action may
+#   read) and the treated_as type of each destructive pattern it matches.
+conflicting_types contains t if {
+	some t in statements.types
+	t != declared_type
+	not config.action_types[t].read_only == true
+}
+
+conflicting_types contains t if {
+	some t in destructive_types
+	t != declared_type
+}
 
 # METADATA
 # title: Effective action type
 # description: |
-#   The declared type, unless the statement matches destructive rules none of which treats it as the
-#   declared type: then the treated_as type of the first matching rule.
+#   The declared type, unless the statement shows other types: then the strictest of those, by its
+#   profile tier in the environment (ties, and an unknown environment, go to the first by name).
 effective_type := declared_type if {
-	declared_type in destructive_types
+	count(conflicting_types) == 0
 } else := t if {
-	t := destructive_rule.treated_as
-} else := declared_type
+	keys := {[0 - _tier_rank(c), c] | some c in conflicting_types}
+	t := sort(keys)[0][1]
+}
+
+# A type the profile does not know ranks above every tier, so the novelty rule sees it; a known type in
+# an unknown environment ranks below every tier.
+_tier_rank(t) := count(tiers.order) if not config.action_types[t]
+
+_tier_rank(t) := tiers.rank[config.action_types[t].tiers[environment]]
+
+_tier_rank(t) := -1 if {
+	config.action_types[t]
+	not config.action_types[t].tiers[environment]
+}
 
 # METADATA
 # title: Reclassified by its statement

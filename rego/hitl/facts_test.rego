@@ -65,8 +65,8 @@ test_first_matching_rule_in_profile_order_wins if {
 	f.reclassified
 }
 
-test_declared_type_among_the_treated_types_is_kept if {
-	_statement("delete", "TRUNCATE a; DROP TABLE b") == "delete"
+test_declared_type_is_kept_unless_a_stricter_one_shows if {
+	_statement("delete", "TRUNCATE a; DROP TABLE b") == "drop"
 	_statement("drop", "DROP TABLE b") == "drop"
 	_statement("delete", "delete from t") == "delete"
 }

@@ -51,6 +51,14 @@ profile := {
 		{"pattern": `(?i)\bTRUNCATE\b`, "treated_as": "delete"},
 		{"pattern": `(?i)\bDELETE\b`, "treated_as": "delete"},
 	],
+	"statements": {
+		"unanalysable_tier": "escalate",
+		"kinds": {
+			"select": "read", "insert": "write", "update": "write", "merge": "write", "delete": "delete",
+			"truncate": "delete", "drop": "drop", "create": "schema_migration", "create_or_replace": "drop",
+			"alter_add": "schema_migration", "alter_drop": "drop", "comment": "catalog_update",
+		},
+	},
 	"pii": {"exposure_tier": "block", "touch_floor": "single_approval"},
 	"budget": {"per_action_usd": 100, "over_budget_tier": "block"},
 	"confidence": {"threshold": 0.8, "below_threshold_tier": "escalate"},
@@ -129,6 +137,21 @@ trusted := {"agents": {"agent-1": {"level": "medium", "reviewed": 1000, "approve
 # title: Input for a changed manifest
 # description: Single-manifest input for the fixture profile and the trusted record.
 input_with(patch) := {"profile": "fx", "track_record": trusted, "manifest": manifest_with(patch)}
+
+# METADATA
+# title: Input with statement facts
+# description: input_with(patch) plus the statement facts hitl would derive (input.statement_facts).
+input_facts(patch, statement_facts) := object.union(input_with(patch), {"statement_facts": statement_facts})
+
+# METADATA
+# title: Statement facts
+# description: input.statement_facts for the given operations ({kind, detail, has_where, writes, reads}).
+statement_facts(operations) := {"dialect": "generic", "statements": operations, "unanalysable": []}
+
+# METADATA
+# title: One operation
+# description: An operation of the given kind writing the given tables.
+operation(kind, writes) := {"kind": kind, "detail": "", "has_where": null, "writes": writes, "reads": []}
 
 # METADATA
 # title: Input with a track record

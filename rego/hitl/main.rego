@@ -117,12 +117,16 @@ _history := object.get(input, "history", null)
 # description: |
 #   One decision per element of input.manifests, in the same order. Undefined as a whole when any
 #   manifest gets no decision, so a caller never pairs a decision with the wrong manifest.
+#   input.statement_facts[i] is what hitl derived from manifest i's statement (hitl.statements).
 #   The other input keys (profile, track_record, now, history) apply to every manifest.
 decisions := ds if {
 	config.complete
 	ds := [d |
-		some m in input.manifests
-		d := _decision with input as {"profile": input.profile, "track_record": _track_record, "now": _now, "history": _history, "manifest": m}
+		some i, m in input.manifests
+		d := _decision with input as {
+			"profile": input.profile, "track_record": _track_record, "now": _now, "history": _history,
+			"manifest": m, "statement_facts": object.get(input, ["statement_facts", i], null),
+		}
 	]
 	count(ds) == count(input.manifests)
 }

@@ -63,11 +63,13 @@ test_no_post_hoc_review_when_not_auto_approved if {
 }
 
 test_tier_is_the_strictest_reason_and_reasons_are_sorted if {
-	d := _decide({
+	patch := {
 		"action": {"type": "write", "statement": "DELETE FROM t", "confidence": null, "novel": true},
 		"target": {"environment": "staging"},
 		"impact": {"pii": true, "exposes_pii": true, "estimated_cost_usd": 1000},
-	})
+	}
+	facts := fx.statement_facts([fx.operation("delete", ["t"])])
+	d := main.decision with input as fx.input_facts(patch, facts) with data.hitl.profiles as fx.profiles
 	d.tier == "block"
 	d.approvals_required == 0
 	d.delivery == "interrupt"
@@ -80,6 +82,7 @@ test_tier_is_the_strictest_reason_and_reasons_are_sorted if {
 		["escalate", "novel_action"],
 		["double_approval", "destructive_statement"],
 		["double_approval", "staging_delete"],
+		["double_approval", "statement_type"],
 		["single_approval", "pii_touch"],
 		["single_approval", "staging_write"],
 		["single_approval", "trust_level"],

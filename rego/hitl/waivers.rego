@@ -5,7 +5,7 @@
 #   input.now (RFC 3339, supplied by the caller) is before its expiry; without a valid input.now no
 #   waiver is in force. It matches an action by agent id and target.resource (globs in which "."
 #   separates segments: `*` stays within one, `**` crosses them; an action without a resource matches
-#   no waiver), by effective action type and, when it names one, by environment. When waivers match,
+#   no waiver, and the glob must cover every table its statement writes), by effective action type and, when it names one, by environment. When waivers match,
 #   the strictest of their lower_to tiers is the cap: every reason stricter than the cap whose code is
 #   not in the profile's waiver_policy.unwaivable is lowered to the cap (its message says from which
 #   tier), and a `waiver` reason at the cap names each waiver applied, its approver and its expiry.
@@ -19,6 +19,7 @@ import data.hitl.config
 import data.hitl.facts
 import data.hitl.lib.reason
 import data.hitl.lib.tiers
+import data.hitl.statements
 
 # Agent ids and resources are dotted names: "." separates glob segments.
 _separators := ["."]
@@ -37,7 +38,8 @@ in_force(w) if now_ns < time.parse_rfc3339_ns(w.expires)
 # title: Waiver matches the action
 # description: |
 #   Agent and resource globs match, the action type is the effective one, and the environment is the
-#   waiver's (or the waiver names none). An invalid glob matches nothing.
+#   waiver's (or the waiver names none). The resource glob must also cover every table the statement
+#   writes (hitl.statements.written_tables). An invalid glob matches nothing.
 matches(w) if {
 	glob.match(w.agent, _separators, facts.agent_id)
 	w.action_type == facts.effective_type
@@ -45,6 +47,9 @@ matches(w) if {
 	resource := facts.manifest.target.resource
 	is_string(resource)
 	glob.match(w.resource, _separators, resource)
+	every table in statements.written_tables {
+		glob.match(w.resource, _separators, table)
+	}
 }
 
 _environment_matches(environment) if environment == null

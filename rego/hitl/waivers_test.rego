@@ -164,3 +164,22 @@ test_batches_carry_now if {
 		with data.hitl.profiles as fx.profiles_with({"waivers": [_waiver]})
 	[d.tier | some d in ds] == ["single_approval", "double_approval"]
 }
+
+_decide_facts(patch, operations, ws) := d if {
+	given := object.union(_input(patch), {"statement_facts": fx.statement_facts(operations)})
+	d := main.decision with input as given with data.hitl.profiles as fx.profiles_with({"waivers": ws})
+}
+
+test_a_waiver_covers_every_table_the_statement_writes if {
+	statement := {"action": {"statement": "UPDATE analytics.orders SET a = 1 WHERE b"}}
+	covered := [fx.operation("update", ["analytics.orders"]), fx.operation("insert", ["analytics.events"])]
+	_decide_facts(statement, covered, [_waiver]).tier == "single_approval"
+}
+
+test_a_waiver_does_not_cover_a_written_table_outside_its_glob if {
+	statement := {"action": {"statement": "UPDATE analytics.orders SET a = 1; UPDATE finance.ledger SET a = 1"}}
+	outside := [fx.operation("update", ["analytics.orders"]), fx.operation("update", ["finance.ledger"])]
+	d := _decide_facts(statement, outside, [_waiver])
+	d.tier == "double_approval"
+	not "waiver" in _codes(d)
+}

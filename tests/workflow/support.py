@@ -36,6 +36,16 @@ TIER_SHAPES = {
     "block": {"type": "delete", "env": "production"},  # overridable: pii_exposure would be unoverridable
 }
 
+# The statement a manifest of each type carries unless a test gives one: what hitl parses must fit the type.
+FITTING_STATEMENTS = {
+    "read": "SELECT status FROM analytics.orders WHERE id = 7",
+    "write": "UPDATE analytics.orders SET status = 'late' WHERE id = 7",
+    "schema_migration": "ALTER TABLE analytics.orders ADD COLUMN note VARCHAR",
+    "delete": "DELETE FROM analytics.orders WHERE id = 7",
+    "drop": "DROP TABLE analytics.orders",
+}
+FITTING = object()
+
 
 def manifest(
     id: str,
@@ -47,12 +57,14 @@ def manifest(
     exposes_pii: bool = False,
     summary: str | None = None,
     context: dict | None = None,
-    statement: str | None = "UPDATE analytics.orders SET status = 'late' WHERE id = 7",
+    statement: str | None | object = FITTING,
     rows: int | None = 1200,
     cost: float | None = 2.5,
 ) -> dict:
     action = {"type": type, "summary": summary or f"{type} in {env} ({id})", "confidence": 0.99, "reversible": True,
               "novel": novel}
+    if statement is FITTING:
+        statement = FITTING_STATEMENTS.get(type)
     if statement is not None:
         action["statement"] = statement
     impact = {"pii": pii, "exposes_pii": exposes_pii}

@@ -16,6 +16,13 @@ FORMATS = ("markdown", "html", "slack")
 BLOCK_TYPES = {"header", "section", "context", "divider", "actions", "image", "rich_text", "input", "file", "video"}
 
 
+def statement(tier: str, n: int) -> str:
+    """A statement of the tier shape's type, distinct per n (a read or documentation shape only reads)."""
+    if TIER_SHAPES[tier]["type"] == "write":
+        return f"UPDATE analytics.orders SET n = {n}"
+    return f"SELECT n FROM analytics.orders WHERE n = {n}"
+
+
 def rich(tier: str, n: int) -> dict:
     return tier_manifest(
         tier,
@@ -23,7 +30,7 @@ def rich(tier: str, n: int) -> dict:
         summary=f"Summary {n} of the {tier.replace('_', ' ')} action",
         context={"why": f"because WHY{n}", "read": [f"READA{n}", f"READB{n}"], "risks": [f"RISK{n}"],
                  "plan": f"PLAN{n}", "rollback": f"ROLLBACK{n}", "ticket": f"TICKET{n}"},
-        statement=f"UPDATE analytics.orders SET n = {n}",
+        statement=statement(tier, n),
         rows=1000 + n,
         cost=n + 0.25,
         exposes_pii=tier == "block",  # the block request also shows how PII exposure is rendered
@@ -94,7 +101,7 @@ def test_notify_renders_the_full_context_for_every_tier(ws, tiers):
             expected = [
                 f"t{n}", view["decision"]["tier"], view["status"], view["manifest"]["action"]["summary"],
                 f"because WHY{n}", f"READA{n}", f"READB{n}", f"RISK{n}", f"ROLLBACK{n}",
-                f"UPDATE analytics.orders SET n = {n}", view["manifest"]["target"]["environment"],
+                statement(tier, n), view["manifest"]["target"]["environment"],
                 f"{1000 + n}", f"${n}.25", "trusted-agent",
                 *[reason["code"] for reason in view["decision"]["reasons"]],
                 *[reason["message"] for reason in view["decision"]["reasons"]],

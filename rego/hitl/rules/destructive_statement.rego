@@ -20,6 +20,7 @@ import data.hitl.lib.reason
 #   code: destructive_statement
 reasons contains reason.make("destructive_statement", tier, message) if {
 	facts.reclassified
+	facts.destructive_rule
 	tier := _tier
 	message := sprintf(
 		"statement matches destructive pattern %s: declared %s, treated as %s, which in %s %s",
