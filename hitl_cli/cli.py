@@ -20,6 +20,7 @@ from hitl_cli.progress import Progress
 from hitl_cli.reporters import CHECK_FORMATS, EVALUATE_FORMATS
 from hitl_cli.cli_common import InputPaths, OpaUrlOption, ProfileOption, StateOption, TrackRecordOption, guarded, valid_profiles
 from hitl_cli.cli_workflow import register as register_workflow
+from hitl_cli.cli_delivery import register as register_delivery
 from hitl_cli.cli_governance import SigningAlg, register as register_governance
 from hitl_cli.cli_learning import register as register_learning
 from hitl_cli import bundles
@@ -151,6 +152,7 @@ def schema(
 profile_app = typer.Typer(help="Validate and list organisation profiles.", no_args_is_help=True)
 app.add_typer(profile_app, name="profile")
 register_workflow(app)
+register_delivery(app)
 register_governance(app, profile_app)
 register_learning(app)
 

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, Field, StringConstraints, field_validator
 
 from hitl_cli.models.common import AgentLevel, Delivery, Identifier, Name, PromotableLevel, Risk, StrictModel, Tier
+from hitl_cli.models.notifications import Notifications
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNegative = Annotated[float, Field(ge=0.0)]
@@ -226,6 +227,8 @@ class Profile(StrictModel):
     history_novelty: HistoryNoveltyPolicy
     daily_budget: DailyBudgetPolicy
     templates: str | None = None
+    # Delivery of interrupts and digests (hitl deliver): channels, routes, schedule, retries.
+    notifications: Notifications
 
     def consistency_problems(self) -> list[tuple[str, str]]:
         """(field path, message) for each cross-field rule the schema alone cannot express."""
@@ -249,6 +252,7 @@ class Profile(StrictModel):
                 first = first_index[waiver.id]
                 problems.append((f"waivers[{index}].id", f"duplicate waiver id {waiver.id!r} (first at waivers[{first}])"))
             first_index.setdefault(waiver.id, index)
+        problems += self.notifications.consistency_problems()
         return problems
 
     @property

@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Literal
 
 from hitl_cli import clock
+from hitl_cli.delivery import enqueue
 from hitl_cli.errors import ExitCode, Problem
 from hitl_cli.evaluation import Evaluated, decide_files
 from hitl_cli.inputs import load_profile, load_track_record, profile_path
+from hitl_cli.models import Profile
 from hitl_cli.models.workflow import INITIAL_STATUS, Request
 from hitl_cli.policy_history import read_history
 from hitl_cli.revision import manifest_sha256
@@ -74,14 +76,15 @@ def submit(
     contexts = PolicyContexts({(resolved, profile.name): context})
     with open_store(state, Mode.CREATE) as store, store.write("submit") as connection:
         for item in result.evaluated:
-            request_id, kind, superseded = _record_submission(connection, item, context, resolved, now)
+            request_id, kind, superseded = _record_submission(connection, item, profile, context, resolved, now)
             view = views.load(connection, records.get_request(connection, request_id), contexts, now, state)
             outcome.submitted.append(Submitted(view, kind, superseded))
     return outcome
 
 
 def _record_submission(
-    connection: sqlite3.Connection, item: Evaluated, context: PolicyContext, source: str, now: datetime
+    connection: sqlite3.Connection, item: Evaluated, profile: Profile, context: PolicyContext, source: str,
+    now: datetime,
 ) -> tuple[str, Literal["new", "existing"], list[str]]:
     manifest = item.loaded.manifest
     sha = manifest_sha256(manifest)
@@ -103,9 +106,11 @@ def _record_submission(
         status=INITIAL_STATUS[item.decision.tier],
     )
     events.submitted(connection, request)
+    enqueue.submitted(connection, profile, request)
     superseded = [old for old in earlier if old.status not in ("rejected", "stale")]
     for old in superseded:
         events.superseded(connection, old, request)
+        enqueue.superseded(connection, old, request)
     return request.id, "new", [old.id for old in superseded]
 
 
