@@ -116,13 +116,22 @@ def post_json(url: str, body: bytes, headers: dict[str, str], policy: RetryPolic
         return Outcome(False, answer, permanent=True)
 
 
-def _reason(error: Exception) -> str:
-    text = str(error.args[0] if error.args else error)
-    return type(error).__name__ if "://" in text else _snippet(text)
+def _reason(error: BaseException) -> str:
+    """The chain of error types only: their texts quote the URL, whose path is the secret."""
+    names: list[str] = []
+    current: BaseException | None = error
+    while current is not None and len(names) < 4:
+        names.append(type(current).__name__)
+        nested = getattr(current, "reason", None)
+        if not isinstance(nested, BaseException):
+            nested = next((arg for arg in current.args if isinstance(arg, BaseException)), None)
+        current = nested
+    return " / ".join(names)
 
 
 def _snippet(text: str) -> str:
-    return " ".join(text.split())[:ERROR_TEXT_CHARS]
+    """A receiver's answer as one printable line: no terminal escapes reach `hitl queue`."""
+    return "".join(ch if ch.isprintable() else " " for ch in " ".join(text.split()))[:ERROR_TEXT_CHARS]
 
 
 def send_mail(channel: EmailChannel, password: str | None, message: EmailMessage, policy: RetryPolicy,

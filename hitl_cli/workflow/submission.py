@@ -22,7 +22,7 @@ from hitl_cli.models.workflow import INITIAL_STATUS, Request
 from hitl_cli.policy_history import read_history
 from hitl_cli.revision import manifest_sha256
 from hitl_cli.store import records
-from hitl_cli.store.connection import Mode, open_store
+from hitl_cli.store.connection import Mode, open_store, upgrade_store
 from hitl_cli.workflow import events, views
 from hitl_cli.workflow.policy_context import PolicyContext, PolicyContexts
 from hitl_cli.workflow.queries import outcome_code, stored_track_record
@@ -62,6 +62,7 @@ def submit(
     # The revision is taken before OPA reads the policies: a policy edited during the run can only make the
     # new request stale, never bind approvals to a policy that did not decide it.
     context = PolicyContext.of(profile, source)
+    upgrade_store(state)  # the reads below need the current schema
     if track_record_file is not None:
         record, record_problems = load_track_record(track_record_file)
     else:

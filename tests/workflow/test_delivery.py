@@ -50,8 +50,11 @@ def delivering(ws: Workspace, interrupt: list[str], digest: list[str] | None = N
     return str(path)
 
 
+SECRET_PATH = "/services/T000/B000/SECRETPATH"  # in a Slack webhook URL, the path is the secret
+
+
 def urls(*receivers: HttpReceiver) -> dict:
-    return {name: receiver.url for name, receiver in zip(("TEST_SLACK_URL", "TEST_HOOK_URL"), receivers)}
+    return {name: receiver.url + SECRET_PATH for name, receiver in zip(("TEST_SLACK_URL", "TEST_HOOK_URL"), receivers)}
 
 
 def outbox(ws: Workspace) -> list[dict]:
@@ -200,6 +203,8 @@ def test_a_receiver_that_vanishes_mid_run_loses_nothing(ws):
         assert "cannot connect" in rows[1]["last_error"]
         queue = ws.hitl("queue")
         assert "undelivered messages (2)" in queue.stdout and "retrying after 1 attempt" in queue.stdout
+        shown = first.stderr + queue.stdout + json.dumps(rows) + ws.hitl("stats", "--profile", profile).stdout
+        assert "SECRETPATH" not in shown
         slack.script.clear()  # it is back
         later = deliver(ws, profile, urls(slack), at(1))
         assert later.returncode == 0, later.stderr
@@ -328,3 +333,19 @@ def test_a_secret_written_in_the_profile_is_refused(ws, field, value):
     result = ws.hitl("deliver", "--profile", str(path))
     assert result.returncode == 4
     assert f"notifications.channels.{channel}" in result.stderr and "never written in the profile" in result.stderr
+
+
+def test_a_store_from_before_the_outbox_is_upgraded_by_the_next_write(ws):
+    from hitl_cli.store.schema import MIGRATIONS, _statements
+
+    with closing(sqlite3.connect(ws.state, isolation_level=None)) as connection:
+        for statement in _statements(MIGRATIONS[0]):
+            connection.execute(statement)
+        connection.execute("PRAGMA user_version = 1")
+    old = ws.hitl("queue")
+    assert old.returncode == 5 and "older than this hitl's" in old.stderr
+    with HttpReceiver() as slack:
+        profile = delivering(ws, ["slack"])
+        ws.submit([tier_manifest("escalate", id="urgent")], "--profile", profile, env={"HITL_NOW": at(0)})
+        assert deliver(ws, profile, urls(slack)).returncode == 0
+        assert [row["status"] for row in outbox(ws)] == ["sent"] and len(slack.accepted) == 1
