@@ -121,13 +121,14 @@ def test_a_verdict_is_announced_where_the_request_was(ws):
     with HttpReceiver() as slack:
         profile = delivering(ws, ["slack"])
         ws.submit([tier_manifest("double_approval", id="twice")], "--profile", profile, env={"HITL_NOW": at(0)})
-        ws.hitl("approve", "twice", "--by", "alice", env={"HITL_NOW": at(0.5)})
+        approved = ws.hitl("approve", "twice", "--by", "alice <!channel>", env={"HITL_NOW": at(0.5)})
+        assert approved.returncode == 0, approved.stderr
         result = deliver(ws, profile, urls(slack), at(1))
         assert result.returncode == 0, result.stderr
         assert [row["event"] for row in outbox(ws)] == ["submitted", "approved"]
         update = slack.accepted[1].json
-        assert "approved by alice; now pending" in update["text"]
-        assert update["blocks"][0]["type"] == "context"
+        assert "approved by alice &lt;!channel&gt;; now pending" in update["text"]
+        assert update["blocks"][0]["type"] == "context" and "<!channel>" not in slack.accepted[1].body.decode()
 
 
 def test_digest_items_wait_for_the_schedule_and_go_as_one_message_per_channel(ws):
