@@ -142,7 +142,7 @@ class Deliverer:
 
 def backoff(base: float, ceiling: float, attempts: int) -> float:
     """Exponential backoff with full jitter over its upper half, so deliverers retrying together spread out."""
-    wait = min(ceiling, base * 2 ** attempts)
+    wait = min(ceiling, base * 2 ** min(attempts, 64))
     return random.uniform(wait / 2, wait)
 
 

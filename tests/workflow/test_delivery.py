@@ -350,3 +350,16 @@ def test_a_store_from_before_the_outbox_is_upgraded_by_the_next_write(ws):
         ws.submit([tier_manifest("escalate", id="urgent")], "--profile", profile, env={"HITL_NOW": at(0)})
         assert deliver(ws, profile, urls(slack)).returncode == 0
         assert [row["status"] for row in outbox(ws)] == ["sent"] and len(slack.accepted) == 1
+
+
+def test_a_signing_key_file_that_is_missing_is_reported_and_the_message_kept(ws):
+    with HttpReceiver() as hook:
+        profile = delivering(ws, ["hook"])
+        (ws.root / "signing.key").unlink()
+        ws.submit([tier_manifest("escalate", id="urgent")], "--profile", profile, env={"HITL_NOW": at(0)})
+        missing = deliver(ws, profile, urls(HttpReceiver(), hook))
+        assert missing.returncode == 1 and "signing.key not readable" in missing.stderr
+        assert hook.received == [] and outbox(ws)[0]["status"] == "pending"
+        (ws.root / "signing.key").write_text(SIGNING_KEY)
+        assert deliver(ws, profile, urls(HttpReceiver(), hook), at(1)).returncode == 0
+        assert verify_signature(hook.accepted[0], SIGNING_KEY, epoch(at(1)))
