@@ -18,7 +18,7 @@ def utc(text: str) -> datetime:
     ("Europe/London", ["09:00"], "2026-11-24T08:59", "2026-11-24T09:00"),
     ("Europe/London", ["09:00", "16:00"], "2026-11-24T09:00", "2026-11-24T16:00"),  # exactly at a time: the next
     ("America/New_York", ["08:30"], "2026-11-24T14:00", "2026-11-25T13:30"),
-    ("Asia/Tokyo", ["23:30", "07:00"], "2026-11-24T15:00", "2026-11-24T22:00"),  # 00:00 local: 07:00 next,
+    ("Asia/Tokyo", ["23:30", "07:00"], "2026-11-24T15:00", "2026-11-24T22:00"),  # 00:00 local: 07:00 comes first
 ])
 def test_the_next_digest_time_follows_the_profiles_zone(zone, times, after, due):
     schedule = DigestSchedule.model_validate({"time_zone": zone, "times": times})
