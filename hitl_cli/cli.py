@@ -26,6 +26,7 @@ from hitl_cli.cli_common import (
     TrackRecordOption, guarded, report_destinations, valid_profiles,
 )
 from hitl_cli.cli_workflow import register as register_workflow
+from hitl_cli.cli_delivery import register as register_delivery
 from hitl_cli.cli_governance import SigningAlg, register as register_governance
 from hitl_cli.cli_learning import register as register_learning
 from hitl_cli import bundles
@@ -192,6 +193,7 @@ def schema(
 profile_app = typer.Typer(help="Validate and list organisation profiles.", no_args_is_help=True)
 app.add_typer(profile_app, name="profile")
 register_workflow(app)
+register_delivery(app)
 register_governance(app, profile_app)
 register_learning(app)
 

@@ -176,11 +176,14 @@ def queue(
     format: FormatOption = "text",
     state: StateOption = None,
 ) -> None:
-    """What waits for people, oldest first: approvals, escalations, blocks and post-hoc reviews."""
-    views = queries.waiting(state_path(state))
+    """What waits for people, oldest first: approvals, escalations, blocks and post-hoc reviews; then every
+    message `hitl deliver` failed to deliver (each request's `undelivered` in JSON)."""
+    every = queries.all_views(state_path(state))
     if delivery is not None:
-        views = [view for view in views if view.decision.delivery == DeliveryChoice(delivery).value]
-    _show_all(views, format, text.queue(views, clock.now()))
+        every = [view for view in every if view.decision.delivery == DeliveryChoice(delivery).value]
+    views = [view for view in every if queries.waits_for_people(view)]
+    undelivered = [view for view in every if view.undelivered]
+    _show_all(views, format, text.queue(views, clock.now(), undelivered))
 
 
 def digest(

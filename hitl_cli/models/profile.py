@@ -6,11 +6,12 @@ Nothing here has a default: a profile states every value, so no threshold hides 
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field, StringConstraints, field_validator
+from pydantic import AwareDatetime, Field, StringConstraints, ValidationError, field_validator
 
 from hitl_cli.models import names
 from hitl_cli.models.common import AgentLevel, Delivery, Identifier, Name, PromotableLevel, Risk, StrictModel, Tier
 from hitl_cli.models.names import HumanName as Person
+from hitl_cli.models.notifications import Notifications
 from hitl_cli.statements import ANALYSABLE_KINDS
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -257,6 +258,8 @@ class Profile(StrictModel):
     history_novelty: HistoryNoveltyPolicy
     daily_budget: DailyBudgetPolicy
     templates: str | None = None
+    # Delivery of interrupts and digests (hitl deliver): channels, routes, schedule, retries.
+    notifications: Notifications
 
     @staticmethod
     def consistency_problems(data: dict) -> list[tuple[str, str]]:
@@ -299,6 +302,10 @@ class Profile(StrictModel):
                 first = first_index[waiver_id]
                 problems.append((f"waivers[{index}].id", f"duplicate waiver id {waiver_id!r} (first at waivers[{first}])"))
             first_index.setdefault(waiver_id, index)
+        try:
+            problems += Notifications.model_validate(data.get("notifications")).consistency_problems()
+        except ValidationError:  # the schema's own problems are reported already
+            pass
         return problems
 
     @property

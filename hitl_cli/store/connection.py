@@ -55,6 +55,20 @@ class Store:
                     self._connection.execute("ROLLBACK")
                 raise
 
+    def upgrade(self) -> None:
+        """Migrate a store an older hitl wrote, before anything reads it (a no-op when it is current or empty)."""
+        with self._translated():
+            if not 0 < schema_version(self._connection) < SCHEMA_VERSION:
+                return
+            self._connection.execute("BEGIN IMMEDIATE")
+            try:
+                migrate(self._connection, str(self.path))
+                self._connection.execute("COMMIT")
+            except BaseException:
+                if self._connection.in_transaction:
+                    self._connection.execute("ROLLBACK")
+                raise
+
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
         """One consistent snapshot of the store."""
@@ -106,9 +120,18 @@ def open_store(path: Path, mode: Mode) -> Iterator[Store]:
         raise StoreError(f"state store {path} is not a file")
     store = Store(path, _connect(path, mode, timeout), timeout)
     try:
+        if mode is not Mode.READ:
+            store.upgrade()
         yield store
     finally:
         store.close()
+
+
+def upgrade_store(path: Path) -> None:
+    """Bring an existing store to the current schema, for a write command that reads it before writing."""
+    if path.is_file():
+        with open_store(path, Mode.WRITE):
+            pass
 
 
 def _connect(path: Path, mode: Mode, timeout: float) -> sqlite3.Connection:

@@ -88,6 +88,31 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TRIGGER trust_grants_no_delete BEFORE DELETE ON trust_grants
         BEGIN SELECT RAISE(ABORT, 'trust grants are append-only'); END;
     """,
+    # 2: the outbox of messages `hitl deliver` sends (interrupts, and digest items batched per channel).
+    """
+    CREATE TABLE outbox (
+        id              INTEGER PRIMARY KEY,
+        key             TEXT NOT NULL UNIQUE,
+        profile         TEXT NOT NULL,
+        channel         TEXT NOT NULL,
+        delivery        TEXT NOT NULL CHECK (delivery IN ('interrupt', 'digest')),
+        request_id      TEXT NOT NULL REFERENCES requests (id),
+        event           TEXT NOT NULL,
+        note            TEXT NOT NULL,
+        created_at      TEXT NOT NULL,
+        due_at          TEXT NOT NULL,
+        status          TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'failed', 'withdrawn')),
+        attempts        INTEGER NOT NULL,
+        next_attempt_at TEXT NOT NULL,
+        lease_until     TEXT,
+        lease_holder    TEXT,
+        last_error      TEXT,
+        sent_at         TEXT,
+        sent_as         TEXT
+    );
+    CREATE INDEX outbox_due ON outbox (profile, status, due_at);
+    CREATE INDEX outbox_by_request ON outbox (request_id);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

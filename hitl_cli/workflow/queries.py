@@ -44,12 +44,9 @@ def all_views(state: Path) -> list[RequestView]:
         return views.load_all(connection, PolicyContexts(state), clock.now(), state)
 
 
-def waiting(state: Path) -> list[RequestView]:
-    """What waits for people, oldest first: requests to approve, escalations, blocks, post-hoc reviews."""
-    return [
-        view for view in all_views(state)
-        if view.status in WAITING or (view.status == "approved" and view.awaiting_review)
-    ]
+def waits_for_people(view: RequestView) -> bool:
+    """An approval, escalation or block to decide, or a post-hoc review to give."""
+    return view.status in WAITING or (view.status == "approved" and view.awaiting_review)
 
 
 def review_queue(state: Path) -> list[RequestView]:

@@ -15,8 +15,9 @@ from statistics import mean, median
 from pydantic import BaseModel
 
 from hitl_cli.models import Profile, names
-from hitl_cli.store import records
+from hitl_cli.store import outbox, records
 from hitl_cli.workflow.track import Outcome, outcomes
+from hitl_cli.workflow.views import Undelivered
 
 
 class Rates(BaseModel):
@@ -49,6 +50,20 @@ class ReasonCount(BaseModel):
     count: int
 
 
+class DeliveryFailure(Undelivered):
+    request_id: str
+
+
+class Deliveries(BaseModel):
+    """The profile's outbox: messages by state, and every one that failed (for good, or so far)."""
+
+    pending: int
+    sent: int
+    failed: int
+    withdrawn: int
+    failures: list[DeliveryFailure]
+
+
 class Stats(BaseModel):
     profile: str
     requests: int
@@ -59,6 +74,7 @@ class Stats(BaseModel):
     rejection_reasons: list[ReasonCount]
     time_to_decide: TimeToDecide
     rubber_stamping: list[str]
+    deliveries: Deliveries
 
 
 def _rates(decided: list[bool]) -> Rates:
@@ -119,6 +135,10 @@ def compute(connection: sqlite3.Connection, profile: Profile, top_reasons: int) 
             mean_seconds=mean(seconds) if seconds else None,
         ),
         rubber_stamping=[reviewer.person for reviewer in reviewers if reviewer.rubber_stamping],
+        deliveries=Deliveries(
+            **outbox.counts(connection, profile.name),
+            failures=[DeliveryFailure(**row) for row in outbox.problems(connection, profile=profile.name)],
+        ),
     )
 
 

@@ -14,15 +14,17 @@ from typing import Literal
 
 from hitl_cli import clock
 from hitl_cli.calibration import storage as calibration_storage
+from hitl_cli.delivery import enqueue
 from hitl_cli.errors import ExitCode, Problem
 from hitl_cli.engine.endpoint import OpaEndpoint
 from hitl_cli.evaluation import Evaluated, decide_files
 from hitl_cli.inputs import load_profile, profile_path
+from hitl_cli.models import Profile
 from hitl_cli.models.workflow import INITIAL_STATUS, Request
 from hitl_cli.policy_history import read_history, read_track_record
 from hitl_cli.revision import manifest_sha256
 from hitl_cli.store import records
-from hitl_cli.store.connection import Mode, open_store
+from hitl_cli.store.connection import Mode, open_store, upgrade_store
 from hitl_cli.workflow import events, views
 from hitl_cli.workflow.policy_context import PolicyContext, PolicyContexts
 from hitl_cli.workflow.queries import outcome_code
@@ -62,6 +64,7 @@ def submit(
     # The revision is taken before OPA reads the policies: a policy edited during the run can only make the
     # new request stale, never bind approvals to a policy that did not decide it.
     context = PolicyContext.of(profile, source, state)
+    upgrade_store(state)  # the reads below need the current schema
     record, record_problems = read_track_record(track_record_file, state)
     history = read_history(state, missing_is_empty=True)  # the store this run records into
     calibration = calibration_storage.beside(state)
@@ -74,14 +77,15 @@ def submit(
     with open_store(state, Mode.CREATE) as store, store.write("submit") as connection:
         now = clock.now()  # under the write lock: audit records are dated in the order they are written
         for item in result.evaluated:
-            request_id, kind, superseded = _record_submission(connection, item, context, resolved, now)
+            request_id, kind, superseded = _record_submission(connection, item, profile, context, resolved, now)
             view = views.load(connection, records.get_request(connection, request_id), contexts, now, state)
             outcome.submitted.append(Submitted(view, kind, superseded))
     return outcome
 
 
 def _record_submission(
-    connection: sqlite3.Connection, item: Evaluated, context: PolicyContext, source: str, now: datetime
+    connection: sqlite3.Connection, item: Evaluated, profile: Profile, context: PolicyContext, source: str,
+    now: datetime,
 ) -> tuple[str, Literal["new", "existing"], list[str]]:
     manifest = item.loaded.manifest
     sha = manifest_sha256(manifest)
@@ -103,9 +107,11 @@ def _record_submission(
         status=INITIAL_STATUS[item.decision.tier],
     )
     events.submitted(connection, request)
+    enqueue.submitted(connection, profile, request)
     superseded = [old for old in earlier if old.status not in ("rejected", "stale")]
     for old in superseded:
         events.superseded(connection, old, request)
+        enqueue.superseded(connection, old, request)
     return request.id, "new", [old.id for old in superseded]
 
 

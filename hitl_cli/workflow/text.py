@@ -9,7 +9,7 @@ from hitl_cli.rendering import when
 from hitl_cli.workflow.submission import SubmitResult
 from hitl_cli.workflow.trust import Offer
 from hitl_cli.workflow.stats import Rates, Stats
-from hitl_cli.workflow.views import RequestView
+from hitl_cli.workflow.views import RequestView, Undelivered
 
 
 def _table(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
@@ -63,15 +63,27 @@ def status(view: RequestView) -> str:
     return "\n".join(lines) + "\n"
 
 
-def queue(views: list[RequestView], now: datetime) -> str:
+def queue(views: list[RequestView], now: datetime, undelivered: list[RequestView] = ()) -> str:
+    """The waiting requests; then every request with a message `hitl deliver` could not deliver."""
     if not views:
-        return "nothing waits for people\n"
-    rows = [
-        (view.id, view.status, view.decision.tier, view.decision.delivery, _age(now - view.submitted_at),
-         view.decision.agent, _progress(view), view.manifest.action.summary)
-        for view in views
-    ]
-    return "\n".join(_table(("REQUEST", "STATUS", "TIER", "DELIVERY", "AGE", "AGENT", "NOW", "SUMMARY"), rows)) + "\n"
+        lines = ["nothing waits for people"]
+    else:
+        rows = [
+            (view.id, view.status, view.decision.tier, view.decision.delivery, _age(now - view.submitted_at),
+             view.decision.agent, _progress(view), view.manifest.action.summary)
+            for view in views
+        ]
+        lines = _table(("REQUEST", "STATUS", "TIER", "DELIVERY", "AGE", "AGENT", "NOW", "SUMMARY"), rows)
+    problems = [(view.id, item) for view in undelivered for item in view.undelivered]
+    if problems:
+        lines.append(f"undelivered messages ({len(problems)}):")
+        lines += [_undelivered(request_id, item) for request_id, item in problems]
+    return "\n".join(lines) + "\n"
+
+
+def _undelivered(request_id: str, item: Undelivered) -> str:
+    attempts = f"{item.attempts} attempt{'s' if item.attempts != 1 else ''}"
+    return f"  {request_id} via {item.channel} ({item.delivery}): {item.status} after {attempts}: {item.error}"
 
 
 def _age(delta) -> str:
@@ -142,4 +154,8 @@ def stats(result: Stats) -> str:
     if result.rubber_stamping:
         flagged = ", ".join(result.rubber_stamping)
         lines.append(f"possible rubber-stamping (profile {result.profile} thresholds): {flagged}")
+    sent = result.deliveries
+    lines.append(f"deliveries: {sent.sent} sent, {sent.pending} pending, {sent.failed} failed, "
+                 f"{sent.withdrawn} withdrawn")
+    lines += [_undelivered(item.request_id, item) for item in sent.failures]
     return "\n".join(lines) + "\n"

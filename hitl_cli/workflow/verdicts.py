@@ -5,6 +5,7 @@ audit record."""
 from pathlib import Path
 
 from hitl_cli import clock
+from hitl_cli.delivery import enqueue
 from hitl_cli.models.workflow import RecordedStatus, Request, Review, ReviewVerdict, Verdict, VerdictKind
 from hitl_cli.store import records
 from hitl_cli.store.connection import Mode, open_store
@@ -34,7 +35,10 @@ def give_verdict(state: Path, request_id: str, kind: VerdictKind, person: str, r
                 duties.check_override(request, current, person, reason, context.profile)
             verdict = Verdict(request_id=request_id, kind=kind, person=person, reason=reason, at=now)
             after = standing(request, [*records.verdicts_for(connection, request_id), verdict], context, now)
-            events.verdict_given(connection, verdict, _status_after(request, after.approvals_missing, kind))
+            status = _status_after(request, after.approvals_missing, kind)
+            events.verdict_given(connection, verdict, status)
+            if context.profile is not None:
+                enqueue.verdict_given(connection, context.profile, request, verdict, status)
             return views.load(connection, records.get_request(connection, request_id), contexts, now, state)
 
 
@@ -57,4 +61,5 @@ def mark_review(state: Path, request_id: str, person: str, verdict: ReviewVerdic
             duties.check_review(request, records.review_for(connection, request_id), person, verdict, reason)
             review = Review(request_id=request_id, person=person, verdict=verdict, reason=reason, at=now)
             events.reviewed(connection, review)
+            enqueue.reviewed(connection, request_id, person)
             return views.load(connection, request, contexts, now, state)

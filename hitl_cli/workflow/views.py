@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from hitl_cli.models import ActionManifest, Decision, names
 from hitl_cli.models.workflow import Request, RequestStatus, Review, Verdict
-from hitl_cli.store import records
+from hitl_cli.store import outbox, records
 from hitl_cli.store.connection import DEFAULT_STATE_PATH
 from hitl_cli.workflow.policy_context import PolicyContext, PolicyContexts
 from hitl_cli.workflow.status import Standing, lifetime, standing
@@ -29,6 +29,16 @@ class VerdictView(BaseModel):
 class Command(BaseModel):
     action: str
     command: str
+
+
+class Undelivered(BaseModel):
+    """A message about the request that `hitl deliver` could not deliver: failed for good, or still retrying."""
+
+    channel: str
+    delivery: str
+    status: str
+    attempts: int
+    error: str | None
 
 
 class RequestView(BaseModel):
@@ -56,10 +66,12 @@ class RequestView(BaseModel):
     decision: Decision
     manifest: ActionManifest
     commands: list[Command]
+    undelivered: list[Undelivered] = []
 
 
 def build(
-    request: Request, verdicts: list[Verdict], review: Review | None, context: PolicyContext, now: datetime, state: Path
+    request: Request, verdicts: list[Verdict], review: Review | None, context: PolicyContext, now: datetime, state: Path,
+    undelivered: list[Undelivered] | None = None,
 ) -> RequestView:
     now_standing = standing(request, verdicts, context, now)
     ttl = lifetime(context)
@@ -100,6 +112,7 @@ def build(
         decision=request.decision,
         manifest=request.manifest,
         commands=_commands(request.id, now_standing.status, deciders, awaiting_review, state),
+        undelivered=undelivered or [],
     )
 
 
@@ -113,6 +126,7 @@ def load(
         contexts.for_request(request),
         now,
         state,
+        _undelivered(connection, request.id).get(request.id),
     )
 
 
@@ -122,10 +136,19 @@ def load_all(connection: sqlite3.Connection, contexts: PolicyContexts, now: date
     for verdict in records.all_verdicts(connection):
         verdicts.setdefault(verdict.request_id, []).append(verdict)
     reviews = {review.request_id: review for review in records.all_reviews(connection)}
+    undelivered = _undelivered(connection)
     return [
-        build(request, verdicts.get(request.id, []), reviews.get(request.id), contexts.for_request(request), now, state)
+        build(request, verdicts.get(request.id, []), reviews.get(request.id), contexts.for_request(request), now, state,
+              undelivered.get(request.id))
         for request in records.all_requests(connection)
     ]
+
+
+def _undelivered(connection: sqlite3.Connection, request_id: str | None = None) -> dict[str, list[Undelivered]]:
+    found: dict[str, list[Undelivered]] = {}
+    for row in outbox.problems(connection, request_id=request_id):
+        found.setdefault(row["request_id"], []).append(Undelivered(**row))
+    return found
 
 
 def _deciders(status: RequestStatus, context: PolicyContext) -> list[str]:
