@@ -25,6 +25,7 @@ class GateFloor(StrictModel):
     unwaivable: list[Name]
     unoverridable: list[Name]
     destructive_types: list[Name]
+    destructive_kinds: list[Name]
     protected_environments: list[Name]
 
 
@@ -53,7 +54,9 @@ def _glob_too_broad(glob: str, what: str, dotted: bool) -> str | None:
 
 
 def _destructive_types(profile: Profile) -> set[str]:
-    return set(gate_floor().destructive_types) | {rule.treated_as for rule in profile.destructive_statements}
+    floor = gate_floor()
+    by_statement = {profile.statements.kinds[kind] for kind in floor.destructive_kinds if kind in profile.statements.kinds}
+    return set(floor.destructive_types) | by_statement | {rule.treated_as for rule in profile.destructive_statements}
 
 
 def _protected_environments(profile: Profile, action_type: str) -> set[str]:

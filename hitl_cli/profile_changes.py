@@ -185,6 +185,12 @@ FIELD_KINDS: dict[str, Kind] = {
     "daily_budget.agents.*": Number("higher"),
     "daily_budget.organisation_usd": Number("higher"),
     "daily_budget.over_budget_tier": TIER,
+    "statements.unanalysable_tier": TIER,
+    # a kind given a type no longer escalates as unanalysable; one taken away does
+    "statements.kinds": Keyed(added=LOOSER, removed=TIGHTER),
+    "statements.kinds.*": ANY_CHANGE,
+    # who is told, where and when: no decision, tier or approval depends on it
+    "notifications": NEUTRAL,
 }
 
 

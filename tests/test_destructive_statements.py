@@ -4,6 +4,8 @@ import pytest
 
 from conftest import make_manifest
 
+pytestmark = pytest.mark.attack  # each test tries a way past the gate (make bench counts them)
+
 DESTRUCTIVE = [
     ("DROP TABLE analytics.orders", "drop"),
     ("drop table analytics.orders", "drop"),

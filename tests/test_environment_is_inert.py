@@ -3,6 +3,7 @@ the installed `hitl` now ignores them: verdicts are dated by the system clock, a
 stays expired, and a write commits without pausing. Real CLI (the installed entry point), real OPA, real SQLite.
 """
 
+import pytest
 import os
 import subprocess
 import sys
@@ -11,6 +12,8 @@ from pathlib import Path
 
 from conftest import TRUSTED_RECORD, make_manifest, shipped_profile, write_manifests, write_yaml
 from workflow.support import ISOLATED_VARIABLES, at, make_workspace, tier_manifest
+
+pytestmark = pytest.mark.attack  # each test tries a way past the gate (make bench counts them)
 
 INSTALLED_HITL = Path(sys.executable).parent / "hitl"
 HOOKS = {"HITL_NOW": "2099-01-01T00:00:00Z", "HITL_FAULT_PAUSE": "approve"}

@@ -9,6 +9,8 @@ import yaml
 from conftest import TRUSTED_RECORD, hitl, make_manifest, shipped_profile, write_manifests, write_yaml
 from hitl_cli.floor import FLOOR_FILE
 
+pytestmark = pytest.mark.attack  # each test tries a way past the gate (make bench counts them)
+
 NOW = "2026-12-15T12:00:00Z"
 PROFILES = ["default", "startup", "bank"]
 FLOOR = yaml.safe_load(FLOOR_FILE.read_text())

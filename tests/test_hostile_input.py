@@ -15,6 +15,8 @@ from hitl_cli.errors import InvalidInput
 from hitl_cli.inputs import load_profile, load_track_record
 from reliability import tally
 
+pytestmark = pytest.mark.attack  # each test tries a way past the gate (make bench counts them)
+
 VALID = make_manifest(id="valid-neighbour", type="read")
 
 BILLION_LAUGHS = "\n".join(

@@ -9,12 +9,15 @@ its format, and (JSON, SARIF) give back the original text exactly.
 import json
 import re
 import xml.etree.ElementTree as ET
+from urllib.parse import unquote, urlsplit
 
 import pytest
 from markdown_it import MarkdownIt
 
 from conftest import ROOT, hitl, make_manifest, shipped_profile, write_manifests, write_yaml
 from inert import assert_inert
+
+pytestmark = pytest.mark.attack  # each test tries a way past the gate (make bench counts them)
 
 # Printable, so a one-line field accepts it: what it does depends on where it is shown.
 TYPE = "::stop-commands::pwned [l](https://evil.example/t) @alice ##[set-env name=X;]x"
@@ -82,7 +85,9 @@ def test_json_round_trips_the_original_text(opa_bin, plan, command, format):
 def test_sarif_round_trips_the_file_name_and_text(opa_bin, plan):
     result = run(plan, "check", "sarif")
     results = json.loads(result.stdout)["runs"][0]["results"]
-    assert {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in results} == {str(plan)}
+    uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in results}
+    assert uris == {plan.as_uri()}  # percent-encoded, as a URI must be: nothing in it acts, and it decodes back
+    assert {unquote(urlsplit(uri).path) for uri in uris} == {str(plan)}
     assert any(TYPE in r["message"]["text"] for r in results)
     assert any(UNKNOWN_KEY in r["message"]["text"] for r in results)
 

@@ -13,6 +13,8 @@ from hitl_cli.engine.binary import find_opa
 from hitl_cli.policy_files import policy_files
 from workflow.support import make_workspace, tier_manifest
 
+pytestmark = pytest.mark.attack  # each test tries a way past the gate (make bench counts them)
+
 CANDIDATES = {  # file -> content; each data file sets its own key, each policy its own package
     "a.rego": "package pa\n\nx := 1\n",
     "a_test.rego": "package pt\n\nx := 1\n",

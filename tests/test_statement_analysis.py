@@ -1,11 +1,14 @@
 """Statements are understood, not pattern-matched: each attack that a read once passed with, against real OPA."""
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from conftest import hitl, make_manifest, shipped_profile, write_manifests, write_yaml
 from hitl_cli.statements import analysis_json
+
+pytestmark = pytest.mark.attack  # each test tries a way past the gate (make bench counts them)
 
 ZWSP = "\u200b"
 
@@ -117,13 +120,13 @@ def _evaluate(tmp_path, profile: dict, manifest: dict) -> dict:
 def test_a_waiver_covers_every_table_the_statement_writes(opa_bin, tmp_path):
     profile = shipped_profile("default")
     profile["waivers"] = [{
-        "id": "WVR-STAGING", "agent": "**", "action_type": "delete", "resource": "analytics.staging_*",
-        "environment": "staging", "lower_to": "auto_approve", "approved_by": "lead",
-        "reason": "staging clean-up", "expires": "2200-01-01T00:00:00Z",
+        "id": "WVR-STAGING", "agent": "trusted-agent", "action_type": "delete", "resource": "analytics.staging_*",
+        "environment": "staging", "lower_to": "single_approval", "approved_by": "lead", "reason": "staging clean-up",
+        "expires": (datetime.now(UTC) + timedelta(days=30)).isoformat(),
     }]  # fmt: skip
     manifest = make_manifest(type="delete", env="staging", statement="DELETE FROM analytics.staging_x WHERE day < '2020-01-01'")
     manifest["target"]["resource"] = "analytics.staging_x"
-    assert _evaluate(tmp_path, profile, manifest)["tier"] == "auto_approve"
+    assert _evaluate(tmp_path, profile, manifest)["tier"] == "single_approval"
     manifest["action"]["statement"] += "; DELETE FROM analytics.customers"
     decision = _evaluate(tmp_path, profile, manifest)
     assert decision["tier"] == "double_approval"

@@ -5,10 +5,13 @@ quoted names, invisible and look-alike characters, extra statements around it, C
 dialect-specific syntax. Each variant is decided by the real policies in real OPA.
 """
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import make_manifest
+
+pytestmark = pytest.mark.attack  # each test tries a way past the gate (make bench counts them)
 
 # (target.system, statement with {t} for the table); every one changes or can change data.
 DESTRUCTIVE = [

@@ -33,6 +33,8 @@ from hitl_cli.errors import UsageError
 from hitl_cli.inputs import load_profile, profile_path
 from test_faults import assert_failed_closed
 
+pytestmark = pytest.mark.attack  # each test tries a way past the gate (make bench counts them)
+
 TOKEN = "hitl-test-token-7f3a9c"
 DEADLINE_SECONDS = 60  # generous: only a broken setup ever waits this long
 # A production DROP of a PII table, exposing PII: blocked under the default profile.

@@ -49,8 +49,8 @@ class Deliverer:
 
     def run_once(self, stop: threading.Event | None = None) -> Report:
         report = Report()
-        context = PolicyContext.of(self.profile, self.source)
-        contexts = PolicyContexts({(str(self.source.resolve()), self.profile.name): context})
+        context = PolicyContext.of(self.profile, self.source, self.state)
+        contexts = PolicyContexts(self.state, {(str(self.source.resolve()), self.profile.name): context})
         templates = Templates(context.templates)
         with open_store(self.state, Mode.CREATE) as store:
             while stop is None or not stop.is_set():

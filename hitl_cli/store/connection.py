@@ -57,7 +57,7 @@ class Store:
 
     def upgrade(self) -> None:
         """Migrate a store an older hitl wrote, before anything reads it (a no-op when it is current or empty)."""
-        with self._translated():
+        with self._translated("upgrade"):
             if not 0 < schema_version(self._connection) < SCHEMA_VERSION:
                 return
             self._connection.execute("BEGIN IMMEDIATE")

@@ -24,6 +24,8 @@ from hitl_cli.workflow.integrity import verify
 
 from .support import at, copy_profile, make_workspace, manifest, tier_manifest
 
+pytestmark = pytest.mark.attack  # each test tries a way past the gate (make bench counts them)
+
 COLUMNS = ("at", "kind", "subject", "actor", "payload", "prev_hash", "hash")
 
 

@@ -18,7 +18,7 @@ from receivers import Answer, HttpReceiver, SmtpReceiver, verify_signature
 from .support import Workspace, at, copy_profile, tier_manifest
 
 SIGNING_KEY = "test-signing-key"
-HOSTILE = "drop it <!channel> <!here> <@U024BE7LH> <https://evil.example|click> & more\u2028Bcc: evil@example.com"
+HOSTILE = "drop it <!channel> <!here> <@U024BE7LH> <https://evil.example|click> & more Bcc: evil@example.com"
 
 RETRY = {
     "connect_timeout_seconds": 2, "read_timeout_seconds": 1, "attempts_per_send": 2, "send_backoff_seconds": 0.01,

@@ -12,6 +12,8 @@ from hitl_cli.workflow import events
 from .support import TRUSTED, copy_profile, tier_manifest
 from .test_separation_of_duties import refused
 
+pytestmark = pytest.mark.attack  # each test tries a way past the gate (make bench counts them)
+
 # The agent's own id (trusted-agent), spelled so that it once counted as someone else.
 SAME_AS_THE_AGENT = [
     "trusted\u2010agent",  # U+2010 HYPHEN
