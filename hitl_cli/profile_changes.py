@@ -134,6 +134,7 @@ FIELD_KINDS: dict[str, Kind] = {
     "destructive_statements": Members("removed"),
     "pii.exposure_tier": TIER,
     "pii.touch_floor": TIER,
+    "pii.tables": Members("removed"),  # a table no longer classified PII is touched without the floor
     "budget.per_action_usd": Number("higher"),
     "budget.over_budget_tier": TIER,
     "confidence.threshold": Number("lower"),

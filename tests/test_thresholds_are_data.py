@@ -28,6 +28,7 @@ CHANGES = [
     ("novelty.tier", "block", {"type": "read", "novel": True}, "escalate", "block"),
     ("statements.kinds.update", "drop", {"type": "write", "env": "staging", "statement": "UPDATE t SET a = 1 WHERE b"}, "single_approval", "double_approval"),
     ("statements.unanalysable_tier", "block", {"type": "read", "statement": "CALL admin.purge()"}, "escalate", "block"),
+    ("pii.tables", ["analytics.customers"], {"type": "write", "statement": "UPDATE analytics.customers SET a = 1 WHERE b"}, "auto_approve", "single_approval"),
 ]
 
 

@@ -15,6 +15,7 @@ from hitl_cli.models.notifications import Notifications
 from hitl_cli.statements import ANALYSABLE_KINDS
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+Pattern = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=r"^[^\r\n]*$")]
 NonNegative = Annotated[float, Field(ge=0.0)]
 
 
@@ -51,8 +52,13 @@ class StatementPolicy(StrictModel):
 
 
 class PiiPolicy(StrictModel):
+    """`tables`: globs (`.` separates segments, as in waivers) of the tables classified as PII. An action whose
+    target.resource or statement touches one takes the touch floor, whatever its impact.pii says (docs/statements.md).
+    Optional, so a profile written before it existed still loads; none classified then."""
+
     exposure_tier: Tier
     touch_floor: Tier | None
+    tables: list[Pattern] = Field(default_factory=list)
 
 
 class BudgetPolicy(StrictModel):
@@ -130,9 +136,6 @@ class RubberStampingPolicy(StrictModel):
     min_decisions: Annotated[int, Field(ge=1)]
     min_approval_rate: Fraction
     max_median_seconds: NonNegative
-
-
-Pattern = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=r"^[^\r\n]*$")]
 
 
 class Waiver(StrictModel):

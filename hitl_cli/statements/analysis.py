@@ -20,6 +20,12 @@ _STRING_TOKENS = {
 }  # fmt: skip
 # MySQL runs the text of /*! ... */ as SQL, where every other reader sees a comment.
 _EXECUTABLE_COMMENT = "/*!"
+# SQL inside SQL (the text of an EXECUTE, a CREATE FUNCTION body, what follows EXPLAIN ANALYZE or PREPARE ... AS)
+# is looked into this many levels deep, starting at each of its first few tokens, within a budget of parses.
+_EMBEDDED_DEPTH = 8
+_EMBEDDED_STARTS = 8
+_EMBEDDED_PARSES = 64
+_EMBEDDED_MAX_CHARS = 100_000
 
 
 def analyse(statement: str | None, system: str | None) -> dict:
@@ -50,18 +56,98 @@ def analysis_json(statement: str | None, system: str | None) -> bytes:
 
 
 def _operations(statement: str, dialect: str, problems: list[str]) -> list[tuple[int, Operation]]:
+    reader = Dialect.get_or_raise(dialect or None)
     try:
-        reader = Dialect.get_or_raise(dialect or None)
         tokens = reader.tokenize(statement)
-        if not statement.isascii():
-            problems.extend(non_ascii_outside_strings([t.text for t in tokens if t.token_type not in _STRING_TOKENS]))
-        trees = reader.parser(error_level=ErrorLevel.RAISE).parse(tokens, statement)
-    except Exception as error:  # noqa: BLE001 - any parser failure (even a RecursionError) is "cannot parse"
+    except Exception as error:  # noqa: BLE001 - any tokenizer failure is "cannot parse"
         return [(1, unparsed(_first_line(error)))]
+    if not statement.isascii():
+        problems.extend(non_ascii_outside_strings([t.text for t in tokens if t.token_type not in _STRING_TOKENS]))
+    embedded = _Embedded(reader, dialect)
+    try:
+        trees = [tree for tree in _parse(reader, tokens, statement) if tree is not None]
+    except Exception:  # noqa: BLE001 - one statement sqlglot cannot parse must not hide the others
+        return _statement_by_statement(reader, tokens, statement, embedded)
+    found = [(number, op) for number, tree in enumerate(trees, start=1) for op in operations(tree, dialect)]
+    return found + _carried(embedded, found, tokens)
+
+
+def _statement_by_statement(reader: Dialect, tokens: list, statement: str, embedded: "_Embedded") -> list:
+    """Each statement between semicolons parsed on its own, as sqlglot splits them: those it cannot parse are
+    `unparsed`, the others are understood."""
     found = []
-    for number, tree in enumerate((t for t in trees if t is not None), start=1):
-        found.extend((number, operation) for operation in operations(tree, dialect))
-    return found
+    for number, chunk in enumerate(_statements(tokens), start=1):
+        try:
+            trees = [tree for tree in _parse(reader, chunk, statement) if tree is not None]
+        except Exception as error:  # noqa: BLE001 - any parser failure (even a RecursionError) is "cannot parse"
+            found.append((number, unparsed(_first_line(error))))
+            continue
+        found += [(number, op) for tree in trees for op in operations(tree, embedded.dialect)]
+    return found + _carried(embedded, found, tokens)
+
+
+def _statements(tokens: list) -> list[list]:
+    chunks: list[list] = [[]]
+    for token in tokens:
+        if token.token_type == TokenType.SEMICOLON:
+            chunks.append([])
+        else:
+            chunks[-1].append(token)
+    return [chunk for chunk in chunks if chunk]
+
+
+def _carried(embedded: "_Embedded", found: list, tokens: list) -> list[tuple[int, Operation]]:
+    """When the text holds something hitl cannot analyse, the operations of the SQL it carries in its strings:
+    string literals, and the rest of a statement sqlglot only passes through (`EXPLAIN ANALYZE DELETE ...`),
+    which its tokenizer reads as one string."""
+    numbers = [number for number, op in found if op.kind in UNANALYSABLE_KINDS]
+    if not numbers:
+        return []
+    carried = [op for token in tokens if token.token_type in _STRING_TOKENS for op in embedded.inside(token.text)]
+    return [(numbers[0], op) for op in carried]
+
+
+def _parse(reader: Dialect, tokens: list, text: str) -> list:
+    return reader.parser(error_level=ErrorLevel.RAISE).parse(tokens, text)
+
+
+class _Embedded:
+    """The operations of SQL carried inside a statement hitl cannot analyse: `EXECUTE IMMEDIATE 'CREATE OR
+    REPLACE TABLE t ...'` or `EXPLAIN ANALYZE DELETE ...` stays unanalysable, and also counts as what it runs,
+    so wrapping a blocked statement never lowers it to the unanalysable tier."""
+
+    def __init__(self, reader: Dialect, dialect: str):
+        self.reader, self.dialect, self.parses_left = reader, dialect, _EMBEDDED_PARSES
+
+    def inside(self, text: str, depth: int = _EMBEDDED_DEPTH) -> list[Operation]:
+        """Operations of the first statement found from one of the text's first tokens, and of SQL in its
+        string literals, `depth` levels down."""
+        if depth == 0 or len(text) > _EMBEDDED_MAX_CHARS:
+            return []
+        try:
+            tokens = self.reader.tokenize(text)
+        except Exception:  # noqa: BLE001 - text that does not tokenize holds no statement to find
+            return []
+        found = self._first_statement(text, tokens)
+        for token in tokens:
+            if token.token_type in _STRING_TOKENS:
+                found += self.inside(token.text, depth - 1)
+        return found
+
+    def _first_statement(self, text: str, tokens: list) -> list[Operation]:
+        for token in tokens[:_EMBEDDED_STARTS]:
+            if self.parses_left == 0:
+                break
+            self.parses_left -= 1
+            rest = text[token.start :]
+            try:
+                trees = _parse(self.reader, self.reader.tokenize(rest), rest)
+            except Exception:  # noqa: BLE001 - not a statement from this token on
+                continue
+            found = [op for tree in trees if tree is not None for op in operations(tree, self.dialect)]
+            if any(op.kind not in UNANALYSABLE_KINDS for op in found):
+                return found
+        return []
 
 
 def _first_line(error: Exception) -> str:

@@ -13,5 +13,5 @@ ANALYSABLE_KINDS = (
     "select", "show", "describe", "use", "set", "insert", "insert_overwrite", "replace", "update", "delete",
     "merge", "copy_from", "copy_to", "copy_program", "create", "create_or_replace", "select_into", "drop",
     "undrop", "truncate", "alter_add", "alter_drop", "alter_rename", "alter_swap", "alter_column", "alter_set",
-    "alter_other", "grant", "revoke", "comment", "vacuum", "function_call",
+    "alter_other", "grant", "revoke", "comment", "vacuum", "function_call", "transaction",
 )  # fmt: skip

@@ -35,18 +35,43 @@ class Operation:
 
 
 def operations(statement: exp.Expression, dialect: str) -> list[Operation]:
-    """The statement's own operation first, then one for each data-changing node nested in it (a DELETE in a
-    CTE, a DROP in a CREATE ... AS) and for each call of a function sqlglot does not know."""
-    found = [_classify(statement, dialect)]
+    """The statement's own operation first, then the other actions it can take (a MERGE that can delete, an
+    INSERT that updates on conflict), one for each data-changing node nested in it (a DELETE in a CTE, a DROP
+    in a CREATE ... AS) and for each call of a function sqlglot does not know."""
+    found = [_classify(statement, dialect), *_other_actions(statement, dialect)]
     for node in statement.walk():
-        if node is statement or isinstance(node.parent, exp.Alter):
+        if node is statement or isinstance(node.parent, (exp.Alter, exp.When)):
             continue
         if isinstance(node, _NESTED_CHANGES):
-            found.append(_classify(node, dialect))
+            found += [_classify(node, dialect), *_other_actions(node, dialect)]
         elif isinstance(node, (exp.Anonymous, exp.AnonymousAggFunc)):
             found.append(Operation("function_call", f"calls {node.name or 'a function'}()"))
     _add_reads(found[0], statement, dialect)
     return found
+
+
+def _other_actions(node: exp.Expression, dialect: str) -> list[Operation]:
+    """What a multi-action statement can also do, each as its own operation so the strictest one counts:
+    each WHEN ... THEN of a MERGE, and the DO UPDATE / ON DUPLICATE KEY UPDATE of an INSERT."""
+    if isinstance(node, exp.Merge):
+        writes = _names([node.this], dialect)
+        whens = node.args.get("whens")
+        return [_merge_action(when, writes) for when in (whens.expressions if whens else [])]
+    conflict = node.args.get("conflict") if isinstance(node, exp.Insert) else None
+    if conflict is not None and "UPDATE" in str(conflict.args.get("action") or "").upper():
+        return [Operation("update", "INSERT ... ON CONFLICT UPDATE", True, _insert(node, dialect).writes)]
+    return []
+
+
+def _merge_action(when: exp.When, writes: list[str]) -> Operation:
+    then = when.args.get("then")
+    if isinstance(then, exp.Update):
+        return Operation("update", "MERGE ... THEN UPDATE", True, writes)
+    if isinstance(then, exp.Insert):
+        return Operation("insert", "MERGE ... THEN INSERT", writes=writes)
+    if str(then or "").upper() == "DELETE":
+        return Operation("delete", "MERGE ... THEN DELETE", True, writes)
+    return Operation(UNSUPPORTED, f"MERGE ... THEN {str(then or '')[:60]}")
 
 
 def unparsed(detail: str) -> Operation:
@@ -80,21 +105,41 @@ def _insert(node: exp.Insert, dialect: str) -> Operation:
 
 def _update(node: exp.Update, dialect: str) -> Operation:
     where = node.args.get("where") is not None
-    return Operation("update", "" if where else "UPDATE without WHERE", where, _names([node.this], dialect))
+    return Operation("update", "" if where else "UPDATE without WHERE", where, _names(_named(node), dialect))
 
 
 def _delete(node: exp.Delete, dialect: str) -> Operation:
     where = node.args.get("where") is not None
-    targets = [node.this] + list(node.args.get("tables") or [])
-    return Operation("delete", "" if where else "DELETE without WHERE", where, _names(targets, dialect))
+    return Operation("delete", "" if where else "DELETE without WHERE", where, _names(_named(node), dialect))
+
+
+def _named(node: exp.Expression) -> list[exp.Table]:
+    """Every table an UPDATE or DELETE names outside its subqueries: in MySQL's `UPDATE a JOIN b SET b.x`
+    and T-SQL's `UPDATE alias ... FROM t alias` the table written is a joined or aliased one, so all count."""
+    return [table for table in node.find_all(exp.Table) if not _in_subquery(table, node)]
+
+
+def _in_subquery(table: exp.Table, statement: exp.Expression) -> bool:
+    parent = table.parent
+    while parent is not None and parent is not statement:
+        if isinstance(parent, (exp.Query, exp.Subquery, exp.CTE)):
+            return True
+        parent = parent.parent
+    return False
 
 
 def _merge(node: exp.Merge, dialect: str) -> Operation:
     return Operation("merge", writes=_names([node.this], dialect))
 
 
+# Objects whose body is code that runs later, with whatever rights it was given (SECURITY DEFINER).
+_CODE_OBJECTS = {"FUNCTION", "PROCEDURE", "TRIGGER", "RULE", "MACRO", "TASK", "EVENT", "PACKAGE", "TYPE"}
+
+
 def _create(node: exp.Create, dialect: str) -> Operation:
     what = str(node.args.get("kind") or "").upper()
+    if what in _CODE_OBJECTS:
+        return Operation(DYNAMIC, f"CREATE {what} (code that runs later)")
     writes = _names([node.this.find(exp.Table)] if node.this else [], dialect)
     if node.args.get("replace"):
         return Operation("create_or_replace", f"CREATE OR REPLACE {what}".strip(), writes=writes)
@@ -183,11 +228,16 @@ _CLASSIFIERS = {
     exp.Use: _fixed("use"),
     exp.Set: _fixed("set"),
     exp.Comment: _fixed("comment"),
+    exp.Transaction: _fixed("transaction", "BEGIN"),
+    exp.Commit: _fixed("transaction", "COMMIT"),
+    exp.Rollback: _fixed("transaction", "ROLLBACK"),
     exp.Execute: _fixed(DYNAMIC, "EXECUTE (dynamic SQL)"),
     exp.ExecuteSql: _fixed(DYNAMIC, "EXEC (dynamic SQL)"),
 }
 if hasattr(exp, "Undrop"):
     _CLASSIFIERS[exp.Undrop] = _undrop
+if hasattr(exp, "EndStatement"):
+    _CLASSIFIERS[exp.EndStatement] = _fixed("transaction", "END")
 _NESTED_CHANGES = tuple(cls for cls in _CLASSIFIERS if cls not in (exp.Show, exp.Describe, exp.Use, exp.Set))
 
 

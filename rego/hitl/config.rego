@@ -56,6 +56,13 @@ pii_exposure_tier := profile.pii.exposure_tier
 pii_touch_floor := profile.pii.touch_floor
 
 # METADATA
+# title: PII tables
+# description: |
+#   Globs ("." separates segments) of the tables the organisation classifies as PII (pii.tables): an action
+#   whose target or statement touches one touches PII, whatever its impact.pii says.
+pii_tables := profile.pii.tables
+
+# METADATA
 # title: Per-action budget
 # description: Estimated cost in USD above which an action is over budget.
 budget_per_action_usd := profile.budget.per_action_usd
@@ -136,6 +143,7 @@ complete if {
 	is_string(unanalysable_tier)
 	is_string(pii_exposure_tier)
 	_nullable_string(pii_touch_floor)
+	is_array(pii_tables)
 	is_number(budget_per_action_usd)
 	is_string(over_budget_tier)
 	is_number(confidence_threshold)

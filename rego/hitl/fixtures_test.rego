@@ -59,7 +59,7 @@ profile := {
 			"alter_add": "schema_migration", "alter_drop": "drop", "comment": "catalog_update",
 		},
 	},
-	"pii": {"exposure_tier": "block", "touch_floor": "single_approval"},
+	"pii": {"exposure_tier": "block", "touch_floor": "single_approval", "tables": ["analytics.customers", "crm.lead*"]},
 	"budget": {"per_action_usd": 100, "over_budget_tier": "block"},
 	"confidence": {"threshold": 0.8, "below_threshold_tier": "escalate"},
 	"novelty": {"tier": "escalate"},

@@ -41,6 +41,14 @@ written_tables contains table if {
 }
 
 # METADATA
+# title: Read tables
+# description: Every table an operation reads without writing it.
+read_tables contains table if {
+	some op in operations
+	some table in op.reads
+}
+
+# METADATA
 # title: Why the statement is unanalysable
 # description: |
 #   Each reason hitl cannot trust the statement to do only what its operations say; empty when it can.
