@@ -8,26 +8,28 @@ run; 3: some messages failed permanently (shown in `hitl queue` and `hitl stats`
 import json
 import signal
 import threading
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from hitl_cli.cli_common import ProfileOption, StateOption, guarded
 from hitl_cli.cli_workflow import FormatOption, TextOrJson
-from hitl_cli.delivery.runner import Deliverer, Report
 from hitl_cli.errors import ExitCode
 from hitl_cli.inputs import load_profile, profile_path
 from hitl_cli.output import emit, warn
 from hitl_cli.store.connection import state_path
 
+if TYPE_CHECKING:  # the runner brings in requests, which a command that delivers nothing never needs
+    from hitl_cli.delivery.runner import Report
 
-def _exit_code(report: Report) -> ExitCode:
+
+def _exit_code(report: "Report") -> ExitCode:
     if report.failed:
         return ExitCode.BLOCKED
     return ExitCode.NEEDS_HUMAN if report.retrying else ExitCode.OK
 
 
-def _summary(report: Report, as_json: bool) -> str:
+def _summary(report: "Report", as_json: bool) -> str:
     counts = {"sent": report.sent, "retrying": report.retrying, "failed": report.failed,
               "withdrawn": report.withdrawn}
     if as_json:
@@ -52,6 +54,8 @@ def deliver(
 
     Exit 0: all sent; 1: some will be retried; 3: some failed permanently; 5: store fault.
     """
+    from hitl_cli.delivery.runner import Deliverer
+
     json_lines = TextOrJson(format).value == "json"  # one JSON object per pass
     source = profile_path(profile)
     deliverer = Deliverer(load_profile(source), source, state_path(state))
@@ -65,7 +69,7 @@ def deliver(
     for signal_number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signal_number, lambda *_: stop.set())
 
-    def on_report(report: Report) -> None:
+    def on_report(report: "Report") -> None:
         for problem in report.problems:
             warn(f"hitl: {problem}")
         if report.sent or report.retrying or report.failed or report.withdrawn:
