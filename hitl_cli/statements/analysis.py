@@ -2,6 +2,8 @@
 
 import json
 import logging
+import re
+from dataclasses import replace
 
 from sqlglot import Dialect, ErrorLevel
 from sqlglot.tokens import TokenType
@@ -26,6 +28,12 @@ _EMBEDDED_DEPTH = 8
 _EMBEDDED_STARTS = 8
 _EMBEDDED_PARSES = 64
 _EMBEDDED_MAX_CHARS = 100_000
+# Where SQL families read the same text differently: backslash escapes and `#` comments (MySQL), dollar quotes
+# and nested comments (PostgreSQL), brackets (T-SQL), backticks and double quotes (identifiers or strings),
+# `--` (MySQL needs a space after it), triple quotes (BigQuery). A text holding any of these is also read as
+# each of _OTHER_READINGS.
+_LEXICALLY_AMBIGUOUS = re.compile(r"""[\\#$\[`"]|/\*|--|'''""")
+_OTHER_READINGS = ("postgres", "mysql", "tsql")
 
 
 def analyse(statement: str | None, system: str | None) -> dict:
@@ -42,6 +50,7 @@ def analyse(statement: str | None, system: str | None) -> dict:
     if _EXECUTABLE_COMMENT in statement:
         problems.append("executable comment /*! ... */ (MySQL runs its text)")
     found = _operations(statement, dialect, problems)
+    found += _other_readings(statement, dialect, found)
     facts["statements"] = [operation.as_fact() for _, operation in found]
     facts["unanalysable"] = problems + [
         f"statement {number}: {operation.kind}: {operation.detail}"
@@ -53,6 +62,30 @@ def analyse(statement: str | None, system: str | None) -> dict:
 
 def analysis_json(statement: str | None, system: str | None) -> bytes:
     return json.dumps(analyse(statement, system), separators=(",", ":")).encode()
+
+
+def _other_readings(statement: str, dialect: str, found: list[tuple[int, Operation]]) -> list[tuple[int, Operation]]:
+    """What the text does when read by a SQL family that quotes, escapes or comments differently from the declared
+    one: target.system is the agent's word, and `SELECT 'a\\'; UPDATE t SET x = NULL; -- '` is one string to
+    MySQL and an UPDATE to PostgreSQL. Each operation another reading finds that the declared one did not counts
+    (a reading that cannot be parsed adds nothing)."""
+    if not _LEXICALLY_AMBIGUOUS.search(statement):
+        return []
+    seen = {(op.kind, tuple(op.writes)) for _, op in found}
+    extra = []
+    for other in _OTHER_READINGS:
+        if other == dialect:
+            continue
+        reader = Dialect.get_or_raise(other)
+        try:
+            tokens = reader.tokenize(statement)
+        except Exception:  # noqa: BLE001 - a reading whose tokenizer fails finds nothing
+            continue
+        for number, op in _statement_by_statement(reader, tokens, statement, _Embedded(reader, other)):
+            if op.kind not in UNANALYSABLE_KINDS and (op.kind, tuple(op.writes)) not in seen:
+                seen.add((op.kind, tuple(op.writes)))
+                extra.append((number, replace(op, detail=f"read as {other}: {op.detail}".rstrip(": "))))
+    return extra
 
 
 def _operations(statement: str, dialect: str, problems: list[str]) -> list[tuple[int, Operation]]:
