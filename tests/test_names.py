@@ -21,6 +21,17 @@ def test_case_and_width_are_one_identity(spelling):
     assert names.same(spelling, "alice")
 
 
+@pytest.mark.parametrize("spelling", ["al\u0131ce", "\u0251lice", "ali\u0307ce", "AL\u0130CE", "ali\u0301ce", "alice\u20dd"])
+def test_latin_look_alikes_and_combining_marks_are_one_identity(spelling):
+    assert names.problem(spelling) is None
+    assert names.same(spelling, "alice")
+
+
+def test_two_names_in_another_script_stay_two_people():
+    assert not names.same("Иван", "Дмитрий")
+    assert names.same("Иван", "ИВАН")
+
+
 @pytest.mark.parametrize("dash", DASHES)
 def test_every_hyphen_like_character_is_the_hyphen(dash):
     spelling = f"etl{dash}agent"

@@ -1,8 +1,9 @@
 """Names of people and agents: what was typed, and the identity hitl compares.
 
 A name's identity is its NFKC form with every dash-like character (Unicode Pd, and the minus signs) as `-`,
-runs of whitespace as one space, case-folded, then NFKC again (case folding can undo it). `ＡＬＩＣＥ`, `Alice`
-and `alice` are one identity; so are `etl‐agent` (U+2010) and `etl-agent`.
+runs of whitespace as one space, case-folded, then NFKC again (case folding can undo it); a name that is not
+ASCII then loses its combining marks and has each letter that looks like an ASCII one replaced by it. `ＡＬＩＣＥ`,
+`Alice`, `alıce` (dotless i) and `alice` are one identity; so are `etl‐agent` (U+2010) and `etl-agent`.
 
 A name is refused when it holds a control, format, private-use, surrogate or unassigned character (Unicode
 Cc, Cf, Co, Cs, Cn: `etl-agent` + U+200B), another character that draws nothing (variation selectors, the
@@ -59,9 +60,35 @@ def _dash(character: str) -> str:
 def key(name: str) -> str:
     """The identity of a name, never raising: a refused character (which `identity` rejects at the door) is
     dropped, so a name recorded before these rules compares as its visible letters."""
+    identity = _folded(name)
+    return identity if identity.isascii() else _skeleton(identity)
+
+
+def _folded(name: str) -> str:
+    """NFKC, refused characters dropped, dashes as `-`, whitespace runs as one space, case-folded, NFKC again."""
     visible = "".join(c for c in unicodedata.normalize("NFKC", name) if _refused(c) is None)
     dashed = " ".join("".join(_dash(c) for c in visible).split())
     return unicodedata.normalize("NFKC", dashed.casefold())
+
+
+def _skeleton(identity: str) -> str:
+    """The identity drawn in ASCII where it can be: combining marks dropped and each character that looks like an
+    ASCII one (Unicode confusables.txt) replaced by it, so `al\u0131ce` (dotless i), `ali\u0307ce` (a dot above)
+    and `\u0251lice` (Latin alpha) are `alice`. Two people whose names differ only so count as one: stricter."""
+    from confusable_homoglyphs.confusables import confusables_data  # loading the table costs time: non-ASCII only
+
+    return "".join(_ascii_look_alike(confusables_data, c) for c in _unmarked(identity)).casefold()
+
+
+def _unmarked(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) not in ("Mn", "Me"))
+
+
+def _ascii_look_alike(table: dict, character: str) -> str:
+    if character.isascii():
+        return character
+    drawn = (_unmarked(glyph["c"]) for glyph in table.get(character, ()))
+    return next((glyph for glyph in drawn if glyph and glyph.isascii()), character)
 
 
 def problem(name: str) -> str | None:
@@ -76,8 +103,8 @@ def problem(name: str) -> str | None:
         return "is empty once normalised"
     if name != name.strip():
         return "has spaces at either end"
-    if not key(name).isascii():
-        return _script_problem(unicodedata.normalize("NFKC", name), key(name))
+    if not _folded(name).isascii():
+        return _script_problem(unicodedata.normalize("NFKC", name), _folded(name))
     return None
 
 
