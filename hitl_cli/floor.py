@@ -26,6 +26,7 @@ class GateFloor(StrictModel):
     unoverridable: list[Name]
     destructive_types: list[Name]
     destructive_kinds: list[Name]
+    read_kinds: list[Name]
     protected_environments: list[Name]
 
 
@@ -117,6 +118,14 @@ def findings(profile: Profile, source: str, now: datetime) -> list[Problem]:
             problems.append(
                 Problem(source, label, f"drops {', '.join(dropped)}, which every profile keeps ({FLOOR_FILE.name})")
             )
+    for kind, action_type in profile.statements.kinds.items():
+        policy = profile.action_types.get(action_type)
+        if policy is not None and policy.read_only and kind not in gate_floor().read_kinds:
+            problems.append(Problem(
+                source, f"statements.kinds.{kind}",
+                f"counts {kind} statements as {action_type!r}, a read-only type: only "
+                f"{', '.join(gate_floor().read_kinds)} may be ({FLOOR_FILE.name})",
+            ))
     for index, waiver in enumerate(profile.waivers):
         problems.extend(
             Problem(source, f"waivers[{index}].{field}", message) for field, message in _waiver_findings(profile, waiver, now)

@@ -157,3 +157,18 @@ def test_shipped_profiles_hold_the_floor_and_lint_clean(name):
     assert set(FLOOR["unwaivable"]) <= set(profile["waiver_policy"]["unwaivable"])
     assert "pii_exposure" in profile["override_policy"]["unoverridable"]
     assert hitl("profile", "lint", name).returncode == 0
+
+
+@pytest.mark.parametrize("kind", ["update", "delete", "drop", "grant", "copy_program", "function_call"])
+def test_a_statement_kind_that_changes_anything_cannot_count_as_a_read(opa_bin, tmp_path, kind):
+    """A new profile (nothing for `hitl diff` to compare with) that counted UPDATE or DROP as `read` let it pass
+    wherever a read does."""
+    profile = shipped_profile("default")
+    profile["statements"]["kinds"][kind] = "read"
+    profile["destructive_statements"] = []
+    changed = write_yaml(tmp_path / "reads.yaml", profile)
+    assert lint(changed) == (1, [f"statements.kinds.{kind}"])
+    manifest = make_manifest(type="read", env="production", statement="UPDATE analytics.customers SET email = NULL")
+    result = hitl("evaluate", write_manifests(tmp_path, [manifest]), "--profile", changed)
+    assert result.returncode == 4
+    assert f"statements.kinds.{kind}: counts {kind} statements as 'read', a read-only type" in result.stderr
