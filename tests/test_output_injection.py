@@ -175,3 +175,24 @@ def test_profile_file_names_are_listed_inert(tmp_path):
     for result in (listed, validated):
         assert_inert(result.stdout.replace("\t", " "))
         assert "stop-commands" in result.stdout
+
+
+# A quoted identifier may hold anything, and reason messages name the tables a statement writes.
+QUOTED_NAME = 'x\n::error::pwned\x1b[31m <img src=x onerror=alert(1)> [l](https://evil.example) @alice ##[group]'
+
+
+@pytest.mark.parametrize(("command", "format"), [
+    ("evaluate", "table"), ("evaluate", "markdown"), ("check", "text"), ("check", "github"), ("check", "junit"),
+])  # fmt: skip
+def test_a_table_name_from_the_statement_is_inert_in_every_report(opa_bin, tmp_path, command, format):
+    manifest = make_manifest(id="quoted", type="read", env="production", statement=f'UPDATE analytics."{QUOTED_NAME}" SET a = 1')
+    manifest["target"]["system"] = "postgres"
+    result = hitl(command, write_manifests(tmp_path, [manifest]), "--profile", "default", "--format", format)
+    assert result.returncode == (1 if command == "check" else 0), result.stderr  # evaluate only reports
+    assert "pwned" in result.stdout  # shown, escaped, not dropped
+    assert_inert(result.stdout, github=format == "github")
+    if format == "junit":
+        ET.fromstring(result.stdout)
+    if format == "markdown":
+        tokens = MarkdownIt().parseInline(result.stdout)
+        assert not [t for t in tokens for c in (t.children or []) if c.type in ("link_open", "image", "html_inline")]

@@ -81,7 +81,8 @@ def _other_readings(statement: str, dialect: str, found: list[tuple[int, Operati
             tokens = reader.tokenize(statement)
         except Exception:  # noqa: BLE001 - a reading whose tokenizer fails finds nothing
             continue
-        for number, op in _statement_by_statement(reader, tokens, statement, _Embedded(reader, other)):
+        # Table names are written as the declared dialect quotes them, so one table read twice is one table.
+        for number, op in _statement_by_statement(reader, tokens, statement, _Embedded(reader, dialect)):
             if op.kind not in UNANALYSABLE_KINDS and (op.kind, tuple(op.writes)) not in seen:
                 seen.add((op.kind, tuple(op.writes)))
                 extra.append((number, replace(op, detail=f"read as {other}: {op.detail}".rstrip(": "))))
