@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT, TRUSTED_RECORD, make_manifest, write_manifests, write_yaml
+from conftest import ROOT, TRUSTED_RECORD, hitl, make_manifest, write_manifests, write_yaml
 
 pytestmark = pytest.mark.attack
 
@@ -100,3 +100,19 @@ def test_hostile_inputs_stay_arguments(opa_bin, tmp_path):
     result, _ = _run_check_step(tmp_path, opa_bin, paths=f"{plan}\n--opa-url=http://127.0.0.1:1", profile="default")
     assert result.returncode == 2  # a path that looks like an option is still a path (which does not exist)
     assert not marker.exists()
+
+
+
+@pytest.mark.attack
+def test_a_state_store_in_the_checkout_approves_nothing(opa_bin, tmp_path):
+    """A pull request that adds .hitl/state.db, holding two approvals of its own action, made the Action pass."""
+    plan = write_manifests(tmp_path, [make_manifest(id="w-1", type="write", env="production")])
+    record = write_yaml(tmp_path / "record.yaml", TRUSTED_RECORD)
+    decide = ("--profile", "bank", "--track-record", record)
+    assert hitl("submit", plan, *decide, cwd=tmp_path).returncode == 1
+    for person in ("alice", "bob"):
+        assert hitl("approve", "w-1", "--by", person, cwd=tmp_path).returncode == 0
+    assert hitl("check", plan, *decide, cwd=tmp_path).returncode == 0  # the store in the tree lets it run
+    result, outputs = _run_check_step(tmp_path, opa_bin, paths=str(plan), profile="bank", track_record=str(record))
+    assert result.returncode == 1, result.stderr
+    assert outputs == "exit-code=1\n"
