@@ -393,3 +393,24 @@ def test_a_bundle_of_other_profiles_is_refused_by_revision(plan, tmp_path, opa_b
         assert accepted.returncode == 3, accepted.stderr  # the bundle's own profile: its revision is the one expected
     finally:
         server.stop()
+
+
+def test_a_fake_engine_replaying_the_expected_revision_still_cannot_lower_what_the_floor_holds(plan):
+    """The revision is computed from public files, so a fake can publish it: it then answered auto_approve, with
+    self-consistent reasons, for a production DROP exposing PII, and hitl check exited 0."""
+    with FakeOpa(DEFAULT_REVISION) as fake:
+        result = hitl("check", plan, "--profile", "default", "--opa-url", fake.url)
+    assert fake.decision_requests == 1  # the revision was believed; the answer was not
+    assert_failed_closed(result, "inconsistent decision for manifest 'drop-customers'")
+    assert "tier auto_approve, but it exposes PII, which needs at least block" in result.stderr
+
+
+@pytest.mark.parametrize(("statement", "needle"), [
+    ("DROP TABLE analytics.customers", "its statement counts as drop in production, which needs at least block"),
+    ("CALL admin.purge()", "its statement cannot be analysed, which needs at least escalate"),
+])  # fmt: skip
+def test_a_replaying_fake_cannot_pass_a_statement_the_policy_holds_back(tmp_path, statement, needle):
+    read = make_manifest(id="read-that-is-not", type="read", env="production", statement=statement)
+    with FakeOpa(DEFAULT_REVISION) as fake:
+        result = hitl("check", write_manifests(tmp_path, [read]), "--profile", "default", "--opa-url", fake.url)
+    assert_failed_closed(result, needle)

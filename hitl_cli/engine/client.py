@@ -130,7 +130,9 @@ class PolicyClient:
             decisions = _DECISION_LIST.validate_python(result)
         except ValidationError as error:
             raise EngineError(f"policy returned a malformed decision: {error.errors()[0]['msg']}") from None
-        consistency.require_consistent(self._profiles[profile], ids, decisions)
+        consistency.require_consistent(
+            self._profiles[profile], ids, decisions, [json.loads(m) for m in manifests_json], [json.loads(f) for f in facts_json]
+        )
         for decision in decisions:
             decision.reasons = [self._reasons.setdefault((r.code, r.tier, r.message), r) for r in decision.reasons]
         return decisions
