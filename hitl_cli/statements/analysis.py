@@ -29,10 +29,10 @@ _EMBEDDED_STARTS = 8
 _EMBEDDED_PARSES = 64
 _EMBEDDED_MAX_CHARS = 100_000
 # Where SQL families read the same text differently: backslash escapes and `#` comments (MySQL), dollar quotes
-# and nested comments (PostgreSQL), brackets (T-SQL), backticks and double quotes (identifiers or strings),
-# `--` (MySQL needs a space after it), triple quotes (BigQuery). A text holding any of these is also read as
-# each of _OTHER_READINGS.
-_LEXICALLY_AMBIGUOUS = re.compile(r"""[\\#$\[`"]|/\*|--|'''""")
+# and nested comments (PostgreSQL), brackets (T-SQL), backticks and double quotes (identifiers or strings), `--`
+# with no space after it (a comment except in MySQL), triple quotes (BigQuery). A text holding any of these is
+# also read as each of _OTHER_READINGS.
+_LEXICALLY_AMBIGUOUS = re.compile(r"""[\\#$\[`"]|/\*|--\S|'''""")
 _OTHER_READINGS = ("postgres", "mysql", "tsql")
 
 
