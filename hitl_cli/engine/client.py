@@ -8,6 +8,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from hitl_cli import clock, settings
 from hitl_cli.engine import consistency, revisions, transport
+from hitl_cli.engine.binary import require_supported
 from hitl_cli.engine.endpoint import OpaEndpoint
 from hitl_cli.errors import EngineError
 from hitl_cli.models import Decision, Profile
@@ -20,6 +21,7 @@ DECISIONS_WHAT = "data.hitl.main.decisions"
 TRUST_LEVELS_PATH = "/v1/data/hitl/trust_levels/levels"
 TRUST_LEVELS_WHAT = "data.hitl.trust_levels.levels"
 PROFILES_PATH = "/v1/data/hitl/profiles"
+OPA_VERSION_PATH = "/v1/data/hitl/runtime/opa_version"
 _DECISION_LIST = TypeAdapter(list[Decision])
 
 
@@ -74,6 +76,11 @@ class PolicyClient:
         if name not in names:
             known = ", ".join(sorted(names)) or "none"
             raise EngineError(f"profile {name!r} is not loaded in OPA at {self.url} (loaded: {known})")
+
+    def require_supported_opa(self) -> None:
+        """A remote OPA must be at least the release hitl supports (it says so through hitl.runtime)."""
+        body = self._call("the OPA version", lambda: self._http.get(OPA_VERSION_PATH))
+        require_supported(body.get("result") if isinstance(body, dict) else None, f"OPA at {self.url}")
 
     def require_served_revisions(self) -> None:
         """A remote OPA must serve, for every profile, the policy revision hitl computes locally (one request)."""

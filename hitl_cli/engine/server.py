@@ -11,7 +11,7 @@ from pathlib import Path
 
 from hitl_cli import settings
 from hitl_cli.engine.access import ServeAccess
-from hitl_cli.engine.binary import find_opa
+from hitl_cli.engine.binary import find_opa, require_supported_binary
 from hitl_cli.engine.endpoint import OpaEndpoint
 from hitl_cli.engine.transport import healthy
 from hitl_cli.errors import EngineError
@@ -79,6 +79,7 @@ class LocalOpaServer:
 
     def __enter__(self) -> "LocalOpaServer":
         opa = find_opa()
+        require_supported_binary(opa)
         self._access_folder = tempfile.TemporaryDirectory(prefix="hitl-access-")
         authz = self.access.write_policy(Path(self._access_folder.name))
         try:
