@@ -12,11 +12,11 @@ from typing import Annotated, Optional
 import typer
 import yaml
 
-from hitl_cli import bundles, clock, floor, paths, policy_set, waivers
+from hitl_cli import bundles, clock, floor, init_repository, paths, policy_set, rego_tests, waivers
 from hitl_cli import docs as policy_docs
 from hitl_cli.change_request import change_manifest, check_proposer
 from hitl_cli.errors import ExitCode, UsageError
-from hitl_cli.escaping import visible_lines
+from hitl_cli.escaping import visible, visible_lines
 from hitl_cli.history import read_history
 from hitl_cli.impact import Candidate, diff as impact_diff
 from hitl_cli.inputs import available_profile_files, load_every_profile, load_profile, load_track_record, profile_path
@@ -213,8 +213,46 @@ def docs(
     emit(policy_docs.render(paths.rego_dir(), selected, clock.now()), output)
 
 
+def test(
+    folders: Annotated[
+        Optional[list[Path]],
+        typer.Argument(file_okay=False, help="Organisation policy folders, beside HITL_POLICY_PATH's."),
+    ] = None,
+) -> None:
+    """Run hitl's Rego tests and the organisation's together, and show each organisation file's coverage.
+
+    Organisation tests use data.hitl.testing (docs/profiles.md): a fixture profile and manifest, and decide.
+
+    Exit 0: every test passed; 1: a test failed; 2: usage error (a folder refused); 4: a profile is invalid;
+    5: OPA could not load the policies or tests (the file and line are named).
+    """
+    policy_set.choose(folders)
+    run = rego_tests.run()
+    for failure in run.failed:
+        print(visible(f"FAIL {failure}"))
+    for file, percent in run.coverage.items():
+        print(visible(f"coverage {percent:.1f}% {file}"))
+    print(f"{run.passed} passed, {len(run.failed)} failed")
+    raise typer.Exit(ExitCode.NEEDS_HUMAN if run.failed else ExitCode.OK)
+
+
+def init(
+    folder: Annotated[Path, typer.Argument(file_okay=False, help="The new repository's folder (new or empty).")],
+    name: Annotated[str, typer.Option("--name", help="The organisation profile's name.")] = "organisation",
+) -> None:
+    """Scaffold an organisation policy repository: an example rule with its schema, defaults and tests, a profile,
+    a plan, a README, GitHub Actions and GitLab CI jobs and a pre-commit configuration.
+
+    Exit 0: written; 2: the folder is not empty, or the name is not a profile name.
+    """
+    for written in init_repository.scaffold(folder, name):
+        print(visible(str(folder / written)))
+
+
 def register(app: typer.Typer, profile_app: typer.Typer) -> None:
     app.command("diff")(guarded(diff))
+    app.command("test")(guarded(test))
+    app.command("init")(guarded(init))
     app.command("docs")(guarded(docs))
     bundle_app = typer.Typer(help="OPA bundles for a fleet of OPA servers.", no_args_is_help=True)
     bundle_app.command("build")(guarded(bundle_build))
