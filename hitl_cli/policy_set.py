@@ -13,7 +13,6 @@ themselves, so nothing else in the folder can reach the decision data.
 import json
 import os
 import re
-import subprocess
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -22,7 +21,7 @@ import jsonschema
 import yaml
 
 from hitl_cli import paths
-from hitl_cli.engine.binary import find_opa
+from hitl_cli.engine.binary import run_opa
 from hitl_cli.engine.rego_errors import rego_error
 from hitl_cli.errors import EngineError, UsageError
 from hitl_cli.policy_files import PolicyFiles, policy_files
@@ -131,17 +130,19 @@ def _policy_set(shipped: Path, org: tuple[Path, ...]) -> PolicySet:
 
 
 def _org_rules(folder: Path, files: PolicyFiles) -> list[OrgRule]:
-    packages = _inspect(folder)
+    packages, codes = _inspect(folder)
     rules, settings_files = [], set()
     for policy in files.policies:
-        declared = [ref for ref, (where, _) in packages.items() if Path(where).resolve() == (folder / policy).resolve()]
-        name = declared[0].removeprefix(RULES_NAMESPACE) if len(declared) == 1 else ""
-        if not declared[0].startswith(RULES_NAMESPACE) or not RULE_NAME.fullmatch(name):
+        declared = packages.get((folder / policy).resolve(), "data.(none)")
+        name = declared.removeprefix(RULES_NAMESPACE)
+        if not declared.startswith(RULES_NAMESPACE) or not RULE_NAME.fullmatch(name):
             raise UsageError(
-                f"policy folder {folder}: {policy} declares package {declared[0].removeprefix('data.')}; an organisation "
+                f"policy folder {folder}: {policy} declares package {declared.removeprefix('data.')}; an organisation "
                 "rule is a package hitl.rules.<name> (lower case letters, digits and _)"
             )
-        if not packages[declared[0]][1]:
+        if any(rule.name == name for rule in rules):
+            raise UsageError(f"policy folder {folder}: rule {name} is in more than one file; a rule is one file")
+        if not codes.get(declared):
             raise UsageError(
                 f"policy folder {folder}: rule {name} ({policy}) names no reason code: give its package a METADATA "
                 "block with custom.code"
@@ -160,31 +161,25 @@ def _org_rules(folder: Path, files: PolicyFiles) -> list[OrgRule]:
     return rules
 
 
-def _inspect(folder: Path) -> dict[str, tuple[str, object]]:
-    """Each package OPA finds in the folder (tests aside): its file and its METADATA custom.code."""
-    command = [str(find_opa()), "inspect", "--annotations", "--format", "json", str(folder)]
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=INSPECT_TIMEOUT_SECONDS)
-    except subprocess.TimeoutExpired:
-        raise EngineError(f"opa inspect {folder} did not finish within {INSPECT_TIMEOUT_SECONDS}s") from None
-    except OSError as error:
-        raise EngineError(f"opa inspect could not run: {error.strerror}") from None
+def _inspect(folder: Path) -> tuple[dict[Path, str], dict[str, object]]:
+    """The package of each policy file OPA finds in the folder (resolved path -> package), and each package's
+    METADATA custom.code."""
+    done = run_opa(["inspect", "--annotations", "--format", "json", str(folder)], INSPECT_TIMEOUT_SECONDS)
     if done.returncode != 0:
         raise EngineError(f"policy folder {folder}: {rego_error(done.stderr or done.stdout)}")
     inspected = json.loads(done.stdout)
-    packages = {
-        ref: (files[0], None) for ref, files in (inspected.get("namespaces") or {}).items()
-        if not files[0].endswith("_test.rego")
-    }
+    packages = {Path(file).resolve(): ref for ref, files in (inspected.get("namespaces") or {}).items() for file in files}
+    codes = {}
     for entry in inspected.get("annotations") or []:
         ref = ".".join(str(part["value"]) for part in entry["path"])
-        if ref in packages and entry["annotations"].get("scope") in ("package", "subpackages"):
-            packages[ref] = (packages[ref][0], (entry["annotations"].get("custom") or {}).get("code"))
-    return packages
+        if entry["annotations"].get("scope") in ("package", "subpackages"):
+            codes[ref] = (entry["annotations"].get("custom") or {}).get("code")
+    return packages, codes
 
 
-def _namespaces(folder: Path) -> list[str]:
-    return [ref for ref in _inspect(folder) if ref.startswith(RULES_NAMESPACE)]
+def _namespaces(folder: Path) -> set[str]:
+    packages = _inspect(folder)[0]
+    return {ref for file, ref in packages.items() if ref.startswith(RULES_NAMESPACE) and not file.name.endswith("_test.rego")}
 
 
 def _schema(folder: Path, relative: Path) -> dict:

@@ -7,13 +7,12 @@ data.hitl.profiles. When every test passes, a second run measures the coverage o
 """
 
 import json
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from hitl_cli import engine, paths, policy_set
-from hitl_cli.engine.binary import find_opa
+from hitl_cli.engine.binary import run_opa
 from hitl_cli.engine.rego_errors import rego_error
 from hitl_cli.errors import EngineError
 from hitl_cli.inputs import load_all_profiles
@@ -30,13 +29,7 @@ class TestRun:
 
 
 def _opa_test(sources: list[Path], *options: str) -> object:
-    command = [str(find_opa()), "test", "--format", "json", *options, *map(str, sources)]
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=TEST_TIMEOUT_SECONDS)
-    except subprocess.TimeoutExpired:
-        raise EngineError(f"opa test did not finish within {TEST_TIMEOUT_SECONDS}s") from None
-    except OSError as error:
-        raise EngineError(f"opa test could not run: {error.strerror}") from None
+    done = run_opa(["test", "--format", "json", *options, *map(str, sources)], TEST_TIMEOUT_SECONDS)
     try:
         return json.loads(done.stdout)
     except ValueError:

@@ -8,13 +8,17 @@ outside hitl.rules, clashes with another rule's name, has no reason code, or bri
 import json
 import os
 import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
-import yaml
+import requests
 
 from conftest import ROOT, hitl, make_manifest, shipped_profile, write_manifests, write_yaml
 from hitl_cli import policy_set
+from hitl_cli.engine.server import free_loopback_port
 from hitl_cli.inputs import load_profile
 from hitl_cli.revision import policy_revision
 
@@ -209,3 +213,38 @@ def test_docs_and_sarif_describe_the_org_rule_from_its_metadata(opa_bin, tmp_pat
     assert check.returncode == 1, check.stderr
     rules = json.loads(sarif.read_text())["runs"][0]["tool"]["driver"]["rules"]
     assert any(rule["id"] == "sox_table" and "SOX" in json.dumps(rule) for rule in rules)
+
+
+def test_serve_with_an_org_folder_is_believed_only_by_runs_with_the_same_folder(opa_bin, tmp_path, plan):
+    folder = org_folder(tmp_path)
+    profiles = tmp_path / "profiles"
+    profiles.mkdir()
+    profile = acme(profiles, {"tables": ["analytics.orders"]})
+    port = free_loopback_port()
+    url = f"http://127.0.0.1:{port}"
+    environment = {**os.environ, "HITL_PROFILES_DIR": str(profiles)}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "hitl_cli", "serve", "--policy", str(folder), "--addr", f"127.0.0.1:{port}"],
+        cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            assert server.poll() is None and time.monotonic() < deadline, "hitl serve never became healthy"
+            time.sleep(0.05)
+        same = hitl("evaluate", plan, "--profile", profile, "--policy", folder, "--opa-url", url, "--format", "json")
+        assert same.returncode == 0, same.stderr
+        assert "sox_table" in codes(json.loads(same.stdout)[0])
+        without = hitl("evaluate", plan, "--profile", profile, "--opa-url", url)
+        assert without.returncode == 4  # the profile's SOX setting needs the rule
+        other = acme(tmp_path)
+        changed = hitl("evaluate", plan, "--profile", other, "--policy", folder, "--opa-url", url)
+        assert changed.returncode == 5 and "serves policy revision" in changed.stderr, changed.stderr
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -70,5 +70,15 @@ def require_supported(version: object, where: str) -> None:
         raise EngineError(f"{where} is OPA v{'.'.join(map(str, found))}, older than {supported}, the release hitl supports")
 
 
+def run_opa(arguments: list[str], timeout: float) -> subprocess.CompletedProcess:
+    """`opa ARGUMENTS...`, its output captured; EngineError when it cannot run or does not finish in time."""
+    try:
+        return subprocess.run([str(find_opa()), *arguments], capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise EngineError(f"opa {arguments[0]} did not finish within {timeout:g}s") from None
+    except OSError as error:
+        raise EngineError(f"opa {arguments[0]} could not run: {error.strerror}") from None
+
+
 def require_supported_binary(opa: Path) -> None:
     require_supported(opa_version(opa), f"the opa binary at {opa}")
