@@ -87,9 +87,9 @@ def policy_engine(
     if remote is not None:
         client = PolicyClient(remote, profiles, calibration)
         try:
-            client.require_supported_opa()
             for profile in profiles:
                 client.require_profile(profile.name)
+            client.require_supported_opa()
             client.require_served_revisions()
             yield client
         finally:
