@@ -34,6 +34,9 @@ test-rego: $(OPA)
 	$(OPA) check --strict rego
 	$(OPA) test rego --coverage --threshold 90 > /dev/null
 	$(OPA) test rego
+	$(OPA) fmt --list --fail hitl_cli/testing hitl_cli/scaffold
+	$(OPA) check --strict rego hitl_cli/testing
+	$(OPA) test rego hitl_cli/testing --coverage --threshold 90 > /dev/null
 	$(OPA) fmt --list --fail hitl_cli/engine/authz
 	$(OPA) check --strict hitl_cli/engine/authz
 	$(OPA) test hitl_cli/engine/authz --coverage --threshold 90 > /dev/null

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from hitl_cli import __version__, engine, paths
+from hitl_cli import __version__, engine, paths, policy_set
 from hitl_cli.engine.access import ServeAccess
 from hitl_cli.engine.binary import find_opa
 from hitl_cli.engine.revisions import publish_revisions
@@ -34,6 +34,7 @@ SIGNING_ALGORITHMS = (
     "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "HS256", "HS384", "HS512",
 )
 BUNDLE_ROOT = "hitl"
+ORG_FOLDER = "organisation"  # where a bundle carries the organisation's rules; their packages are under hitl.rules
 BUILD_TIMEOUT_SECONDS = 120
 BUNDLE_FILE_MODE = 0o644  # readable by the bundle server that publishes it
 
@@ -68,6 +69,16 @@ def _stage_policies(rego: Path, stage: Path, data_file: Path) -> None:
                 raise EngineError(f"policy folder {rego}: {relative} conflicts with other data at {part}")
         _merge(at, _read_data(rego / relative), f"policy folder {rego}: {relative}")
     data_file.write_text(json.dumps(data))
+
+
+def _stage_org_rules(stage: Path) -> None:
+    """Copy each organisation rule (hitl_cli.policy_set) to `organisation/<n>/`, n its folder's place in the order;
+    its settings are already in the profiles' data."""
+    for number, files in enumerate(policy_set.current().org, start=1):
+        for relative in files.policies:
+            target = stage / ORG_FOLDER / str(number) / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(files.folder / relative, target)
 
 
 def _read_data(path: Path):
@@ -132,6 +143,7 @@ def build(
         stage = Path(scratch) / "bundle"
         stage.mkdir()
         _stage_policies(paths.rego_dir(), stage, engine.write_policy_data(profiles, stage, calibration))
+        _stage_org_rules(stage)
         publish_revisions(profiles, stage, calibration)
         revision = _revision(stage)
         names = [profile.name for profile in profiles]

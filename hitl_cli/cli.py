@@ -22,8 +22,8 @@ from hitl_cli.output import emit, warn
 from hitl_cli.progress import Progress
 from hitl_cli.reporters import CHECK_FORMATS, EVALUATE_FORMATS
 from hitl_cli.cli_common import (
-    CalibrationOption, InputPaths, OpaCaFileOption, OpaTokenFileOption, OpaUrlOption, ProfileOption, StateOption,
-    TrackRecordOption, guarded, report_destinations, valid_profiles,
+    CalibrationOption, InputPaths, OpaCaFileOption, OpaTokenFileOption, OpaUrlOption, PolicyOption, ProfileOption,
+    StateOption, TrackRecordOption, guarded, report_destinations, valid_profiles,
 )
 from hitl_cli.cli_workflow import register as register_workflow
 from hitl_cli.cli_delivery import register as register_delivery
@@ -79,6 +79,7 @@ def evaluate(
     opa_token_file: OpaTokenFileOption = None,
     opa_ca_file: OpaCaFileOption = None,
     state: StateOption = None,
+    policy: PolicyOption = None,
 ) -> None:
     """Decide each action manifest and show the tier, approvals, delivery and every reason.
 
@@ -105,6 +106,7 @@ def check(
     opa_token_file: OpaTokenFileOption = None,
     opa_ca_file: OpaCaFileOption = None,
     state: StateOption = None,
+    policy: PolicyOption = None,
 ) -> None:
     """Gate a plan in CI: exit 0 only when every action may run now (see the exit codes in the README).
 
@@ -149,6 +151,7 @@ def serve(
     ] = None,
     signing_alg: Annotated[SigningAlg, typer.Option("--signing-alg", help="With --bundle: its signature algorithm.")] = "RS256",
     calibration: CalibrationOption = None,
+    policy: PolicyOption = None,
 ) -> None:
     """Run a long-lived OPA with the policies and every profile, for agents and `--opa-url` checks.
 
@@ -202,6 +205,7 @@ register_learning(app)
 @guarded
 def profile_validate(
     profiles: Annotated[list[str], typer.Argument(help="Profile names or paths.")],
+    policy: PolicyOption = None,
 ) -> None:
     """Check profiles against the model; every problem is reported as file: field.path: message."""
     valid, invalid = valid_profiles(profiles)

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from hitl_cli import policy_set
 from hitl_cli.engine.patterns import uncompilable
 from hitl_cli.errors import ExitCode, HitlError, InvalidInput, Problem, UsageError
 from hitl_cli.inputs import load_profiles, profile_path
@@ -49,6 +50,15 @@ StateOption = Annotated[
     Optional[Path],
     typer.Option(
         "--state", envvar="HITL_STATE", dir_okay=False, help="The state store (SQLite), .hitl/state.db by default."
+    ),
+]
+
+PolicyOption = Annotated[
+    Optional[list[Path]],
+    typer.Option(
+        "--policy", file_okay=False, callback=policy_set.choose,
+        help="An organisation policy folder (rules hitl.rules.<name>) beside hitl's own; repeatable. "
+        "[env: HITL_POLICY_PATH, folders separated by the system's path separator]",
     ),
 ]
 

@@ -12,11 +12,11 @@ from typing import Annotated, Optional
 import typer
 import yaml
 
-from hitl_cli import bundles, clock, floor, paths, waivers
+from hitl_cli import bundles, clock, floor, init_repository, paths, policy_set, rego_tests, waivers
 from hitl_cli import docs as policy_docs
 from hitl_cli.change_request import change_manifest, check_proposer
 from hitl_cli.errors import ExitCode, UsageError
-from hitl_cli.escaping import visible_lines
+from hitl_cli.escaping import visible, visible_lines
 from hitl_cli.history import read_history
 from hitl_cli.impact import Candidate, diff as impact_diff
 from hitl_cli.inputs import available_profile_files, load_every_profile, load_profile, load_track_record, profile_path
@@ -24,7 +24,9 @@ from hitl_cli.models import Profile
 from hitl_cli.output import emit, warn
 from hitl_cli.reporters.impact import DIFF_FORMATS
 from hitl_cli.calibration.storage import beside
-from hitl_cli.cli_common import CalibrationOption, ProfileOption, StateOption, TrackRecordOption, guarded, valid_profiles
+from hitl_cli.cli_common import (
+    CalibrationOption, PolicyOption, ProfileOption, StateOption, TrackRecordOption, guarded, valid_profiles,
+)
 from hitl_cli.store.connection import state_path
 
 DiffFormat = Enum("DiffFormat", {name: name for name in DIFF_FORMATS}, type=str)
@@ -56,6 +58,7 @@ def _selected_profiles(references: list[str] | None, every: bool, required: bool
 
 def profile_lint(
     profiles: Annotated[list[str], typer.Argument(help="Profile names or paths.")],
+    policy: PolicyOption = None,
 ) -> None:
     """Report what is wrong with valid profiles: expired waivers, and anything below the gate's floor.
 
@@ -87,6 +90,14 @@ def diff(
         Optional[Path],
         typer.Option("--candidate-rego", exists=True, file_okay=False, help="Proposed policies; default: rego/."),
     ] = None,
+    candidate_policy: Annotated[
+        Optional[list[Path]],
+        typer.Option(
+            "--candidate-policy", file_okay=False,
+            help="Proposed organisation policy folders (repeatable), in place of --policy's and HITL_POLICY_PATH's.",
+        ),
+    ] = None,
+    policy: PolicyOption = None,
     history: Annotated[
         Optional[list[Path]],
         typer.Option(
@@ -122,8 +133,10 @@ def diff(
     Without --track-record, a state store in the history supplies the track record it measured; otherwise
     every agent is new (suggestion mode).
     """
-    if candidate is None and candidate_rego is None:
-        raise UsageError("give --candidate PROFILE and/or --candidate-rego DIR: there is nothing to compare")
+    if candidate is None and candidate_rego is None and candidate_policy is None:
+        raise UsageError(
+            "give --candidate PROFILE, --candidate-rego DIR and/or --candidate-policy DIR: there is nothing to compare"
+        )
     if (change_request is None) != (proposed_by is None):
         raise UsageError("--change-request and --proposed-by go together")
     if proposed_by is not None:
@@ -136,7 +149,9 @@ def diff(
     current_path = profile_path(profile)
     current = Candidate(load_profile(current_path), current_path)
     candidate_path = profile_path(candidate) if candidate is not None else current_path
-    proposed = Candidate(load_profile(candidate_path), candidate_path, candidate_rego)
+    proposed_org = tuple(candidate_policy) if candidate_policy is not None else None
+    proposed_policies = policy_set.current(candidate_rego, proposed_org)
+    proposed = Candidate(load_profile(candidate_path, policies=proposed_policies), candidate_path, candidate_rego, proposed_org)
     recorded = read_history(history)
     record, record_problems = load_track_record(track_record)
     if track_record is None and recorded.measured is not None:
@@ -166,6 +181,7 @@ def bundle_build(
     ] = None,
     signing_alg: Annotated[SigningAlg, typer.Option("--signing-alg", help="The signature algorithm.")] = "RS256",
     calibration: CalibrationOption = None,
+    policy: PolicyOption = None,
 ) -> None:
     """Build an OPA bundle of the policies and profiles, signed when a key is given.
 
@@ -185,6 +201,7 @@ def docs(
     profile: ProfilesOption = None,
     all_profiles: AllProfilesOption = False,
     output: OutputFile = None,
+    policy: PolicyOption = None,
 ) -> None:
     """A Markdown reference of the policies and profiles, for compliance reviewers.
 
@@ -196,8 +213,46 @@ def docs(
     emit(policy_docs.render(paths.rego_dir(), selected, clock.now()), output)
 
 
+def test(
+    folders: Annotated[
+        Optional[list[Path]],
+        typer.Argument(file_okay=False, help="Organisation policy folders, beside HITL_POLICY_PATH's."),
+    ] = None,
+) -> None:
+    """Run hitl's Rego tests and the organisation's together, and show each organisation file's coverage.
+
+    Organisation tests use data.hitl.testing (docs/profiles.md): a fixture profile and manifest, and decide.
+
+    Exit 0: every test passed; 1: a test failed; 2: usage error (a folder refused); 4: a profile is invalid;
+    5: OPA could not load the policies or tests (the file and line are named).
+    """
+    policy_set.choose(folders)
+    run = rego_tests.run()
+    for failure in run.failed:
+        print(visible(f"FAIL {failure}"))
+    for file, percent in run.coverage.items():
+        print(visible(f"coverage {percent:.1f}% {file}"))
+    print(f"{run.passed} passed, {len(run.failed)} failed")
+    raise typer.Exit(ExitCode.NEEDS_HUMAN if run.failed else ExitCode.OK)
+
+
+def init(
+    folder: Annotated[Path, typer.Argument(file_okay=False, help="The new repository's folder (new or empty).")],
+    name: Annotated[str, typer.Option("--name", help="The organisation profile's name.")] = "organisation",
+) -> None:
+    """Scaffold an organisation policy repository: an example rule with its schema, defaults and tests, a profile,
+    a plan, a README, GitHub Actions and GitLab CI jobs and a pre-commit configuration.
+
+    Exit 0: written; 2: the folder is not empty, or the name is not a profile name.
+    """
+    for written in init_repository.scaffold(folder, name):
+        print(visible(str(folder / written)))
+
+
 def register(app: typer.Typer, profile_app: typer.Typer) -> None:
     app.command("diff")(guarded(diff))
+    app.command("test")(guarded(test))
+    app.command("init")(guarded(init))
     app.command("docs")(guarded(docs))
     bundle_app = typer.Typer(help="OPA bundles for a fleet of OPA servers.", no_args_is_help=True)
     bundle_app.command("build")(guarded(bundle_build))

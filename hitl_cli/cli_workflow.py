@@ -17,7 +17,8 @@ from pydantic_core import to_jsonable_python
 
 from hitl_cli import audit, clock
 from hitl_cli.cli_common import (
-    InputPaths, OpaCaFileOption, OpaTokenFileOption, OpaUrlOption, ProfileOption, StateOption, TrackRecordOption, guarded,
+    InputPaths, OpaCaFileOption, OpaTokenFileOption, OpaUrlOption, PolicyOption, ProfileOption, StateOption, TrackRecordOption,
+    guarded,
 )
 from hitl_cli.documents import input_files
 from hitl_cli.engine.endpoint import remote_endpoint
@@ -87,6 +88,7 @@ def submit(
     opa_url: OpaUrlOption = None,
     opa_token_file: OpaTokenFileOption = None,
     opa_ca_file: OpaCaFileOption = None,
+    policy: PolicyOption = None,
 ) -> None:
     """Decide each manifest and record it as a request; prints the request ids.
 

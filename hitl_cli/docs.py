@@ -13,7 +13,7 @@ from datetime import datetime
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hitl_cli.policy_files import policy_files
+from hitl_cli import policy_set
 from hitl_cli.engine.binary import find_opa
 from hitl_cli.errors import EngineError
 from hitl_cli.models import Profile
@@ -66,9 +66,16 @@ def _ref(path: list[dict]) -> str:
 
 
 def policy_packages(rego: Path) -> list[Package]:
-    """Every policy package (tests excluded) with its rules' annotations, from `opa inspect`; a folder
-    hitl_cli.policy_files refuses (missing, empty, holding a link) is an EngineError."""
-    policy_files(rego)
+    """Every policy package (tests excluded) of the folder and of the organisation folders (hitl_cli.policy_set)
+    with its rules' annotations, from `opa inspect`; a folder refused is an error."""
+    policies = policy_set.current(rego)
+    packages: dict[str, Package] = {}
+    for folder in [policies.shipped, *(files.folder for files in policies.org)]:
+        _inspect_into(folder, packages)
+    return sorted(packages.values(), key=_reading_order)
+
+
+def _inspect_into(rego: Path, packages: dict[str, Package]) -> None:
     command = [str(find_opa()), "inspect", "--annotations", "--format", "json", str(rego)]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=INSPECT_TIMEOUT_SECONDS)
@@ -79,7 +86,6 @@ def policy_packages(rego: Path) -> list[Package]:
         raise EngineError(f"opa inspect gave no usable answer: {error}") from None
     if not isinstance(inspected, dict):
         raise EngineError(f"opa inspect failed: {' '.join((done.stderr or '').split()) or done.returncode}")
-    packages: dict[str, Package] = {}
     for entry in inspected.get("annotations") or []:
         where = entry["location"]["file"]
         if where.endswith("_test.rego"):
@@ -94,7 +100,6 @@ def policy_packages(rego: Path) -> list[Package]:
         else:
             owner = ref.rsplit(".", 1)[0]
             packages.setdefault(owner, Package(owner, where)).rules.append({"name": ref.rsplit(".", 1)[1], **notes})
-    return sorted(packages.values(), key=_reading_order)
 
 
 def _reading_order(package: Package) -> tuple[int, str]:

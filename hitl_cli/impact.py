@@ -37,7 +37,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from hitl_cli.escaping import json_text
-from hitl_cli import paths
+from hitl_cli import paths, policy_set
 from hitl_cli.engine import policy_engine
 from hitl_cli.engine.pipeline import DecisionPipeline
 from hitl_cli.errors import ExitCode, Problem
@@ -64,6 +64,7 @@ class Side(BaseModel):
     profile: str
     source: str
     rego: str
+    policy: list[str]  # the organisation folders
 
 
 class Transition(BaseModel):
@@ -121,9 +122,14 @@ class Candidate:
     profile: Profile
     source: Path
     rego: Path | None = None  # the checkout's rego/ (or HITL_REGO_DIR)
+    org: tuple[Path, ...] | None = None  # the organisation folders (hitl_cli.policy_set); the configured ones by default
 
     def side(self) -> Side:
-        return Side(profile=self.profile.name, source=str(self.source), rego=str(self.rego or paths.rego_dir()))
+        org = policy_set.org_folders() if self.org is None else self.org
+        return Side(
+            profile=self.profile.name, source=str(self.source), rego=str(self.rego or paths.rego_dir()),
+            policy=[str(folder) for folder in org],
+        )
 
 
 def _reason_keys(decision: Decision) -> set[str]:
@@ -193,8 +199,10 @@ def diff(
     """Decide every manifest on both sides, with the same calibration file (nothing is reported if either side
     fails: EngineError)."""
     with ExitStack() as running:
-        before_engine = running.enter_context(policy_engine([current.profile], None, current.rego, calibration))
-        after_engine = running.enter_context(policy_engine([candidate.profile], None, candidate.rego, calibration))
+        before_engine = running.enter_context(policy_engine([current.profile], None, current.rego, calibration, current.org))
+        after_engine = running.enter_context(
+            policy_engine([candidate.profile], None, candidate.rego, calibration, candidate.org)
+        )
         after_engine.now = before_engine.now  # one moment for both sides: a waiver expires for both or neither
         before = _decide_all(before_engine, current.profile, record, manifests) if manifests else []
         after = _decide_all(after_engine, candidate.profile, record, manifests) if manifests else []

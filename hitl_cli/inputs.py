@@ -9,7 +9,7 @@ from hitl_cli.documents import Document, read_documents
 from hitl_cli.errors import InvalidInput, Problem, UsageError
 from hitl_cli.models import ActionManifest, AgentRecord, Profile, TrackRecord
 from hitl_cli.validation import validate
-from hitl_cli import clock, floor, paths, settings
+from hitl_cli import clock, floor, paths, policy_set, settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,12 +101,13 @@ def available_profile_files() -> list[Path]:
     return sorted(p for p in folder.glob("*") if p.suffix in (".yaml", ".yml", ".json")) if folder.is_dir() else []
 
 
-def load_profile(path: Path, enforce_floor: bool = True) -> Profile:
+def load_profile(path: Path, enforce_floor: bool = True, policies: policy_set.PolicySet | None = None) -> Profile:
     """A profile that is not wholly valid is unusable: every problem is raised together.
 
     A profile below the floor (hitl_cli/floor.py: a waiver too broad, too long or covering what no waiver may,
     a shortened unwaivable or unoverridable list) is refused too, unless enforce_floor is off: `profile lint`
-    reports those as findings instead."""
+    reports those as findings instead. Its `rules` settings are checked against the organisation rules of
+    `policies` (the configured ones by default) and filled in with their defaults."""
     documents, problems = read_documents(path, allow_aliases=True)
     if problems:
         raise InvalidInput(problems)
@@ -117,6 +118,10 @@ def load_profile(path: Path, enforce_floor: bool = True) -> Profile:
     problems += [Problem(str(path), field, message) for field, message in Profile.consistency_problems(data)]
     if problems:
         raise InvalidInput(problems)
+    rules, problems = (policies or policy_set.current()).settings(profile.rules)
+    if problems:
+        raise InvalidInput([Problem(str(path), field, message) for field, message in problems])
+    profile = profile.model_copy(update={"rules": rules})
     below_floor = floor.findings(profile, str(path), clock.now()) if enforce_floor else []
     if below_floor:
         raise InvalidInput(below_floor)

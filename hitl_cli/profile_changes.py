@@ -192,6 +192,10 @@ FIELD_KINDS: dict[str, Kind] = {
     "statements.kinds.*": ANY_CHANGE,
     # who is told, where and when: no decision, tier or approval depends on it
     "notifications": NEUTRAL,
+    # an organisation rule's settings: a rule's settings come and go with the rule, which only adds reasons;
+    # which way a changed setting moves the gate is the rule's own business, so any change may loosen
+    "rules": Keyed(added=NEUTRAL_MOVE, removed=LOOSER),
+    "rules.*": ANY_CHANGE,
 }
 
 

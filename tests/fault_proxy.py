@@ -28,10 +28,15 @@ class QuietHandler(http.server.BaseHTTPRequestHandler):
 
 
 def truthful_get(path: str) -> bytes:
-    """What a real `hitl serve` answers to hitl's look-ups: the loaded profiles and their policy revisions."""
+    """What a real `hitl serve` answers to hitl's look-ups: its OPA version, the loaded profiles and their policy
+    revisions."""
+    from hitl_cli.engine.binary import supported_opa_version
+    from hitl_cli.engine.client import OPA_VERSION_PATH
     from hitl_cli.engine.revisions import REVISIONS_PATH, expected_revision
     from hitl_cli.inputs import load_all_profiles
 
+    if path == OPA_VERSION_PATH:
+        return json.dumps({"result": supported_opa_version().removeprefix("v")}).encode()
     profiles = load_all_profiles()
     if path == REVISIONS_PATH:
         return json.dumps({"result": {profile.name: expected_revision(profile) for profile in profiles}}).encode()

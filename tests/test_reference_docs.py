@@ -58,3 +58,26 @@ def test_every_manifest_field_is_in_the_manifest_reference():
 def test_the_references_never_link_outside_the_project():
     for text in (CLI_DOC, MANIFEST_DOC):
         assert "../shared" not in text and "](spec/" not in text
+
+
+PROFILES_DOC = (ROOT / "docs" / "profiles.md").read_text()
+
+
+def _field_paths(model: type[BaseModel], prefix: str = ""):
+    for name, field in model.model_fields.items():
+        yield prefix + name
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            yield from _field_paths(annotation, f"{prefix}{name}.")
+
+
+def test_every_profile_field_is_in_the_profile_reference():
+    from hitl_cli.models import Profile
+
+    for path in _field_paths(Profile):
+        leaf = path.rsplit(".", 1)[-1]
+        assert f"`{path}" in PROFILES_DOC or f".{leaf}`" in PROFILES_DOC or f"`{leaf}`" in PROFILES_DOC, path
+
+
+def test_the_readme_links_the_profile_reference():
+    assert "(docs/profiles.md)" in (ROOT / "README.md").read_text()

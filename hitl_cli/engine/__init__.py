@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from hitl_cli import paths
+from hitl_cli import policy_set
 from hitl_cli.calibration import storage as calibration_storage
 from hitl_cli.engine.access import ServeAccess
 from hitl_cli.engine.client import PolicyClient
@@ -17,7 +17,6 @@ from hitl_cli.engine.revisions import publish_revisions
 from hitl_cli.engine.server import LocalOpaServer
 from hitl_cli.errors import UsageError
 from hitl_cli.models import Profile
-from hitl_cli.policy_files import policy_files
 from hitl_cli.statements import load_parser_in_background
 
 
@@ -36,12 +35,10 @@ def write_policy_data(profiles: list[Profile], folder: Path, calibration: Path |
     return target
 
 
-def policy_sources(data_file: Path, rego: Path | None = None) -> list[Path]:
-    """The policy folder (the checkout's rego/ unless another is given) and the profiles' data file; a folder
-    hitl_cli.policy_files refuses (missing, empty, holding a link) is an EngineError before OPA starts."""
-    rego = rego or paths.rego_dir()
-    policy_files(rego)
-    return [rego, data_file]
+def policy_sources(data_file: Path, rego: Path | None = None, org: tuple[Path, ...] | None = None) -> list[Path]:
+    """The policies (the checkout's rego/ unless another is given, and the organisation's rules,
+    hitl_cli.policy_set) and the profiles' data file; a folder refused is an error before OPA starts."""
+    return [*policy_set.current(rego, org).sources(), data_file]
 
 
 # A long-lived server answers one decision at a time: collecting garbage less often (a larger heap, still tens
@@ -74,12 +71,17 @@ def serve_sources(sources: list[Path], address: str, access: ServeAccess, extra_
 
 @contextmanager
 def policy_engine(
-    profiles: list[Profile], remote: OpaEndpoint | None, rego: Path | None = None, calibration: Path | None = None
+    profiles: list[Profile],
+    remote: OpaEndpoint | None,
+    rego: Path | None = None,
+    calibration: Path | None = None,
+    org: tuple[Path, ...] | None = None,
 ) -> Iterator[PolicyClient]:
     """A client for decisions under the given profiles; a local OPA lives exactly as long as the block.
 
     remote: a running OPA (--opa-url), believed only once it serves the expected policy revisions.
     rego: another policy folder for the local OPA (`hitl diff --candidate-rego`); the checkout's by default.
+    org: other organisation folders for the local OPA (`hitl diff --candidate-policy`); the configured ones by default.
     calibration: the calibration file the engine loads (hitl_cli.calibration.storage); none by default."""
     load_parser_in_background()  # ready by the time decisions are asked for, at no cost to a single evaluate
     if remote is not None:
@@ -87,13 +89,14 @@ def policy_engine(
         try:
             for profile in profiles:
                 client.require_profile(profile.name)
+            client.require_supported_opa()
             client.require_served_revisions()
             yield client
         finally:
             client.close()
         return
     with tempfile.TemporaryDirectory(prefix="hitl-") as folder:
-        sources = policy_sources(write_policy_data(profiles, Path(folder), calibration), rego)
+        sources = policy_sources(write_policy_data(profiles, Path(folder), calibration), rego, org)
         with LocalOpaServer(sources) as server:
             client = PolicyClient(server.endpoint, profiles, calibration)
             try:

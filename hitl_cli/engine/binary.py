@@ -1,6 +1,8 @@
-"""Finding the opa binary: HITL_OPA_BIN, then the project's tools folder, then PATH."""
+"""Finding the opa binary (HITL_OPA_BIN, then the project's tools folder, then PATH) and refusing one older than
+the release hitl supports."""
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -46,3 +48,37 @@ def opa_version(opa: Path) -> str:
         if line.startswith("Version: "):
             return "v" + line.removeprefix("Version: ").strip()
     raise EngineError(f"OPA at {opa} did not tell its version")
+
+
+_RELEASE = re.compile(r"v?(\d+)\.(\d+)\.(\d+)")
+
+
+def _release(version: object) -> tuple[int, int, int] | None:
+    match = _RELEASE.match(version) if isinstance(version, str) else None
+    return tuple(int(part) for part in match.groups()) if match else None
+
+
+def require_supported(version: object, where: str) -> None:
+    """EngineError (exit 5) naming both versions when `version` (as OPA reports it) is older than the supported one,
+    or is not a version at all."""
+    supported = supported_opa_version()
+    found = _release(version)
+    if found is None:
+        shown = "none" if version is None else repr(version if isinstance(version, str) else str(version))[:40]
+        raise EngineError(f"{where} did not tell a usable version ({shown}); hitl supports OPA {supported} or newer")
+    if found < _release(supported):
+        raise EngineError(f"{where} is OPA v{'.'.join(map(str, found))}, older than {supported}, the release hitl supports")
+
+
+def run_opa(arguments: list[str], timeout: float) -> subprocess.CompletedProcess:
+    """`opa ARGUMENTS...`, its output captured; EngineError when it cannot run or does not finish in time."""
+    try:
+        return subprocess.run([str(find_opa()), *arguments], capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise EngineError(f"opa {arguments[0]} did not finish within {timeout:g}s") from None
+    except OSError as error:
+        raise EngineError(f"opa {arguments[0]} could not run: {error.strerror}") from None
+
+
+def require_supported_binary(opa: Path) -> None:
+    require_supported(opa_version(opa), f"the opa binary at {opa}")

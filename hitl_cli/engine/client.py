@@ -8,18 +8,23 @@ from pydantic import TypeAdapter, ValidationError
 
 from hitl_cli import clock, settings
 from hitl_cli.engine import consistency, revisions, transport
+from hitl_cli.engine.binary import require_supported
 from hitl_cli.engine.endpoint import OpaEndpoint
 from hitl_cli.errors import EngineError
 from hitl_cli.models import Decision, Profile
+from hitl_cli.models.common import TIERS
 from hitl_cli.models.decision import Reason
 from hitl_cli.models.trust import TrustStanding
 from hitl_cli.statements import analysis_json
 
 DECISIONS_PATH = "/v1/data/hitl/main/decisions"
 DECISIONS_WHAT = "data.hitl.main.decisions"
+UNTIERED_PATH = "/v1/data/hitl/main/untiered"
+UNTIERED_WHAT = "data.hitl.main.untiered"
 TRUST_LEVELS_PATH = "/v1/data/hitl/trust_levels/levels"
 TRUST_LEVELS_WHAT = "data.hitl.trust_levels.levels"
 PROFILES_PATH = "/v1/data/hitl/profiles"
+OPA_VERSION_PATH = "/v1/data/hitl/runtime/opa_version"
 _DECISION_LIST = TypeAdapter(list[Decision])
 
 
@@ -75,6 +80,11 @@ class PolicyClient:
             known = ", ".join(sorted(names)) or "none"
             raise EngineError(f"profile {name!r} is not loaded in OPA at {self.url} (loaded: {known})")
 
+    def require_supported_opa(self) -> None:
+        """A remote OPA must be at least the release hitl supports (it says so through hitl.runtime)."""
+        body = self._call("the OPA version", lambda: self._http.get(OPA_VERSION_PATH))
+        require_supported(body.get("result") if isinstance(body, dict) else None, f"OPA at {self.url}")
+
     def require_served_revisions(self) -> None:
         """A remote OPA must serve, for every profile, the policy revision hitl computes locally (one request)."""
         body = self._call(revisions.REVISIONS_WHAT, lambda: self._http.get(revisions.REVISIONS_PATH))
@@ -124,7 +134,7 @@ class PolicyClient:
         )
         answer = self._call(DECISIONS_WHAT, lambda: self._http.post(DECISIONS_PATH, body))
         if not isinstance(answer, dict) or "result" not in answer:
-            raise EngineError(f"policy returned no decision ({DECISIONS_WHAT} is undefined)")
+            raise EngineError(f"policy returned no decision ({DECISIONS_WHAT} is undefined){self._untiered(body)}")
         result = consistency.require_count(answer["result"], len(ids))
         try:
             decisions = _DECISION_LIST.validate_python(result)
@@ -136,6 +146,19 @@ class PolicyClient:
         for decision in decisions:
             decision.reasons = [self._reasons.setdefault((r.code, r.tier, r.message), r) for r in decision.reasons]
         return decisions
+
+    def _untiered(self, body: bytes) -> str:
+        """Why a batch got no decision, when a rule gave a reason a value that is not a tier: that rule, named."""
+        answer = self._call(UNTIERED_WHAT, lambda: self._http.post(UNTIERED_PATH, body))
+        found = answer.get("result") if isinstance(answer, dict) else None
+        if not isinstance(found, list) or not found or not isinstance(found[0], dict):
+            return ""
+        reason = found[0].get("reason")
+        tier = reason.get("tier") if isinstance(reason, dict) else None
+        return (
+            f": rule hitl.rules.{str(found[0].get('rule'))[:80]} gave a reason whose tier "
+            f"{json.dumps(tier)[:80]} is not a tier ({', '.join(TIERS)})"
+        )
 
     def trust_levels(self, profile: str, track_record: dict) -> dict[str, TrustStanding]:
         """Each agent's granted, supported and effective level, and the levels it may be promoted to now."""

@@ -11,8 +11,9 @@ from pathlib import Path
 
 from hitl_cli import settings
 from hitl_cli.engine.access import ServeAccess
-from hitl_cli.engine.binary import find_opa
+from hitl_cli.engine.binary import find_opa, require_supported_binary
 from hitl_cli.engine.endpoint import OpaEndpoint
+from hitl_cli.engine.rego_errors import rego_error
 from hitl_cli.engine.transport import healthy
 from hitl_cli.errors import EngineError
 
@@ -79,6 +80,7 @@ class LocalOpaServer:
 
     def __enter__(self) -> "LocalOpaServer":
         opa = find_opa()
+        require_supported_binary(opa)
         self._access_folder = tempfile.TemporaryDirectory(prefix="hitl-access-")
         authz = self.access.write_policy(Path(self._access_folder.name))
         try:
@@ -110,7 +112,7 @@ class LocalOpaServer:
         deadline = time.monotonic() + limit
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise EngineError(f"OPA exited during start-up (code {self.process.returncode}): {self._last_log_line()}")
+                raise EngineError(f"OPA exited during start-up (code {self.process.returncode}): {self._start_failure()}")
             if healthy(endpoint, timeout=0.5):
                 return
             time.sleep(0.01)
@@ -120,12 +122,12 @@ class LocalOpaServer:
         """Block until OPA exits by itself (hitl serve); Ctrl-C or SIGTERM unwinds through __exit__."""
         return self.process.wait()
 
-    def _last_log_line(self) -> str:
+    def _start_failure(self) -> str:
+        """Why OPA did not start, from its log: each policy error with its file and line (hitl_cli.engine.rego_errors)."""
         if self._log is None:
             return "see its output above"
         self._log.seek(0)
-        lines = [line.strip() for line in self._log.read().decode(errors="replace").splitlines() if line.strip()]
-        return lines[-1] if lines else "no output"
+        return rego_error(self._log.read().decode(errors="replace"))
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

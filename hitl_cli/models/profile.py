@@ -4,7 +4,7 @@ Nothing here has a default: a profile states every value, so no threshold hides 
 """
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, Field, StringConstraints, ValidationError, field_validator
 
@@ -263,6 +263,9 @@ class Profile(StrictModel):
     templates: str | None = None
     # Delivery of interrupts and digests (hitl deliver): channels, routes, schedule, retries.
     notifications: Notifications
+    # The settings of the organisation's own rules (hitl_cli/policy_set.py), by rule name: each entry is checked
+    # against the JSON Schema beside its rule, and a loaded profile holds them with the rule's defaults filled in.
+    rules: dict[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,62}$")], dict[str, Any]] = {}
 
     @staticmethod
     def consistency_problems(data: dict) -> list[tuple[str, str]]:

@@ -208,3 +208,11 @@ _fallback_complete(fallback) if {
 _nullable_number(x) if is_null(x)
 
 _nullable_number(x) if is_number(x)
+
+# METADATA
+# title: Rule settings
+# description: |
+#   The settings of the organisation rule `name` (a package hitl.rules.<name> in a --policy folder): the
+#   profile's rules.<name> over the defaults beside the rule, checked against the rule's JSON Schema before
+#   OPA sees them. Undefined for a rule that takes no settings.
+rule_setting(name) := profile.rules[name]

@@ -34,3 +34,9 @@ test_missing_value_is_incomplete if {
 	not config.complete with input as {"profile": "fx"}
 		with data.hitl.profiles as fx.profiles_with({"budget": {"per_action_usd": "100"}})
 }
+
+test_rule_setting_is_the_profiles_entry if {
+	profiles := {"p": {"rules": {"sox": {"tables": ["t"]}}}}
+	config.rule_setting("sox") == {"tables": ["t"]} with data.hitl.profiles as profiles with input.profile as "p"
+	not config.rule_setting("other") with data.hitl.profiles as profiles with input.profile as "p"
+}

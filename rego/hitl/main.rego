@@ -123,10 +123,29 @@ decisions := ds if {
 	config.complete
 	ds := [d |
 		some i, m in input.manifests
-		d := _decision with input as {
-			"profile": input.profile, "track_record": _track_record, "now": _now, "history": _history,
-			"manifest": m, "statement_facts": object.get(input, ["statement_facts", i], null),
-		}
+		d := _decision with input as _manifest_input(i, m)
 	]
 	count(ds) == count(input.manifests)
+}
+
+# The input of manifest i of the batch.
+_manifest_input(i, m) := {
+	"profile": input.profile, "track_record": _track_record, "now": _now, "history": _history,
+	"manifest": m, "statement_facts": object.get(input, ["statement_facts", i], null),
+}
+
+# METADATA
+# title: Reasons without a tier
+# description: |
+#   For the batch in input.manifests: each reason whose tier is not a tier, with the rule package that gave it
+#   ({rule, reason}). No decision can be made then (decisions is undefined); hitl asks this to name the rule.
+untiered contains found if {
+	some i, m in input.manifests
+	some found in _untiered with input as _manifest_input(i, m)
+}
+
+_untiered contains {"rule": name, "reason": r} if {
+	some name
+	some r in data.hitl.rules[name].reasons
+	not tiers.rank[object.get(r, "tier", null)]
 }

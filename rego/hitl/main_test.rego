@@ -200,3 +200,16 @@ test_batch_with_a_manifest_without_decision_is_undefined if {
 	not main.decisions with input as {"profile": "fx", "track_record": fx.trusted, "manifests": _batch}
 		with data.hitl.profiles as {"fx": no_tier}
 }
+
+test_a_reason_without_a_tier_is_named_with_its_rule if {
+	batch := {"profile": "fx", "track_record": fx.trusted, "manifests": [fx.manifest]}
+	odd := {{"code": "odd", "tier": "maybe", "message": "m"}}
+	not main.decisions with input as batch with data.hitl.profiles as fx.profiles with data.hitl.rules.odd.reasons as odd
+	found := main.untiered with input as batch with data.hitl.profiles as fx.profiles with data.hitl.rules.odd.reasons as odd
+	found == {{"rule": "odd", "reason": {"code": "odd", "tier": "maybe", "message": "m"}}}
+}
+
+test_no_reason_without_a_tier if {
+	batch := {"profile": "fx", "track_record": fx.trusted, "manifests": [fx.manifest]}
+	count(main.untiered) == 0 with input as batch with data.hitl.profiles as fx.profiles
+}
