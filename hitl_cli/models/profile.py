@@ -281,7 +281,7 @@ def _shared_keys(people: list) -> list[tuple[str, str]]:
             if blob is None:
                 continue
             if blob in owners and owners[blob] != str(person.get("name")):
-                problems.append((f"approvals.people[{index}].keys[{key_index}]", f"is {ascii(owners[blob])}'s key too"))
+                problems.append((f"approvals.people[{index}].keys[{key_index}]", f"is also the key of {ascii(owners[blob])}"))
             owners.setdefault(blob, str(person.get("name")))
     return problems
 

@@ -166,7 +166,7 @@ def test_verdict_files_for_another_manifest_revision_person_or_key_are_reported_
     assert all("another manifest" in line for line in lines if "garbage" not in line)
 
     same_manifest = ws.root / "plan.yaml"
-    result = check(ws, same_manifest, "--approvals", carried)
+    result = check(ws, same_manifest, "--approvals", carried, "--state", ws.root / "no-store.db")  # not the store
     assert result.returncode == 1
     assert "another policy revision" in result.stderr
     assert "does not count: its signature does not verify" in result.stderr  # bob's name on alice's signature
@@ -247,3 +247,25 @@ def test_erasing_the_tail_and_rewriting_the_head_is_caught_by_the_published_head
     gated = check(ws, ws.root / "plan.yaml", "--expect-head", head)
     assert gated.returncode == 8
     assert ws.hitl("audit", "verify", "--expect-head", "2:nothex").returncode == 2
+
+
+def test_profile_validate_checks_keys_roles_and_the_people_file(ws):
+    people = ws.profiles / "people" / "default.yaml"
+    data = yaml.safe_load(people.read_text())
+    data["people"][0]["keys"] = ["ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7 rsa-is-not-accepted"]
+    data["people"][1]["roles"] = ["approver", "benevolent_dictator"]
+    data["people"][2]["keys"] = [data["people"][3]["keys"][0]]  # one key, two people
+    people.write_text(yaml.safe_dump(data, sort_keys=False))
+    result = ws.hitl("profile", "validate", "default")
+    assert result.returncode == 4
+    assert f"{people}: people[0].keys[0]: expected an OpenSSH ed25519 public key" in result.stderr
+    assert f"{people}: people[1].roles[1]: " in result.stderr
+    data = yaml.safe_load(people.read_text())
+    data["people"][0]["keys"] = data["people"][4]["keys"]
+    data["people"][1]["roles"] = ["approver"]
+    people.write_text(yaml.safe_dump(data, sort_keys=False))
+    shared = ws.hitl("profile", "validate", "default")
+    assert shared.returncode == 4 and "approvals.people[4].keys[0]: is also the key of 'alice'" in shared.stderr, shared.stderr
+    people.unlink()
+    missing = ws.hitl("profile", "validate", "default")
+    assert missing.returncode == 4 and "approvals.people: people file" in missing.stderr
