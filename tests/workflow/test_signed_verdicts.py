@@ -15,7 +15,7 @@ import yaml
 
 from hitl_cli import audit
 from hitl_cli.canonical import canonical_json
-from workflow.support import keyed_person, make_workspace, tier_manifest
+from .support import keyed_person, make_workspace, tier_manifest
 
 NAMESPACE = "hitl-verdict"
 
