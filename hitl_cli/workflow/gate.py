@@ -88,6 +88,7 @@ def honour_files(result: RunResult, profile_ref: str, folder: Path, state: Path)
         elif not item.may_run:
             groups.setdefault((item.loaded.id, statement.request_id, statement.tier), []).append((name, carried_file))
     cleared: dict[str, Clearance] = {}
+    rejected: set[str] = set()  # a rejection is final for the manifest, whichever request id it was given under
     for (manifest_id, request_id, tier), files in groups.items():
         item = next(item for item in result.evaluated if item.loaded.id == manifest_id)
         request = _carried_request(item, request_id, tier, files, context, source)
@@ -95,8 +96,11 @@ def honour_files(result: RunResult, profile_ref: str, folder: Path, state: Path)
         for ignored in found.ignored:
             name = next(name for name, f in files if f.verdict() == ignored.verdict)
             problems.append(Problem(name, "statement", f"does not count: {ignored.why}; ignored"))
-        if found.may_run and manifest_id not in cleared:
+        if found.status == "rejected":
+            rejected.add(manifest_id)
+        elif found.may_run and manifest_id not in cleared:
             cleared[manifest_id] = _clearance(request_id, found, f"by verdict files in {folder}")
+    cleared = {manifest_id: found for manifest_id, found in cleared.items() if manifest_id not in rejected}
     return replace(result, evaluated=[_approved(item, cleared) for item in result.evaluated]), problems
 
 

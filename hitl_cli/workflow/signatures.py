@@ -40,6 +40,9 @@ def judge(request: Request, verdict: Verdict, profile: Profile, now: datetime) -
 
 
 def _not_allowed(request: Request, verdict: Verdict, profile: Profile, now: datetime) -> str | None:
+    refused_name = names.problem(verdict.person)
+    if refused_name:
+        return f"its person {ascii(verdict.person)} {refused_name}"
     if names.same(verdict.person, request.agent):
         return f"{verdict.person} is the agent that asked"
     person = profile.approvals.person(verdict.person)

@@ -269,3 +269,15 @@ def test_profile_validate_checks_keys_roles_and_the_people_file(ws):
     people.unlink()
     missing = ws.hitl("profile", "validate", "default")
     assert missing.returncode == 4 and "approvals.people: people file" in missing.stderr
+
+
+def test_a_signed_rejection_among_the_verdict_files_is_final(ws, tmp_path_factory):
+    other = make_workspace(tmp_path_factory.mktemp("other"))  # another reviewer's store, same policies
+    carried = ws.root / "approvals"
+    for workspace, verdict in ((ws, ("approve", "--by", "alice")), (other, ("reject", "--by", "bob", "--reason", "no"))):
+        workspace.submit([tier_manifest("single_approval")])
+        assert workspace.hitl(verdict[0], "m-single_approval", *verdict[1:], "--attest", carried).returncode == 0
+    result = check(ws, ws.root / "plan.yaml", "--approvals", carried, "--state", ws.root / "no-store.db")
+    assert result.returncode == 1 and "NEEDS APPROVAL" in result.stdout, result.stdout + result.stderr
+    (next(p for p in carried.glob("*.verdict.json") if '"reject"' in p.read_text())).unlink()
+    assert check(ws, ws.root / "plan.yaml", "--approvals", carried, "--state", ws.root / "no-store.db").returncode == 0
