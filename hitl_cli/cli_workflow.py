@@ -145,12 +145,14 @@ def approve(
     format: FormatOption = "text",
     state: StateOption = None,
 ) -> None:
-    """Approve a request.
+    """Approve a request, signed with --key (an OpenSSH ed25519 private key the profile lists for --by).
 
-    Two approvals come from two people; nobody approves twice; the agent that asked never approves;
-    escalations only by the profile's escalation reviewers; blocked requests only by override.
+    Only the profile's people with the approver or escalation_reviewer role approve; two approvals come from two
+    people; nobody approves twice; the agent that asked never approves; escalations only by escalation reviewers;
+    blocked requests only by override. Unsigned, it counts only where the profile's
+    approvals.unsigned_verdicts_count allows. --attest DIR also writes the signed verdict file for CI.
 
-    Exit 0: recorded; 6: refused by a rule; 7: no such request.
+    Exit 0: recorded; 6: refused by a rule (or it would not count); 7: no such request.
     """
     _decided(verdicts.give_verdict(state_path(state), request_id, "approve", by, reason, key), attest, format)
 
