@@ -136,6 +136,13 @@ class Decider(StrictModel):
     keys: Annotated[list[PublicKeyLine], Field(min_length=1)]
 
 
+def _or_a_people_file(schema: dict) -> None:
+    """In a profile file, `people` may instead name the YAML file that lists them (hitl_cli.people)."""
+    listed = dict(schema)
+    schema.clear()
+    schema["anyOf"] = [listed, {"type": "string", "minLength": 1, "description": "a people file, relative to the profile"}]
+
+
 class ApprovalPolicy(StrictModel):
     """`people` may be written in the profile as the path of a YAML file (relative to the profile) holding
     `people: [...]`, so that a compliance team can own it; hitl_cli.inputs reads it in."""
@@ -143,7 +150,7 @@ class ApprovalPolicy(StrictModel):
     required: dict[Tier, Annotated[int, Field(ge=0)]]
     lifetime_hours: Annotated[float, Field(gt=0.0)]
     unsigned_verdicts_count: bool
-    people: list[Decider]
+    people: Annotated[list[Decider], Field(json_schema_extra=_or_a_people_file)]
 
     def holding(self, role: Role) -> list[str]:
         """The names of the people who hold a role."""
