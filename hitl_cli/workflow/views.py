@@ -9,7 +9,6 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from hitl_cli.models import ActionManifest, Decision, names
-from hitl_cli.models.profile import VERDICT_ROLES
 from hitl_cli.models.workflow import Request, RequestStatus, Review, Verdict
 from hitl_cli.signing import sshsig
 from hitl_cli.store import outbox, records
@@ -18,7 +17,7 @@ from hitl_cli.workflow.policy_context import PolicyContext, PolicyContexts
 from hitl_cli.workflow.status import Standing, lifetime, standing
 
 ANYONE = "YOUR_NAME"
-KEY = "~/.ssh/id_ed25519"
+KEY = "YOUR_KEY_FILE"
 
 
 class VerdictView(BaseModel):
@@ -165,15 +164,15 @@ def _undelivered(connection: sqlite3.Connection, request_id: str | None = None) 
 
 
 def _deciders(status: RequestStatus, context: PolicyContext) -> list[str]:
-    """Who may decide it now, by the profile's roles; an empty list when the profile cannot be read."""
+    """Who may decide it now when only some of the profile's people may (by role); an empty list means any
+    approver but the agent."""
     if context.profile is None:
         return []
-    approvals = context.profile.approvals
     if status == "escalated":
-        return approvals.holding("escalation_reviewer")
+        return context.profile.approvals.holding("escalation_reviewer")
     if status == "blocked":
-        return approvals.holding("override_holder")
-    return [person.name for person in approvals.people if VERDICT_ROLES["approve"] & set(person.roles)]
+        return context.profile.approvals.holding("override_holder")
+    return []
 
 
 def _approvals(count: int, request: Request) -> str:
