@@ -31,7 +31,9 @@ from hitl_cli.cli_governance import SigningAlg, register as register_governance
 from hitl_cli.cli_learning import register as register_learning
 from hitl_cli import bundles
 from hitl_cli.store.connection import state_path
-from hitl_cli.workflow.gate import honour_store
+from hitl_cli.cli_workflow import ExpectHeadOption
+from hitl_cli.workflow.gate import honour_files, honour_store
+from hitl_cli.workflow.integrity import verify_head
 
 app = typer.Typer(
     name="hitl",
@@ -107,16 +109,29 @@ def check(
     opa_ca_file: OpaCaFileOption = None,
     state: StateOption = None,
     policy: PolicyOption = None,
+    approvals: Annotated[
+        Optional[Path],
+        typer.Option("--approvals", file_okay=False, help="A folder of signed verdict files (hitl approvals export, --attest)."),
+    ] = None,
+    expect_head: ExpectHeadOption = None,
 ) -> None:
     """Gate a plan in CI: exit 0 only when every action may run now (see the exit codes in the README).
 
     An action whose request in the state store holds every approval it needs (or an override), still
-    valid, may run; the store is only read, and only when it exists. Every report comes from the one run:
-    `--format`/`--output`, and each `--report sarif=hitl.sarif`.
+    valid, may run; the store is only read, and only when it exists. With --approvals, signed verdict files
+    clear actions under the same rules, with no store; a file that does not count is reported and ignored.
+    With --expect-head, the store must exist and its audit trail extend that head (else exit 8). Every report
+    comes from the one run: `--format`/`--output`, and each `--report sarif=hitl.sarif`.
     """
     reports = report_destinations((CheckFormat(format).value, output), report or [], CHECK_FORMATS)
     remote = remote_endpoint(opa_url, opa_token_file, opa_ca_file)
+    if expect_head is not None:
+        verify_head(state_path(state), expect_head)
     result = honour_store(_evaluate(paths, profile, track_record, remote, state_path(state)), profile, state_path(state))
+    if approvals is not None:
+        result, problems = honour_files(result, profile, approvals, state_path(state))
+        for problem in problems:
+            warn(str(problem))
     for chosen, destination in reports:
         emit(CHECK_FORMATS[chosen](result), destination)
     raise typer.Exit(result.check_exit_code())

@@ -22,17 +22,19 @@ from hitl_cli.cli_common import (
 )
 from hitl_cli.documents import input_files
 from hitl_cli.engine.endpoint import remote_endpoint
-from hitl_cli.errors import ExitCode
+from hitl_cli.errors import ExitCode, NotFound
 from hitl_cli.escaping import json_text, visible_lines
 from hitl_cli.inputs import load_profile, profile_path
 from hitl_cli.output import emit, warn
 from hitl_cli.rendering import Templates
+from hitl_cli.signing import sshsig
 from hitl_cli.store.connection import Mode, open_store, state_path
 from hitl_cli.workflow import digest as digest_entries
-from hitl_cli.workflow import integrity, queries, submission, text, trust, verdicts
+from hitl_cli.workflow import integrity, queries, submission, text, trust, verdict_files, verdicts
 from hitl_cli.workflow import stats as workflow_stats
 from hitl_cli.workflow.policy_context import PolicyContext
 from hitl_cli.workflow.track import track_record
+from hitl_cli.workflow.verdict_files import VerdictFile
 from hitl_cli.workflow.views import RequestView
 
 
@@ -54,6 +56,18 @@ RequestId = Annotated[str, typer.Argument(metavar="ID", help="The request id (`h
 ByPerson = Annotated[str, typer.Option("--by", help="Who decides: a person, never the agent that asked.")]
 OptionalReason = Annotated[Optional[str], typer.Option("--reason", help="Why.")]
 RequiredReason = Annotated[str, typer.Option("--reason", help="Why (required, non-empty).")]
+KeyOption = Annotated[
+    Optional[Path],
+    typer.Option("--key", dir_okay=False, help="Sign the verdict with this OpenSSH ed25519 private key file."),
+]
+AttestOption = Annotated[
+    Optional[Path],
+    typer.Option("--attest", file_okay=False, help="Also write the signed verdict as a file in this folder (for CI)."),
+]
+ExpectHeadOption = Annotated[
+    Optional[str],
+    typer.Option("--expect-head", metavar="SEQ:HASH", help="Fail (exit 8) unless the trail extends this head (`hitl audit head`)."),
+]
 OutputOption = Annotated[Optional[Path], typer.Option("--output", "-o", dir_okay=False, help="Write it here.")]
 
 
@@ -77,6 +91,16 @@ def _show(view: RequestView, format: TextOrJson) -> None:
 
 def _show_all(items: list[BaseModel], format: TextOrJson, as_text: str) -> None:
     emit(_json([item.model_dump(mode="json") for item in items]) if _wants_json(format) else visible_lines(as_text), None)
+
+
+def _decided(given: tuple[RequestView, VerdictFile | None], attest: Path | None, format: TextOrJson) -> None:
+    view, carried = given
+    _show(view, format)
+    if attest is not None and carried is None:
+        warn("hitl: --attest: the verdict is unsigned, so no verdict file was written (only signed verdicts travel)")
+    elif attest is not None:
+        for path in verdict_files.write(attest, [carried]):
+            warn(f"hitl: wrote {path}")
 
 
 def submit(
@@ -118,23 +142,29 @@ def approve(
     request_id: RequestId,
     by: ByPerson,
     reason: OptionalReason = None,
+    key: KeyOption = None,
+    attest: AttestOption = None,
     format: FormatOption = "text",
     state: StateOption = None,
 ) -> None:
-    """Approve a request.
+    """Approve a request, signed with --key (an OpenSSH ed25519 private key the profile lists for --by).
 
-    Two approvals come from two people; nobody approves twice; the agent that asked never approves;
-    escalations only by the profile's escalation reviewers; blocked requests only by override.
+    Only the profile's people with the approver or escalation_reviewer role approve; two approvals come from two
+    people; nobody approves twice; the agent that asked never approves; escalations only by escalation reviewers;
+    blocked requests only by override. Unsigned, it counts only where the profile's
+    approvals.unsigned_verdicts_count allows. --attest DIR also writes the signed verdict file for CI.
 
-    Exit 0: recorded; 6: refused by a rule; 7: no such request.
+    Exit 0: recorded; 6: refused by a rule (or it would not count); 7: no such request.
     """
-    _show(verdicts.give_verdict(state_path(state), request_id, "approve", by, reason), format)
+    _decided(verdicts.give_verdict(state_path(state), request_id, "approve", by, reason, key), attest, format)
 
 
 def reject(
     request_id: RequestId,
     by: ByPerson,
     reason: RequiredReason,
+    key: KeyOption = None,
+    attest: AttestOption = None,
     format: FormatOption = "text",
     state: StateOption = None,
 ) -> None:
@@ -142,13 +172,15 @@ def reject(
 
     Exit 0: recorded; 6: refused (empty reason, not allowed, already final); 7: no such request.
     """
-    _show(verdicts.give_verdict(state_path(state), request_id, "reject", by, reason), format)
+    _decided(verdicts.give_verdict(state_path(state), request_id, "reject", by, reason, key), attest, format)
 
 
 def override(
     request_id: RequestId,
     by: ByPerson,
     reason: RequiredReason,
+    key: KeyOption = None,
+    attest: AttestOption = None,
     format: FormatOption = "text",
     state: StateOption = None,
 ) -> None:
@@ -157,7 +189,7 @@ def override(
 
     Exit 0: recorded; 6: refused; 7: no such request.
     """
-    _show(verdicts.give_verdict(state_path(state), request_id, "override", by, reason), format)
+    _decided(verdicts.give_verdict(state_path(state), request_id, "override", by, reason, key), attest, format)
 
 
 def status(request_id: RequestId, format: FormatOption = "text", state: StateOption = None) -> None:
@@ -269,18 +301,37 @@ audit_app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=
 
 @audit_app.command("verify")
 @guarded
-def audit_verify(format: FormatOption = "text", state: StateOption = None) -> None:
-    """Check the hash chain, and that the tables hold exactly what it records.
+def audit_verify(format: FormatOption = "text", expect_head: ExpectHeadOption = None, state: StateOption = None) -> None:
+    """Check the hash chain, and that the tables hold exactly what it records (and that it extends the head
+    published earlier, with --expect-head).
 
     Exit 0: it verifies; 8: it does not (the first bad record is named); 7: no store.
     """
     path = state_path(state)
     with open_store(path, Mode.READ) as store, store.read() as connection:
-        check = integrity.verify(connection)
+        check = integrity.verify(connection, expect_head)
     emit(_json(check.model_dump(mode="json")) if _wants_json(format) else visible_lines(text.audit_check(check, str(path))), None)
     if not check.ok:
         warn(f"hitl: the audit trail of {path} does not verify: {check.problem}")
     raise typer.Exit(ExitCode.OK if check.ok else ExitCode.TAMPERED)
+
+
+@audit_app.command("head")
+@guarded
+def audit_head(state: StateOption = None) -> None:
+    """The head to publish outside the store (a CI variable, a ticket, a signed tag), as SEQ:HASH; later,
+    `audit verify --expect-head` and `check --expect-head` fail when the trail does not extend it.
+
+    Exit 0: printed; 8: the trail does not verify (nothing is printed); 7: no store or an empty trail.
+    """
+    path = state_path(state)
+    with open_store(path, Mode.READ) as store, store.read() as connection:
+        integrity.require_verified(connection, str(path))
+        check = integrity.verify(connection)
+    head = integrity.head_text(check)
+    if head is None:
+        raise NotFound(f"the audit trail of {path} is empty: there is no head yet")
+    emit(head + "\n", None)
 
 
 @audit_app.command("export")
@@ -290,10 +341,36 @@ def audit_export(
     output: OutputOption = None,
     state: StateOption = None,
 ) -> None:
-    """Every audit record, one JSON object per line, in order, as stored (verify before relying on it)."""
+    """Every audit record, one JSON object per line, in order, as stored (verify before relying on it). A verdict's
+    record carries its signature; `signed_with`, beside the record and outside its hash, names the key's fingerprint."""
     with open_store(state_path(state), Mode.READ) as store, store.read() as connection:
-        lines = [json_text(json.dumps(record, ensure_ascii=False, sort_keys=True)) + "\n" for record in audit.export(connection)]
+        lines = [json_text(json.dumps(_with_signer(record), ensure_ascii=False, sort_keys=True)) + "\n"
+                 for record in audit.export(connection)]
     emit("".join(lines), output)
+
+
+def _with_signer(record: dict) -> dict:
+    verdict = record["payload"].get("verdict") if isinstance(record.get("payload"), dict) else None
+    signature = verdict.get("signature") if isinstance(verdict, dict) else None
+    return {**record, "signed_with": sshsig.claimed_fingerprint(signature)} if isinstance(signature, str) else record
+
+
+approvals_app = typer.Typer(help="Signed verdicts as files, for CI without the store.", no_args_is_help=True)
+
+
+@approvals_app.command("export")
+@guarded
+def approvals_export(
+    request_id: RequestId,
+    output: Annotated[Path, typer.Option("--output", "-o", file_okay=False, help="The folder to write them in.")],
+    state: StateOption = None,
+) -> None:
+    """Write each signed verdict of a request as a file (`hitl check --approvals DIR` honours them with no store).
+
+    Unsigned verdicts are not written: a file is only worth its signature. Exit 0: written; 7: no such request.
+    """
+    written = verdict_files.write(output, queries.signed_verdicts(state_path(state), request_id))
+    emit("".join(f"{path}\n" for path in written), None)
 
 
 trust_app = typer.Typer(help="Graduated trust: the measured track record, offers and promotions.", no_args_is_help=True)
@@ -357,4 +434,5 @@ def register(app: typer.Typer) -> None:
         app.command()(guarded(command))
     app.add_typer(review_app, name="review")
     app.add_typer(audit_app, name="audit")
+    app.add_typer(approvals_app, name="approvals")
     app.add_typer(trust_app, name="trust")

@@ -17,15 +17,16 @@ from hitl_cli.models import Decision, Profile, TrackRecord
 
 @dataclass(frozen=True)
 class Clearance:
-    """A request in the state store that lets a waiting action run now, and how it got there."""
+    """A request in the state store, or signed verdict files, that let a waiting action run now, and how."""
 
     request_id: str
     status: str  # approved or overridden
     people: tuple[str, ...]  # who approved, or who overrode
+    where: str = "in the state store"
 
     def describe(self) -> str:
         by = f" by {', '.join(self.people)}" if self.people else ""
-        return f"{self.status} in the state store{by}: request {self.request_id}"
+        return f"{self.status} {self.where}{by}: request {self.request_id}"
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from hitl_cli.documents import Document, read_documents
 from hitl_cli.errors import InvalidInput, Problem, UsageError
 from hitl_cli.models import ActionManifest, AgentRecord, Profile, TrackRecord
 from hitl_cli.validation import validate
-from hitl_cli import clock, floor, paths, policy_set, settings
+from hitl_cli import clock, floor, paths, people, policy_set, settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +113,7 @@ def load_profile(path: Path, enforce_floor: bool = True, policies: policy_set.Po
         raise InvalidInput(problems)
     if len(documents) != 1 or not isinstance(documents[0].data, dict):
         raise InvalidInput([Problem(str(path), "", "a profile file holds exactly one mapping")])
-    data = documents[0].data
+    data = people.with_people(documents[0].data, path)
     profile, problems = validate(Profile, data, str(path))
     problems += [Problem(str(path), field, message) for field, message in Profile.consistency_problems(data)]
     if problems:

@@ -148,10 +148,13 @@ FIELD_KINDS: dict[str, Kind] = {
     "delivery.*": Ordered(get_args(Delivery)),
     "approvals.required.*": Number("lower"),
     "approvals.lifetime_hours": Number("higher"),
-    # more people who may decide an escalation or lift a block is looser; fewer is stricter (the gate may stall,
-    # but nothing passes that did not)
-    "approvals.escalation_reviewers": Members("added"),
-    "approvals.override_holders": Members("added"),
+    # more people, roles or keys that may decide is looser; fewer is stricter (the gate may stall, but nothing
+    # passes that did not); counting unsigned verdicts lets anyone who can type a listed name decide
+    "approvals.unsigned_verdicts_count": Flag(True),
+    "approvals.people": Keyed(added=LOOSER, removed=TIGHTER, key="name"),
+    "approvals.people.*.name": NEUTRAL,
+    "approvals.people.*.roles": Members("added"),
+    "approvals.people.*.keys": Members("added"),
     # a reviewer is flagged as rubber-stamping less often when these move the looser way
     "rubber_stamping.min_decisions": Number("higher"),
     "rubber_stamping.min_approval_rate": Number("higher"),

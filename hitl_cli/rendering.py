@@ -76,6 +76,11 @@ def when(value) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value is not None else "—"
 
 
+def signed_by(verdict: Any) -> str:
+    """A verdict's person and the key that signed it (a VerdictView), for a list of who decided."""
+    return f"{verdict.person} ({'signed with ' + verdict.signed_with if verdict.signed_with else 'UNSIGNED'})"
+
+
 def _json_value(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
@@ -116,6 +121,7 @@ class Templates:
             plain=slack_plain,
             when=when,
             reason_line=reason_line,
+            signed_by=signed_by,
         )
         return environment
 

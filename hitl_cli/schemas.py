@@ -6,10 +6,12 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from hitl_cli.models import ActionManifest, Profile, TrackRecord
+from hitl_cli.people import PeopleFile
 
 SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "action-manifest": ActionManifest,
     "profile": Profile,
+    "people": PeopleFile,
     "track-record": TrackRecord,
 }
 

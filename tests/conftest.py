@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from hitl_cli.people import with_people
+
 from hitl_cli.engine import policy_engine
 from hitl_cli.engine.binary import find_opa
 from hitl_cli.errors import EngineError
@@ -122,4 +124,7 @@ def write_yaml(path: Path, data) -> Path:
 
 
 def shipped_profile(name: str) -> dict:
-    return yaml.safe_load((ROOT / "org_profiles" / f"{name}.yaml").read_text())
+    """A shipped profile's data, with the people file it names read in, so that it stands alone wherever a test
+    writes it."""
+    path = ROOT / "org_profiles" / f"{name}.yaml"
+    return with_people(yaml.safe_load(path.read_text()), path)

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from conftest import TRUSTED_RECORD, make_manifest, shipped_profile, write_manifests, write_yaml
-from workflow.support import ISOLATED_VARIABLES, at, make_workspace, tier_manifest
+from workflow.support import ISOLATED_VARIABLES, at, keyed_person, make_workspace, tier_manifest
 
 pytestmark = pytest.mark.attack  # each test tries a way past the gate (make bench counts them)
 
@@ -36,7 +36,8 @@ def test_a_pinned_clock_and_a_pause_in_the_environment_change_nothing(tmp_path):
     submitted = installed_hitl(ws, "submit", ws.write("plan.yaml", [tier_manifest("single_approval")]),
                                "--profile", "default", "--track-record", ws.trusted_record)
     assert submitted.returncode == 1, submitted.stderr
-    approved = installed_hitl(ws, "approve", "m-single_approval", "--by", "alice", timeout=60)  # no pause
+    approved = installed_hitl(ws, "approve", "m-single_approval", "--by", "alice", "--key", keyed_person("alice")[0],
+                              timeout=60)  # no pause
     after = datetime.now(UTC)
 
     assert approved.returncode == 0 and "fault injection" not in approved.stderr, approved.stderr

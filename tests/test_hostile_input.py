@@ -5,6 +5,7 @@ where and what, and the valid one is still decided.
 """
 
 import json
+import shutil
 
 import pytest
 import yaml
@@ -125,6 +126,7 @@ def shipped_profile_text(name: str = "default") -> str:
 def test_a_profile_may_use_aliases_but_not_to_explode(tmp_path):
     sane = tmp_path / "anchors.yaml"
     text = shipped_profile_text()
+    shutil.copytree(ROOT / "org_profiles" / "people", tmp_path / "people")  # the people file it names
     sane.write_text(text.replace("environments: [dev, staging, production]", "environments: &envs [dev, staging, production]"))
     assert load_profile(sane).environments == ["dev", "staging", "production"]
     bomb = tmp_path / "bomb.yaml"

@@ -8,6 +8,7 @@ its format, and (JSON, SARIF) give back the original text exactly.
 
 import json
 import re
+import shutil
 import xml.etree.ElementTree as ET
 from urllib.parse import unquote, urlsplit
 
@@ -169,6 +170,7 @@ def test_profile_file_names_are_listed_inert(tmp_path):
     folder.mkdir()
     hostile = folder / "::stop-commands::tok\x1b[31m\u202e.yaml"
     hostile.write_text((ROOT / "org_profiles" / "default.yaml").read_text())
+    shutil.copytree(ROOT / "org_profiles" / "people", folder / "people")  # the people file it names
     listed = hitl("profile", "list", env={"HITL_PROFILES_DIR": str(folder)})
     validated = hitl("profile", "validate", hostile)
     assert listed.returncode == 0 and validated.returncode == 0, (listed.stderr, validated.stderr)

@@ -75,7 +75,7 @@ def _set(path: str, value):
     def change(data):
         *parents, last = path.split(".")
         for key in parents:
-            data = data[key]
+            data = data[int(key)] if isinstance(data, list) else data[key]
         data[last] = value
 
     return change
@@ -102,8 +102,9 @@ def _set(path: str, value):
         ("delivery.block", "none", "loosening"),
         ("approvals.required.double_approval", 1, "loosening"),
         ("approvals.lifetime_hours", 1000, "loosening"),
-        ("approvals.override_holders", ["chief-risk-officer", "intern"], "loosening"),
-        ("approvals.escalation_reviewers", ["ciso"], "tightening"),
+        ("approvals.unsigned_verdicts_count", True, "loosening"),
+        ("approvals.people.0.roles", ["approver", "escalation_reviewer", "override_holder"], "loosening"),
+        ("approvals.people.0.roles", ["approver"], "tightening"),
         ("rubber_stamping.min_decisions", 1000, "loosening"),
         ("waiver_policy.max_days", 365, "loosening"),
         ("history_novelty.enabled", True, "tightening"),  # off in bank
@@ -118,6 +119,14 @@ def _set(path: str, value):
 def test_each_field_moves_one_way(field, value, direction):
     changes = directions(_set(field, value))
     assert changes and {d for _, d in changes} == {direction}, changes
+
+
+def test_people_and_their_keys_compare_by_name():
+    stranger = {"name": "intern", "roles": ["approver"], "keys": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOX7djm5uy/eFOQ55PBOqTA1kbcFuU4Bp+isTs+dQiOy intern"]}
+    assert directions(lambda p: p["approvals"]["people"].append(stranger)) == [("approvals.people.intern", "loosening")]
+    assert directions(lambda p: p["approvals"]["people"].pop(0)) == [("approvals.people.model-risk-officer", "tightening")]
+    second_key = lambda p: p["approvals"]["people"][0]["keys"].append(stranger["keys"][0])  # noqa: E731
+    assert directions(second_key) == [("approvals.people.model-risk-officer.keys", "loosening")]
 
 
 def test_turning_history_novelty_off_loosens():

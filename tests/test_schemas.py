@@ -36,6 +36,7 @@ def _documents(path: Path):
     [
         ("action-manifest", sorted((ROOT / "examples" / "manifests").glob("*.yaml"))),
         ("profile", sorted((ROOT / "org_profiles").glob("*.yaml"))),
+        ("people", sorted((ROOT / "org_profiles" / "people").glob("*.yaml"))),
         ("track-record", [ROOT / "examples" / "track-record.yaml"]),
     ],
 )

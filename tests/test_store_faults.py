@@ -19,9 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, TRUSTED_RECORD, make_manifest, write_manifests, write_yaml
+from conftest import ROOT, TRUSTED_RECORD, make_manifest, shipped_profile, write_manifests, write_yaml
 from reliability import tally
 from test_faults import real_opa  # noqa: F401 - a fixture
+from workflow.support import keyed_person, people_entries
 
 TABLES = ("requests", "verdicts", "audit_log")
 
@@ -38,6 +39,9 @@ class Store:
         self.state = folder / "state" / "state.db"
         self.record = write_yaml(folder / "record.yaml", TRUSTED_RECORD)
         self.opa_url = opa_url
+        profile = shipped_profile("default")
+        profile["approvals"]["people"] = people_entries({"alice": ["approver"]})
+        self.profile = write_yaml(folder / "default.yaml", profile)
 
     def hitl(self, *args, preexec=None) -> subprocess.CompletedProcess:
         environment = {**os.environ, "HITL_STATE": str(self.state), "HITL_OPA_URL": self.opa_url}
@@ -48,7 +52,10 @@ class Store:
 
     def submit(self, name: str, ids: list[str], preexec=None) -> subprocess.CompletedProcess:
         plan = write_manifests(self.folder, [make_manifest(id=i, type="write", env="staging") for i in ids], name)
-        return self.hitl("submit", plan, "--profile", "default", "--track-record", self.record, preexec=preexec)
+        return self.hitl("submit", plan, "--profile", self.profile, "--track-record", self.record, preexec=preexec)
+
+    def approve(self, request_id: str, preexec=None) -> subprocess.CompletedProcess:
+        return self.hitl("approve", request_id, "--by", "alice", "--key", keyed_person("alice")[0], preexec=preexec)
 
     def rows(self) -> dict[str, list[tuple]]:
         with closing(sqlite3.connect(self.state)) as connection:
@@ -111,11 +118,11 @@ def test_submit_and_approve_on_a_broken_store_lose_nothing(store, fault):
     if fault == "read-only":
         with read_only(store.state.parent):
             submitted = store.submit("more.yaml", ["more-1"])
-            approved = store.hitl("approve", request, "--by", "alice")
+            approved = store.approve(request)
     else:
         limit = out_of_space(1024)  # smaller than one page of the write-ahead log
         submitted = store.submit("more.yaml", ["more-1"], preexec=limit)
-        approved = store.hitl("approve", request, "--by", "alice", preexec=limit)
+        approved = store.approve(request, preexec=limit)
 
     assert_failed_closed(submitted)
     assert_failed_closed(approved)
@@ -126,6 +133,6 @@ def test_submit_and_approve_on_a_broken_store_lose_nothing(store, fault):
     assert lost == 0
     assert after == before  # and nothing half-written was added
     # The store works on once the fault is gone: the same commands now succeed.
-    assert store.hitl("approve", request, "--by", "alice").returncode == 0
+    assert store.approve(request).returncode == 0
     assert store.submit("more.yaml", ["more-1"]).returncode == 1
     store.assert_sound()

@@ -6,12 +6,13 @@ Nothing here has a default: a profile states every value, so no threshold hides 
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, Field, StringConstraints, ValidationError, field_validator
+from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints, ValidationError, field_validator
 
 from hitl_cli.models import names
 from hitl_cli.models.common import AgentLevel, Delivery, Identifier, Name, PromotableLevel, Risk, StrictModel, Tier
 from hitl_cli.models.names import HumanName as Person
 from hitl_cli.models.notifications import Notifications
+from hitl_cli.signing import keys
 from hitl_cli.statements import ANALYSABLE_KINDS
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -115,11 +116,54 @@ class DeliveryPolicy(StrictModel):
     block: Delivery
 
 
+Role = Literal["approver", "escalation_reviewer", "override_holder"]
+# Which roles let a person give each verdict: an escalation reviewer approves and rejects too.
+VERDICT_ROLES: dict[str, frozenset[str]] = {
+    "approve": frozenset({"approver", "escalation_reviewer"}),
+    "reject": frozenset({"approver", "escalation_reviewer"}),
+    "override": frozenset({"override_holder"}),
+}
+
+
+def _ed25519_key(line: str) -> str:
+    keys.public_key(line)
+    return line
+
+
+PublicKeyLine = Annotated[str, StringConstraints(max_length=1024, pattern=r"^[^\r\n]*$"), AfterValidator(_ed25519_key)]
+
+
+class Decider(StrictModel):
+    """A person who may decide requests: their roles, and the OpenSSH ed25519 keys their verdicts are signed with
+    (the public-key part of a line of git's allowed_signers file)."""
+
+    name: Person
+    roles: Annotated[list[Role], Field(min_length=1)]
+    keys: Annotated[list[PublicKeyLine], Field(min_length=1)]
+
+
+def _or_a_people_file(schema: dict) -> None:
+    """In a profile file, `people` may instead name the YAML file that lists them (hitl_cli.people)."""
+    listed = dict(schema)
+    schema.clear()
+    schema["anyOf"] = [listed, {"type": "string", "minLength": 1, "description": "a people file, relative to the profile"}]
+
+
 class ApprovalPolicy(StrictModel):
+    """`people` may be written in the profile as the path of a YAML file (relative to the profile) holding
+    `people: [...]`, so that a compliance team can own it; hitl_cli.inputs reads it in."""
+
     required: dict[Tier, Annotated[int, Field(ge=0)]]
     lifetime_hours: Annotated[float, Field(gt=0.0)]
-    escalation_reviewers: list[Person]
-    override_holders: list[Person]
+    unsigned_verdicts_count: bool
+    people: Annotated[list[Decider], Field(json_schema_extra=_or_a_people_file)]
+
+    def holding(self, role: Role) -> list[str]:
+        """The names of the people who hold a role."""
+        return [person.name for person in self.people if role in person.roles]
+
+    def person(self, name: str) -> Decider | None:
+        return next((person for person in self.people if names.same(person.name, name)), None)
 
     @field_validator("required")
     @classmethod
@@ -237,6 +281,21 @@ def _same_person_twice(path: str, people: list[str]) -> list[tuple[str, str]]:
     return problems
 
 
+def _shared_keys(people: list) -> list[tuple[str, str]]:
+    """A key identifies one person: the same key under two people is an error."""
+    owners: dict[str, str] = {}
+    problems = []
+    for index, person in _mappings(people):
+        for key_index, line in enumerate(person.get("keys") if isinstance(person.get("keys"), list) else []):
+            blob = line.split()[1] if isinstance(line, str) and len(line.split()) > 1 else None
+            if blob is None:
+                continue
+            if blob in owners and owners[blob] != str(person.get("name")):
+                problems.append((f"approvals.people[{index}].keys[{key_index}]", f"is also the key of {ascii(owners[blob])}"))
+            owners.setdefault(blob, str(person.get("name")))
+    return problems
+
+
 class Profile(StrictModel):
     apiVersion: Literal["hitl/v1"]
     kind: Literal["OrgProfile"]
@@ -295,10 +354,13 @@ class Profile(StrictModel):
             if action_types and isinstance(action_type, str) and action_type not in action_types:
                 problems.append((f"statements.kinds.{kind}", f"{action_type!r} is not an action type"))
         approvals = data.get("approvals") if isinstance(data.get("approvals"), dict) else {}
-        for field in ("escalation_reviewers", "override_holders"):
-            names = approvals.get(field)
-            if isinstance(names, list) and all(isinstance(name, str) for name in names):
-                problems += _same_person_twice(f"approvals.{field}", names)
+        people = approvals.get("people") if isinstance(approvals.get("people"), list) else []
+        listed = [person.get("name") if isinstance(person, dict) else None for person in people]
+        if all(isinstance(name, str) for name in listed):
+            problems += [
+                (f"{path}.name", message) for path, message in _same_person_twice("approvals.people", listed)
+            ]
+        problems += _shared_keys(people)
         first_index: dict[str, int] = {}
         for index, waiver in _mappings(data.get("waivers")):
             waiver_id = waiver.get("id")
@@ -319,8 +381,10 @@ class Profile(StrictModel):
         return self.metadata.name
 
     def policy_data(self) -> dict:
-        """The profile as OPA holds it under data.hitl.profiles[name]."""
-        return self.model_dump(mode="json")
+        """The profile as OPA holds it under data.hitl.profiles[name]. The people who decide are not policy: no
+        rule reads them, and adding a colleague or a key must not make every waiting request stale (each verdict
+        is judged against the people listed when it is counted)."""
+        return self.model_dump(mode="json", exclude={"approvals": {"people"}})
 
 
 def _strings(value) -> set[str] | None:

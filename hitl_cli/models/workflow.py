@@ -64,13 +64,15 @@ class Request(Recorded):
 
 
 class Verdict(Recorded):
-    """An approval, a rejection or an override, by one person."""
+    """An approval, a rejection or an override, by one person; `signature` is their SSH signature of the verdict's
+    statement (hitl_cli.signing.statement), None when it was given unsigned."""
 
     request_id: str
     kind: VerdictKind
     person: PersonName
     reason: ReasonText | None = None
     at: datetime
+    signature: Annotated[str, StringConstraints(max_length=4096)] | None = None
 
 
 class Review(Recorded):

@@ -30,6 +30,12 @@ def head(connection: sqlite3.Connection) -> tuple[int, str] | None:
     return (rows[0][0], rows[0][1]) if rows else None
 
 
+def hash_of(connection: sqlite3.Connection, seq: int) -> str | None:
+    """The stored hash of record `seq`, None when there is no such record."""
+    rows = connection.execute("SELECT hash FROM audit_log WHERE seq = ?", (seq,)).fetchall()
+    return rows[0][0] if rows else None
+
+
 def time_of(connection: sqlite3.Connection, seq: int) -> str | None:
     """The stored time of record `seq`, None when there is no such record."""
     rows = connection.execute("SELECT at FROM audit_log WHERE seq = ?", (seq,)).fetchall()

@@ -127,7 +127,8 @@ def all_verdicts(connection: sqlite3.Connection) -> list[Verdict]:
 
 
 def verdict_rows(connection: sqlite3.Connection) -> list[Row]:
-    return [_without_seq(row) for row in _rows(connection, "SELECT * FROM verdicts ORDER BY seq")]
+    """A store read before migration 3 has no signature column: its verdicts are unsigned."""
+    return [{"signature": None, **_without_seq(row)} for row in _rows(connection, "SELECT * FROM verdicts ORDER BY seq")]
 
 
 # Post-hoc reviews

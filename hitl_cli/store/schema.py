@@ -113,6 +113,10 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX outbox_due ON outbox (profile, status, due_at);
     CREATE INDEX outbox_by_request ON outbox (request_id);
     """,
+    # 3: each verdict's SSH signature of its statement (hitl_cli.signing); NULL when it was given unsigned.
+    """
+    ALTER TABLE verdicts ADD COLUMN signature TEXT;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

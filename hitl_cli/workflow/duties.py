@@ -6,6 +6,7 @@ agents are compared by identity (hitl_cli.models.names), never by spelling.
 
 from hitl_cli.errors import Refused
 from hitl_cli.models import Profile, names
+from hitl_cli.models.profile import VERDICT_ROLES
 from hitl_cli.models.workflow import Request, Review
 from hitl_cli.workflow.requirements import non_reviewer_room, requirement
 from hitl_cli.workflow.status import Standing
@@ -43,11 +44,22 @@ def _reason_given(reason: str | None, what: str) -> None:
 def _escalation_reviewer(request: Request, standing: Standing, person: str, profile: Profile, room: bool) -> None:
     """room: whether someone other than a reviewer still has an approval to give (an escalation that also
     needs double approval needs a reviewer and one other person)."""
-    reviewers = profile.approvals.escalation_reviewers
+    reviewers = profile.approvals.holding("escalation_reviewer")
     if standing.status == "escalated" and not _listed(person, reviewers) and not room:
         raise Refused(
             f"request {request.id} is escalated: only the profile's escalation reviewers "
             f"({', '.join(reviewers) or 'none named'}) decide it now, and {person} is not one"
+        )
+
+
+def _in_role(person: str, kind: str, profile: Profile) -> None:
+    listed = profile.approvals.person(person)
+    roles = VERDICT_ROLES[kind]
+    if listed is None or not roles & set(listed.roles):
+        holders = sorted({p.name for p in profile.approvals.people if roles & set(p.roles)})
+        raise Refused(
+            f"only the profile's people with the role {' or '.join(sorted(roles))} ({', '.join(holders) or 'none named'}) "
+            f"may {kind}, and {person} is not one"
         )
 
 
@@ -66,6 +78,7 @@ def check_approval(request: Request, standing: Standing, person: str, profile: P
         )
     room = non_reviewer_room(requirement(request.decision, profile), standing.approvals)
     _escalation_reviewer(request, standing, person, profile, room)
+    _in_role(person, "approve", profile)
 
 
 def check_rejection(request: Request, standing: Standing, person: str, reason: str | None, profile: Profile) -> None:
@@ -79,13 +92,14 @@ def check_rejection(request: Request, standing: Standing, person: str, reason: s
     if standing.status == "overridden":
         raise Refused(f"request {request.id} was overridden by {standing.override.person}; it cannot be rejected now")
     _escalation_reviewer(request, standing, person, profile, room=False)
+    _in_role(person, "reject", profile)
 
 
 def check_override(request: Request, standing: Standing, person: str, reason: str | None, profile: Profile) -> None:
     _reason_given(reason, "an override")
     _not_the_agent(request, person)
     _not_a_dead_end(request, standing, "overridden")
-    holders = profile.approvals.override_holders
+    holders = profile.approvals.holding("override_holder")
     if not _listed(person, holders):
         raise Refused(
             f"only the profile's override holders ({', '.join(holders) or 'none named'}) may override, "

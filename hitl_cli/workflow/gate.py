@@ -1,25 +1,36 @@
-"""`hitl check` honours the store: an action whose request may run now counts as may-run.
+"""`hitl check` honours the store and signed verdict files: an action whose request may run now counts as may-run.
 
 A request lets a checked manifest run when it was made for exactly this manifest (same SHA-256), under
 exactly this policy and profile revision, was decided at least as strictly as check decides it now
 (a request approved as single_approval does not cover a fresh double_approval), and now holds every
 approval it needs, unexpired, or an unexpired override. The store is only read (never created), and
-only after its audit trail verifies; without a store, check behaves as it would without the workflow.
+only after its audit trail verifies (and extends the head the caller expects); without a store, check behaves as
+it would without the workflow.
+
+Verdict files (`--approvals DIR`) are judged by the same rules with no store at all: the files for one request id
+make a request of the manifest in hand, decided as strictly as the files say (never less strictly than check
+decides it now), under the policy revision in force, and count exactly as its verdicts would in the store.
+A file for another manifest, revision, tier, person or key is reported, one line each, and ignored.
 """
 
 from dataclasses import replace
 from pathlib import Path
 
 from hitl_cli import clock
-from hitl_cli.errors import NotFound
+from hitl_cli.errors import NotFound, Problem
 from hitl_cli.evaluation import Clearance, Evaluated, RunResult
+from hitl_cli.models.common import TIERS
+from hitl_cli.models.workflow import INITIAL_STATUS, Request
+from hitl_cli.signing.statement import VerdictStatement
 from hitl_cli.inputs import load_profile, profile_path
 from hitl_cli.revision import manifest_sha256
 from hitl_cli.store import records
 from hitl_cli.store.connection import Mode, open_store
+from hitl_cli.workflow import verdict_files
 from hitl_cli.workflow.integrity import require_verified
 from hitl_cli.workflow.policy_context import PolicyContext
 from hitl_cli.workflow.status import Standing, standing
+from hitl_cli.workflow.verdict_files import VerdictFile
 
 
 def honour_store(result: RunResult, profile_ref: str, state: Path) -> RunResult:
@@ -54,9 +65,65 @@ def _approved_requests(state: Path, waiting: list[Evaluated], context: PolicyCon
     return approved
 
 
-def _clearance(request_id: str, found: Standing) -> Clearance:
+def _clearance(request_id: str, found: Standing, where: str = "in the state store") -> Clearance:
     verdicts = [found.override] if found.status == "overridden" else found.approvals
-    return Clearance(request_id, found.status, tuple(verdict.person for verdict in verdicts))
+    return Clearance(request_id, found.status, tuple(verdict.person for verdict in verdicts), where)
+
+
+def honour_files(result: RunResult, profile_ref: str, folder: Path, state: Path) -> tuple[RunResult, list[Problem]]:
+    """The run with each waiting action the verdict files clear marked cleared; and a problem for each file that
+    does not count (state: the store the calibration lies beside, as for the store's own requests)."""
+    carried, problems = verdict_files.read(folder)
+    source = profile_path(profile_ref)
+    context = PolicyContext.of(load_profile(source), source, state)
+    now = clock.now()
+    by_sha = {manifest_sha256(item.loaded.manifest): item for item in result.evaluated}
+    groups: dict[tuple[str, str, str], list[tuple[str, VerdictFile]]] = {}
+    for name, carried_file in carried:
+        statement = carried_file.statement
+        item = by_sha.get(statement.manifest_sha256)
+        why = _mismatch(statement, item, context.revision)
+        if why:
+            problems.append(Problem(name, "statement", f"{why}; ignored"))
+        elif not item.may_run:
+            groups.setdefault((item.loaded.id, statement.request_id, statement.tier), []).append((name, carried_file))
+    cleared: dict[str, Clearance] = {}
+    rejected: set[str] = set()  # a rejection is final for the manifest, whichever request id it was given under
+    for (manifest_id, request_id, tier), files in groups.items():
+        item = next(item for item in result.evaluated if item.loaded.id == manifest_id)
+        request = _carried_request(item, request_id, tier, files, context, source)
+        found = standing(request, [carried_file.verdict() for _, carried_file in files], context, now)
+        for ignored in found.ignored:
+            name = next(name for name, f in files if f.verdict() == ignored.verdict)
+            problems.append(Problem(name, "statement", f"does not count: {ignored.why}; ignored"))
+        if found.status == "rejected":
+            rejected.add(manifest_id)
+        elif found.may_run and manifest_id not in cleared:
+            cleared[manifest_id] = _clearance(request_id, found, f"by verdict files in {folder}")
+    cleared = {manifest_id: found for manifest_id, found in cleared.items() if manifest_id not in rejected}
+    return replace(result, evaluated=[_approved(item, cleared) for item in result.evaluated]), problems
+
+
+def _mismatch(statement: VerdictStatement, item: Evaluated | None, revision: str | None) -> str | None:
+    if item is None:
+        return f"is for another manifest (sha256 {statement.manifest_sha256[:12]}) than any in the plan"
+    if statement.policy_revision != revision:
+        return f"is for another policy revision ({statement.policy_revision[:12]}) than the one in force"
+    if TIERS.index(statement.tier) < item.decision.severity:
+        return f"was signed for {statement.tier}, and {item.loaded.id} is now {item.decision.tier}"
+    return None
+
+
+def _carried_request(
+    item: Evaluated, request_id: str, tier: str, files: list, context: PolicyContext, source: Path
+) -> Request:
+    """The request the files speak for: this manifest, decided as strictly as they were signed for."""
+    decision = item.decision if item.decision.tier == tier else item.decision.model_copy(update={"tier": tier})
+    return Request(
+        id=request_id, manifest=item.loaded.manifest, decision=decision,
+        manifest_sha256=manifest_sha256(item.loaded.manifest), policy_revision=context.revision,
+        profile_source=str(source), submitted_at=min(f.statement.at for _, f in files), status=INITIAL_STATUS[tier],
+    )
 
 
 def _approved(item: Evaluated, approved: dict[str, Clearance]) -> Evaluated:

@@ -7,9 +7,11 @@ from hitl_cli.errors import ExitCode, NotFound
 from hitl_cli.models.workflow import Request
 from hitl_cli.store import records
 from hitl_cli.store.connection import Mode, Store, open_store
-from hitl_cli.workflow import views
+from hitl_cli.workflow import verdict_files, views
+from hitl_cli.workflow.integrity import require_verified
 from hitl_cli.workflow.policy_context import PolicyContext, PolicyContexts
 from hitl_cli.workflow.status import DEAD, RUNNABLE, WAITING
+from hitl_cli.workflow.verdict_files import VerdictFile
 from hitl_cli.workflow.views import RequestView
 
 
@@ -53,3 +55,12 @@ def review_queue(state: Path) -> list[RequestView]:
     """Auto-approved actions of post-hoc review classes that nobody has reviewed yet, oldest first."""
     return [view for view in all_views(state) if view.decision.tier == "auto_approve" and view.awaiting_review]
 
+
+
+def signed_verdicts(state: Path, request_id: str) -> list[VerdictFile]:
+    """A request's signed verdicts as files carry them, from a store whose audit trail verifies."""
+    with open_store(state, Mode.READ) as store:
+        request = existing(store, request_id)
+        with store.read() as connection:
+            require_verified(connection, str(state))
+            return [verdict_files.of(request, v) for v in records.verdicts_for(connection, request_id) if v.signature]

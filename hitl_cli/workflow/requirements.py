@@ -44,7 +44,7 @@ def requirement(decision: Decision, profile: Profile) -> Requirement:
     return Requirement(
         people=max(required[tier] for tier in tiers),
         reviewers=required["escalate"] if "escalate" in tiers else 0,
-        reviewer_names=tuple(profile.approvals.escalation_reviewers),
+        reviewer_names=tuple(profile.approvals.holding("escalation_reviewer")),
     )
 
 

@@ -4,6 +4,8 @@ Recorded facts (verdicts, supersession) meet time and the current policy revisio
 - a request decided under another policy or profile revision than today's is `stale`;
 - each approval and override counts for the profile's `approvals.lifetime_hours` after it was given;
   once one has lapsed the request is `expired` - it must be submitted again;
+- only verdicts that count (hitl_cli.workflow.signatures: a listed person, in a role, signed) are counted;
+  the others are listed as ignored, and a request's recorded status never stands in for them;
 - a rejection is final, whatever happens later;
 - what it needs comes from the profile in force and every tier its reasons reach (hitl_cli.workflow.requirements),
   never from the count its recorded decision carries.
@@ -13,13 +15,19 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel
 
-from hitl_cli.models.workflow import Request, RequestStatus, Verdict
+from hitl_cli.models.workflow import INITIAL_STATUS, Request, RequestStatus, Verdict
 from hitl_cli.workflow.policy_context import PolicyContext
 from hitl_cli.workflow.requirements import Missing, Requirement, missing, requirement
+from hitl_cli.workflow.signatures import judge
 
 RUNNABLE: frozenset[RequestStatus] = frozenset({"approved", "overridden"})
 WAITING: frozenset[RequestStatus] = frozenset({"pending", "escalated", "blocked"})
 DEAD: frozenset[RequestStatus] = frozenset({"rejected", "stale", "expired"})
+
+
+class Ignored(BaseModel):
+    verdict: Verdict
+    why: str
 
 
 class Standing(BaseModel):
@@ -33,6 +41,7 @@ class Standing(BaseModel):
     reviewers_missing: int
     valid_until: datetime | None
     stale_reason: str | None
+    ignored: list[Ignored] = []
 
 
 def lifetime(context: PolicyContext) -> timedelta | None:
@@ -40,12 +49,15 @@ def lifetime(context: PolicyContext) -> timedelta | None:
 
 
 def standing(request: Request, verdicts: list[Verdict], context: PolicyContext, now: datetime) -> Standing:
+    judged = [(v, judge(request, v, context.profile, now)) for v in verdicts] if context.profile else []
+    ignored = [Ignored(verdict=v, why=judgement.why_not) for v, judgement in judged if not judgement.counts]
+    verdicts = [v for v, judgement in judged if judgement.counts]
     approvals = [v for v in verdicts if v.kind == "approve"]
     rejection = next((v for v in verdicts if v.kind == "reject"), None)
     override = next((v for v in verdicts if v.kind == "override"), None)
     needed = requirement(request.decision, context.profile) if context.profile else None
     lacking = missing(needed, approvals) if needed else Missing(people=0, reviewers=0)
-    status, valid_until, stale_reason = _status(request, approvals, override, needed, lacking, context, now)
+    status, valid_until, stale_reason = _status(request, rejection, approvals, override, needed, lacking, context, now)
     return Standing(
         status=status,
         may_run=status in RUNNABLE,
@@ -57,11 +69,13 @@ def standing(request: Request, verdicts: list[Verdict], context: PolicyContext, 
         reviewers_missing=lacking.reviewers,
         valid_until=valid_until,
         stale_reason=stale_reason,
+        ignored=ignored,
     )
 
 
 def _status(
     request: Request,
+    rejection: Verdict | None,
     approvals: list[Verdict],
     override: Verdict | None,
     needed: Requirement | None,
@@ -70,7 +84,7 @@ def _status(
     now: datetime,
 ) -> tuple[RequestStatus, datetime | None, str | None]:
     """(status, valid until, why stale). `needed` is None only when the profile cannot be read (then stale)."""
-    if request.status == "rejected":
+    if rejection is not None:
         return "rejected", None, None
     if request.status == "stale":
         return "stale", None, f"superseded by request {request.superseded_by}"
@@ -87,4 +101,5 @@ def _status(
         return "expired", None, None
     if approvals and lacking.approvals == 0:
         return "approved", min(approval.at for approval in approvals) + ttl, None
-    return ("pending" if request.status == "approved" else request.status), None, None
+    waiting = INITIAL_STATUS[request.decision.tier]  # never the recorded status: a forged row could set it
+    return ("pending" if waiting == "approved" else waiting), None, None

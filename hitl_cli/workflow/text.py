@@ -9,7 +9,7 @@ from hitl_cli.rendering import when
 from hitl_cli.workflow.submission import SubmitResult
 from hitl_cli.workflow.trust import Offer
 from hitl_cli.workflow.stats import Rates, Stats
-from hitl_cli.workflow.views import RequestView, Undelivered
+from hitl_cli.workflow.views import RequestView, Undelivered, VerdictView
 
 
 def _table(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
@@ -34,6 +34,16 @@ def submitted(result: SubmitResult) -> str:
     return "\n".join(lines) + "\n"
 
 
+def signer(verdict: VerdictView) -> str:
+    """Who signed with which key, or that nobody did."""
+    return f"signed with {verdict.signed_with}" if verdict.signed_with else "UNSIGNED"
+
+
+def _signers(view: RequestView) -> str:
+    given = [*view.approvals, *(v for v in (view.rejection, view.override) if v)]
+    return "; ".join(f"{verdict.person} {signer(verdict)}" for verdict in given) or "-"
+
+
 def status(view: RequestView) -> str:
     m, d = view.manifest, view.decision
     lines = [
@@ -43,11 +53,14 @@ def status(view: RequestView) -> str:
         f"  approvals: {len(view.approvals)} of {view.approvals_required}",
     ]
     for approval in view.approvals:
-        lines.append(f"    - {approval.person} at {when(approval.at)} (counts until {when(approval.expires_at)})"
-                     + (f": {approval.reason}" if approval.reason else ""))
+        lines.append(f"    - {approval.person} at {when(approval.at)}, {signer(approval)} (counts until "
+                     f"{when(approval.expires_at)})" + (f": {approval.reason}" if approval.reason else ""))
     for label, verdict in (("rejected", view.rejection), ("overridden", view.override)):
         if verdict:
-            lines.append(f"  {label} by {verdict.person} at {when(verdict.at)}: {verdict.reason}")
+            lines.append(f"  {label} by {verdict.person} at {when(verdict.at)}, {signer(verdict)}: {verdict.reason}")
+    if view.ignored:
+        lines.append(f"  not counted ({len(view.ignored)}):")
+        lines += [f"    - {item.kind} by {item.person} at {when(item.at)}, {signer(item)}: {item.why}" for item in view.ignored]
     if view.review:
         lines.append(f"  reviewed by {view.review.person} at {when(view.review.at)}: {view.review.verdict}"
                      + (f" — {view.review.reason}" if view.review.reason else ""))
@@ -70,10 +83,10 @@ def queue(views: list[RequestView], now: datetime, undelivered: list[RequestView
     else:
         rows = [
             (view.id, view.status, view.decision.tier, view.decision.delivery, _age(now - view.submitted_at),
-             view.decision.agent, _progress(view), view.manifest.action.summary)
+             view.decision.agent, _progress(view), _signers(view), view.manifest.action.summary)
             for view in views
         ]
-        lines = _table(("REQUEST", "STATUS", "TIER", "DELIVERY", "AGE", "AGENT", "NOW", "SUMMARY"), rows)
+        lines = _table(("REQUEST", "STATUS", "TIER", "DELIVERY", "AGE", "AGENT", "NOW", "SIGNED", "SUMMARY"), rows)
     problems = [(view.id, item) for view in undelivered for item in view.undelivered]
     if problems:
         lines.append(f"undelivered messages ({len(problems)}):")

@@ -5,21 +5,30 @@ audit record."""
 from pathlib import Path
 
 from hitl_cli import clock
+from hitl_cli.errors import Refused
 from hitl_cli.delivery import enqueue
 from hitl_cli.models.workflow import RecordedStatus, Request, Review, ReviewVerdict, Verdict, VerdictKind
 from hitl_cli.store import records
+from hitl_cli.signing import keys, sshsig
+from hitl_cli.signing.statement import VerdictStatement
 from hitl_cli.store.connection import Mode, open_store
-from hitl_cli.workflow import duties, events, views
+from hitl_cli.workflow import duties, events, signatures, verdict_files, views
 from hitl_cli.workflow.arguments import person_name, reason_text
 from hitl_cli.workflow.policy_context import PolicyContexts
 from hitl_cli.workflow.queries import existing
 from hitl_cli.workflow.status import standing
+from hitl_cli.workflow.verdict_files import VerdictFile
 from hitl_cli.workflow.views import RequestView
 
 
-def give_verdict(state: Path, request_id: str, kind: VerdictKind, person: str, reason: str | None) -> RequestView:
-    """Approve, reject or override one request, if the rules allow this person to, now."""
+def give_verdict(
+    state: Path, request_id: str, kind: VerdictKind, person: str, reason: str | None, key: Path | None
+) -> tuple[RequestView, VerdictFile | None]:
+    """Approve, reject or override one request, if the rules allow this person to, now; signed with the private
+    key at `key` when one is given. The verdict is recorded only if it counts (hitl_cli.workflow.signatures).
+    Returns the request as it stands after, and the signed verdict as a file carries it."""
     person, reason = person_name(person), reason_text(reason)
+    private_key = keys.private_key(key) if key is not None else None
     with open_store(state, Mode.WRITE) as store:
         contexts = PolicyContexts(state)
         context = contexts.for_request(existing(store, request_id))  # profile files are read before the lock
@@ -34,12 +43,20 @@ def give_verdict(state: Path, request_id: str, kind: VerdictKind, person: str, r
             else:
                 duties.check_override(request, current, person, reason, context.profile)
             verdict = Verdict(request_id=request_id, kind=kind, person=person, reason=reason, at=now)
+            if private_key is not None:
+                signed = sshsig.sign(VerdictStatement.of(request, verdict).message(), private_key)
+                verdict = verdict.model_copy(update={"signature": signed})
+            judgement = signatures.judge(request, verdict, context.profile, now)
+            if not judgement.counts:
+                hint = "" if private_key is not None else "; sign it with --key PATH"
+                raise Refused(f"the {kind} of {person} would not count: {judgement.why_not}{hint}")
             after = standing(request, [*records.verdicts_for(connection, request_id), verdict], context, now)
             status = _status_after(request, after.approvals_missing, kind)
             events.verdict_given(connection, verdict, status)
             if context.profile is not None:
                 enqueue.verdict_given(connection, context.profile, request, verdict, status)
-            return views.load(connection, records.get_request(connection, request_id), contexts, now, state)
+            carried = verdict_files.of(request, verdict) if verdict.signature else None
+            return views.load(connection, records.get_request(connection, request_id), contexts, now, state), carried
 
 
 def _status_after(request: Request, approvals_missing: int, kind: VerdictKind) -> RecordedStatus:

@@ -10,20 +10,30 @@ from pydantic import BaseModel
 
 from hitl_cli.models import ActionManifest, Decision, names
 from hitl_cli.models.workflow import Request, RequestStatus, Review, Verdict
+from hitl_cli.signing import sshsig
 from hitl_cli.store import outbox, records
 from hitl_cli.store.connection import DEFAULT_STATE_PATH
 from hitl_cli.workflow.policy_context import PolicyContext, PolicyContexts
 from hitl_cli.workflow.status import Standing, lifetime, standing
 
 ANYONE = "YOUR_NAME"
+KEY = "YOUR_KEY_FILE"
 
 
 class VerdictView(BaseModel):
+    kind: str
     person: str  # as typed
     identity: str  # what hitl compares (hitl_cli.models.names)
     reason: str | None
     at: datetime
     expires_at: datetime | None
+    signed_with: str | None  # the fingerprint of the key that signed it; None: unsigned
+
+
+class IgnoredView(VerdictView):
+    """A recorded verdict that does not count, and why (hitl_cli.workflow.signatures)."""
+
+    why: str
 
 
 class Command(BaseModel):
@@ -52,6 +62,7 @@ class RequestView(BaseModel):
     approvals: list[VerdictView]
     rejection: VerdictView | None
     override: VerdictView | None
+    ignored: list[IgnoredView] = []
     review: Review | None
     awaiting_review: bool
     waiting_for: str | None
@@ -81,8 +92,8 @@ def build(
             return None
         expires = verdict.at + ttl if ttl is not None and verdict.kind != "reject" else None
         return VerdictView(
-            person=verdict.person, identity=names.key(verdict.person), reason=verdict.reason, at=verdict.at,
-            expires_at=expires,
+            kind=verdict.kind, person=verdict.person, identity=names.key(verdict.person), reason=verdict.reason,
+            at=verdict.at, expires_at=expires, signed_with=sshsig.claimed_fingerprint(verdict.signature or ""),
         )
 
     awaiting_review = request.decision.post_hoc_review and review is None
@@ -98,6 +109,7 @@ def build(
         approvals=[shown(a) for a in now_standing.approvals],
         rejection=shown(now_standing.rejection),
         override=shown(now_standing.override),
+        ignored=[IgnoredView(**shown(item.verdict).model_dump(), why=item.why) for item in now_standing.ignored],
         review=review,
         awaiting_review=awaiting_review,
         waiting_for=_waiting_for(request, now_standing, deciders, awaiting_review),
@@ -152,13 +164,14 @@ def _undelivered(connection: sqlite3.Connection, request_id: str | None = None) 
 
 
 def _deciders(status: RequestStatus, context: PolicyContext) -> list[str]:
-    """Who may decide it when the profile names them; an empty list means anyone but the agent."""
+    """Who may decide it now when only some of the profile's people may (by role); an empty list means any
+    approver but the agent."""
     if context.profile is None:
         return []
     if status == "escalated":
-        return list(context.profile.approvals.escalation_reviewers)
+        return context.profile.approvals.holding("escalation_reviewer")
     if status == "blocked":
-        return list(context.profile.approvals.override_holders)
+        return context.profile.approvals.holding("override_holder")
     return []
 
 
@@ -193,12 +206,12 @@ def _commands(
 
     people = deciders or [ANYONE]
     if status in ("pending", "escalated"):
-        return [command("approve", ["approve"], "--by", person) for person in people] + [
-            command("reject", ["reject"], "--by", person, "--reason", "WHY") for person in people
+        return [command("approve", ["approve"], "--by", person, "--key", KEY) for person in people] + [
+            command("reject", ["reject"], "--by", person, "--reason", "WHY", "--key", KEY) for person in people
         ]
     if status == "blocked":
-        return [command("override", ["override"], "--by", person, "--reason", "WHY") for person in people] + [
-            command("reject", ["reject"], "--by", ANYONE, "--reason", "WHY")
+        return [command("override", ["override"], "--by", person, "--reason", "WHY", "--key", KEY) for person in people] + [
+            command("reject", ["reject"], "--by", ANYONE, "--reason", "WHY", "--key", KEY)
         ]
     if status == "approved" and awaiting_review:
         return [

@@ -79,8 +79,7 @@ profile := {
 	"approvals": {
 		"required": {"auto_approve": 0, "single_approval": 1, "double_approval": 2, "escalate": 1, "block": 0},
 		"lifetime_hours": 72,
-		"escalation_reviewers": ["lead"],
-		"override_holders": ["cto"],
+		"unsigned_verdicts_count": false,
 	},
 	"waiver_policy": {"unwaivable": ["pii_exposure"]},
 	"waivers": [],

@@ -10,6 +10,7 @@ import os
 import shutil
 import sqlite3
 import subprocess
+import tempfile
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -18,6 +19,7 @@ from pathlib import Path
 import yaml
 
 from conftest import hitl_command
+from hitl_cli.models import names
 
 ROOT = Path(__file__).resolve().parents[2]
 TRUSTED = "trusted-agent"
@@ -94,6 +96,34 @@ def tier_manifest(tier: str, id: str | None = None, **overrides) -> dict:
     return manifest(id or f"m-{tier}", **{**TIER_SHAPES[tier], **overrides})
 
 
+# Everyone the workflow tests name, by role; make_workspace lists them, with a key each, in the copied profiles'
+# people files (the shipped files' placeholder keys have no private half).
+APPROVERS = ("alice", "bob", "carol", "dave", "erin", "frank", "stamp", "careful", "alice <!channel>")
+PROFILE_PEOPLE = {
+    "default": {"data-platform-lead": ["approver", "escalation_reviewer"],
+                "security-oncall": ["approver", "escalation_reviewer"], "cto": ["approver", "override_holder"]},
+    "startup": {"cto": ["approver", "escalation_reviewer", "override_holder"],
+                "head-of-data": ["approver", "escalation_reviewer"]},
+    "bank": {"model-risk-officer": ["approver", "escalation_reviewer"], "ciso": ["approver", "escalation_reviewer"],
+             "chief-risk-officer": ["approver", "override_holder"]},
+}
+_KEYS = Path(tempfile.mkdtemp(prefix="hitl-test-keys-"))
+
+
+def keyed_person(name: str, variant: str = "") -> tuple[Path, str]:
+    """(private key file, public key line) of a key made for `name` with the real `ssh-keygen -t ed25519 -N ''`;
+    made once per test process and name (a variant makes a person's second key)."""
+    path = _KEYS / f"{names.key(name).encode().hex()}{variant}"
+    if not path.exists():
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"{name}{variant}", "-f", str(path)],
+                       check=True, capture_output=True)
+    return path, path.with_suffix(".pub").read_text().strip()
+
+
+def people_entries(people: dict[str, list[str]]) -> list[dict]:
+    return [{"name": name, "roles": roles, "keys": [keyed_person(name)[1]]} for name, roles in people.items()]
+
+
 def at(hours: float) -> str:
     """A fixed moment plus some hours, as the runners' `now=` takes it."""
     return (datetime(2026, 11, 24, 9, 0, tzinfo=UTC) + timedelta(hours=hours)).isoformat().replace("+00:00", "Z")
@@ -122,7 +152,10 @@ class Workspace:
 
     def command(self, *args, env: dict | None = None, now: str | None = None,
                 pause_at: str | None = None) -> tuple[list[str], dict]:
-        """now / pause_at: a pinned clock or a pause before a write commits (tests/conftest.py hitl_command)."""
+        """now / pause_at: a pinned clock or a pause before a write commits (tests/conftest.py hitl_command).
+        A verdict (approve, reject, override) by someone the workspace keyed is signed with their key, unless the
+        test passes --key itself or `--key -` (no key: an unsigned verdict)."""
+        args = _signed(args)
         environment = {k: v for k, v in os.environ.items() if k not in ISOLATED_VARIABLES}
         environment.update(self.env)
         environment.update(env or {})
@@ -179,9 +212,26 @@ class Workspace:
         return sqlite3.connect(self.state, isolation_level=None)
 
 
+def _signed(args: tuple) -> tuple:
+    args = tuple(str(arg) for arg in args)
+    if not args or args[0] not in ("approve", "reject", "override") or "--by" not in args:
+        return args
+    if "--key" in args:
+        at = args.index("--key")
+        return args[:at] + args[at + 2:] if args[at + 1] == "-" else args
+    person = args[args.index("--by") + 1]
+    known = {names.key(name) for name in (*APPROVERS, *(n for people in PROFILE_PEOPLE.values() for n in people))}
+    if names.problem(person) or names.key(person) not in known:
+        return args
+    return (*args, "--key", str(keyed_person(person)[0]))
+
+
 def make_workspace(root: Path) -> Workspace:
     shutil.copytree(ROOT / "rego", root / "rego")
     shutil.copytree(ROOT / "org_profiles", root / "profiles")
+    for profile, people in PROFILE_PEOPLE.items():
+        entries = people_entries({**{name: ["approver"] for name in APPROVERS}, **people})
+        (root / "profiles" / "people" / f"{profile}.yaml").write_text(yaml.safe_dump({"people": entries}, sort_keys=False))
     workspace = Workspace(root, env={
         "HITL_REGO_DIR": str(root / "rego"),
         "HITL_PROFILES_DIR": str(root / "profiles"),
@@ -201,6 +251,8 @@ def copy_profile(workspace: Workspace, name: str, new_name: str, changes: dict) 
         for key in parents:
             target = target[key]
         target[last] = value
+    if isinstance(data["approvals"].get("people"), str):
+        data["approvals"]["people"] = str(workspace.profiles / data["approvals"]["people"])
     path = workspace.root / f"{new_name}.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path

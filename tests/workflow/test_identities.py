@@ -9,7 +9,7 @@ from hitl_cli.models.workflow import Request
 from hitl_cli.store.connection import Mode, open_store
 from hitl_cli.workflow import events
 
-from .support import TRUSTED, copy_profile, tier_manifest
+from .support import TRUSTED, copy_profile, keyed_person, tier_manifest
 from .test_separation_of_duties import refused
 
 pytestmark = pytest.mark.attack  # each test tries a way past the gate (make bench counts them)
@@ -155,26 +155,32 @@ def test_a_recorded_count_never_lowers_what_a_request_needs(ws, changes):
     assert ws.hitl(*check).returncode == (1 if "tier" in changes else 0)
 
 
+def _people(*names_and_roles: tuple[str, list[str]]) -> list[dict]:
+    return [{"name": name, "roles": roles, "keys": [keyed_person(f"key-{index}")[1]]}
+            for index, (name, roles) in enumerate(names_and_roles)]
+
+
 def test_profile_validate_refuses_a_reviewer_name_with_a_control_or_look_alike_character(ws):
     data = yaml.safe_load((ws.profiles / "default.yaml").read_text())
-    data["approvals"]["escalation_reviewers"] = ["security-oncall", "cto\u200b", "аlice"]
+    reviewer = ["escalation_reviewer"]
+    data["approvals"]["people"] = _people(("security-oncall", reviewer), ("cto\u200b", reviewer), ("аlice", reviewer))
     path = ws.root / "bad-names.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True))
     result = ws.hitl("profile", "validate", path)
     assert result.returncode == 4, result.stderr
-    assert f"{path}: approvals.escalation_reviewers[1]: " in result.stderr and "U+200B" in result.stderr
-    assert f"{path}: approvals.escalation_reviewers[2]: " in result.stderr and "mixes scripts" in result.stderr
+    assert f"{path}: approvals.people[1].name: " in result.stderr and "U+200B" in result.stderr
+    assert f"{path}: approvals.people[2].name: " in result.stderr and "mixes scripts" in result.stderr
     assert "\u200b" not in result.stderr
 
 
 def test_profile_validate_refuses_one_person_listed_twice_under_two_spellings(ws):
     data = yaml.safe_load((ws.profiles / "default.yaml").read_text())
-    data["approvals"]["override_holders"] = ["cto", "ＣＴＯ"]
+    data["approvals"]["people"] = _people(("cto", ["override_holder"]), ("ＣＴＯ", ["approver"]))
     path = ws.root / "twice.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True))
     result = ws.hitl("profile", "validate", path)
     assert result.returncode == 4, result.stderr
-    assert f"{path}: approvals.override_holders[1]: " in result.stderr and "is 'cto'" in result.stderr
+    assert f"{path}: approvals.people[1].name: " in result.stderr and "is 'cto'" in result.stderr
 
 
 def test_stats_count_one_reviewer_under_every_spelling(ws):

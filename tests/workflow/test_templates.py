@@ -117,15 +117,15 @@ def test_notify_renders_the_full_context_for_every_tier(ws, tiers):
 def test_messages_say_exactly_how_to_decide(ws, tiers):
     state = f"--state {ws.state}"
     commands = {tier: [c["command"] for c in view["commands"]] for tier, view in tiers.items()}
-    assert commands["single_approval"] == [f"hitl approve t2 --by YOUR_NAME {state}",
-                                           f"hitl reject t2 --by YOUR_NAME --reason WHY {state}"]
-    assert f"hitl approve t4 --by data-platform-lead {state}" in commands["escalate"]
-    assert f"hitl approve t4 --by security-oncall {state}" in commands["escalate"]
-    assert f"hitl override t5 --by cto --reason WHY {state}" in commands["block"]
+    assert commands["single_approval"] == [f"hitl approve t2 --by YOUR_NAME --key YOUR_KEY_FILE {state}",
+                                           f"hitl reject t2 --by YOUR_NAME --reason WHY --key YOUR_KEY_FILE {state}"]
+    assert f"hitl approve t4 --by data-platform-lead --key YOUR_KEY_FILE {state}" in commands["escalate"]
+    assert f"hitl approve t4 --by security-oncall --key YOUR_KEY_FILE {state}" in commands["escalate"]
+    assert f"hitl override t5 --by cto --reason WHY --key YOUR_KEY_FILE {state}" in commands["block"]
     assert f"hitl review mark t1 --by YOUR_NAME --verdict ok {state}" in commands["post_hoc"]
     assert commands["auto_approve"] == []
     markdown = ws.hitl("notify", "t3").stdout
-    assert f"hitl approve t3 --by YOUR_NAME {state}" in markdown
+    assert f"hitl approve t3 --by YOUR_NAME --key YOUR_KEY_FILE {state}" in markdown
 
 
 HOSTILE = {

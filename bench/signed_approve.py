@@ -1,0 +1,82 @@
+"""One signed `hitl approve`, the whole process: load the profile and its people, sign the statement (SSHSIG,
+ed25519), check the rules and write the verdict with its audit record. Target: under 0.5 s.
+
+    .venv/bin/python bench/signed_approve.py --runs 10
+
+Everything lives in a temporary folder: a copy of the policies and the default profile whose people file lists
+one approver with a key made by `ssh-keygen -t ed25519 -N ''`, and a store with one pending request per run
+(submitted first, in one `hitl submit`, and not timed). Prints the wall and CPU (user + system) times and their
+medians as JSON: on a loaded machine the CPU time says what the wall time cannot.
+"""
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import tools  # noqa: E402
+
+TARGET_SECONDS = 0.5
+
+
+def manifest(index: int) -> dict:
+    return {
+        "apiVersion": "hitl/v1", "kind": "ActionManifest", "metadata": {"id": f"bench-{index}"},
+        "agent": {"id": "bench-agent"},
+        "action": {"type": "write", "summary": f"bench write {index}", "confidence": 0.99, "reversible": True,
+                   "novel": False, "statement": f"UPDATE analytics.orders SET status = 'late' WHERE id = {index}"},
+        "target": {"environment": "staging", "system": "snowflake", "resource": "analytics.orders", "resource_type": "table"},
+        "impact": {"pii": False, "exposes_pii": False, "rows_affected": 1, "estimated_cost_usd": 1.0},
+        "context": {"why": "bench", "read": ["bench"], "risks": ["bench"], "plan": "bench", "rollback": "bench"},
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="time one signed hitl approve")
+    parser.add_argument("--runs", type=int, default=10)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="hitl-bench-sign-") as folder:
+        root = Path(folder)
+        shutil.copytree(tools.ROOT / "rego", root / "rego")
+        shutil.copytree(tools.ROOT / "org_profiles", root / "profiles")
+        key = root / "alice"
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "alice", "-f", str(key)], check=True)
+        people = {"people": [{"name": "alice", "roles": ["approver"], "keys": [key.with_suffix(".pub").read_text().strip()]}]}
+        (root / "profiles" / "people" / "default.yaml").write_text(yaml.safe_dump(people))
+        env = {**os.environ, "HITL_REGO_DIR": str(root / "rego"), "HITL_PROFILES_DIR": str(root / "profiles"),
+               "HITL_STATE": str(root / "state.db")}
+        plan = root / "plan.yaml"
+        plan.write_text(yaml.safe_dump_all([manifest(index) for index in range(args.runs)]))
+        subprocess.run([str(tools.HITL), "submit", str(plan), "--profile", "default"], env=env, cwd=root,
+                       capture_output=True, check=False)
+        seconds, cpu = [], []
+        for index in range(args.runs):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            started = time.perf_counter()
+            done = subprocess.run([str(tools.HITL), "approve", f"bench-{index}", "--by", "alice", "--key", str(key)],
+                                  env=env, cwd=root, capture_output=True, text=True)
+            seconds.append(time.perf_counter() - started)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+            if done.returncode != 0:
+                raise SystemExit(f"bench: hitl approve failed: {done.stderr.strip()}")
+    median = statistics.median(seconds)
+    print(json.dumps({"wall_seconds": seconds, "median_seconds": median, "cpu_seconds": cpu,
+                      "median_cpu_seconds": statistics.median(cpu), "load_average": os.getloadavg(),
+                      "target_seconds": TARGET_SECONDS, "met": median < TARGET_SECONDS}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
