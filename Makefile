@@ -38,8 +38,10 @@ test-rego: $(OPA)
 	$(OPA) check --strict hitl_cli/engine/authz
 	$(OPA) test hitl_cli/engine/authz --coverage --threshold 90 > /dev/null
 
+# The PostgreSQL store's tests run against a throwaway server that scripts/with-postgres starts (installing
+# PostgreSQL when it is missing) and stops; set HITL_TEST_POSTGRES_URL to use a server of your own instead.
 test-python: setup
-	$(PYTHON) -m pytest
+	scripts/with-postgres $(PYTHON) -m pytest
 
 schemas: setup
 	$(HITL) schema --write schemas

@@ -13,12 +13,13 @@ from hitl_cli.models import names
 from hitl_cli.models.workflow import RecordedStatus, Request, Review, TrustGrant, Verdict
 
 Row = dict[str, Any]
+HIDDEN = "rowid"  # the insertion order PostgreSQL tables keep as a column (SQLite's is implicit): never a row's data
 
 
 def _rows(connection: sqlite3.Connection, sql: str, parameters: tuple = ()) -> list[Row]:
     cursor = connection.execute(sql, parameters)
     names = [column[0] for column in cursor.description]
-    return [dict(zip(names, values)) for values in cursor.fetchall()]
+    return [{name: value for name, value in zip(names, values) if name != HIDDEN} for values in cursor.fetchall()]
 
 
 def _without_seq(row: Row) -> Row:
