@@ -8,31 +8,46 @@ reading what it decides on, and lands whole or not at all. Every store failure b
 StoreError (exit 5); a constraint the store enforces becomes a refusal (exit 6).
 """
 
+from __future__ import annotations
+
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hitl_cli import settings
 from hitl_cli.errors import NotFound, StoreError
-from hitl_cli.store.postgres_backend import DatabaseURL, PostgresBackend, is_url
 from hitl_cli.store.schema import SCHEMA_VERSION, migrate, require_known_version
 from hitl_cli.store.sqlite_backend import SqliteBackend
 
-DEFAULT_STATE_PATH = Path(".hitl") / "state.db"
+if TYPE_CHECKING:
+    from hitl_cli.store.postgres_backend import DatabaseURL, PostgresBackend
 
-StateLocation = Path | DatabaseURL
+    StateLocation = Path | DatabaseURL
+
+DEFAULT_STATE_PATH = Path(".hitl") / "state.db"
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
 def state_path(option: str | Path | None) -> StateLocation:
     """--state (or HITL_STATE, through the option): a file, a postgresql:// URL, or `.hitl/state.db`."""
     if option is None:
         return DEFAULT_STATE_PATH
-    return DatabaseURL(option) if isinstance(option, str) and is_url(option) else Path(option)
+    if isinstance(option, str) and option.startswith(POSTGRES_SCHEMES):
+        # psycopg is imported only for a PostgreSQL store: every other run would pay its start-up time.
+        from hitl_cli.store.postgres_backend import DatabaseURL
+
+        return DatabaseURL(option)
+    return Path(option)
 
 
 def backend_for(location: StateLocation) -> SqliteBackend | PostgresBackend:
-    return PostgresBackend(location) if isinstance(location, DatabaseURL) else SqliteBackend(location)
+    if isinstance(location, Path):
+        return SqliteBackend(location)
+    from hitl_cli.store.postgres_backend import PostgresBackend
+
+    return PostgresBackend(location)
 
 
 class Mode(Enum):

@@ -20,13 +20,8 @@ from psycopg import errors
 
 from hitl_cli.errors import NotFound, Refused, StoreError
 
-SCHEMES = ("postgresql://", "postgres://")
 WRITER_ROLE = "hitl_writer"
 _LOCK_CLASS = 0x6869  # "hi": the first key of hitl's advisory lock; the second is the store's schema
-
-
-def is_url(text: str) -> bool:
-    return text.startswith(SCHEMES)
 
 
 class DatabaseURL:
@@ -137,7 +132,10 @@ class PostgresBackend:
 
     @staticmethod
     def schema_version(connection: PostgresConnection) -> int:
-        if connection.execute("SELECT to_regclass('hitl_schema')").fetchone()[0] is None:
+        # pg_tables through the statement's snapshot: to_regclass() would answer from a catalog cache that
+        # may not yet know a table another writer created while this one waited for the lock.
+        created = "SELECT FROM pg_catalog.pg_tables WHERE schemaname = current_schema() AND tablename = 'hitl_schema'"
+        if not connection.execute(f"SELECT EXISTS ({created})").fetchone()[0]:
             return 0
         return connection.execute("SELECT version FROM hitl_schema").fetchone()[0]
 

@@ -99,3 +99,16 @@ def test_a_server_that_cannot_be_reached_or_refuses_is_a_fault_that_never_shows_
             one_line_error(result, 5, needle)
             assert secret not in result.stderr + result.stdout and "not-the-password" not in result.stderr
             assert f"postgresql://127.0.0.1:" in result.stderr
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_the_password_in_the_url_never_appears_in_what_hitl_prints(ws):
+    secret = ws.postgres.password
+    ws.submit([tier_manifest("single_approval"), tier_manifest("block")])
+    printed = [ws.hitl(*command) for command in (
+        ("status", "m-single_approval"), ("status", "m-block", "--format", "json"), ("queue",), ("queue", "--format", "json"),
+        ("audit", "verify"), ("audit", "export"), ("approve", "m-single_approval", "--by", "alice"),
+    )]
+    assert all(result.returncode in (0, 1, 3) for result in printed), [result.stderr for result in printed]
+    assert not [result.args for result in printed if secret in result.stdout + result.stderr]
+    assert f"--state {ws.shown_state}" in "".join(result.stdout for result in printed)  # named, without secrets
