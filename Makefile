@@ -52,6 +52,7 @@ bench: setup
 	bench/install-conftest
 	PYTHONPATH=bench $(PYTHON) -m pytest -q -p no:cacheprovider -p reliability_plugin tests
 	$(PYTHON) bench/run.py $(BENCH_ARGS)
+	scripts/with-postgres $(PYTHON) bench/store_queue.py
 
 clean:
 	rm -rf $(VENV) .tools .pytest_cache

@@ -5,8 +5,8 @@ so writers queue exactly as on SQLite's `BEGIN IMMEDIATE` and each sees everythi
 read is one REPEATABLE READ READ ONLY snapshot. The schema version lives in the table hitl_schema.
 Append-only tables are guarded twice: triggers refuse UPDATE, DELETE and TRUNCATE, and no role holds those
 privileges (the group role hitl_writer, when it exists, gets SELECT and INSERT only; on the other tables
-also UPDATE, never DELETE). The URL's
-password never appears in a message: the store is named by host, port and database.
+also UPDATE, never DELETE). The URL's password never appears in a message: the store is named by host,
+port and database.
 """
 
 import re
@@ -56,8 +56,6 @@ class DatabaseURL:
         backend = PostgresBackend(self)
         with backend.translated("open", 0), backend.connect(read_only=True, timeout=0) as connection:
             return backend.schema_version(connection) > 0
-
-    is_file = exists
 
     def redact(self, message: str) -> str:
         return message.replace(self.password, "***") if self.password else message
