@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hitl_cli import settings
-from hitl_cli.errors import NotFound, StoreError
+from hitl_cli.errors import NotFound, StoreError, UsageError
 from hitl_cli.store.schema import SCHEMA_VERSION, migrate, require_known_version
 from hitl_cli.store.sqlite_backend import SqliteBackend
 
@@ -39,6 +39,8 @@ def state_path(option: str | Path | None) -> StateLocation:
         from hitl_cli.store.postgres_backend import DatabaseURL
 
         return DatabaseURL(option)
+    if Path(option).is_dir():
+        raise UsageError(f"--state: {option} is a folder, not a state store file")
     return Path(option)
 
 

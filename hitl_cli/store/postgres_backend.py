@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 from psycopg import errors
 
-from hitl_cli.errors import NotFound, Refused, StoreError
+from hitl_cli.errors import NotFound, Refused, StoreError, UsageError
 
 WRITER_ROLE = "hitl_writer"
 _LOCK_CLASS = 0x6869  # "hi": the first key of hitl's advisory lock; the second is the store's schema
@@ -32,7 +32,7 @@ class DatabaseURL:
         try:
             parts = psycopg.conninfo.conninfo_to_dict(url)
         except psycopg.ProgrammingError:
-            raise StoreError(f"--state: not a PostgreSQL connection URL ({url.split('://', 1)[0]}://...)") from None
+            raise UsageError(f"--state: not a PostgreSQL connection URL ({url.split('://', 1)[0]}://...)") from None
         self.password = parts.get("password")
         host, port = parts.get("host") or "localhost", parts.get("port")
         self.display = f"postgresql://{host}{f':{port}' if port else ''}/{parts.get('dbname') or ''}"

@@ -112,3 +112,11 @@ def test_the_password_in_the_url_never_appears_in_what_hitl_prints(ws):
     assert all(result.returncode in (0, 1, 3) for result in printed), [result.stderr for result in printed]
     assert not [result.args for result in printed if secret in result.stdout + result.stderr]
     assert f"--state {ws.shown_state}" in "".join(result.stdout for result in printed)  # named, without secrets
+
+
+def test_a_state_that_is_a_folder_or_a_malformed_url_is_a_usage_error(sqlite_ws):
+    for state in (str(sqlite_ws.root), "postgresql://hitl:sekrit@db.example/hitl?no_such_parameter=1"):
+        for command in (("queue",), ("approve", "x", "--by", "alice")):
+            result = sqlite_ws.hitl(*command, env={"HITL_STATE": state})
+            one_line_error(result, 2, "--state")
+            assert "sekrit" not in result.stderr
