@@ -41,8 +41,10 @@ test-rego: $(OPA)
 	$(OPA) check --strict hitl_cli/engine/authz
 	$(OPA) test hitl_cli/engine/authz --coverage --threshold 90 > /dev/null
 
+# The PostgreSQL store's tests run against a throwaway server that scripts/with-postgres starts (installing
+# PostgreSQL when it is missing) and stops; set HITL_TEST_POSTGRES_URL to use a server of your own instead.
 test-python: setup
-	$(PYTHON) -m pytest
+	scripts/with-postgres $(PYTHON) -m pytest
 
 schemas: setup
 	$(HITL) schema --write schemas
@@ -53,6 +55,7 @@ bench: setup
 	bench/install-conftest
 	PYTHONPATH=bench $(PYTHON) -m pytest -q -p no:cacheprovider -p reliability_plugin tests
 	$(PYTHON) bench/run.py $(BENCH_ARGS)
+	scripts/with-postgres $(PYTHON) bench/store_queue.py
 
 clean:
 	rm -rf $(VENV) .tools .pytest_cache

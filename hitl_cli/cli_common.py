@@ -47,9 +47,10 @@ OpaCaFileOption = Annotated[
 ]
 InputPaths = Annotated[list[Path], typer.Argument(exists=True, help="Manifest files, or folders walked recursively.")]
 StateOption = Annotated[
-    Optional[Path],
+    Optional[str],
     typer.Option(
-        "--state", envvar="HITL_STATE", dir_okay=False, help="The state store (SQLite), .hitl/state.db by default."
+        "--state", envvar="HITL_STATE",
+        help="The state store: a SQLite file (.hitl/state.db by default) or a postgresql:// URL.",
     ),
 ]
 

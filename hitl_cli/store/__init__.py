@@ -1,1 +1,2 @@
-"""The state store: SQLite schema and migrations, connections and transactions, and the tables' repositories."""
+"""The state store: schema and migrations, one module per backend (SQLite, PostgreSQL), connections and
+transactions, and the tables' repositories."""

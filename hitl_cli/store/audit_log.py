@@ -1,16 +1,16 @@
 """The audit_log table and its head: the last record's seq and hash, so a removed tail is noticed."""
 
 import json
-import sqlite3
 from collections.abc import Iterator
 
 from hitl_cli.canonical import canonical_json
 from hitl_cli.models.workflow import AuditRecord
+from hitl_cli.store.database import Connection
 
 COLUMNS = ("seq", "at", "kind", "subject", "actor", "payload", "prev_hash", "hash")
 
 
-def append(connection: sqlite3.Connection, record: AuditRecord) -> None:
+def append(connection: Connection, record: AuditRecord) -> None:
     data = record.model_dump(mode="json")
     stored = {**data, "payload": canonical_json(data["payload"])}
     connection.execute(
@@ -24,25 +24,25 @@ def append(connection: sqlite3.Connection, record: AuditRecord) -> None:
     )
 
 
-def head(connection: sqlite3.Connection) -> tuple[int, str] | None:
+def head(connection: Connection) -> tuple[int, str] | None:
     """(seq, hash) of the last record written, or None before the first."""
     rows = connection.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchall()
     return (rows[0][0], rows[0][1]) if rows else None
 
 
-def hash_of(connection: sqlite3.Connection, seq: int) -> str | None:
+def hash_of(connection: Connection, seq: int) -> str | None:
     """The stored hash of record `seq`, None when there is no such record."""
     rows = connection.execute("SELECT hash FROM audit_log WHERE seq = ?", (seq,)).fetchall()
     return rows[0][0] if rows else None
 
 
-def time_of(connection: sqlite3.Connection, seq: int) -> str | None:
+def time_of(connection: Connection, seq: int) -> str | None:
     """The stored time of record `seq`, None when there is no such record."""
     rows = connection.execute("SELECT at FROM audit_log WHERE seq = ?", (seq,)).fetchall()
     return rows[0][0] if rows else None
 
 
-def raw_records(connection: sqlite3.Connection) -> Iterator[dict]:
+def raw_records(connection: Connection) -> Iterator[dict]:
     """Every stored row as it is, in seq order: what verification checks, tampered or not."""
     for values in connection.execute(f"SELECT {', '.join(COLUMNS)} FROM audit_log ORDER BY seq"):
         yield dict(zip(COLUMNS, values))

@@ -1,40 +1,67 @@
-"""Opening the state store, and its transactions.
+"""Opening the state store, and its transactions, on either backend.
 
-SQLite in WAL mode: readers never block the writer, and writers queue on the busy timeout
-(HITL_STATE_TIMEOUT, 30 s by default). Every change is one `BEGIN IMMEDIATE` transaction, so
-it takes the write lock before reading what it decides on, and lands whole or not at all.
-Every SQLite failure becomes a one-line StoreError (exit 5); a constraint the store enforces
-becomes a refusal (exit 6).
+`--state` names a SQLite file (the embedded default, `.hitl/state.db`) or a PostgreSQL database
+(`postgresql://...`); each backend module holds what differs (connecting, locking, types, errors), and
+everything here is the same for both. Writers queue on the store's write lock for up to
+HITL_STATE_TIMEOUT (30 s by default). Every change is one transaction that takes the write lock before
+reading what it decides on, and lands whole or not at all. Every store failure becomes a one-line
+StoreError (exit 5); a constraint the store enforces becomes a refusal (exit 6).
 """
 
-import sqlite3
+from __future__ import annotations
+
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from urllib.parse import quote
+from typing import TYPE_CHECKING
 
 from hitl_cli import settings
-from hitl_cli.errors import NotFound, Refused, StoreError
-from hitl_cli.store.schema import SCHEMA_VERSION, migrate, require_known_version, schema_version
+from hitl_cli.errors import NotFound, StoreError, UsageError
+from hitl_cli.store.schema import SCHEMA_VERSION, migrate, require_known_version
+from hitl_cli.store.sqlite_backend import SqliteBackend
+
+if TYPE_CHECKING:
+    from hitl_cli.store.postgres_backend import DatabaseURL, PostgresBackend
+
+    StateLocation = Path | DatabaseURL
 
 DEFAULT_STATE_PATH = Path(".hitl") / "state.db"
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
-def state_path(option: Path | None) -> Path:
-    """--state (or HITL_STATE, through the option) or `.hitl/state.db` under the working directory."""
-    return option if option is not None else DEFAULT_STATE_PATH
+def state_path(option: str | Path | None) -> StateLocation:
+    """--state (or HITL_STATE, through the option): a file, a postgresql:// URL, or `.hitl/state.db`."""
+    if option is None:
+        return DEFAULT_STATE_PATH
+    if isinstance(option, str) and option.startswith(POSTGRES_SCHEMES):
+        # psycopg is imported only for a PostgreSQL store: every other run would pay its start-up time.
+        from hitl_cli.store.postgres_backend import DatabaseURL
+
+        return DatabaseURL(option)
+    if Path(option).is_dir():
+        raise UsageError(f"--state: {option} is a folder, not a state store file")
+    return Path(option)
+
+
+def backend_for(location: StateLocation) -> SqliteBackend | PostgresBackend:
+    if isinstance(location, Path):
+        return SqliteBackend(location)
+    from hitl_cli.store.postgres_backend import PostgresBackend
+
+    return PostgresBackend(location)
 
 
 class Mode(Enum):
     READ = "read"  # must exist; opened read-only, never created or changed
     WRITE = "write"  # must exist
-    CREATE = "create"  # created (with its folder) when missing
+    CREATE = "create"  # created (a SQLite file with its folder; PostgreSQL tables) when missing
 
 
 class Store:
-    def __init__(self, path: Path, connection: sqlite3.Connection, timeout: float):
-        self.path = path
+    def __init__(self, backend: SqliteBackend | PostgresBackend, connection, timeout: float):
+        self.backend = backend
+        self.path = backend.location
         self._connection = connection
         self._timeout = timeout
 
@@ -42,41 +69,39 @@ class Store:
         self._connection.close()
 
     @contextmanager
-    def write(self, operation: str) -> Iterator[sqlite3.Connection]:
+    def write(self, operation: str) -> Iterator:
         """One write transaction; `operation` (submit, approve, ...) names it in errors."""
         with self._translated(operation):
-            self._connection.execute("BEGIN IMMEDIATE")
+            self.backend.begin_write(self._connection, self._timeout)
             try:
-                migrate(self._connection, str(self.path))
+                migrate(self.backend, self._connection)
                 yield self._connection
                 self._connection.execute("COMMIT")
             except BaseException:
-                if self._connection.in_transaction:
-                    self._connection.execute("ROLLBACK")
+                self._rollback()
                 raise
 
     def upgrade(self) -> None:
         """Migrate a store an older hitl wrote, before anything reads it (a no-op when it is current or empty)."""
         with self._translated("upgrade"):
-            if not 0 < schema_version(self._connection) < SCHEMA_VERSION:
+            if not 0 < self.backend.schema_version(self._connection) < SCHEMA_VERSION:
                 return
-            self._connection.execute("BEGIN IMMEDIATE")
+            self.backend.begin_write(self._connection, self._timeout)
             try:
-                migrate(self._connection, str(self.path))
+                migrate(self.backend, self._connection)
                 self._connection.execute("COMMIT")
             except BaseException:
-                if self._connection.in_transaction:
-                    self._connection.execute("ROLLBACK")
+                self._rollback()
                 raise
 
     @contextmanager
-    def read(self) -> Iterator[sqlite3.Connection]:
+    def read(self) -> Iterator:
         """One consistent snapshot of the store."""
         with self._translated("read"):
-            self._connection.execute("BEGIN")
+            self.backend.begin_read(self._connection)
             try:
-                version = schema_version(self._connection)
-                require_known_version(version, str(self.path))
+                version = self.backend.schema_version(self._connection)
+                require_known_version(version, self.path)
                 if version == 0:
                     raise NotFound(f"state store {self.path} is empty (`hitl submit` initialises it)")
                 if version < SCHEMA_VERSION:
@@ -86,39 +111,22 @@ class Store:
                     )
                 yield self._connection
             finally:
-                if self._connection.in_transaction:
-                    self._connection.execute("ROLLBACK")
+                self._rollback()
 
-    @contextmanager
-    def _translated(self, operation: str) -> Iterator[None]:
-        try:
-            yield
-        except sqlite3.IntegrityError as error:
-            raise Refused(f"the state store refused the change ({error})") from None
-        except sqlite3.OperationalError as error:
-            if "locked" in str(error) or "busy" in str(error):
-                raise StoreError(
-                    f"state store {self.path} is locked by another process ({operation} waited {self._timeout:g}s; "
-                    "HITL_STATE_TIMEOUT sets how long)"
-                ) from None
-            raise StoreError(f"state store {self.path}: {error}") from None
-        except sqlite3.Error as error:
-            raise StoreError(f"state store {self.path} is unusable: {error}") from None
+    def _rollback(self) -> None:
+        if self._connection.in_transaction:
+            self._connection.execute("ROLLBACK")
+
+    def _translated(self, operation: str):
+        return self.backend.translated(operation, self._timeout)
 
 
 @contextmanager
-def open_store(path: Path, mode: Mode) -> Iterator[Store]:
+def open_store(location: StateLocation, mode: Mode) -> Iterator[Store]:
     timeout = settings.state_busy_timeout()
-    if not path.exists():
-        if mode is not Mode.CREATE:
-            raise NotFound(f"no state store at {path} (`hitl submit` creates it; --state or HITL_STATE moves it)")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise StoreError(f"cannot create the state store folder {path.parent}: {error.strerror}") from None
-    elif not path.is_file():
-        raise StoreError(f"state store {path} is not a file")
-    store = Store(path, _connect(path, mode, timeout), timeout)
+    backend = backend_for(location)
+    backend.prepare(create=mode is Mode.CREATE)
+    store = Store(backend, backend.connect(read_only=mode is Mode.READ, timeout=timeout), timeout)
     try:
         if mode is not Mode.READ:
             store.upgrade()
@@ -127,31 +135,8 @@ def open_store(path: Path, mode: Mode) -> Iterator[Store]:
         store.close()
 
 
-def upgrade_store(path: Path) -> None:
+def upgrade_store(location: StateLocation) -> None:
     """Bring an existing store to the current schema, for a write command that reads it before writing."""
-    if path.is_file():
-        with open_store(path, Mode.WRITE):
+    if backend_for(location).holds_store():
+        with open_store(location, Mode.WRITE):
             pass
-
-
-def _connect(path: Path, mode: Mode, timeout: float) -> sqlite3.Connection:
-    target = f"file:{quote(str(path.resolve()))}?mode={'ro' if mode is Mode.READ else 'rwc'}"
-    try:
-        connection = sqlite3.connect(target, uri=True, timeout=timeout, isolation_level=None)
-    except sqlite3.Error as error:
-        raise StoreError(f"cannot open state store {path}: {error}") from None
-    try:
-        connection.execute("PRAGMA foreign_keys = ON")
-        if mode is not Mode.READ:
-            journal = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if journal != "wal":
-                raise StoreError(f"state store {path} cannot use write-ahead logging (journal mode {journal})")
-            connection.execute("PRAGMA synchronous = FULL")
-    except sqlite3.Error as error:
-        connection.close()
-        message = "is locked by another process" if "locked" in str(error) else f"is unusable: {error}"
-        raise StoreError(f"state store {path} {message}") from None
-    except StoreError:
-        connection.close()
-        raise
-    return connection

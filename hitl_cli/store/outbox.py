@@ -7,11 +7,11 @@ send the same row at once; a deliverer that dies holding a lease loses it when t
 sent again (at least once, never lost). Times are stored as fixed-width UTC text, so they compare as strings.
 """
 
-import sqlite3
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from hitl_cli.store.database import Connection
 from hitl_cli.store.records import Row, _insert, _rows
 
 UNDELIVERED = ("pending", "failed")
@@ -49,7 +49,7 @@ class Message:
 
 
 def add(
-    connection: sqlite3.Connection, profile: str, channel: str, delivery: str, request_id: str, event: str,
+    connection: Connection, profile: str, channel: str, delivery: str, request_id: str, event: str,
     note: str, now: datetime, due: datetime,
 ) -> None:
     _insert(connection, "outbox", {
@@ -59,7 +59,7 @@ def add(
     })
 
 
-def withdraw_digest_items(connection: sqlite3.Connection, request_id: str, why: str) -> None:
+def withdraw_digest_items(connection: Connection, request_id: str, why: str) -> None:
     connection.execute(
         "UPDATE outbox SET status = 'withdrawn', last_error = ?, lease_until = NULL, lease_holder = NULL "
         "WHERE request_id = ? AND delivery = 'digest' AND status = 'pending'",
@@ -72,7 +72,7 @@ _DUE = (
 )
 
 
-def claim_next(connection: sqlite3.Connection, profile: str, now: datetime, lease_until: datetime,
+def claim_next(connection: Connection, profile: str, now: datetime, lease_until: datetime,
                holder: str) -> list[Message]:
     """The next unit to send, leased to `holder`: one interrupt, or every due item of one channel's digest."""
     at = stamp(now)
@@ -93,32 +93,32 @@ def claim_next(connection: sqlite3.Connection, profile: str, now: datetime, leas
     return [Message.of(row) for row in rows]
 
 
-def _finish(connection: sqlite3.Connection, ids: list[int], assignments: str, values: tuple) -> None:
+def _finish(connection: Connection, ids: list[int], assignments: str, values: tuple) -> None:
     connection.executemany(
         f"UPDATE outbox SET {assignments}, lease_until = NULL, lease_holder = NULL WHERE id = ? AND status = 'pending'",
         [(*values, message_id) for message_id in ids],
     )
 
 
-def mark_sent(connection: sqlite3.Connection, ids: list[int], now: datetime, sent_as: str) -> None:
+def mark_sent(connection: Connection, ids: list[int], now: datetime, sent_as: str) -> None:
     _finish(connection, ids, "status = 'sent', attempts = attempts + 1, sent_at = ?, sent_as = ?",
             (stamp(now), sent_as))
 
 
-def mark_retry(connection: sqlite3.Connection, ids: list[int], error: str, next_attempt: datetime) -> None:
+def mark_retry(connection: Connection, ids: list[int], error: str, next_attempt: datetime) -> None:
     _finish(connection, ids, "attempts = attempts + 1, last_error = ?, next_attempt_at = ?",
             (error, stamp(next_attempt)))
 
 
-def mark_failed(connection: sqlite3.Connection, ids: list[int], error: str) -> None:
+def mark_failed(connection: Connection, ids: list[int], error: str) -> None:
     _finish(connection, ids, "status = 'failed', attempts = attempts + 1, last_error = ?", (error,))
 
 
-def mark_withdrawn(connection: sqlite3.Connection, ids: list[int], why: str) -> None:
+def mark_withdrawn(connection: Connection, ids: list[int], why: str) -> None:
     _finish(connection, ids, "status = 'withdrawn', last_error = ?", (why,))
 
 
-def problems(connection: sqlite3.Connection, profile: str | None = None, request_id: str | None = None) -> list[Row]:
+def problems(connection: Connection, profile: str | None = None, request_id: str | None = None) -> list[Row]:
     """Messages that failed permanently (status failed) or whose last attempt failed (retrying), oldest first."""
     sql = ("SELECT request_id, channel, delivery, CASE status WHEN 'failed' THEN 'failed' ELSE 'retrying' END AS status, "
            "attempts, last_error AS error FROM outbox "
@@ -131,7 +131,7 @@ def problems(connection: sqlite3.Connection, profile: str | None = None, request
     return _rows(connection, sql + " ORDER BY id", parameters)
 
 
-def counts(connection: sqlite3.Connection, profile: str) -> dict[str, int]:
+def counts(connection: Connection, profile: str) -> dict[str, int]:
     found = dict(connection.execute(
         "SELECT status, count(*) FROM outbox WHERE profile = ? GROUP BY status", (profile,)).fetchall())
     return {status: found.get(status, 0) for status in ("pending", "sent", "failed", "withdrawn")}

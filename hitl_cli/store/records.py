@@ -5,20 +5,21 @@ check that the tables hold exactly what the audit trail says.
 """
 
 import json
-import sqlite3
 from typing import Any
 
 from hitl_cli.canonical import canonical_json
 from hitl_cli.models import names
 from hitl_cli.models.workflow import RecordedStatus, Request, Review, TrustGrant, Verdict
+from hitl_cli.store.database import Connection
 
 Row = dict[str, Any]
+HIDDEN = "rowid"  # the insertion order PostgreSQL tables keep as a column (SQLite's is implicit): never a row's data
 
 
-def _rows(connection: sqlite3.Connection, sql: str, parameters: tuple = ()) -> list[Row]:
+def _rows(connection: Connection, sql: str, parameters: tuple = ()) -> list[Row]:
     cursor = connection.execute(sql, parameters)
     names = [column[0] for column in cursor.description]
-    return [dict(zip(names, values)) for values in cursor.fetchall()]
+    return [{name: value for name, value in zip(names, values) if name != HIDDEN} for values in cursor.fetchall()]
 
 
 def _without_seq(row: Row) -> Row:
@@ -26,7 +27,7 @@ def _without_seq(row: Row) -> Row:
     return {key: value for key, value in row.items() if key != "seq"}
 
 
-def _insert(connection: sqlite3.Connection, table: str, row: Row) -> None:
+def _insert(connection: Connection, table: str, row: Row) -> None:
     columns = ", ".join(row)
     placeholders = ", ".join("?" for _ in row)
     connection.execute(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", tuple(row.values()))
@@ -68,12 +69,12 @@ def _request(row: Row) -> Request:
     )
 
 
-def insert_request(connection: sqlite3.Connection, request: Request) -> None:
+def insert_request(connection: Connection, request: Request) -> None:
     _insert(connection, "requests", request_row(request))
 
 
 def set_status(
-    connection: sqlite3.Connection, request_id: str, status: RecordedStatus, superseded_by: str | None = None
+    connection: Connection, request_id: str, status: RecordedStatus, superseded_by: str | None = None
 ) -> None:
     connection.execute(
         "UPDATE requests SET status = ?, superseded_by = coalesce(?, superseded_by) WHERE id = ?",
@@ -81,23 +82,23 @@ def set_status(
     )
 
 
-def get_request(connection: sqlite3.Connection, request_id: str) -> Request | None:
+def get_request(connection: Connection, request_id: str) -> Request | None:
     rows = _rows(connection, "SELECT * FROM requests WHERE id = ?", (request_id,))
     return _request(rows[0]) if rows else None
 
 
-def requests_for_manifest(connection: sqlite3.Connection, manifest_id: str) -> list[Request]:
+def requests_for_manifest(connection: Connection, manifest_id: str) -> list[Request]:
     """Every request for one manifest id, in the order they were submitted."""
     found = _rows(connection, "SELECT * FROM requests WHERE manifest_id = ? ORDER BY rowid", (manifest_id,))
     return [_request(row) for row in found]
 
 
-def all_requests(connection: sqlite3.Connection) -> list[Request]:
+def all_requests(connection: Connection) -> list[Request]:
     """Every request, oldest first."""
     return [_request(row) for row in _rows(connection, "SELECT * FROM requests ORDER BY rowid")]
 
 
-def request_rows(connection: sqlite3.Connection) -> dict[str, Row]:
+def request_rows(connection: Connection) -> dict[str, Row]:
     return {row["id"]: row for row in _rows(connection, "SELECT * FROM requests")}
 
 
@@ -113,20 +114,20 @@ def _verdict(row: Row) -> Verdict:
     return Verdict.model_validate({key: value for key, value in row.items() if key not in ("seq", "person_key")})
 
 
-def insert_verdict(connection: sqlite3.Connection, verdict: Verdict) -> None:
+def insert_verdict(connection: Connection, verdict: Verdict) -> None:
     _insert(connection, "verdicts", verdict_row(verdict))
 
 
-def verdicts_for(connection: sqlite3.Connection, request_id: str) -> list[Verdict]:
+def verdicts_for(connection: Connection, request_id: str) -> list[Verdict]:
     found = _rows(connection, "SELECT * FROM verdicts WHERE request_id = ? ORDER BY seq", (request_id,))
     return [_verdict(row) for row in found]
 
 
-def all_verdicts(connection: sqlite3.Connection) -> list[Verdict]:
+def all_verdicts(connection: Connection) -> list[Verdict]:
     return [_verdict(row) for row in _rows(connection, "SELECT * FROM verdicts ORDER BY seq")]
 
 
-def verdict_rows(connection: sqlite3.Connection) -> list[Row]:
+def verdict_rows(connection: Connection) -> list[Row]:
     """A store read before migration 3 has no signature column: its verdicts are unsigned."""
     return [{"signature": None, **_without_seq(row)} for row in _rows(connection, "SELECT * FROM verdicts ORDER BY seq")]
 
@@ -138,20 +139,20 @@ def review_row(review: Review) -> Row:
     return review.model_dump(mode="json")
 
 
-def insert_review(connection: sqlite3.Connection, review: Review) -> None:
+def insert_review(connection: Connection, review: Review) -> None:
     _insert(connection, "reviews", review_row(review))
 
 
-def review_for(connection: sqlite3.Connection, request_id: str) -> Review | None:
+def review_for(connection: Connection, request_id: str) -> Review | None:
     rows = _rows(connection, "SELECT * FROM reviews WHERE request_id = ?", (request_id,))
     return Review.model_validate(rows[0]) if rows else None
 
 
-def all_reviews(connection: sqlite3.Connection) -> list[Review]:
+def all_reviews(connection: Connection) -> list[Review]:
     return [Review.model_validate(row) for row in _rows(connection, "SELECT * FROM reviews ORDER BY rowid")]
 
 
-def review_rows(connection: sqlite3.Connection) -> dict[str, Row]:
+def review_rows(connection: Connection) -> dict[str, Row]:
     return {row["request_id"]: row for row in _rows(connection, "SELECT * FROM reviews")}
 
 
@@ -162,13 +163,13 @@ def grant_row(grant: TrustGrant) -> Row:
     return grant.model_dump(mode="json")
 
 
-def insert_grant(connection: sqlite3.Connection, grant: TrustGrant) -> None:
+def insert_grant(connection: Connection, grant: TrustGrant) -> None:
     _insert(connection, "trust_grants", grant_row(grant))
 
 
-def all_grants(connection: sqlite3.Connection) -> list[TrustGrant]:
+def all_grants(connection: Connection) -> list[TrustGrant]:
     return [TrustGrant.model_validate(row) for row in grant_rows(connection)]
 
 
-def grant_rows(connection: sqlite3.Connection) -> list[Row]:
+def grant_rows(connection: Connection) -> list[Row]:
     return [_without_seq(row) for row in _rows(connection, "SELECT * FROM trust_grants ORDER BY seq")]

@@ -1,16 +1,28 @@
 """The state store's tables, and the migrations that bring a store up to the current schema.
 
-`PRAGMA user_version` holds the schema version. Migrations run inside the writer's transaction, so a
-store is never left half-migrated, and two processes creating one store at once cannot both do it.
+A migration is written once, for both backends: its tables in SQLite's dialect (the PostgreSQL backend
+translates the types), and which of them are append-only, which each backend enforces its own way
+(triggers; on PostgreSQL also privileges). Migrations run inside the writer's transaction, so a store is
+never left half-migrated, and two processes creating one store at once cannot both do it.
 """
 
 import sqlite3
+from dataclasses import dataclass, field
 
 from hitl_cli.errors import StoreError
 
+
+@dataclass(frozen=True)
+class Migration:
+    tables: str  # CREATE TABLE / CREATE INDEX / ALTER TABLE statements
+    append_only: dict[str, str] = field(default_factory=dict)  # table -> what its rows are, for the refusal
+    changing: tuple[str, ...] = ()  # new tables whose rows hitl updates
+
+
 # Each entry brings a store from version i to version i + 1.
-MIGRATIONS: tuple[str, ...] = (
-    """
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        """
     CREATE TABLE requests (
         id              TEXT PRIMARY KEY,
         manifest_id     TEXT NOT NULL,
@@ -70,26 +82,15 @@ MIGRATIONS: tuple[str, ...] = (
         seq  INTEGER NOT NULL,
         hash TEXT NOT NULL
     );
-
-    CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
-        BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
-    CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
-        BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
-    CREATE TRIGGER verdicts_no_update BEFORE UPDATE ON verdicts
-        BEGIN SELECT RAISE(ABORT, 'verdicts are append-only'); END;
-    CREATE TRIGGER verdicts_no_delete BEFORE DELETE ON verdicts
-        BEGIN SELECT RAISE(ABORT, 'verdicts are append-only'); END;
-    CREATE TRIGGER reviews_no_update BEFORE UPDATE ON reviews
-        BEGIN SELECT RAISE(ABORT, 'reviews are append-only'); END;
-    CREATE TRIGGER reviews_no_delete BEFORE DELETE ON reviews
-        BEGIN SELECT RAISE(ABORT, 'reviews are append-only'); END;
-    CREATE TRIGGER trust_grants_no_update BEFORE UPDATE ON trust_grants
-        BEGIN SELECT RAISE(ABORT, 'trust grants are append-only'); END;
-    CREATE TRIGGER trust_grants_no_delete BEFORE DELETE ON trust_grants
-        BEGIN SELECT RAISE(ABORT, 'trust grants are append-only'); END;
-    """,
+        """,
+        append_only={
+            "audit_log": "audit records", "verdicts": "verdicts", "reviews": "reviews", "trust_grants": "trust grants",
+        },
+        changing=("requests", "audit_head"),
+    ),
     # 2: the outbox of messages `hitl deliver` sends (interrupts, and digest items batched per channel).
-    """
+    Migration(
+        """
     CREATE TABLE outbox (
         id              INTEGER PRIMARY KEY,
         key             TEXT NOT NULL UNIQUE,
@@ -112,36 +113,42 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX outbox_due ON outbox (profile, status, due_at);
     CREATE INDEX outbox_by_request ON outbox (request_id);
-    """,
+        """,
+        changing=("outbox",),
+    ),
     # 3: each verdict's SSH signature of its statement (hitl_cli.signing); NULL when it was given unsigned.
-    """
+    Migration(
+        """
     ALTER TABLE verdicts ADD COLUMN signature TEXT;
-    """,
+        """,
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def schema_version(connection: sqlite3.Connection) -> int:
-    return connection.execute("PRAGMA user_version").fetchone()[0]
-
-
-def require_known_version(version: int, path: str) -> None:
+def require_known_version(version: int, store: object) -> None:
     if version > SCHEMA_VERSION:
         raise StoreError(
-            f"state store {path} has schema version {version}, newer than this hitl knows ({SCHEMA_VERSION}); "
+            f"state store {store} has schema version {version}, newer than this hitl knows ({SCHEMA_VERSION}); "
             "upgrade hitl"
         )
 
 
-def migrate(connection: sqlite3.Connection, path: str) -> None:
-    """Bring the store up to SCHEMA_VERSION; the caller holds the write transaction."""
-    version = schema_version(connection)
-    require_known_version(version, path)
-    for target, script in enumerate(MIGRATIONS[version:], start=version + 1):
-        for statement in _statements(script):
+def migrate(backend, connection, to: int = SCHEMA_VERSION) -> None:
+    """Bring the store up to version `to` (the current one unless told); the caller holds the write transaction."""
+    version = backend.schema_version(connection)
+    require_known_version(version, backend)
+    for target, migration in enumerate(MIGRATIONS[version:to], start=version + 1):
+        for statement in _statements(backend.table_statements(migration.tables)):
             connection.execute(statement)
-        connection.execute(f"PRAGMA user_version = {target}")
+        for table, what in migration.append_only.items():
+            for statement in [*backend.append_only(table, what), *backend.privileges(table, append_only=True)]:
+                connection.execute(statement)
+        for table in migration.changing:
+            for statement in backend.privileges(table, append_only=False):
+                connection.execute(statement)
+        backend.set_schema_version(connection, target)
 
 
 def _statements(script: str) -> list[str]:

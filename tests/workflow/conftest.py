@@ -1,11 +1,16 @@
 """Fixtures for the workflow tests; everything else they share lives in support.py."""
 
+import os
+
+import psycopg
 import pytest
 
 from hitl_cli.engine.binary import find_opa
 from hitl_cli.errors import EngineError
 
-from .support import Workspace, make_workspace
+from .support import Postgres, Workspace, make_workspace
+
+BACKENDS = ["sqlite", "postgresql"]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -17,6 +22,34 @@ def opa_is_installed() -> None:
         pytest.fail(f"OPA is missing, so the workflow tests cannot run: {error}")
 
 
+@pytest.fixture(scope="session")
+def postgres() -> Postgres:
+    """The real PostgreSQL server of scripts/with-postgres (make test runs the suite through it): the tests on
+    PostgreSQL fail, never skip, without it."""
+    url = os.environ.get("HITL_TEST_POSTGRES_URL")
+    if not url:
+        pytest.fail("HITL_TEST_POSTGRES_URL is not set, so the PostgreSQL store cannot be tested: run the tests "
+                    "through scripts/with-postgres (make test does), which starts a throwaway server")
+    try:
+        psycopg.connect(url, connect_timeout=10).close()
+    except psycopg.Error as error:
+        pytest.fail(f"the PostgreSQL server of HITL_TEST_POSTGRES_URL cannot be reached: {error}")
+    return Postgres(url)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request) -> str:
+    return request.param
+
+
 @pytest.fixture
-def ws(tmp_path) -> Workspace:
+def ws(tmp_path, backend, request) -> Workspace:
+    workspace = make_workspace(tmp_path, request.getfixturevalue("postgres") if backend == "postgresql" else None)
+    yield workspace
+    workspace.close()
+
+
+@pytest.fixture
+def sqlite_ws(tmp_path) -> Workspace:
+    """For what only a file can suffer (a corrupt file, a missing folder, a file lock held by hand)."""
     return make_workspace(tmp_path)

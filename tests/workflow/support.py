@@ -2,7 +2,8 @@
 
 Policies and profiles are copied so that a test may edit them (staleness) and so that edits to the
 checkout while the suite runs cannot make the test's requests stale. Everything runs through the real
-`hitl` command in its own process, against the real OPA it starts and the real SQLite store.
+`hitl` command in its own process, against the real OPA it starts and a real store: a SQLite file, or a
+database of its own on the real PostgreSQL server scripts/with-postgres starts (HITL_TEST_POSTGRES_URL).
 """
 
 import json
@@ -11,15 +12,21 @@ import shutil
 import sqlite3
 import subprocess
 import tempfile
-from contextlib import closing
+import uuid
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psycopg
 import yaml
 
 from conftest import hitl_command
 from hitl_cli.models import names
+from hitl_cli.store.connection import backend_for, state_path
+from hitl_cli.store.postgres_backend import PostgresConnection
+from hitl_cli.store.schema import migrate
 
 ROOT = Path(__file__).resolve().parents[2]
 TRUSTED = "trusted-agent"
@@ -129,14 +136,117 @@ def at(hours: float) -> str:
     return (datetime(2026, 11, 24, 9, 0, tzinfo=UTC) + timedelta(hours=hours)).isoformat().replace("+00:00", "Z")
 
 
+class Postgres:
+    """The test server (scripts/with-postgres): a database per workspace, made and dropped by the superuser."""
+
+    OWNER, WRITER = "hitl_owner", "hitl"  # the roles of docs/workflow.md, as scripts/with-postgres creates them
+
+    def __init__(self, admin_url: str):
+        self.admin_url = admin_url
+        parts = psycopg.conninfo.conninfo_to_dict(admin_url)
+        self.password, self.host, self.port = parts["password"], parts["host"], parts["port"]
+
+    def url(self, database: str, role: str = OWNER) -> str:
+        return f"postgresql://{role}:{self.password}@{self.host}:{self.port}/{database}"
+
+    def _admin(self, statement: str) -> None:
+        with psycopg.connect(self.admin_url, autocommit=True) as connection:
+            connection.execute(statement)
+
+    def create(self, template: str | None = None) -> str:
+        name = f"ws_{uuid.uuid4().hex[:16]}"
+        self._admin(f"CREATE DATABASE {name} OWNER {self.OWNER}" + (f" TEMPLATE {template}" if template else ""))
+        return name
+
+    def drop(self, name: str) -> None:
+        self._admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+    def connect(self, database: str) -> PostgresConnection:
+        """The superuser's connection: what an attacker with the server's keys could do."""
+        return PostgresConnection(psycopg.connect(self.url(database, "postgres"), autocommit=True))
+
+
 @dataclass
 class Workspace:
     root: Path
     env: dict = field(default_factory=dict)
+    postgres: Postgres | None = None
+    databases: list[str] = field(default_factory=list)  # PostgreSQL: the store's, then any copies of it
 
     @property
-    def state(self) -> Path:
-        return self.root / "state.db"
+    def backend(self) -> str:
+        return "sqlite" if self.postgres is None else "postgresql"
+
+    @property
+    def state(self) -> Path | str:
+        """What --state names: the SQLite file, or the PostgreSQL URL (hitl_owner's, with its password)."""
+        return self.root / "state.db" if self.postgres is None else self.postgres.url(self.databases[0])
+
+    def copy_store(self, name: str) -> Path | str:
+        """A copy of the store as it stands, to tamper with: a file, or a database made from this one."""
+        if self.postgres is None:
+            target = self.root / "tampered" / name / "state.db"
+            target.parent.mkdir(parents=True)
+            shutil.copy(self.state, target)
+            return target
+        self.databases.append(self.postgres.create(template=self.databases[0]))
+        return self.postgres.url(self.databases[-1])
+
+    def connect(self, state: Path | str | None = None):
+        """Direct access to a store (this one by default) as its most powerful user: the SQLite file, or
+        PostgreSQL's superuser. `?` placeholders on both."""
+        state = self.state if state is None else state
+        if self.postgres is None:
+            return sqlite3.connect(state, isolation_level=None)
+        return self.postgres.connect(psycopg.conninfo.conninfo_to_dict(state)["dbname"])
+
+    @property
+    def shown_state(self) -> str:
+        """The store as hitl names it in what it prints: a PostgreSQL URL without its user and password."""
+        if self.postgres is None:
+            return str(self.state)
+        return f"postgresql://{self.postgres.host}:{self.postgres.port}/{self.databases[0]}"
+
+    def store_exists(self) -> bool:
+        if self.postgres is None:
+            return self.state.exists()
+        with closing(self.connect()) as connection:
+            return connection.execute("SELECT to_regclass('hitl_schema')").fetchone()[0] is not None
+
+    def create_store(self, version: int) -> None:
+        """A store at an older schema version, as an older hitl left it, written by hitl's own migrations."""
+        backend = backend_for(state_path(str(self.state)))
+        backend.prepare(create=True)
+        connection = backend.connect(read_only=False, timeout=5)
+        try:
+            backend.begin_write(connection, 5)
+            migrate(backend, connection, to=version)
+            connection.execute("COMMIT")
+        finally:
+            connection.close()
+
+    def set_schema_version(self, version: int) -> None:
+        with closing(self.connect()) as connection:
+            if self.postgres is None:
+                connection.execute(f"PRAGMA user_version = {version}")
+            else:
+                connection.execute("UPDATE hitl_schema SET version = ?", (version,))
+
+    @contextmanager
+    def write_lock_held(self) -> Iterator[None]:
+        """Another writer that takes the store and does not let go."""
+        with closing(self.connect()) as holder:
+            holder.execute("BEGIN EXCLUSIVE" if self.postgres is None else "BEGIN")
+            if self.postgres is not None:
+                holder.execute("LOCK TABLE requests, verdicts, audit_log, audit_head IN ACCESS EXCLUSIVE MODE")
+            try:
+                yield
+            finally:
+                holder.execute("ROLLBACK")
+
+    def close(self) -> None:
+        for database in self.databases if self.postgres is not None else []:
+            self.postgres.drop(database)
 
     @property
     def profiles(self) -> Path:
@@ -200,16 +310,16 @@ class Workspace:
         return [json.loads(line) for line in result.stdout.splitlines()]
 
     def audit_count(self) -> int:
-        """How many audit records the store file holds, read straight from SQLite."""
+        """How many audit records the store holds, read straight from the database."""
         with closing(self.database()) as connection:
             return connection.execute("SELECT count(*) FROM audit_log").fetchone()[0]
 
     def verify(self) -> subprocess.CompletedProcess:
         return self.hitl("audit", "verify")
 
-    def database(self) -> sqlite3.Connection:
-        """Direct access to the store file, for tests that tamper with it or inspect it."""
-        return sqlite3.connect(self.state, isolation_level=None)
+    def database(self):
+        """Direct access to the store, for tests that tamper with it or inspect it."""
+        return self.connect()
 
 
 def _signed(args: tuple) -> tuple:
@@ -226,17 +336,21 @@ def _signed(args: tuple) -> tuple:
     return (*args, "--key", str(keyed_person(person)[0]))
 
 
-def make_workspace(root: Path) -> Workspace:
+def make_workspace(root: Path, postgres: Postgres | None = None) -> Workspace:
+    """A workspace on a SQLite file, or (given the test server) on a new PostgreSQL database; close() drops it."""
     shutil.copytree(ROOT / "rego", root / "rego")
     shutil.copytree(ROOT / "org_profiles", root / "profiles")
     for profile, people in PROFILE_PEOPLE.items():
         entries = people_entries({**{name: ["approver"] for name in APPROVERS}, **people})
         (root / "profiles" / "people" / f"{profile}.yaml").write_text(yaml.safe_dump({"people": entries}, sort_keys=False))
-    workspace = Workspace(root, env={
+    workspace = Workspace(root, postgres=postgres)
+    if postgres is not None:
+        workspace.databases.append(postgres.create())
+    workspace.env = {
         "HITL_REGO_DIR": str(root / "rego"),
         "HITL_PROFILES_DIR": str(root / "profiles"),
-        "HITL_STATE": str(root / "state.db"),
-    })
+        "HITL_STATE": str(workspace.state),
+    }
     workspace.trusted_record.write_text(yaml.safe_dump(TRUSTED_RECORD))
     return workspace
 

@@ -7,7 +7,6 @@ stall, throttle, vanish or hang while the deliverer is killed, and two deliverer
 
 import json
 import signal
-import sqlite3
 from contextlib import closing
 from datetime import datetime
 
@@ -58,9 +57,10 @@ def urls(*receivers: HttpReceiver) -> dict:
 
 
 def outbox(ws: Workspace) -> list[dict]:
-    with closing(sqlite3.connect(ws.state)) as connection:
-        connection.row_factory = sqlite3.Row
-        return [dict(row) for row in connection.execute("SELECT * FROM outbox ORDER BY id")]
+    with closing(ws.database()) as connection:
+        cursor = connection.execute("SELECT * FROM outbox ORDER BY id")
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
 def deliver(ws: Workspace, profile: str, env: dict, now: str = at(0)):
@@ -336,12 +336,7 @@ def test_a_secret_written_in_the_profile_is_refused(ws, field, value):
 
 
 def test_a_store_from_before_the_outbox_is_upgraded_by_the_next_write(ws):
-    from hitl_cli.store.schema import MIGRATIONS, _statements
-
-    with closing(sqlite3.connect(ws.state, isolation_level=None)) as connection:
-        for statement in _statements(MIGRATIONS[0]):
-            connection.execute(statement)
-        connection.execute("PRAGMA user_version = 1")
+    ws.create_store(version=1)
     old = ws.hitl("queue")
     assert old.returncode == 5 and "older than this hitl's" in old.stderr
     with HttpReceiver() as slack:

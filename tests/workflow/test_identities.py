@@ -6,7 +6,7 @@ import yaml
 
 from hitl_cli.models.decision import Decision
 from hitl_cli.models.workflow import Request
-from hitl_cli.store.connection import Mode, open_store
+from hitl_cli.store.connection import Mode, open_store, state_path
 from hitl_cli.workflow import events
 
 from .support import TRUSTED, copy_profile, keyed_person, tier_manifest
@@ -117,7 +117,7 @@ def test_the_requirement_follows_the_profile_in_force(ws):
 def _forge(ws, request_id: str, changes: dict) -> None:
     """A request the store holds, with a recorded decision that understates what it needs, written with its
     audit record (the trail verifies): what a hitl with a lying engine or an older bug would have recorded."""
-    with open_store(ws.state, Mode.WRITE) as store, store.write("forge") as connection:
+    with open_store(state_path(str(ws.state)), Mode.WRITE) as store, store.write("forge") as connection:
         row = connection.execute("SELECT * FROM requests WHERE id = ?", (request_id,)).fetchone()
         columns = [c[0] for c in connection.execute("SELECT * FROM requests").description]
         original = Request.model_validate_json(_as_json(dict(zip(columns, row))))

@@ -41,7 +41,7 @@ def test_status_exit_codes_follow_whether_the_action_may_run(ws):
     assert ws.hitl("status", "m-block").returncode == 3
     missing = ws.hitl("status", "no-such-request")
     assert missing.returncode == 7
-    assert missing.stderr.strip() == f"hitl: no request 'no-such-request' in {ws.state}"
+    assert missing.stderr.strip() == f"hitl: no request 'no-such-request' in {ws.shown_state}"
 
 
 def test_an_identical_resubmission_returns_the_live_request(ws):
@@ -85,7 +85,7 @@ def test_check_honours_a_request_that_holds_its_approvals(ws):
     plan = ws.write("check.yaml", [tier_manifest("double_approval"), tier_manifest("block")])
     check = ("check", plan, "--profile", "default", "--track-record", ws.trusted_record)
     assert ws.hitl(*check).returncode == 3  # no store yet: as without the workflow
-    assert not ws.state.exists()  # check only reads the store, never creates it
+    assert not ws.store_exists()  # check only reads the store, never creates it
     ws.submit([tier_manifest("double_approval"), tier_manifest("block")])
     assert ws.hitl(*check).returncode == 3
     ws.hitl("approve", "m-double_approval", "--by", "alice")

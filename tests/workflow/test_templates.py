@@ -115,7 +115,7 @@ def test_notify_renders_the_full_context_for_every_tier(ws, tiers):
 
 
 def test_messages_say_exactly_how_to_decide(ws, tiers):
-    state = f"--state {ws.state}"
+    state = f"--state {ws.shown_state}"
     commands = {tier: [c["command"] for c in view["commands"]] for tier, view in tiers.items()}
     assert commands["single_approval"] == [f"hitl approve t2 --by YOUR_NAME --key YOUR_KEY_FILE {state}",
                                            f"hitl reject t2 --by YOUR_NAME --reason WHY --key YOUR_KEY_FILE {state}"]
