@@ -123,6 +123,13 @@ def write_yaml(path: Path, data) -> Path:
     return path
 
 
+def standalone_profile_text(name: str) -> str:
+    """A shipped profile's text with its people file named by absolute path, so that it loads wherever a test
+    writes it."""
+    people = ROOT / "org_profiles" / "people"
+    return (ROOT / "org_profiles" / f"{name}.yaml").read_text().replace("people: people/", f"people: {people}/")
+
+
 def shipped_profile(name: str) -> dict:
     """A shipped profile's data, with the people file it names read in, so that it stands alone wherever a test
     writes it."""

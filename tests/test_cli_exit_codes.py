@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, TRUSTED_RECORD, hitl, make_manifest, write_manifests, write_yaml
+from conftest import ROOT, TRUSTED_RECORD, hitl, make_manifest, standalone_profile_text, write_manifests, write_yaml
 
 AUTO = make_manifest(id="auto-1", type="read")
 NEEDS_HUMAN = make_manifest(id="human-1", type="schema_migration", env="production")
@@ -154,7 +154,7 @@ def test_profile_from_environment(opa_bin):
 
 def test_profile_by_path(opa_bin, tmp_path):
     profile = tmp_path / "custom.yaml"
-    profile.write_text((ROOT / "org_profiles" / "startup.yaml").read_text().replace("name: startup", "name: custom"))
+    profile.write_text(standalone_profile_text("startup").replace("name: startup", "name: custom"))
     result = hitl("evaluate", "examples/manifests/describe-table.yaml", "--profile", profile, "--format", "json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)[0]["profile"] == "custom"
@@ -162,7 +162,7 @@ def test_profile_by_path(opa_bin, tmp_path):
 
 def test_invalid_profile_lists_every_problem(opa_bin, tmp_path):
     profile = tmp_path / "broken.yaml"
-    text = (ROOT / "org_profiles" / "default.yaml").read_text()
+    text = standalone_profile_text("default")
     text = text.replace("per_action_usd: 100", "per_action_usd: -5").replace("threshold: 0.80", "threshold: 1.5")
     text = text.replace("tiers: {dev: auto_approve, staging: single_approval, production: double_approval}", "tiers: {dev: auto_approve}", 1)
     profile.write_text(text)

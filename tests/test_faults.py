@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, TRUSTED_RECORD, hitl, make_manifest, write_manifests, write_yaml
+from conftest import ROOT, TRUSTED_RECORD, hitl, make_manifest, standalone_profile_text, write_manifests, write_yaml
 from fault_proxy import FaultProxy
 from hitl_cli.engine import policy_sources, write_policy_data
 from hitl_cli.engine.binary import find_opa
@@ -111,7 +111,7 @@ def test_opa_answering_nonsense(plan, real_opa, fault, needle):
 def test_profile_missing_on_the_server(plan, real_opa, tmp_path):
     url, _ = real_opa
     profile = tmp_path / "other.yaml"
-    profile.write_text((ROOT / "org_profiles" / "default.yaml").read_text().replace("name: default", "name: other"))
+    profile.write_text(standalone_profile_text("default").replace("name: default", "name: other"))
     result = hitl("check", plan, "--profile", profile, "--opa-url", url)
     assert_failed_closed(result, "profile 'other' is not loaded in OPA")
 

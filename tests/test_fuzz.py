@@ -19,7 +19,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import ROOT, hitl, make_manifest
+from conftest import ROOT, hitl, make_manifest, shipped_profile
 from hitl_cli.errors import InvalidInput
 from hitl_cli.inputs import load_profile, load_track_record, manifests_by_file
 from hitl_cli.models.common import TIERS
@@ -312,7 +312,7 @@ def test_track_records(policy, tmp_path_factory, entries):
 
 # --- profiles ----------------------------------------------------------------------------------------------
 
-SHIPPED = yaml.safe_load((ROOT / "org_profiles" / "default.yaml").read_text())
+SHIPPED = shipped_profile("default")
 tiers = st.sampled_from(list(TIERS))
 valid_profile_edits = [
     ("budget.per_action_usd", st.floats(0, 1e9)),
