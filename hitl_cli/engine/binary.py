@@ -1,8 +1,11 @@
 """Finding the opa binary (HITL_OPA_BIN, then the project's tools folder, then PATH) and refusing one older than
 the release hitl supports."""
 
+import ctypes
 import os
 import re
+import signal
+import sys
 import shutil
 import subprocess
 from pathlib import Path
@@ -33,6 +36,13 @@ def find_opa() -> Path:
     raise EngineError(f"OPA not found ({searched}); {INSTALL_HINT}")
 
 
+def die_with_parent() -> None:
+    """Linux: an opa child receives SIGTERM if hitl itself is killed (even before it knows its child), so no
+    OPA outlives its run."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def supported_opa_version() -> str:
     """The OPA release hitl is built and tested against (hitl_cli/opa.version), as `v1.2.3`."""
     return (paths.PACKAGE / "opa.version").read_text().strip()
@@ -41,7 +51,9 @@ def supported_opa_version() -> str:
 def opa_version(opa: Path) -> str:
     """What the binary says its version is, as `v1.2.3`."""
     try:
-        answer = subprocess.run([str(opa), "version"], capture_output=True, text=True, timeout=30, check=True)
+        answer = subprocess.run(
+            [str(opa), "version"], capture_output=True, text=True, timeout=30, check=True, preexec_fn=die_with_parent
+        )
     except (OSError, subprocess.SubprocessError) as error:
         raise EngineError(f"OPA at {opa} did not tell its version: {error}") from None
     for line in answer.stdout.splitlines():

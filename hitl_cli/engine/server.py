@@ -1,17 +1,14 @@
 """An OPA server on loopback that hitl starts for one run and always stops."""
 
-import ctypes
-import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 from hitl_cli import settings
 from hitl_cli.engine.access import ServeAccess
-from hitl_cli.engine.binary import find_opa, require_supported_binary
+from hitl_cli.engine.binary import die_with_parent, find_opa, require_supported_binary
 from hitl_cli.engine.endpoint import OpaEndpoint
 from hitl_cli.engine.rego_errors import rego_error
 from hitl_cli.engine.transport import healthy
@@ -24,12 +21,6 @@ def free_loopback_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def _die_with_parent() -> None:
-    """Linux: OPA receives SIGTERM if hitl itself is killed, so no server outlives its run."""
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def opa_run_command(opa: Path, address: str, sources: list[Path], extra: list[str] = ()) -> list[str]:
@@ -91,7 +82,7 @@ class LocalOpaServer:
                 stderr=self._log,
                 env=self.environment,
                 start_new_session=True,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
         except OSError as error:
             self.stop()
