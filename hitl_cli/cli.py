@@ -17,7 +17,7 @@ from hitl_cli.errors import EngineError, ExitCode, InvalidInput, Problem, UsageE
 from hitl_cli.escaping import visible
 from hitl_cli.inputs import available_profile_files, load_all_profiles
 from hitl_cli.schemas import SCHEMA_MODELS, schema_file, schema_text
-from hitl_cli.evaluation import RunResult, run_evaluation
+from hitl_cli.evaluation import RunResult, decide_files
 from hitl_cli.output import emit, warn
 from hitl_cli.progress import Progress
 from hitl_cli.reporters import CHECK_FORMATS, EVALUATE_FORMATS
@@ -29,8 +29,9 @@ from hitl_cli.cli_workflow import register as register_workflow
 from hitl_cli.cli_delivery import register as register_delivery
 from hitl_cli.cli_governance import SigningAlg, register as register_governance
 from hitl_cli.cli_learning import register as register_learning
-from hitl_cli import bundles
+from hitl_cli import bundles, run_context
 from hitl_cli.store.connection import state_path
+from hitl_cli.run_context import RunContext
 from hitl_cli.workflow.gate import honour_store
 
 app = typer.Typer(
@@ -50,15 +51,13 @@ def _report_problems(result: RunResult) -> None:
         warn(str(problem))
 
 
-def _evaluate(
-    paths: list[Path], profile: str, track_record: Path | None, remote: OpaEndpoint | None, state: Path
-) -> RunResult:
+def _evaluate(paths: list[Path], context: RunContext, remote: OpaEndpoint | None) -> RunResult:
     files = input_files(paths)
     if not files:
         raise InvalidInput([Problem(str(path), "", "no manifest files here (.yaml, .yml or .json)") for path in paths])
     progress = Progress.on_terminal(len(files))
     try:
-        result = run_evaluation(files, profile, track_record, remote, progress, state)
+        result = decide_files(files, context, remote, progress)
     finally:
         if progress is not None:
             progress.close()
@@ -84,7 +83,8 @@ def evaluate(
 
     When the state store exists, the policy sees its history (precedents, spend approved today); it is only read.
     """
-    result = _evaluate(manifests, profile, track_record, remote_endpoint(opa_url, opa_token_file, opa_ca_file), state_path(state))
+    context = run_context.gather(profile, track_record, state_path(state))
+    result = _evaluate(manifests, context, remote_endpoint(opa_url, opa_token_file, opa_ca_file))
     emit(EVALUATE_FORMATS[EvaluateFormat(format).value](result), None)
     raise typer.Exit(result.evaluate_exit_code())
 
@@ -114,7 +114,8 @@ def check(
     """
     reports = report_destinations((CheckFormat(format).value, output), report or [], CHECK_FORMATS)
     remote = remote_endpoint(opa_url, opa_token_file, opa_ca_file)
-    result = honour_store(_evaluate(paths, profile, track_record, remote, state_path(state)), profile, state_path(state))
+    context = run_context.gather(profile, track_record, state_path(state))
+    result = honour_store(_evaluate(paths, context, remote), context)
     for chosen, destination in reports:
         emit(CHECK_FORMATS[chosen](result), destination)
     raise typer.Exit(result.check_exit_code())

@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 
-from hitl_cli import audit, clock
+from hitl_cli import audit, clock, run_context
 from hitl_cli.cli_common import (
     InputPaths, OpaCaFileOption, OpaTokenFileOption, OpaUrlOption, ProfileOption, StateOption, TrackRecordOption, guarded,
 )
@@ -97,8 +97,9 @@ def submit(
     Exit 0: every action may run now; 1: some wait for people; 3: some cannot run (blocked, rejected);
     4: invalid input (the valid manifests are still recorded); 5: engine or store fault, nothing recorded.
     """
-    files, path = input_files(manifests), state_path(state)
-    result = submission.submit(files, profile, track_record_file, remote_endpoint(opa_url, opa_token_file, opa_ca_file), path)
+    files = input_files(manifests)
+    context = run_context.gather(profile, track_record_file, state_path(state), recording=True)
+    result = submission.submit(files, context, remote_endpoint(opa_url, opa_token_file, opa_ca_file))
     for problem in result.problems:
         warn(str(problem))
     if _wants_json(format):

@@ -8,36 +8,37 @@ only after its audit trail verifies; without a store, check behaves as it would 
 """
 
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
-from hitl_cli import clock
 from hitl_cli.errors import NotFound
 from hitl_cli.evaluation import Clearance, Evaluated, RunResult
-from hitl_cli.inputs import load_profile, profile_path
 from hitl_cli.revision import manifest_sha256
 from hitl_cli.store import records
 from hitl_cli.store.connection import Mode, open_store
+from hitl_cli.run_context import RunContext
 from hitl_cli.workflow.integrity import require_verified
 from hitl_cli.workflow.policy_context import PolicyContext
 from hitl_cli.workflow.status import Standing, standing
 
 
-def honour_store(result: RunResult, profile_ref: str, state: Path) -> RunResult:
+def honour_store(result: RunResult, run: RunContext) -> RunResult:
+    """run: the context the result was decided in (its profile, store and moment)."""
     waiting = [item for item in result.evaluated if not item.may_run]
-    if not waiting or not state.exists():
+    if not waiting or not run.state.exists():
         return result
-    source = profile_path(profile_ref)
-    context = PolicyContext.of(load_profile(source), source, state)
+    context = PolicyContext.of(run.profile, run.profile_source, run.state)
     try:
-        approved = _approved_requests(state, waiting, context)
+        approved = _approved_requests(run.state, waiting, context, run.now)
     except NotFound:  # an empty store file: nothing recorded yet
         return result
     return replace(result, evaluated=[_approved(item, approved) for item in result.evaluated])
 
 
-def _approved_requests(state: Path, waiting: list[Evaluated], context: PolicyContext) -> dict[str, Clearance]:
+def _approved_requests(
+    state: Path, waiting: list[Evaluated], context: PolicyContext, now: datetime
+) -> dict[str, Clearance]:
     """Manifest id -> the request that lets it run now, for each waiting manifest that has one."""
-    now = clock.now()
     approved: dict[str, Clearance] = {}
     with open_store(state, Mode.READ) as store, store.read() as connection:
         require_verified(connection, str(state))
