@@ -17,7 +17,7 @@ from hitl_cli import docs as policy_docs
 from hitl_cli.change_request import change_manifest, check_proposer
 from hitl_cli.errors import ExitCode, UsageError
 from hitl_cli.escaping import visible_lines
-from hitl_cli.history import read_history
+from hitl_cli.history import read_recorded_manifests
 from hitl_cli.impact import Candidate, diff as impact_diff
 from hitl_cli.inputs import available_profile_files, load_every_profile, load_profile, load_track_record, profile_path
 from hitl_cli.models import Profile
@@ -137,7 +137,7 @@ def diff(
     current = Candidate(load_profile(current_path), current_path)
     candidate_path = profile_path(candidate) if candidate is not None else current_path
     proposed = Candidate(load_profile(candidate_path), candidate_path, candidate_rego)
-    recorded = read_history(history)
+    recorded = read_recorded_manifests(history)
     record, record_problems = load_track_record(track_record)
     if track_record is None and recorded.measured is not None:
         record = recorded.measured
