@@ -18,7 +18,7 @@ class Calibrated:
 
 
 def calibrate(profile: Profile, state: Path, outcome_files: list[Path], target: Path) -> Calibrated:
-    gathered: list[outcomes.Outcome] = []
+    gathered: list[outcomes.ConfidenceOutcome] = []
     problems: list[Problem] = []
     sources = []
     if state.exists():
