@@ -10,14 +10,14 @@ from pathlib import Path
 
 from hitl_cli import paths
 from hitl_cli.calibration import storage as calibration_storage
-from hitl_cli.canonical import digest
+from hitl_cli.canonical import canonical_sha256
 from hitl_cli.errors import EngineError
 from hitl_cli.models import ActionManifest, Profile
 from hitl_cli.policy_files import policy_files
 
 
 def manifest_sha256(manifest: ActionManifest) -> str:
-    return digest(manifest.policy_input())
+    return canonical_sha256(manifest.policy_input())
 
 
 def _policy_files(rego: Path) -> dict[str, str]:
@@ -31,7 +31,7 @@ def _policy_files(rego: Path) -> dict[str, str]:
 
 def policy_revision(profile: Profile, calibration: Path | None = None) -> str:
     """calibration: the calibration file the engine loads with this profile (none when None or missing)."""
-    return digest({
+    return canonical_sha256({
         "rego": _policy_files(paths.rego_dir()),
         "profile": profile.policy_data(),
         "calibration": calibration_storage.load(calibration),
