@@ -18,7 +18,7 @@ from hitl_cli.change_request import change_manifest, check_proposer
 from hitl_cli.errors import ExitCode, UsageError
 from hitl_cli.escaping import visible_lines
 from hitl_cli.history import read_recorded_manifests
-from hitl_cli.impact import Candidate, diff as impact_diff
+from hitl_cli.impact import PolicySetup, diff as impact_diff
 from hitl_cli.inputs import available_profile_files, load_every_profile, load_profile, load_track_record, profile_path
 from hitl_cli.models import Profile
 from hitl_cli.output import emit, warn
@@ -134,9 +134,9 @@ def diff(
         if not history and candidate is None:
             raise UsageError(f"no history to re-evaluate: pass --history FOLDER_OR_STORE (no state store at {store})")
     current_path = profile_path(profile)
-    current = Candidate(load_profile(current_path), current_path)
+    current = PolicySetup(load_profile(current_path), current_path)
     candidate_path = profile_path(candidate) if candidate is not None else current_path
-    proposed = Candidate(load_profile(candidate_path), candidate_path, candidate_rego)
+    proposed = PolicySetup(load_profile(candidate_path), candidate_path, candidate_rego)
     recorded = read_recorded_manifests(history)
     record, record_problems = load_track_record(track_record)
     if track_record is None and recorded.measured is not None:

@@ -74,11 +74,11 @@ def register(app: typer.Typer) -> None:
         store's outcomes (approved/rejected, post-hoc ok/wrong) and --outcomes files; writes the calibration data
         the confidence rule uses. Invalid JSONL lines are reported as FILE:LINE: field: message (exit 4); the rest count.
         """
-        settings = load_profile(profile_path(profile))
+        loaded_profile = load_profile(profile_path(profile))
         if plot_file is not None:
             plot.check_format(plot_file)
         store = state_path(state)
-        result = run_calibration(settings, store, list(outcomes or []), calibration or beside(store))
+        result = run_calibration(loaded_profile, store, list(outcomes or []), calibration or beside(store))
         for problem in result.problems:
             warn(str(problem))
         if plot_file is not None:
