@@ -11,8 +11,9 @@ import yaml
 
 from hitl_cli.engine import policy_engine
 from hitl_cli.engine.binary import find_opa
+from hitl_cli.engine.pipeline import DecisionPipeline
 from hitl_cli.errors import EngineError
-from hitl_cli.inputs import load_all_profiles
+from hitl_cli.inputs import LoadedManifest, load_all_profiles
 from hitl_cli.models import ActionManifest, Decision
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,14 +64,19 @@ def make_manifest(
 
 
 class Policy:
-    """Decisions from the real policies and shipped profiles, through the same client the CLI uses."""
+    """Decisions from the real policies and shipped profiles, through the same client and pipeline the CLI uses."""
 
     def __init__(self, client):
         self.client = client
 
+    def decide_loaded(self, profile: str, loaded: list[LoadedManifest], track_record: dict) -> list[Decision]:
+        with DecisionPipeline(self.client, profile, track_record) as pipeline:
+            pipeline.add(loaded)
+            return pipeline.decisions()
+
     def decide_many(self, profile: str, manifests: list[dict], track_record: dict | None = None) -> list[Decision]:
-        inputs = [ActionManifest.model_validate(m).policy_input() for m in manifests]
-        return self.client.decide(profile, track_record if track_record is not None else TRUSTED_RECORD, inputs)
+        loaded = [LoadedManifest.of("test", 1, ActionManifest.model_validate(m)) for m in manifests]
+        return self.decide_loaded(profile, loaded, track_record if track_record is not None else TRUSTED_RECORD)
 
     def decide(self, profile: str, manifest: dict, track_record: dict | None = None) -> Decision:
         return self.decide_many(profile, [manifest], track_record)[0]
