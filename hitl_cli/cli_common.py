@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from hitl_cli import settings
 from hitl_cli.engine.patterns import uncompilable
 from hitl_cli.errors import ExitCode, HitlError, InvalidInput, Problem, UsageError
 from hitl_cli.inputs import load_profiles, profile_path
@@ -20,7 +21,7 @@ CLOSED_PIPE = 128 + signal.SIGPIPE  # what a shell reports for a program that SI
 ProfileOption = Annotated[
     str,
     typer.Option(
-        "--profile", "-p", envvar="HITL_PROFILE", help="A profile name in org_profiles/, or a path to a profile file."
+        "--profile", "-p", envvar=settings.PROFILE, help="A profile name in org_profiles/, or a path to a profile file."
     ),
 ]
 TrackRecordOption = Annotated[
@@ -48,7 +49,7 @@ InputPaths = Annotated[list[Path], typer.Argument(exists=True, help="Manifest fi
 StateOption = Annotated[
     Optional[Path],
     typer.Option(
-        "--state", envvar="HITL_STATE", dir_okay=False, help="The state store (SQLite), .hitl/state.db by default."
+        "--state", envvar=settings.STATE, dir_okay=False, help="The state store (SQLite), .hitl/state.db by default."
     ),
 ]
 
@@ -84,7 +85,7 @@ def guarded(command):
             silence_stdout()
             raise typer.Exit(CLOSED_PIPE) from None
         except Exception as error:  # noqa: BLE001 - the last line of defence against a traceback
-            if os.environ.get("HITL_DEBUG"):
+            if settings.debug():
                 raise
             warn(f"hitl: internal error: {type(error).__name__}: {error} (HITL_DEBUG=1 shows the traceback)")
             raise typer.Exit(ExitCode.ENGINE_FAILURE) from None

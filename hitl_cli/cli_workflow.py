@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 
-from hitl_cli import audit, clock, run_context
+from hitl_cli import audit, clock, run_context, settings
 from hitl_cli.cli_common import (
     InputPaths, OpaCaFileOption, OpaTokenFileOption, OpaUrlOption, ProfileOption, StateOption, TrackRecordOption, guarded,
 )
@@ -192,7 +192,7 @@ def digest(
     format: MessageFormatOption = "markdown",
     profile: Annotated[
         Optional[str],
-        typer.Option("--profile", "-p", envvar="HITL_PROFILE", help="Only this profile's requests, in its templates."),
+        typer.Option("--profile", "-p", envvar=settings.PROFILE, help="Only this profile's requests, in its templates."),
     ] = None,
     state: StateOption = None,
 ) -> None:
