@@ -1,7 +1,6 @@
 """The `hitl` command: parse the command line, call the core, render, exit with the documented code."""
 
 import signal
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -23,7 +22,7 @@ from hitl_cli.progress import Progress
 from hitl_cli.reporters import CHECK_FORMATS, EVALUATE_FORMATS
 from hitl_cli.cli_common import (
     CalibrationOption, InputPaths, OpaCaFileOption, OpaTokenFileOption, OpaUrlOption, ProfileOption, StateOption,
-    TrackRecordOption, guarded, report_destinations, valid_profiles,
+    TrackRecordOption, choices, guarded, report_destinations, valid_profiles,
 )
 from hitl_cli.cli_workflow import register as register_workflow
 from hitl_cli.cli_delivery import register as register_delivery
@@ -42,8 +41,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-EvaluateFormat = Enum("EvaluateFormat", {name: name for name in EVALUATE_FORMATS}, type=str)
-CheckFormat = Enum("CheckFormat", {name: name for name in CHECK_FORMATS}, type=str)
+EvaluateFormat = choices("EvaluateFormat", EVALUATE_FORMATS)
+CheckFormat = choices("CheckFormat", CHECK_FORMATS)
 
 
 def _report_problems(result: RunResult) -> None:
@@ -171,7 +170,7 @@ def serve(
     raise typer.Exit(engine.serve(load_all_profiles(), addr, access, extra, calibration))
 
 
-SchemaName = Enum("SchemaName", {name: name for name in SCHEMA_MODELS}, type=str)
+SchemaName = choices("SchemaName", SCHEMA_MODELS)
 
 
 @app.command()

@@ -1,6 +1,8 @@
 """What every hitl command shares: the fault guard and the common options."""
 
 import functools
+from collections.abc import Iterable
+from enum import Enum
 import os
 import signal
 from pathlib import Path
@@ -60,6 +62,11 @@ CalibrationOption = Annotated[
         help="The calibration data to load (hitl calibrate writes it beside the state store); none by default.",
     ),
 ]
+
+
+def choices(name: str, values: Iterable[str]) -> type[Enum]:
+    """The choices of an option, as typer takes them (an Enum whose members are the values)."""
+    return Enum(name, {value: value for value in values}, type=str)
 
 
 def guarded(command):

@@ -16,6 +16,7 @@ from hitl_cli.cli_common import ProfileOption, StateOption, guarded
 from hitl_cli.cli_workflow import FormatOption, TextOrJson
 from hitl_cli.delivery.runner import Deliverer, Report
 from hitl_cli.errors import ExitCode
+from hitl_cli.formats import OutputFormat
 from hitl_cli.inputs import load_profile, profile_path
 from hitl_cli.output import emit, warn
 from hitl_cli.store.connection import state_path
@@ -52,7 +53,7 @@ def deliver(
 
     Exit 0: all sent; 1: some will be retried; 3: some failed permanently; 5: store fault.
     """
-    json_lines = TextOrJson(format).value == "json"  # one JSON object per pass
+    json_lines = TextOrJson(format).value == OutputFormat.JSON  # one JSON object per pass
     source = profile_path(profile)
     deliverer = Deliverer(load_profile(source), source, state_path(state))
     if not watch:

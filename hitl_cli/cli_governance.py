@@ -5,7 +5,6 @@ Each parses, calls the core (waivers, history, impact, bundles, docs), renders, 
 docstring and the README give. `hitl serve --bundle` lives with `serve` in cli.py and calls bundles.serve.
 """
 
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -24,11 +23,13 @@ from hitl_cli.models import Profile
 from hitl_cli.output import emit, warn
 from hitl_cli.reporters.impact import DIFF_FORMATS
 from hitl_cli.calibration.storage import beside
-from hitl_cli.cli_common import CalibrationOption, ProfileOption, StateOption, TrackRecordOption, guarded, valid_profiles
+from hitl_cli.cli_common import (
+    CalibrationOption, ProfileOption, StateOption, TrackRecordOption, choices, guarded, valid_profiles,
+)
 from hitl_cli.store.connection import state_path
 
-DiffFormat = Enum("DiffFormat", {name: name for name in DIFF_FORMATS}, type=str)
-SigningAlg = Enum("SigningAlg", {name: name for name in bundles.SIGNING_ALGORITHMS}, type=str)
+DiffFormat = choices("DiffFormat", DIFF_FORMATS)
+SigningAlg = choices("SigningAlg", bundles.SIGNING_ALGORITHMS)
 
 ProfilesOption = Annotated[
     Optional[list[str]],

@@ -1,7 +1,6 @@
 """`hitl calibrate`: compare agents' stated confidence with what happened, and give the policy the result."""
 
 import json
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -10,16 +9,15 @@ import typer
 from hitl_cli.calibration import plot
 from hitl_cli.calibration.run import calibrate as run_calibration
 from hitl_cli.calibration.storage import beside
-from hitl_cli.cli_common import ProfileOption, StateOption, guarded
+from hitl_cli.cli_common import ProfileOption, StateOption, choices, guarded
 from hitl_cli.errors import ExitCode
+from hitl_cli.formats import OutputFormat
 from hitl_cli.inputs import load_profile, profile_path
 from hitl_cli.output import warn
 from hitl_cli.store.connection import state_path
 
 
-class CalibrateFormat(str, Enum):
-    text = "text"
-    json = "json"
+CalibrateFormat = choices("CalibrateFormat", [OutputFormat.TEXT, OutputFormat.JSON])
 
 
 def _figure(value) -> str:

@@ -6,9 +6,8 @@ or no store yet, 8 the audit trail does not verify. Store faults exit 5, like en
 """
 
 import json
-from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Optional, get_args
 
 import typer
 import yaml
@@ -17,13 +16,17 @@ from pydantic_core import to_jsonable_python
 
 from hitl_cli import audit, clock, run_context, settings
 from hitl_cli.cli_common import (
-    InputPaths, OpaCaFileOption, OpaTokenFileOption, OpaUrlOption, ProfileOption, StateOption, TrackRecordOption, guarded,
+    InputPaths, OpaCaFileOption, OpaTokenFileOption, OpaUrlOption, ProfileOption, StateOption, TrackRecordOption, choices,
+    guarded,
 )
 from hitl_cli.documents import input_files
 from hitl_cli.engine.endpoint import remote_endpoint
 from hitl_cli.errors import ExitCode
 from hitl_cli.escaping import json_text, visible_lines
+from hitl_cli.formats import OutputFormat
 from hitl_cli.inputs import load_profile, profile_path
+from hitl_cli.models.common import PromotableLevel
+from hitl_cli.models.workflow import ReviewVerdict, VerdictAction
 from hitl_cli.output import emit, warn
 from hitl_cli.rendering import Templates
 from hitl_cli.store.connection import Mode, open_store, state_path
@@ -35,17 +38,13 @@ from hitl_cli.workflow.track import track_record
 from hitl_cli.workflow.views import RequestView
 
 
-def _choices(name: str, *values: str) -> type[Enum]:
-    return Enum(name, {value: value for value in values}, type=str)
-
-
-TextOrJson = _choices("TextOrJson", "text", "json")
-MessageFormat = _choices("MessageFormat", "markdown", "html", "slack", "json")
-DeliveryChoice = _choices("DeliveryChoice", "digest", "interrupt")
-ReviewChoice = _choices("ReviewChoice", "ok", "wrong")
-LevelChoice = _choices("LevelChoice", "low", "medium")
-RecordFormat = _choices("RecordFormat", "yaml", "json")
-ExportFormat = _choices("ExportFormat", "jsonl")
+TextOrJson = choices("TextOrJson", [OutputFormat.TEXT, OutputFormat.JSON])
+MessageFormat = choices("MessageFormat", [OutputFormat.MARKDOWN, OutputFormat.HTML, OutputFormat.SLACK, OutputFormat.JSON])
+DeliveryChoice = choices("DeliveryChoice", ["digest", "interrupt"])
+ReviewChoice = choices("ReviewChoice", get_args(ReviewVerdict))
+LevelChoice = choices("LevelChoice", get_args(PromotableLevel))
+RecordFormat = choices("RecordFormat", [OutputFormat.YAML, OutputFormat.JSON])
+ExportFormat = choices("ExportFormat", [OutputFormat.JSONL])
 
 FormatOption = Annotated[TextOrJson, typer.Option("--format", "-f", help="text for people, json for scripts.")]
 MessageFormatOption = Annotated[MessageFormat, typer.Option("--format", "-f")]
@@ -63,11 +62,11 @@ def _json(data) -> str:
 def _message(templates: Templates, name: str, format: MessageFormat, context: dict) -> str:
     """A message in a template's format, or for scripts the very context the templates are given, as JSON."""
     chosen = MessageFormat(format).value
-    return _json(to_jsonable_python(context)) if chosen == "json" else templates.render(name, chosen, context)
+    return _json(to_jsonable_python(context)) if chosen == OutputFormat.JSON else templates.render(name, chosen, context)
 
 
 def _wants_json(format: TextOrJson) -> bool:
-    return TextOrJson(format).value == "json"
+    return TextOrJson(format).value == OutputFormat.JSON
 
 
 def _show(view: RequestView, format: TextOrJson) -> None:
@@ -127,7 +126,7 @@ def approve(
 
     Exit 0: recorded; 6: refused by a rule; 7: no such request.
     """
-    _show(verdicts.give_verdict(state_path(state), request_id, "approve", by, reason), format)
+    _show(verdicts.give_verdict(state_path(state), request_id, VerdictAction.APPROVE, by, reason), format)
 
 
 def reject(
@@ -141,7 +140,7 @@ def reject(
 
     Exit 0: recorded; 6: refused (empty reason, not allowed, already final); 7: no such request.
     """
-    _show(verdicts.give_verdict(state_path(state), request_id, "reject", by, reason), format)
+    _show(verdicts.give_verdict(state_path(state), request_id, VerdictAction.REJECT, by, reason), format)
 
 
 def override(
@@ -156,7 +155,7 @@ def override(
 
     Exit 0: recorded; 6: refused; 7: no such request.
     """
-    _show(verdicts.give_verdict(state_path(state), request_id, "override", by, reason), format)
+    _show(verdicts.give_verdict(state_path(state), request_id, VerdictAction.OVERRIDE, by, reason), format)
 
 
 def status(request_id: RequestId, format: FormatOption = "text", state: StateOption = None) -> None:
@@ -308,7 +307,7 @@ def trust_export(
     """The track record (docs/track-record.md) measured in the store, for --track-record."""
     with open_store(state_path(state), Mode.READ) as store, store.read() as connection:
         record = track_record(connection).model_dump(mode="json")
-    as_json = RecordFormat(format).value == "json"
+    as_json = RecordFormat(format).value == OutputFormat.JSON
     emit(_json(record) if as_json else yaml.safe_dump(record, sort_keys=False), output)
 
 

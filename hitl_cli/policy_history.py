@@ -23,7 +23,7 @@ from pathlib import Path
 from hitl_cli.errors import NotFound, Problem
 from hitl_cli.inputs import load_track_record
 from hitl_cli.models import TrackRecord
-from hitl_cli.models.workflow import Request, Verdict
+from hitl_cli.models.workflow import Request, Verdict, VerdictAction
 from hitl_cli.store import records
 from hitl_cli.store.connection import Mode, open_store
 from hitl_cli.workflow.track import track_record
@@ -101,7 +101,7 @@ def _described(request: Request) -> dict:
 
 
 def _approved_at(request: Request, verdicts: list[Verdict]) -> datetime:
-    decisive = [v.at for v in verdicts if v.kind in ("approve", "override")]
+    decisive = [v.at for v in verdicts if v.kind in (VerdictAction.APPROVE, VerdictAction.OVERRIDE)]
     return max(decisive, default=request.submitted_at).astimezone(UTC)
 
 

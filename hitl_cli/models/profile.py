@@ -9,7 +9,9 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, Field, StringConstraints, ValidationError, field_validator
 
 from hitl_cli.models import names
-from hitl_cli.models.common import AgentLevel, Delivery, Identifier, Name, PromotableLevel, Risk, StrictModel, Tier
+from hitl_cli.models.common import (
+    TIERS, AgentLevel, Delivery, Identifier, Name, PromotableLevel, Risk, StrictModel, Tier,
+)
 from hitl_cli.models.names import HumanName as Person
 from hitl_cli.models.notifications import Notifications
 from hitl_cli.statements import ANALYSABLE_KINDS
@@ -118,7 +120,7 @@ class ApprovalPolicy(StrictModel):
     @field_validator("required")
     @classmethod
     def _every_tier(cls, required: dict) -> dict:
-        missing = {"auto_approve", "single_approval", "double_approval", "escalate", "block"} - required.keys()
+        missing = set(TIERS) - required.keys()
         if missing:
             raise ValueError(f"missing approval counts for tier(s): {', '.join(sorted(missing))}")
         return required
