@@ -18,5 +18,9 @@ def opa_is_installed() -> None:
 
 
 @pytest.fixture
-def ws(tmp_path) -> Workspace:
-    return make_workspace(tmp_path)
+def ws(tmp_path, monkeypatch) -> Workspace:
+    """A workspace; its folders are in this process's environment too, for the in-process calls."""
+    workspace = make_workspace(tmp_path)
+    for name, value in workspace.env.items():
+        monkeypatch.setenv(name, value)
+    return workspace
