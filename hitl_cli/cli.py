@@ -206,7 +206,7 @@ def profile_validate(
     """Check profiles against the model; every problem is reported as file: field.path: message."""
     valid, invalid = valid_profiles(profiles)
     for path, loaded in valid:
-        print(visible(f"{path}: ok (profile {loaded.name})"))
+        emit(visible(f"{path}: ok (profile {loaded.name})") + "\n", None)
     raise typer.Exit(ExitCode.INVALID_INPUT if invalid else ExitCode.OK)
 
 
@@ -215,17 +215,17 @@ def profile_validate(
 def profile_list() -> None:
     """The profiles in the profiles folder."""
     for path in available_profile_files():
-        print(f"{visible(path.stem)}\t{visible(path)}")
+        emit(f"{visible(path.stem)}\t{visible(path)}\n", None)
 
 
 def _version(value: bool) -> None:
     if value:
-        print(f"hitl {__version__} (built for OPA {supported_opa_version()})")
+        emit(f"hitl {__version__} (built for OPA {supported_opa_version()})\n", None)
         try:
             opa = find_opa()
-            print(f"opa {opa_version(opa)} ({opa})")
+            emit(f"opa {opa_version(opa)} ({opa})\n", None)
         except EngineError as error:
-            print(f"opa: {error}")
+            emit(f"opa: {error}\n", None)
         raise typer.Exit()
 
 

@@ -179,7 +179,7 @@ def bundle_build(
     signing = bundles.Signing(signing_key, SigningAlg(signing_alg).value) if signing_key is not None else None
     built = bundles.build([loaded for loaded, _ in selected], output, signing, calibration)
     signed = f"signed {built.signed_with}" if built.signed_with else "unsigned"
-    print(f"{built.path}: bundle of profiles {', '.join(built.profiles)}, revision {built.revision}, {signed}")
+    emit(f"{built.path}: bundle of profiles {', '.join(built.profiles)}, revision {built.revision}, {signed}\n", None)
 
 
 def docs(

@@ -13,7 +13,7 @@ from hitl_cli.cli_common import ProfileOption, StateOption, choices, guarded
 from hitl_cli.errors import ExitCode
 from hitl_cli.formats import OutputFormat
 from hitl_cli.inputs import load_profile, profile_path
-from hitl_cli.output import warn
+from hitl_cli.output import emit, warn
 from hitl_cli.store.connection import state_path
 
 
@@ -82,7 +82,7 @@ def register(app: typer.Typer) -> None:
         if plot_file is not None:
             plot.draw(result.data["agents"], plot_file)
         if format == CalibrateFormat.json:
-            print(json.dumps({**result.data, "path": str(result.path)}, indent=2))
+            emit(json.dumps({**result.data, "path": str(result.path)}, indent=2) + "\n", None)
         else:
-            print(render_text(result.data, result.path))
+            emit(render_text(result.data, result.path) + "\n", None)
         raise typer.Exit(ExitCode.INVALID_INPUT if result.problems else ExitCode.OK)

@@ -2,7 +2,6 @@
 
 import json
 import os
-import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +16,7 @@ from hitl_cli.engine.revisions import publish_revisions
 from hitl_cli.engine.server import LocalOpaServer
 from hitl_cli.errors import UsageError
 from hitl_cli.models import Profile
+from hitl_cli.output import warn
 from hitl_cli.policy_files import policy_files
 from hitl_cli.statements import load_parser_in_background
 
@@ -68,7 +68,7 @@ def serve_sources(sources: list[Path], address: str, access: ServeAccess, extra_
     environment = {"GOGC": SERVE_GOGC, **{name: value for name, value in os.environ.items() if name != settings.OPA_TOKEN}}
     server = LocalOpaServer(sources, address, extra_args, quiet=False, environment=environment, access=access)
     with server:
-        print(f"hitl: OPA serving {what} on {server.url} (Ctrl-C stops it)", file=sys.stderr, flush=True)
+        warn(f"hitl: OPA serving {what} on {server.url} (Ctrl-C stops it)")
         return server.wait()
 
 
