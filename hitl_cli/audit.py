@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from hitl_cli.canonical import canonical_json, digest
+from hitl_cli.canonical import canonical_json, canonical_sha256
 from hitl_cli.errors import StoreError
 from hitl_cli.models.workflow import AuditRecord
 from hitl_cli.store import audit_log
@@ -23,7 +23,7 @@ GENESIS_HASH = "0" * 64
 
 def _hash(row: dict) -> str:
     """The hash of a stored row's content (everything but its own hash)."""
-    return digest({key: row[key] for key in ("seq", "at", "kind", "subject", "actor", "payload", "prev_hash")})
+    return canonical_sha256({key: row[key] for key in ("seq", "at", "kind", "subject", "actor", "payload", "prev_hash")})
 
 
 def append(

@@ -13,5 +13,5 @@ def sha256_hex(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def digest(value: Any) -> str:
+def canonical_sha256(value: Any) -> str:
     return sha256_hex(canonical_json(value))

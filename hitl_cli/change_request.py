@@ -6,7 +6,7 @@ own `profile_change` row decides how many people must approve it (double approva
 
 from pydantic import TypeAdapter, ValidationError
 
-from hitl_cli.canonical import digest
+from hitl_cli.canonical import canonical_sha256
 from hitl_cli.errors import UsageError
 from hitl_cli.impact import DiffReport
 from hitl_cli.models import ActionManifest
@@ -17,7 +17,7 @@ CHANGE_ACTION_TYPE = "profile_change"
 
 def change_manifest(report: DiffReport, proposed_by: str, why: str | None) -> ActionManifest:
     """The manifest a reviewer sees: what changes, how many decisions move which way, how to roll back."""
-    fingerprint = digest({"candidate": report.candidate.model_dump(), "transitions": [t.model_dump() for t in report.transitions]})
+    fingerprint = canonical_sha256({"candidate": report.candidate.model_dump(), "transitions": [t.model_dump() for t in report.transitions]})
     loosened = report.directions.get("loosening", 0) + report.directions.get("mixed", 0)
     summary = (
         f"Change profile {report.current.profile} to {report.candidate.source}: "

@@ -1,7 +1,6 @@
 """The `hitl` command: parse the command line, call the core, render, exit with the documented code."""
 
 import signal
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -17,21 +16,22 @@ from hitl_cli.errors import EngineError, ExitCode, InvalidInput, Problem, UsageE
 from hitl_cli.escaping import visible
 from hitl_cli.inputs import available_profile_files, load_all_profiles
 from hitl_cli.schemas import SCHEMA_MODELS, schema_file, schema_text
-from hitl_cli.evaluation import RunResult, run_evaluation
+from hitl_cli.evaluation import RunResult, decide_files
 from hitl_cli.output import emit, warn
 from hitl_cli.progress import Progress
 from hitl_cli.reporters import CHECK_FORMATS, EVALUATE_FORMATS
 from hitl_cli.cli_common import (
     CalibrationOption, InputPaths, OpaCaFileOption, OpaTokenFileOption, OpaUrlOption, PolicyOption, ProfileOption,
-    StateOption, TrackRecordOption, guarded, report_destinations, valid_profiles,
+    StateOption, TrackRecordOption, choices, guarded, report_destinations, valid_profiles,
 )
 from hitl_cli.cli_workflow import register as register_workflow
 from hitl_cli.cli_delivery import register as register_delivery
 from hitl_cli.cli_governance import SigningAlg, register as register_governance
 from hitl_cli.cli_learning import register as register_learning
-from hitl_cli import bundles
+from hitl_cli import bundles, run_context
 from hitl_cli.store.connection import state_path
 from hitl_cli.cli_workflow import ExpectHeadOption
+from hitl_cli.run_context import RunContext
 from hitl_cli.workflow.gate import honour_files, honour_store
 from hitl_cli.workflow.integrity import verify_head
 
@@ -43,8 +43,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-EvaluateFormat = Enum("EvaluateFormat", {name: name for name in EVALUATE_FORMATS}, type=str)
-CheckFormat = Enum("CheckFormat", {name: name for name in CHECK_FORMATS}, type=str)
+EvaluateFormat = choices("EvaluateFormat", EVALUATE_FORMATS)
+CheckFormat = choices("CheckFormat", CHECK_FORMATS)
 
 
 def _report_problems(result: RunResult) -> None:
@@ -52,15 +52,13 @@ def _report_problems(result: RunResult) -> None:
         warn(str(problem))
 
 
-def _evaluate(
-    paths: list[Path], profile: str, track_record: Path | None, remote: OpaEndpoint | None, state: Path
-) -> RunResult:
+def _evaluate(paths: list[Path], context: RunContext, remote: OpaEndpoint | None) -> RunResult:
     files = input_files(paths)
     if not files:
         raise InvalidInput([Problem(str(path), "", "no manifest files here (.yaml, .yml or .json)") for path in paths])
     progress = Progress.on_terminal(len(files))
     try:
-        result = run_evaluation(files, profile, track_record, remote, progress, state)
+        result = decide_files(files, context, remote, progress)
     finally:
         if progress is not None:
             progress.close()
@@ -87,7 +85,8 @@ def evaluate(
 
     When the state store exists, the policy sees its history (precedents, spend approved today); it is only read.
     """
-    result = _evaluate(manifests, profile, track_record, remote_endpoint(opa_url, opa_token_file, opa_ca_file), state_path(state))
+    context = run_context.gather(profile, track_record, state_path(state))
+    result = _evaluate(manifests, context, remote_endpoint(opa_url, opa_token_file, opa_ca_file))
     emit(EVALUATE_FORMATS[EvaluateFormat(format).value](result), None)
     raise typer.Exit(result.evaluate_exit_code())
 
@@ -127,9 +126,10 @@ def check(
     remote = remote_endpoint(opa_url, opa_token_file, opa_ca_file)
     if expect_head is not None:
         verify_head(state_path(state), expect_head)
-    result = honour_store(_evaluate(paths, profile, track_record, remote, state_path(state)), profile, state_path(state))
+    context = run_context.gather(profile, track_record, state_path(state))
+    result = honour_store(_evaluate(paths, context, remote), context)
     if approvals is not None:
-        result, problems = honour_files(result, profile, approvals, state_path(state))
+        result, problems = honour_files(result, context, approvals)
         for problem in problems:
             warn(str(problem))
     for chosen, destination in reports:
@@ -188,7 +188,7 @@ def serve(
     raise typer.Exit(engine.serve(load_all_profiles(), addr, access, extra, calibration))
 
 
-SchemaName = Enum("SchemaName", {name: name for name in SCHEMA_MODELS}, type=str)
+SchemaName = choices("SchemaName", SCHEMA_MODELS)
 
 
 @app.command()
@@ -225,7 +225,7 @@ def profile_validate(
     """Check profiles against the model; every problem is reported as file: field.path: message."""
     valid, invalid = valid_profiles(profiles)
     for path, loaded in valid:
-        print(visible(f"{path}: ok (profile {loaded.name})"))
+        emit(visible(f"{path}: ok (profile {loaded.name})") + "\n", None)
     raise typer.Exit(ExitCode.INVALID_INPUT if invalid else ExitCode.OK)
 
 
@@ -234,17 +234,17 @@ def profile_validate(
 def profile_list() -> None:
     """The profiles in the profiles folder."""
     for path in available_profile_files():
-        print(f"{visible(path.stem)}\t{visible(path)}")
+        emit(f"{visible(path.stem)}\t{visible(path)}\n", None)
 
 
 def _version(value: bool) -> None:
     if value:
-        print(f"hitl {__version__} (built for OPA {supported_opa_version()})")
+        emit(f"hitl {__version__} (built for OPA {supported_opa_version()})\n", None)
         try:
             opa = find_opa()
-            print(f"opa {opa_version(opa)} ({opa})")
+            emit(f"opa {opa_version(opa)} ({opa})\n", None)
         except EngineError as error:
-            print(f"opa: {error}")
+            emit(f"opa: {error}\n", None)
         raise typer.Exit()
 
 

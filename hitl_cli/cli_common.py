@@ -1,6 +1,8 @@
 """What every hitl command shares: the fault guard and the common options."""
 
 import functools
+from collections.abc import Iterable
+from enum import Enum
 import os
 import signal
 from pathlib import Path
@@ -8,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from hitl_cli import policy_set
+from hitl_cli import policy_set, settings
 from hitl_cli.engine.patterns import uncompilable
 from hitl_cli.errors import ExitCode, HitlError, InvalidInput, Problem, UsageError
 from hitl_cli.inputs import load_profiles, profile_path
@@ -21,7 +23,7 @@ CLOSED_PIPE = 128 + signal.SIGPIPE  # what a shell reports for a program that SI
 ProfileOption = Annotated[
     str,
     typer.Option(
-        "--profile", "-p", envvar="HITL_PROFILE", help="A profile name in org_profiles/, or a path to a profile file."
+        "--profile", "-p", envvar=settings.PROFILE, help="A profile name in org_profiles/, or a path to a profile file."
     ),
 ]
 TrackRecordOption = Annotated[
@@ -49,7 +51,7 @@ InputPaths = Annotated[list[Path], typer.Argument(exists=True, help="Manifest fi
 StateOption = Annotated[
     Optional[str],
     typer.Option(
-        "--state", envvar="HITL_STATE",
+        "--state", envvar=settings.STATE,
         help="The state store: a SQLite file (.hitl/state.db by default) or a postgresql:// URL.",
     ),
 ]
@@ -70,6 +72,11 @@ CalibrationOption = Annotated[
         help="The calibration data to load (hitl calibrate writes it beside the state store); none by default.",
     ),
 ]
+
+
+def choices(name: str, values: Iterable[str]) -> type[Enum]:
+    """The choices of an option, as typer takes them (an Enum whose members are the values)."""
+    return Enum(name, {value: value for value in values}, type=str)
 
 
 def guarded(command):
@@ -95,7 +102,7 @@ def guarded(command):
             silence_stdout()
             raise typer.Exit(CLOSED_PIPE) from None
         except Exception as error:  # noqa: BLE001 - the last line of defence against a traceback
-            if os.environ.get("HITL_DEBUG"):
+            if settings.debug():
                 raise
             warn(f"hitl: internal error: {type(error).__name__}: {error} (HITL_DEBUG=1 shows the traceback)")
             raise typer.Exit(ExitCode.ENGINE_FAILURE) from None

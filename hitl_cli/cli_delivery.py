@@ -15,6 +15,7 @@ import typer
 from hitl_cli.cli_common import ProfileOption, StateOption, guarded
 from hitl_cli.cli_workflow import FormatOption, TextOrJson
 from hitl_cli.errors import ExitCode
+from hitl_cli.formats import OutputFormat
 from hitl_cli.inputs import load_profile, profile_path
 from hitl_cli.output import emit, warn
 from hitl_cli.store.connection import state_path
@@ -56,7 +57,7 @@ def deliver(
     """
     from hitl_cli.delivery.runner import Deliverer
 
-    json_lines = TextOrJson(format).value == "json"  # one JSON object per pass
+    json_lines = TextOrJson(format).value == OutputFormat.JSON  # one JSON object per pass
     source = profile_path(profile)
     deliverer = Deliverer(load_profile(source), source, state_path(state))
     if not watch:

@@ -5,7 +5,6 @@ Each parses, calls the core (waivers, history, impact, bundles, docs), renders, 
 docstring and the README give. `hitl serve --bundle` lives with `serve` in cli.py and calls bundles.serve.
 """
 
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -17,20 +16,20 @@ from hitl_cli import docs as policy_docs
 from hitl_cli.change_request import change_manifest, check_proposer
 from hitl_cli.errors import ExitCode, UsageError
 from hitl_cli.escaping import visible, visible_lines
-from hitl_cli.history import read_history
-from hitl_cli.impact import Candidate, diff as impact_diff
+from hitl_cli.history import read_recorded_manifests
+from hitl_cli.impact import PolicySetup, diff as impact_diff
 from hitl_cli.inputs import available_profile_files, load_every_profile, load_profile, load_track_record, profile_path
 from hitl_cli.models import Profile
 from hitl_cli.output import emit, warn
 from hitl_cli.reporters.impact import DIFF_FORMATS
 from hitl_cli.calibration.storage import beside
 from hitl_cli.cli_common import (
-    CalibrationOption, PolicyOption, ProfileOption, StateOption, TrackRecordOption, guarded, valid_profiles,
+    CalibrationOption, PolicyOption, ProfileOption, StateOption, TrackRecordOption, choices, guarded, valid_profiles,
 )
 from hitl_cli.store.connection import state_path
 
-DiffFormat = Enum("DiffFormat", {name: name for name in DIFF_FORMATS}, type=str)
-SigningAlg = Enum("SigningAlg", {name: name for name in bundles.SIGNING_ALGORITHMS}, type=str)
+DiffFormat = choices("DiffFormat", DIFF_FORMATS)
+SigningAlg = choices("SigningAlg", bundles.SIGNING_ALGORITHMS)
 
 ProfilesOption = Annotated[
     Optional[list[str]],
@@ -147,12 +146,12 @@ def diff(
         if not history and candidate is None:
             raise UsageError(f"no history to re-evaluate: pass --history FOLDER_OR_STORE (no state store at {store})")
     current_path = profile_path(profile)
-    current = Candidate(load_profile(current_path), current_path)
+    current = PolicySetup(load_profile(current_path), current_path)
     candidate_path = profile_path(candidate) if candidate is not None else current_path
     proposed_org = tuple(candidate_policy) if candidate_policy is not None else None
     proposed_policies = policy_set.current(candidate_rego, proposed_org)
-    proposed = Candidate(load_profile(candidate_path, policies=proposed_policies), candidate_path, candidate_rego, proposed_org)
-    recorded = read_history(history)
+    proposed = PolicySetup(load_profile(candidate_path, policies=proposed_policies), candidate_path, candidate_rego, proposed_org)
+    recorded = read_recorded_manifests(history)
     record, record_problems = load_track_record(track_record)
     if track_record is None and recorded.measured is not None:
         record = recorded.measured
@@ -194,7 +193,7 @@ def bundle_build(
     signing = bundles.Signing(signing_key, SigningAlg(signing_alg).value) if signing_key is not None else None
     built = bundles.build([loaded for loaded, _ in selected], output, signing, calibration)
     signed = f"signed {built.signed_with}" if built.signed_with else "unsigned"
-    print(f"{built.path}: bundle of profiles {', '.join(built.profiles)}, revision {built.revision}, {signed}")
+    emit(f"{built.path}: bundle of profiles {', '.join(built.profiles)}, revision {built.revision}, {signed}\n", None)
 
 
 def docs(

@@ -1,7 +1,6 @@
 """`hitl calibrate`: compare agents' stated confidence with what happened, and give the policy the result."""
 
 import json
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -10,16 +9,15 @@ import typer
 from hitl_cli.calibration import plot
 from hitl_cli.calibration.run import calibrate as run_calibration
 from hitl_cli.calibration.storage import beside
-from hitl_cli.cli_common import ProfileOption, StateOption, guarded
+from hitl_cli.cli_common import ProfileOption, StateOption, choices, guarded
 from hitl_cli.errors import ExitCode
+from hitl_cli.formats import OutputFormat
 from hitl_cli.inputs import load_profile, profile_path
-from hitl_cli.output import warn
+from hitl_cli.output import emit, warn
 from hitl_cli.store.connection import state_path
 
 
-class CalibrateFormat(str, Enum):
-    text = "text"
-    json = "json"
+CalibrateFormat = choices("CalibrateFormat", [OutputFormat.TEXT, OutputFormat.JSON])
 
 
 def _figure(value) -> str:
@@ -74,17 +72,17 @@ def register(app: typer.Typer) -> None:
         store's outcomes (approved/rejected, post-hoc ok/wrong) and --outcomes files; writes the calibration data
         the confidence rule uses. Invalid JSONL lines are reported as FILE:LINE: field: message (exit 4); the rest count.
         """
-        settings = load_profile(profile_path(profile))
+        loaded_profile = load_profile(profile_path(profile))
         if plot_file is not None:
             plot.check_format(plot_file)
         store = state_path(state)
-        result = run_calibration(settings, store, list(outcomes or []), calibration or beside(store))
+        result = run_calibration(loaded_profile, store, list(outcomes or []), calibration or beside(store))
         for problem in result.problems:
             warn(str(problem))
         if plot_file is not None:
             plot.draw(result.data["agents"], plot_file)
         if format == CalibrateFormat.json:
-            print(json.dumps({**result.data, "path": str(result.path)}, indent=2))
+            emit(json.dumps({**result.data, "path": str(result.path)}, indent=2) + "\n", None)
         else:
-            print(render_text(result.data, result.path))
+            emit(render_text(result.data, result.path) + "\n", None)
         raise typer.Exit(ExitCode.INVALID_INPUT if result.problems else ExitCode.OK)

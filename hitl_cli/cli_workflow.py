@@ -6,25 +6,28 @@ or no store yet, 8 the audit trail does not verify. Store faults exit 5, like en
 """
 
 import json
-from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Optional, get_args
 
 import typer
 import yaml
 from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 
-from hitl_cli import audit, clock
+from hitl_cli import audit, clock, run_context, settings
 from hitl_cli.cli_common import (
     InputPaths, OpaCaFileOption, OpaTokenFileOption, OpaUrlOption, PolicyOption, ProfileOption, StateOption, TrackRecordOption,
+    choices,
     guarded,
 )
 from hitl_cli.documents import input_files
 from hitl_cli.engine.endpoint import remote_endpoint
 from hitl_cli.errors import ExitCode, NotFound
 from hitl_cli.escaping import json_text, visible_lines
+from hitl_cli.formats import OutputFormat
 from hitl_cli.inputs import load_profile, profile_path
+from hitl_cli.models.common import PromotableLevel
+from hitl_cli.models.workflow import ReviewVerdict, VerdictAction
 from hitl_cli.output import emit, warn
 from hitl_cli.rendering import Templates
 from hitl_cli.signing import sshsig
@@ -38,17 +41,13 @@ from hitl_cli.workflow.verdict_files import VerdictFile
 from hitl_cli.workflow.views import RequestView
 
 
-def _choices(name: str, *values: str) -> type[Enum]:
-    return Enum(name, {value: value for value in values}, type=str)
-
-
-TextOrJson = _choices("TextOrJson", "text", "json")
-MessageFormat = _choices("MessageFormat", "markdown", "html", "slack", "json")
-DeliveryChoice = _choices("DeliveryChoice", "digest", "interrupt")
-ReviewChoice = _choices("ReviewChoice", "ok", "wrong")
-LevelChoice = _choices("LevelChoice", "low", "medium")
-RecordFormat = _choices("RecordFormat", "yaml", "json")
-ExportFormat = _choices("ExportFormat", "jsonl")
+TextOrJson = choices("TextOrJson", [OutputFormat.TEXT, OutputFormat.JSON])
+MessageFormat = choices("MessageFormat", [OutputFormat.MARKDOWN, OutputFormat.HTML, OutputFormat.SLACK, OutputFormat.JSON])
+DeliveryChoice = choices("DeliveryChoice", ["digest", "interrupt"])
+ReviewChoice = choices("ReviewChoice", get_args(ReviewVerdict))
+LevelChoice = choices("LevelChoice", get_args(PromotableLevel))
+RecordFormat = choices("RecordFormat", [OutputFormat.YAML, OutputFormat.JSON])
+ExportFormat = choices("ExportFormat", [OutputFormat.JSONL])
 
 FormatOption = Annotated[TextOrJson, typer.Option("--format", "-f", help="text for people, json for scripts.")]
 MessageFormatOption = Annotated[MessageFormat, typer.Option("--format", "-f")]
@@ -78,11 +77,11 @@ def _json(data) -> str:
 def _message(templates: Templates, name: str, format: MessageFormat, context: dict) -> str:
     """A message in a template's format, or for scripts the very context the templates are given, as JSON."""
     chosen = MessageFormat(format).value
-    return _json(to_jsonable_python(context)) if chosen == "json" else templates.render(name, chosen, context)
+    return _json(to_jsonable_python(context)) if chosen == OutputFormat.JSON else templates.render(name, chosen, context)
 
 
 def _wants_json(format: TextOrJson) -> bool:
-    return TextOrJson(format).value == "json"
+    return TextOrJson(format).value == OutputFormat.JSON
 
 
 def _show(view: RequestView, format: TextOrJson) -> None:
@@ -123,8 +122,9 @@ def submit(
     Exit 0: every action may run now; 1: some wait for people; 3: some cannot run (blocked, rejected);
     4: invalid input (the valid manifests are still recorded); 5: engine or store fault, nothing recorded.
     """
-    files, path = input_files(manifests), state_path(state)
-    result = submission.submit(files, profile, track_record_file, remote_endpoint(opa_url, opa_token_file, opa_ca_file), path)
+    files = input_files(manifests)
+    context = run_context.gather(profile, track_record_file, state_path(state), recording=True)
+    result = submission.submit(files, context, remote_endpoint(opa_url, opa_token_file, opa_ca_file))
     for problem in result.problems:
         warn(str(problem))
     if _wants_json(format):
@@ -156,7 +156,7 @@ def approve(
 
     Exit 0: recorded; 6: refused by a rule (or it would not count); 7: no such request.
     """
-    _decided(verdicts.give_verdict(state_path(state), request_id, "approve", by, reason, key), attest, format)
+    _decided(verdicts.give_verdict(state_path(state), request_id, VerdictAction.APPROVE, by, reason, key), attest, format)
 
 
 def reject(
@@ -172,7 +172,7 @@ def reject(
 
     Exit 0: recorded; 6: refused (empty reason, not allowed, already final); 7: no such request.
     """
-    _decided(verdicts.give_verdict(state_path(state), request_id, "reject", by, reason, key), attest, format)
+    _decided(verdicts.give_verdict(state_path(state), request_id, VerdictAction.REJECT, by, reason, key), attest, format)
 
 
 def override(
@@ -189,7 +189,7 @@ def override(
 
     Exit 0: recorded; 6: refused; 7: no such request.
     """
-    _decided(verdicts.give_verdict(state_path(state), request_id, "override", by, reason, key), attest, format)
+    _decided(verdicts.give_verdict(state_path(state), request_id, VerdictAction.OVERRIDE, by, reason, key), attest, format)
 
 
 def status(request_id: RequestId, format: FormatOption = "text", state: StateOption = None) -> None:
@@ -225,7 +225,7 @@ def digest(
     format: MessageFormatOption = "markdown",
     profile: Annotated[
         Optional[str],
-        typer.Option("--profile", "-p", envvar="HITL_PROFILE", help="Only this profile's requests, in its templates."),
+        typer.Option("--profile", "-p", envvar=settings.PROFILE, help="Only this profile's requests, in its templates."),
     ] = None,
     state: StateOption = None,
 ) -> None:
@@ -386,7 +386,7 @@ def trust_export(
     """The track record (docs/track-record.md) measured in the store, for --track-record."""
     with open_store(state_path(state), Mode.READ) as store, store.read() as connection:
         record = track_record(connection).model_dump(mode="json")
-    as_json = RecordFormat(format).value == "json"
+    as_json = RecordFormat(format).value == OutputFormat.JSON
     emit(_json(record) if as_json else yaml.safe_dump(record, sort_keys=False), output)
 
 

@@ -4,15 +4,14 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hitl_cli.calibration import storage as calibration_storage
 from hitl_cli.engine import policy_engine
 from hitl_cli.engine.endpoint import OpaEndpoint
 from hitl_cli.engine.pipeline import DecisionPipeline
 from hitl_cli.errors import ExitCode, Problem
-from hitl_cli.inputs import LoadedManifest, load_profile, manifests_by_file, profile_path
-from hitl_cli.policy_history import read_history, read_track_record
+from hitl_cli.inputs import LoadedManifest, manifests_by_file
+from hitl_cli.models import Decision
 from hitl_cli.progress import Progress
-from hitl_cli.models import Decision, Profile, TrackRecord
+from hitl_cli.run_context import RunContext
 
 
 @dataclass(frozen=True)
@@ -72,39 +71,17 @@ class RunResult:
         return max(codes)
 
 
-def run_evaluation(
-    files: list[Path],
-    profile_ref: str,
-    track_record: Path | None,
-    remote: OpaEndpoint | None,
-    progress: Progress | None = None,
-    state: Path | None = None,
-) -> RunResult:
-    """state: the store whose history and measured track record the policy sees (hitl_cli.policy_history),
-    when it exists."""
-    profile = load_profile(profile_path(profile_ref))
-    record, record_problems = read_track_record(track_record, state)
-    calibration = calibration_storage.beside(state) if state is not None else None
-    return decide_files(files, profile, record, record_problems, remote, progress, read_history(state), calibration)
-
-
 def decide_files(
-    files: list[Path],
-    profile: Profile,
-    record: TrackRecord,
-    record_problems: list[Problem],
-    remote: OpaEndpoint | None,
-    progress: Progress | None = None,
-    history: dict | None = None,
-    calibration: Path | None = None,
+    files: list[Path], context: RunContext, remote: OpaEndpoint | None, progress: Progress | None = None
 ) -> RunResult:
-    """Validate the manifests in the files and decide the valid ones under an already loaded profile and record,
-    with the calibration file given (hitl_cli.calibration.storage).
+    """Validate the manifests in the files and decide the valid ones with what the run gathered (its profile,
+    track record, history and calibration).
 
     Files are read one at a time and their manifests handed to OPA in batches as they come, so evaluation
     overlaps reading. OPA is started (or reached) only once there is a valid manifest to decide.
     """
-    result = RunResult(profile=profile.name, other_problems=record_problems)
+    profile = context.profile
+    result = RunResult(profile=profile.name, other_problems=list(context.record_problems))
     manifests: list[LoadedManifest] = []
     with ExitStack() as running:
         pipeline: DecisionPipeline | None = None
@@ -115,11 +92,11 @@ def decide_files(
             if not loaded:
                 continue
             if pipeline is None:
-                client = running.enter_context(policy_engine([profile], remote, calibration=calibration))
-                client.set_history(history)
+                client = running.enter_context(policy_engine([profile], remote, calibration=context.calibration))
+                client.set_history(context.history)
                 on_decided = progress.manifests_decided if progress is not None else None
                 pipeline = running.enter_context(
-                    DecisionPipeline(client, profile.name, record.policy_input(), on_decided)
+                    DecisionPipeline(client, profile.name, context.track_record.policy_input(), on_decided)
                 )
             manifests.extend(loaded)
             pipeline.add(loaded)

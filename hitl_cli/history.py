@@ -19,7 +19,7 @@ SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 @dataclass
-class History:
+class RecordedManifests:
     manifests: list[LoadedManifest] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     measured: TrackRecord | None = None  # the track record measured in the (first) store, when there is one
@@ -32,18 +32,18 @@ def is_store(path: Path) -> bool:
         return stream.read(len(SQLITE_HEADER)) == SQLITE_HEADER
 
 
-def read_history(paths: list[Path]) -> History:
-    history = History()
+def read_recorded_manifests(paths: list[Path]) -> RecordedManifests:
+    recorded = RecordedManifests()
     files = [path for path in paths if not is_store(path)]
     for loaded, problems in manifests_by_file(input_files(files)):
-        history.manifests.extend(loaded)
-        history.problems.extend(problems)
+        recorded.manifests.extend(loaded)
+        recorded.problems.extend(problems)
     for path in paths:
         if is_store(path):
             manifests, measured = _from_store(path)
-            history.manifests.extend(manifests)
-            history.measured = history.measured or measured
-    return history
+            recorded.manifests.extend(manifests)
+            recorded.measured = recorded.measured or measured
+    return recorded
 
 
 def _from_store(path: Path) -> tuple[list[LoadedManifest], TrackRecord | None]:

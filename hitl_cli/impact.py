@@ -116,7 +116,7 @@ class DiffReport(BaseModel):
 
 
 @dataclass(frozen=True)
-class Candidate:
+class PolicySetup:
     """One side of the comparison: a profile and the policy folder it is decided with."""
 
     profile: Profile
@@ -188,8 +188,8 @@ def _decide_all(engine, profile: Profile, record: TrackRecord, manifests: list[L
 
 
 def diff(
-    current: Candidate,
-    candidate: Candidate,
+    current: PolicySetup,
+    candidate: PolicySetup,
     manifests: list[LoadedManifest],
     record: TrackRecord,
     history: list[str],

@@ -6,8 +6,9 @@ they are the checkout's `rego/` and `org_profiles/`; an installed wheel carries 
 location decides which: never the working directory.
 """
 
-import os
 from pathlib import Path
+
+from hitl_cli import settings
 
 PACKAGE = Path(__file__).resolve().parent
 CHECKOUT = PACKAGE.parent
@@ -17,17 +18,12 @@ def _installed() -> bool:
     return (PACKAGE / "policies").is_dir()
 
 
-def _from_env(variable: str, default: Path) -> Path:
-    value = os.environ.get(variable)
-    return Path(value) if value else default
-
-
 def rego_dir() -> Path:
-    return _from_env("HITL_REGO_DIR", PACKAGE / "policies" if _installed() else CHECKOUT / "rego")
+    return settings.rego_dir() or (PACKAGE / "policies" if _installed() else CHECKOUT / "rego")
 
 
 def profiles_dir() -> Path:
-    return _from_env("HITL_PROFILES_DIR", PACKAGE / "profiles" if _installed() else CHECKOUT / "org_profiles")
+    return settings.profiles_dir() or (PACKAGE / "profiles" if _installed() else CHECKOUT / "org_profiles")
 
 
 def tools_bin_dir() -> Path | None:

@@ -4,8 +4,8 @@
   among the actions the store records as approved - status `approved` (auto-approved, or every approval
   given) or `overridden`. Rego (hitl.history) fingerprints them with the profile's field list.
 - spent_today: the estimated cost of the actions approved today, per agent and for the organisation.
-  Today is the UTC day of `hitl_cli.clock.now()` (the system clock); an action was approved at the moment it
-  could run: its submission when auto-approved, else its last approval or its override. Each manifest id
+  Today is the UTC day of the run's moment (hitl_cli.run_context: the system clock, read once); an action was
+  approved at the moment it could run: its submission when auto-approved, else its last approval or its override. Each manifest id
   counts once (its latest approved request), and `manifests` lists each one's own spend, so that a
   manifest decided again (a re-check, a resubmission) is not counted twice. Only recorded spend counts:
   the earlier actions of the batch being decided are not added.
@@ -20,11 +20,10 @@ file when one is given, else the record the store measured (`hitl trust export`)
 from datetime import UTC, datetime
 from pathlib import Path
 
-from hitl_cli import clock
 from hitl_cli.errors import NotFound, Problem
 from hitl_cli.inputs import load_track_record
 from hitl_cli.models import TrackRecord
-from hitl_cli.models.workflow import Request, Verdict
+from hitl_cli.models.workflow import Request, Verdict, VerdictAction
 from hitl_cli.store import records
 from hitl_cli.store.connection import Mode, open_store
 from hitl_cli.workflow.track import track_record
@@ -32,11 +31,11 @@ from hitl_cli.workflow.track import track_record
 APPROVED = ("approved", "overridden")
 
 
-def read_track_record(track_record_file: Path | None, state: Path | None) -> tuple[TrackRecord, list[Problem]]:
+def read_track_record(track_record_file: Path | None, state: Path) -> tuple[TrackRecord, list[Problem]]:
     """input.track_record for a run, and the problems of the file's invalid entries."""
     if track_record_file is not None:
         return load_track_record(track_record_file)
-    if state is None or not state.exists():
+    if not state.exists():
         return TrackRecord(), []
     try:
         with open_store(state, Mode.READ) as store, store.read() as connection:
@@ -45,11 +44,11 @@ def read_track_record(track_record_file: Path | None, state: Path | None) -> tup
         return TrackRecord(), []
 
 
-def read_history(state: Path | None, missing_is_empty: bool = False) -> dict | None:
-    """input.history from the store at `state`; None when there is none (or an empty one when a run that is
-    about to create the store - submit - asks for that)."""
-    empty = _history([], {}, clock.now()) if missing_is_empty else None
-    if state is None or not state.exists():
+def read_policy_history(state: Path, now: datetime, missing_is_empty: bool = False) -> dict | None:
+    """input.history from the store at `state`, as of `now`; None when there is none (or an empty one when a
+    run that is about to create the store - submit - asks for that)."""
+    empty = _history([], {}, now) if missing_is_empty else None
+    if not state.exists():
         return empty
     try:
         with open_store(state, Mode.READ) as store, store.read() as connection:
@@ -58,8 +57,8 @@ def read_history(state: Path | None, missing_is_empty: bool = False) -> dict | N
             for verdict in records.all_verdicts(connection):
                 verdicts.setdefault(verdict.request_id, []).append(verdict)
     except NotFound:  # an empty store file: nothing recorded yet
-        return _history([], {}, clock.now())
-    return _history(requests, verdicts, clock.now())
+        return _history([], {}, now)
+    return _history(requests, verdicts, now)
 
 
 def _history(requests: list[Request], verdicts: dict[str, list[Verdict]], now: datetime) -> dict:
@@ -102,7 +101,7 @@ def _described(request: Request) -> dict:
 
 
 def _approved_at(request: Request, verdicts: list[Verdict]) -> datetime:
-    decisive = [v.at for v in verdicts if v.kind in ("approve", "override")]
+    decisive = [v.at for v in verdicts if v.kind in (VerdictAction.APPROVE, VerdictAction.OVERRIDE)]
     return max(decisive, default=request.submitted_at).astimezone(UTC)
 
 

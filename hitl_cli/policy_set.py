@@ -11,7 +11,6 @@ themselves, so nothing else in the folder can reach the decision data.
 """
 
 import json
-import os
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -20,13 +19,12 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from hitl_cli import paths
+from hitl_cli import paths, settings
 from hitl_cli.engine.binary import run_opa
 from hitl_cli.engine.rego_errors import rego_error
 from hitl_cli.errors import EngineError, UsageError
 from hitl_cli.policy_files import PolicyFiles, policy_files
 
-POLICY_PATH_VARIABLE = "HITL_POLICY_PATH"
 RULES_NAMESPACE = "data.hitl.rules."
 RULE_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
 SCHEMA_SUFFIX = ".schema.json"
@@ -44,7 +42,7 @@ def choose(folders: list[Path] | None) -> list[Path] | None:
 
 def org_folders() -> tuple[Path, ...]:
     """HITL_POLICY_PATH's folders, then --policy's, each once."""
-    listed = [Path(entry) for entry in os.environ.get(POLICY_PATH_VARIABLE, "").split(os.pathsep) if entry]
+    listed = settings.policy_path()
     unique: dict[Path, Path] = {}
     for folder in [*listed, *_chosen]:
         unique.setdefault(folder.resolve(), folder)
@@ -99,7 +97,7 @@ class PolicySet:
 
 
 def _given() -> str:
-    return f"--policy or {POLICY_PATH_VARIABLE}"
+    return f"--policy or {settings.POLICY_PATH}"
 
 
 def current(shipped: Path | None = None, org: tuple[Path, ...] | None = None) -> PolicySet:

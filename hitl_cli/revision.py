@@ -10,14 +10,14 @@ from pathlib import Path
 
 from hitl_cli import policy_set
 from hitl_cli.calibration import storage as calibration_storage
-from hitl_cli.canonical import digest
+from hitl_cli.canonical import canonical_sha256
 from hitl_cli.errors import EngineError
 from hitl_cli.models import ActionManifest, Profile
 from hitl_cli.policy_files import PolicyFiles, policy_files
 
 
 def manifest_sha256(manifest: ActionManifest) -> str:
-    return digest(manifest.policy_input())
+    return canonical_sha256(manifest.policy_input())
 
 
 def _policy_files(files: PolicyFiles) -> dict[str, str]:
@@ -41,4 +41,4 @@ def policy_revision(profile: Profile, calibration: Path | None = None) -> str:
     }
     if policies.org:
         revised["organisation"] = [_policy_files(files) for files in policies.org]
-    return digest(revised)
+    return canonical_sha256(revised)

@@ -4,17 +4,21 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 import yaml
 
+from hitl_cli import settings
+from hitl_cli.engine import policy_engine, policy_sources, write_policy_data
 from hitl_cli.people import with_people
-
-from hitl_cli.engine import policy_engine
 from hitl_cli.engine.binary import find_opa
+from hitl_cli.engine.pipeline import DecisionPipeline
+from hitl_cli.engine.revisions import publish_revisions
+from hitl_cli.engine.server import LocalOpaServer
 from hitl_cli.errors import EngineError
-from hitl_cli.inputs import load_all_profiles
+from hitl_cli.inputs import LoadedManifest, load_all_profiles
 from hitl_cli.models import ActionManifest, Decision
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,36 +47,51 @@ def make_manifest(
     pii: bool = False,
     exposes_pii: bool = False,
     cost: float | None = 0.01,
+    rows: int | None = None,
+    system: str | None = None,
+    summary: str | None = None,
+    context: dict | None = None,
 ) -> dict:
-    action = {"type": type, "summary": f"{type} in {env}", "reversible": reversible, "novel": novel}
+    """The one manifest builder (the workflow tests' `manifest` gives it their own defaults)."""
+    action = {"type": type, "summary": summary or f"{type} in {env}", "reversible": reversible, "novel": novel}
     if confidence is not None:
         action["confidence"] = confidence
     if statement is not None:
         action["statement"] = statement
     impact = {"pii": pii, "exposes_pii": exposes_pii}
+    if rows is not None:
+        impact["rows_affected"] = rows
     if cost is not None:
         impact["estimated_cost_usd"] = cost
+    target = {"environment": env, "resource": "analytics.orders", "resource_type": "table"}
+    if system is not None:
+        target["system"] = system
     return {
         "apiVersion": "hitl/v1",
         "kind": "ActionManifest",
         "metadata": {"id": id},
         "agent": {"id": agent},
         "action": action,
-        "target": {"environment": env, "resource": "analytics.orders", "resource_type": "table"},
+        "target": target,
         "impact": impact,
-        "context": {"why": "a test", "rollback": "none needed"},
+        "context": context if context is not None else {"why": "a test", "rollback": "none needed"},
     }
 
 
 class Policy:
-    """Decisions from the real policies and shipped profiles, through the same client the CLI uses."""
+    """Decisions from the real policies and shipped profiles, through the same client and pipeline the CLI uses."""
 
     def __init__(self, client):
         self.client = client
 
+    def decide_loaded(self, profile: str, loaded: list[LoadedManifest], track_record: dict) -> list[Decision]:
+        with DecisionPipeline(self.client, profile, track_record) as pipeline:
+            pipeline.add(loaded)
+            return pipeline.decisions()
+
     def decide_many(self, profile: str, manifests: list[dict], track_record: dict | None = None) -> list[Decision]:
-        inputs = [ActionManifest.model_validate(m).policy_input() for m in manifests]
-        return self.client.decide(profile, track_record if track_record is not None else TRUSTED_RECORD, inputs)
+        loaded = [LoadedManifest.of("test", 1, ActionManifest.model_validate(m)) for m in manifests]
+        return self.decide_loaded(profile, loaded, track_record if track_record is not None else TRUSTED_RECORD)
 
     def decide(self, profile: str, manifest: dict, track_record: dict | None = None) -> Decision:
         return self.decide_many(profile, [manifest], track_record)[0]
@@ -96,17 +115,54 @@ def hitl_command(args, now: str | None = None, pause_at: str | None = None) -> l
     return [sys.executable, str(LAUNCHER), settings, *map(str, args)]
 
 
+def isolated_environment(extra: dict | None = None) -> dict:
+    """The environment every CLI test runs in: the suite's, without any HITL_* variable hitl reads except
+    HITL_OPA_BIN (which OPA to run), plus the test's own."""
+    inherited = {
+        name: value for name, value in os.environ.items() if name not in settings.VARIABLES or name == settings.OPA_BIN
+    }
+    return {**inherited, **(extra or {})}
+
+
 def hitl(*args: str, env: dict | None = None, cwd: Path | None = None, timeout: float = 120,
          now: str | None = None, pause_at: str | None = None) -> subprocess.CompletedProcess:
-    """The real CLI in its own process, as a user or CI runs it (see hitl_command for now and pause_at)."""
-    return subprocess.run(
-        hitl_command(args, now, pause_at),
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        cwd=cwd or ROOT,
-        timeout=timeout,
-    )
+    """The real CLI in its own process, as a user or CI runs it (see hitl_command for now and pause_at), in an
+    isolated environment and, unless the test names one, an empty working directory of its own: nothing left
+    in the checkout (a .hitl/ store, a calibration file) can change what a test sees."""
+    with tempfile.TemporaryDirectory(prefix="hitl-cwd-") as scratch:
+        return subprocess.run(
+            hitl_command(args, now, pause_at),
+            capture_output=True,
+            text=True,
+            env=isolated_environment(env),
+            cwd=cwd or scratch,
+            timeout=timeout,
+        )
+
+
+def hitl_process(*args: str, env: dict | None = None, cwd: Path, now: str | None = None,
+                 pause_at: str | None = None, **popen) -> subprocess.Popen:
+    """The real CLI started in the background, isolated as `hitl` runs it (popen: more subprocess.Popen options)."""
+    options = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True, **popen}
+    return subprocess.Popen(hitl_command(args, now, pause_at), env=isolated_environment(env), cwd=cwd, **options)
+
+
+def assert_failed_closed(result, needle: str) -> None:
+    """Exit 5, one line naming what failed, nothing reported as approved, no traceback."""
+    assert result.returncode == 5, result.stderr
+    assert needle in result.stderr
+    assert "auto_approve" not in result.stdout and "MAY RUN" not in result.stdout
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.fixture
+def real_opa(opa_bin, tmp_path):
+    """A real OPA server with the shipped policies and profiles, as `hitl serve` runs it: (url, pid)."""
+    profiles = load_all_profiles()
+    published = publish_revisions(profiles, tmp_path / "published")
+    with LocalOpaServer([*policy_sources(write_policy_data(profiles, tmp_path, None)), published]) as server:
+        yield server.url, server.process.pid
 
 
 def write_manifests(folder: Path, manifests: list[dict], name: str = "plan.yaml") -> Path:

@@ -26,7 +26,7 @@ from hitl_cli.engine.server import free_loopback_port
 
 NOW = "2026-06-01T12:00:00Z"
 DEADLINE_SECONDS = 60  # generous: only a broken setup ever waits this long
-EVALUATE = ("evaluate", "examples/manifests", "--track-record", "examples/track-record.yaml", "--format", "json")
+EVALUATE = ("evaluate", ROOT / "examples/manifests", "--track-record", ROOT / "examples/track-record.yaml", "--format", "json")
 
 
 def key_pair(folder: Path, name: str) -> tuple[Path, Path]:

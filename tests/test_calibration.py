@@ -8,7 +8,7 @@ import random
 import pytest
 
 from hitl_cli.calibration.metrics import reliability_table
-from hitl_cli.calibration.outcomes import Outcome
+from hitl_cli.calibration.outcomes import ConfidenceOutcome
 from workflow.support import copy_profile, make_workspace, manifest
 
 EDGES = [0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]  # the shipped profiles' bin_edges
@@ -16,13 +16,13 @@ EDGES = [0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]  # the shipped profiles' bin_edges
 ECE_TOLERANCE = 0.04
 
 
-def synthetic(agent: str, skew, samples: int = 3000, seed: int = 11) -> list[Outcome]:
+def synthetic(agent: str, skew, samples: int = 3000, seed: int = 11) -> list[ConfidenceOutcome]:
     """Confidence uniform in [0.5, 1); the action is correct with probability skew(confidence)."""
     rng = random.Random(f"{seed}-{agent}")
     found = []
     for _ in range(samples):
         confidence = round(rng.uniform(0.5, 0.999), 3)
-        found.append(Outcome(agent, "write", confidence, rng.random() < skew(confidence)))
+        found.append(ConfidenceOutcome(agent, "write", confidence, rng.random() < skew(confidence)))
     return found
 
 
@@ -31,7 +31,7 @@ UNDER = synthetic("under-agent", lambda c: min(c + 0.2, 1.0))  # achieves up to 
 WELL = synthetic("well-agent", lambda c: c)
 
 
-def _jsonl(path, outcomes: list[Outcome]) -> None:
+def _jsonl(path, outcomes: list[ConfidenceOutcome]) -> None:
     path.write_text("".join(
         json.dumps({"agent": o.agent, "action_type": o.action_type, "confidence": o.confidence, "correct": o.correct}) + "\n"
         for o in outcomes
@@ -39,7 +39,7 @@ def _jsonl(path, outcomes: list[Outcome]) -> None:
 
 
 def test_a_small_table_by_hand():
-    outcomes = [Outcome("a", "write", c, ok) for c, ok in [(0.55, True), (0.58, False), (0.95, True), (1.0, True), (0.2, False)]]
+    outcomes = [ConfidenceOutcome("a", "write", c, ok) for c, ok in [(0.55, True), (0.58, False), (0.95, True), (1.0, True), (0.2, False)]]
     table = reliability_table(outcomes, EDGES)
     assert [(b["lower"], b["upper"], b["count"]) for b in table["bins"]] == [
         (0.0, 0.5, 1), (0.5, 0.6, 2), (0.6, 0.7, 0), (0.7, 0.8, 0), (0.8, 0.9, 0), (0.9, 1.0, 2),

@@ -2,12 +2,12 @@
 
 import json
 import signal
-import subprocess
-import sys
 
 import pytest
 
-from conftest import ROOT, TRUSTED_RECORD, hitl, make_manifest, standalone_profile_text, write_manifests, write_yaml
+from conftest import (
+    ROOT, TRUSTED_RECORD, hitl, hitl_process, make_manifest, standalone_profile_text, write_manifests, write_yaml,
+)
 
 AUTO = make_manifest(id="auto-1", type="read")
 NEEDS_HUMAN = make_manifest(id="human-1", type="schema_migration", env="production")
@@ -133,10 +133,10 @@ def test_folders_are_walked_recursively_for_yaml_and_json(opa_bin, tmp_path, rec
 @pytest.mark.parametrize(
     "args",
     [
-        ["check", "examples/manifests", "--profile", "default", "--format", "yaml"],
+        ["check", ROOT / "examples/manifests", "--profile", "default", "--format", "yaml"],
         ["check", "no/such/folder", "--profile", "default"],
-        ["evaluate", "examples/manifests", "--profile", "no-such-profile"],
-        ["evaluate", "examples/manifests"],
+        ["evaluate", ROOT / "examples/manifests", "--profile", "no-such-profile"],
+        ["evaluate", ROOT / "examples/manifests"],
         ["frobnicate"],
     ],
 )
@@ -147,7 +147,7 @@ def test_usage_errors_exit_2(args):
 
 
 def test_profile_from_environment(opa_bin):
-    result = hitl("evaluate", "examples/manifests/describe-table.yaml", "--format", "json", env={"HITL_PROFILE": "bank"})
+    result = hitl("evaluate", ROOT / "examples/manifests/describe-table.yaml", "--format", "json", env={"HITL_PROFILE": "bank"})
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)[0]["profile"] == "bank"
 
@@ -155,7 +155,7 @@ def test_profile_from_environment(opa_bin):
 def test_profile_by_path(opa_bin, tmp_path):
     profile = tmp_path / "custom.yaml"
     profile.write_text(standalone_profile_text("startup").replace("name: startup", "name: custom"))
-    result = hitl("evaluate", "examples/manifests/describe-table.yaml", "--profile", profile, "--format", "json")
+    result = hitl("evaluate", ROOT / "examples/manifests/describe-table.yaml", "--profile", profile, "--format", "json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)[0]["profile"] == "custom"
 
@@ -169,7 +169,7 @@ def test_invalid_profile_lists_every_problem(opa_bin, tmp_path):
     expected = [f"{profile}: budget.per_action_usd: ", f"{profile}: confidence.threshold: ",
                 f"{profile}: action_types.test_execution.tiers: no cell for environment 'production'",
                 f"{profile}: action_types.test_execution.tiers: no cell for environment 'staging'"]
-    for command in (("evaluate", "examples/manifests", "--profile", profile), ("profile", "validate", profile)):
+    for command in (("evaluate", ROOT / "examples/manifests", "--profile", profile), ("profile", "validate", profile)):
         result = hitl(*command)
         assert result.returncode == 4
         lines = result.stderr.splitlines()
@@ -195,10 +195,7 @@ def test_invalid_track_record_entries_fall_back_to_suggestion(opa_bin, tmp_path)
 def test_a_reader_that_goes_away_ends_the_run_quietly(opa_bin, tmp_path):
     """`hitl check | head -1`: a closed pipe is not an engine failure, and no error is printed."""
     plan = write_manifests(tmp_path, [make_manifest(id=f"w-{n}") for n in range(3000)])
-    reader = subprocess.Popen(
-        [sys.executable, "-m", "hitl_cli", "check", str(plan), "--profile", "default"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
-    )
+    reader = hitl_process("check", plan, "--profile", "default", cwd=tmp_path, text=False)
     assert reader.stdout.readline().startswith(str(plan).encode())
     reader.stdout.close()
     assert reader.wait(timeout=120) == 128 + signal.SIGPIPE

@@ -10,10 +10,9 @@ import json
 
 import pytest
 
-from conftest import hitl, make_manifest, write_manifests
+from conftest import assert_failed_closed, hitl, make_manifest, write_manifests
 from fault_proxy import FaultProxy, LoopbackServer, QuietHandler, truthful_get
 from hitl_cli.progress import Progress
-from test_faults import assert_failed_closed, real_opa  # noqa: F401 - real_opa is a fixture
 
 READS = [make_manifest(id=f"read-{n}", type="read") for n in range(30)]
 
@@ -79,7 +78,7 @@ def test_a_broken_answer_fails_closed(tmp_path, fault, needle):
     assert stub.posts == (3 if fault == "later-batch-fails" else 1)  # nothing is sent after a failure
 
 
-def test_opa_killed_while_files_are_still_being_read(tmp_path, real_opa):  # noqa: F811 - the fixture
+def test_opa_killed_while_files_are_still_being_read(tmp_path, real_opa):
     url, pid = real_opa
     for n in range(40):  # one manifest per file, so reading goes on while the first batches are decided
         write_manifests(tmp_path, [make_manifest(id=f"read-{n}", type="read")], f"plan-{n:02d}.yaml")

@@ -4,14 +4,13 @@ stays expired, and a write commits without pausing. Real CLI (the installed entr
 """
 
 import pytest
-import os
 import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from conftest import TRUSTED_RECORD, make_manifest, shipped_profile, write_manifests, write_yaml
-from workflow.support import ISOLATED_VARIABLES, at, keyed_person, make_workspace, tier_manifest
+from conftest import TRUSTED_RECORD, isolated_environment, make_manifest, shipped_profile, write_manifests, write_yaml
+from workflow.support import at, keyed_person, make_workspace, tier_manifest
 
 pytestmark = pytest.mark.attack  # each test tries a way past the gate (make bench counts them)
 
@@ -20,8 +19,7 @@ HOOKS = {"HITL_NOW": "2099-01-01T00:00:00Z", "HITL_FAULT_PAUSE": "approve"}
 
 
 def installed_hitl(ws, *args, timeout: float = 120) -> subprocess.CompletedProcess:
-    environment = {k: v for k, v in os.environ.items() if k not in ISOLATED_VARIABLES}
-    environment.update({**ws.env, **HOOKS})
+    environment = isolated_environment({**ws.env, **HOOKS})
     return subprocess.run([INSTALLED_HITL, *map(str, args)], capture_output=True, text=True, env=environment,
                           cwd=ws.root, timeout=timeout)
 
@@ -71,6 +69,6 @@ def test_an_expired_waiver_is_not_revived_by_the_environment(opa_bin, tmp_path):
     record = write_yaml(tmp_path / "record.yaml", TRUSTED_RECORD)
     command = [INSTALLED_HITL, "check", plan, "--profile", waived, "--track-record", record,
                "--state", tmp_path / "none.db"]
-    pinned = subprocess.run(command, capture_output=True, text=True, timeout=120,
-                            env={**os.environ, "HITL_NOW": "2025-06-01T00:00:00Z"})
+    pinned = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                            env=isolated_environment({"HITL_NOW": "2025-06-01T00:00:00Z"}))
     assert pinned.returncode == 3, pinned.stdout + pinned.stderr  # over budget stays blocked: the waiver expired

@@ -1,6 +1,5 @@
 """Fail closed: every engine fault exits 5, names what failed, and reports nothing as auto-approved."""
 
-import os
 import signal
 import subprocess
 import sys
@@ -9,14 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, TRUSTED_RECORD, hitl, make_manifest, standalone_profile_text, write_manifests, write_yaml
+from conftest import (
+    TRUSTED_RECORD, assert_failed_closed, hitl, hitl_process, make_manifest, standalone_profile_text,
+    write_manifests, write_yaml,
+)
 from fault_proxy import FaultProxy
-from hitl_cli.engine import policy_sources, write_policy_data
 from hitl_cli.engine.binary import find_opa
-from hitl_cli.engine.revisions import publish_revisions
-from hitl_cli.engine.server import LocalOpaServer
 from hitl_cli.errors import EngineError
-from hitl_cli.inputs import load_all_profiles
 
 # Reads only, so that every one of them would be auto-approved if hitl failed open.
 READS = [make_manifest(id=f"read-{n}", type="read") for n in range(30)]
@@ -25,14 +23,6 @@ READS = [make_manifest(id=f"read-{n}", type="read") for n in range(30)]
 @pytest.fixture
 def plan(tmp_path):
     return write_manifests(tmp_path, READS, "plan.json")
-
-
-def assert_failed_closed(result, needle: str) -> None:
-    assert result.returncode == 5, result.stderr
-    assert needle in result.stderr
-    assert "auto_approve" not in result.stdout and "MAY RUN" not in result.stdout
-    assert "Traceback" not in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize("command", ["evaluate", "check"])
@@ -72,15 +62,6 @@ def test_unreachable_opa_url(plan):
 
     result = hitl("check", plan, "--profile", "default", "--opa-url", f"http://127.0.0.1:{free_loopback_port()}")
     assert_failed_closed(result, "unreachable")
-
-
-@pytest.fixture
-def real_opa(opa_bin, tmp_path):
-    """A real OPA server with the shipped policies and profiles, as `hitl serve` runs it."""
-    profiles = load_all_profiles()
-    published = publish_revisions(profiles, tmp_path / "published")
-    with LocalOpaServer([*policy_sources(write_policy_data(profiles, tmp_path, None)), published]) as server:
-        yield server.url, server.process.pid
 
 
 def test_opa_killed_during_a_batch(plan, real_opa):
@@ -164,15 +145,8 @@ def _default_sigint() -> None:
 
 
 def spawn_hitl(args, tmpdir: Path, env=None) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "hitl_cli", *map(str, args)],
-        cwd=ROOT,
-        env={**os.environ, "TMPDIR": str(tmpdir), **(env or {})},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=_default_sigint,
-    )
+    return hitl_process(*args, env={"TMPDIR": str(tmpdir), **(env or {})}, cwd=tmpdir.parent,
+                        preexec_fn=_default_sigint)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])

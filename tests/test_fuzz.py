@@ -196,9 +196,7 @@ def test_manifests_in_process(policy, tmp_path_factory, batch, as_json):
     assert {item.id for item in loaded} == valid
     assert_reported_at(problems, invalid)
     if loaded:
-        decisions = policy.client.decide(
-            "default", {"agents": {}}, [json.loads(item.policy_json) for item in loaded]
-        )
+        decisions = policy.decide_loaded("default", loaded, {"agents": {}})
         assert [d.id for d in decisions] == [item.id for item in loaded]
         assert all(d.tier in TIERS for d in decisions)
         for item in loaded:  # what hitl keeps is exactly the manifest it validated

@@ -13,22 +13,23 @@ import resource
 import signal
 import sqlite3
 import subprocess
-import sys
 from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, TRUSTED_RECORD, make_manifest, shipped_profile, write_manifests, write_yaml
+from conftest import (
+    TRUSTED_RECORD, hitl_command, isolated_environment, make_manifest, shipped_profile, write_manifests,
+    write_yaml,
+)
 from reliability import tally
-from test_faults import real_opa  # noqa: F401 - a fixture
 from workflow.support import keyed_person, people_entries
 
 TABLES = ("requests", "verdicts", "audit_log")
 
 
 @pytest.fixture
-def store(tmp_path, real_opa):  # noqa: F811 - the fixture
+def store(tmp_path, real_opa):
     url, _ = real_opa
     return Store(tmp_path, url)
 
@@ -44,10 +45,10 @@ class Store:
         self.profile = write_yaml(folder / "default.yaml", profile)
 
     def hitl(self, *args, preexec=None) -> subprocess.CompletedProcess:
-        environment = {**os.environ, "HITL_STATE": str(self.state), "HITL_OPA_URL": self.opa_url}
+        environment = isolated_environment({"HITL_STATE": str(self.state), "HITL_OPA_URL": self.opa_url})
         return subprocess.run(
-            [sys.executable, "-m", "hitl_cli", *map(str, args)],
-            capture_output=True, text=True, env=environment, cwd=ROOT, timeout=120, preexec_fn=preexec,
+            hitl_command(args), capture_output=True, text=True, env=environment, cwd=self.folder, timeout=120,
+            preexec_fn=preexec,
         )
 
     def submit(self, name: str, ids: list[str], preexec=None) -> subprocess.CompletedProcess:

@@ -9,10 +9,8 @@ proxy in front of a real OPA that rewrite its answers; everything else is the re
 import datetime
 import ipaddress
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -24,14 +22,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from conftest import ROOT, hitl, make_manifest, shipped_profile, write_manifests, write_yaml
+from conftest import ROOT, assert_failed_closed, hitl, hitl_process, make_manifest, shipped_profile, write_manifests, write_yaml
 from fault_proxy import LoopbackServer, QuietHandler, truthful_get
 from hitl_cli.engine.endpoint import OpaEndpoint, configured_token
 from hitl_cli.engine.revisions import REVISIONS_PATH, expected_revision
 from hitl_cli.engine.server import free_loopback_port
 from hitl_cli.errors import UsageError
 from hitl_cli.inputs import load_profile, profile_path
-from test_faults import assert_failed_closed
 
 pytestmark = pytest.mark.attack  # each test tries a way past the gate (make bench counts them)
 
@@ -179,12 +176,9 @@ class Served:
         self.port = free_loopback_port()
         self.url = f"{scheme}://127.0.0.1:{self.port}"
         self.token, self.ca_file = token, ca_file
-        environment = {key: value for key, value in os.environ.items() if not key.startswith("HITL_OPA_TOKEN")}
-        if token:
-            environment["HITL_OPA_TOKEN"] = token
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "hitl_cli", "serve", "--addr", f"127.0.0.1:{self.port}", *args],
-            cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        self.process = hitl_process(
+            "serve", "--addr", f"127.0.0.1:{self.port}", *args, env={"HITL_OPA_TOKEN": token} if token else None,
+            cwd=ROOT, stdout=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + DEADLINE_SECONDS
         while not self.healthy():
@@ -277,8 +271,7 @@ def test_hitl_serve_publishes_the_revision_hitl_computes(served_with_token):
 
 
 def test_hitl_serve_binds_loopback_and_refuses_to_expose_itself_without_a_token():
-    environment = {key: value for key, value in os.environ.items() if key != "HITL_OPA_TOKEN"}
-    result = hitl("serve", "--addr", f"0.0.0.0:{free_loopback_port()}", env=environment)
+    result = hitl("serve", "--addr", f"0.0.0.0:{free_loopback_port()}")  # the isolated environment has no token
     assert result.returncode == 2
     assert "refusing to serve beyond loopback without a token" in result.stderr
     assert "Traceback" not in result.stderr

@@ -7,7 +7,7 @@ confidence|; Brier = mean of (confidence - outcome)^2 with outcome 1 for correct
 
 from collections.abc import Sequence
 
-from hitl_cli.calibration.outcomes import Outcome
+from hitl_cli.calibration.outcomes import ConfidenceOutcome
 
 DIGITS = 6  # figures are rounded to this many decimals, so the data file and reports read cleanly
 
@@ -19,9 +19,9 @@ def bin_index(confidence: float, edges: Sequence[float]) -> int:
     return len(edges) - 2  # the top edge belongs to the last bin
 
 
-def reliability_table(outcomes: Sequence[Outcome], edges: Sequence[float]) -> dict:
+def reliability_table(outcomes: Sequence[ConfidenceOutcome], edges: Sequence[float]) -> dict:
     """{samples, accuracy, mean_confidence, ece, brier, bins: [{lower, upper, count, mean_confidence, accuracy}]}."""
-    grouped: list[list[Outcome]] = [[] for _ in range(len(edges) - 1)]
+    grouped: list[list[ConfidenceOutcome]] = [[] for _ in range(len(edges) - 1)]
     for outcome in outcomes:
         grouped[bin_index(outcome.confidence, edges)].append(outcome)
     total = len(outcomes)
@@ -46,14 +46,14 @@ def reliability_table(outcomes: Sequence[Outcome], edges: Sequence[float]) -> di
     }
 
 
-def agent_tables(outcomes: Sequence[Outcome], edges: Sequence[float], min_per_action_type: int) -> dict:
+def agent_tables(outcomes: Sequence[ConfidenceOutcome], edges: Sequence[float], min_per_action_type: int) -> dict:
     """Per agent: its overall table, and a table per action type with at least min_per_action_type outcomes."""
-    by_agent: dict[str, list[Outcome]] = {}
+    by_agent: dict[str, list[ConfidenceOutcome]] = {}
     for outcome in outcomes:
         by_agent.setdefault(outcome.agent, []).append(outcome)
     agents = {}
     for agent, mine in sorted(by_agent.items()):
-        by_type: dict[str, list[Outcome]] = {}
+        by_type: dict[str, list[ConfidenceOutcome]] = {}
         for outcome in mine:
             if outcome.action_type is not None:
                 by_type.setdefault(outcome.action_type, []).append(outcome)

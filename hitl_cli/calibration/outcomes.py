@@ -21,7 +21,7 @@ from hitl_cli.workflow.track import outcomes as store_outcomes
 
 
 @dataclass(frozen=True)
-class Outcome:
+class ConfidenceOutcome:
     agent: str
     action_type: str | None
     confidence: float
@@ -35,7 +35,7 @@ class ImportedOutcome(StrictModel):
     correct: Annotated[bool, Field(strict=True)]
 
 
-def from_store(state: Path) -> list[Outcome]:
+def from_store(state: Path) -> list[ConfidenceOutcome]:
     try:
         with open_store(state, Mode.READ) as store, store.read() as connection:
             found = store_outcomes(
@@ -44,13 +44,13 @@ def from_store(state: Path) -> list[Outcome]:
     except NotFound:  # an empty store file
         return []
     return [
-        Outcome(o.request.agent, o.request.decision.action_type, o.request.manifest.action.confidence, o.approved)
+        ConfidenceOutcome(o.request.agent, o.request.decision.action_type, o.request.manifest.action.confidence, o.approved)
         for o in found
         if o.request.manifest.action.confidence is not None
     ]
 
 
-def from_jsonl(path: Path) -> tuple[list[Outcome], list[Problem]]:
+def from_jsonl(path: Path) -> tuple[list[ConfidenceOutcome], list[Problem]]:
     """Every valid line; a problem `FILE:LINE: field: message` for each invalid one (blank lines are skipped)."""
     found, problems = [], []
     try:
@@ -73,5 +73,5 @@ def from_jsonl(path: Path) -> tuple[list[Outcome], list[Problem]]:
                 where = ".".join(str(part) for part in detail["loc"])
                 problems.append(Problem(source, where, detail["msg"]))
             continue
-        found.append(Outcome(item.agent, item.action_type, float(item.confidence), item.correct))
+        found.append(ConfidenceOutcome(item.agent, item.action_type, float(item.confidence), item.correct))
     return found, problems

@@ -18,7 +18,7 @@ class Calibrated:
 
 
 def calibrate(profile: Profile, state: Path, outcome_files: list[Path], target: Path) -> Calibrated:
-    gathered: list[outcomes.Outcome] = []
+    gathered: list[outcomes.ConfidenceOutcome] = []
     problems: list[Problem] = []
     sources = []
     if state.exists():
@@ -31,15 +31,15 @@ def calibrate(profile: Profile, state: Path, outcome_files: list[Path], target: 
         gathered.extend(found)
         problems.extend(file_problems)
         sources.append(str(path))
-    settings = profile.calibration
+    binning = profile.calibration
     data = {
         "format": storage.FORMAT,
         "generated_at": clock.now().isoformat().replace("+00:00", "Z"),
         "profile": profile.name,
         "sources": sources,
-        "bin_edges": settings.bin_edges,
-        "min_samples_per_action_type": settings.min_samples_per_action_type,
-        "agents": metrics.agent_tables(gathered, settings.bin_edges, settings.min_samples_per_action_type),
+        "bin_edges": binning.bin_edges,
+        "min_samples_per_action_type": binning.min_samples_per_action_type,
+        "agents": metrics.agent_tables(gathered, binning.bin_edges, binning.min_samples_per_action_type),
     }
     storage.save(data, target)
     return Calibrated(target, data, problems)

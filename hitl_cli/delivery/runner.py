@@ -84,13 +84,13 @@ class Deliverer:
             report.withdrawn += len(gone)
         return compose.Unit(messages=kept, views=shown)
 
-    def _send(self, unit: compose.Unit, templates: Templates, now: datetime) -> transport.Outcome:
+    def _send(self, unit: compose.Unit, templates: Templates, now: datetime) -> transport.SendResult:
         name = unit.messages[0].channel
         channel = self.profile.notifications.channels.get(name)
         retry = self.profile.notifications.retry
         target = f"channel {name}"
         if channel is None:
-            return transport.Outcome(False, f"{target}: no such channel in profile {self.profile.name}")
+            return transport.SendResult(False, f"{target}: no such channel in profile {self.profile.name}")
         folder = self.source.parent
         try:
             if isinstance(channel, EmailChannel):
@@ -105,11 +105,11 @@ class Deliverer:
             key = read_secret(channel.signing_key, folder)
             return transport.post_json(url, body, {**headers, **signed(key, body, now)}, retry, target)
         except SecretMissing as error:
-            return transport.Outcome(False, f"{target}: {error}")
+            return transport.SendResult(False, f"{target}: {error}")
         except HitlError as error:  # an organisation's template that fails: no later run can fix it
-            return transport.Outcome(False, f"{target}: {str(error).splitlines()[0]}", permanent=True)
+            return transport.SendResult(False, f"{target}: {str(error).splitlines()[0]}", permanent=True)
 
-    def _record(self, store: Store, unit: compose.Unit, outcome: transport.Outcome, now: datetime,
+    def _record(self, store: Store, unit: compose.Unit, outcome: transport.SendResult, now: datetime,
                 report: Report) -> None:
         ids = [message.id for message in unit.messages]
         retry = self.profile.notifications.retry

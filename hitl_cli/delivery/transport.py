@@ -23,7 +23,7 @@ ERROR_TEXT_CHARS = 200
 
 
 @dataclass(frozen=True)
-class Outcome:
+class SendResult:
     """sent; or not, with the reason, and whether a later attempt may succeed (and not before retry_after s)."""
 
     sent: bool
@@ -32,7 +32,7 @@ class Outcome:
     retry_after: float | None = None
 
 
-SENT = Outcome(sent=True)
+SENT = SendResult(sent=True)
 
 
 class BoundedRetry(Retry):
@@ -91,7 +91,7 @@ def _retry_after(response: requests.Response) -> float | None:
         return None
 
 
-def post_json(url: str, body: bytes, headers: dict[str, str], policy: RetryPolicy, target: str) -> Outcome:
+def post_json(url: str, body: bytes, headers: dict[str, str], policy: RetryPolicy, target: str) -> SendResult:
     """POST `body`; `target` names the channel in errors (the URL is a secret and never shown)."""
     with _session(policy) as session:
         try:
@@ -100,20 +100,20 @@ def post_json(url: str, body: bytes, headers: dict[str, str], policy: RetryPolic
                 timeout=(policy.connect_timeout_seconds, policy.read_timeout_seconds), allow_redirects=False,
             )
         except _RetryAfterTooLong as error:
-            return Outcome(False, f"{target}: asked to retry after {error.seconds:g}s", retry_after=error.seconds)
+            return SendResult(False, f"{target}: asked to retry after {error.seconds:g}s", retry_after=error.seconds)
         except requests.Timeout:
-            return Outcome(False, f"{target}: timed out")
+            return SendResult(False, f"{target}: timed out")
         except requests.ConnectionError as error:
-            return Outcome(False, f"{target}: cannot connect ({_reason(error)})")
+            return SendResult(False, f"{target}: cannot connect ({_reason(error)})")
         except requests.RequestException as error:
-            return Outcome(False, f"{target}: {_reason(error)}", permanent=True)
+            return SendResult(False, f"{target}: {_reason(error)}", permanent=True)
     with response:
         if 200 <= response.status_code < 300:
             return SENT
         answer = f"{target}: HTTP {response.status_code} {_snippet(response.text)}".rstrip()
         if response.status_code in RETRIED_STATUSES:
-            return Outcome(False, answer, retry_after=_retry_after(response))
-        return Outcome(False, answer, permanent=True)
+            return SendResult(False, answer, retry_after=_retry_after(response))
+        return SendResult(False, answer, permanent=True)
 
 
 def _reason(error: BaseException) -> str:
@@ -135,7 +135,7 @@ def _snippet(text: str) -> str:
 
 
 def send_mail(channel: EmailChannel, password: str | None, message: EmailMessage, policy: RetryPolicy,
-              target: str) -> Outcome:
+              target: str) -> SendResult:
     """Send one mail; a 5xx answer from the server is permanent, anything else may pass on a later run."""
     timeout = policy.connect_timeout_seconds + policy.read_timeout_seconds
     context = ssl.create_default_context()
@@ -155,11 +155,11 @@ def send_mail(channel: EmailChannel, password: str | None, message: EmailMessage
     except smtplib.SMTPResponseException as error:
         return _smtp_answer(target, error.smtp_code, _snippet(str(error.smtp_error, "utf-8", "replace")))
     except (OSError, smtplib.SMTPException) as error:
-        return Outcome(False, f"{target}: {type(error).__name__}: {_snippet(str(error))}")
+        return SendResult(False, f"{target}: {type(error).__name__}: {_snippet(str(error))}")
     if refused:
-        return Outcome(False, f"{target}: some recipients refused: {', '.join(sorted(refused))}", permanent=True)
+        return SendResult(False, f"{target}: some recipients refused: {', '.join(sorted(refused))}", permanent=True)
     return SENT
 
 
-def _smtp_answer(target: str, code: int, text: str) -> Outcome:
-    return Outcome(False, f"{target}: SMTP {code} {text}".rstrip(), permanent=500 <= code < 600)
+def _smtp_answer(target: str, code: int, text: str) -> SendResult:
+    return SendResult(False, f"{target}: SMTP {code} {text}".rstrip(), permanent=500 <= code < 600)

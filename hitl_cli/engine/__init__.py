@@ -2,21 +2,21 @@
 
 import json
 import os
-import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from hitl_cli import policy_set
+from hitl_cli import policy_set, settings
 from hitl_cli.calibration import storage as calibration_storage
 from hitl_cli.engine.access import ServeAccess
 from hitl_cli.engine.client import PolicyClient
-from hitl_cli.engine.endpoint import TOKEN_VARIABLE, OpaEndpoint
+from hitl_cli.engine.endpoint import OpaEndpoint
 from hitl_cli.engine.revisions import publish_revisions
 from hitl_cli.engine.server import LocalOpaServer
 from hitl_cli.errors import UsageError
 from hitl_cli.models import Profile
+from hitl_cli.output import warn
 from hitl_cli.statements import load_parser_in_background
 
 
@@ -62,10 +62,10 @@ def serve_sources(sources: list[Path], address: str, access: ServeAccess, extra_
 
     OPA refuses policy and data writes, and requests without the token when there is one (hitl_cli.engine.access)."""
     # OPA is given the environment without the token: the access policy holds only its SHA-256.
-    environment = {"GOGC": SERVE_GOGC, **{name: value for name, value in os.environ.items() if name != TOKEN_VARIABLE}}
+    environment = {"GOGC": SERVE_GOGC, **{name: value for name, value in os.environ.items() if name != settings.OPA_TOKEN}}
     server = LocalOpaServer(sources, address, extra_args, quiet=False, environment=environment, access=access)
     with server:
-        print(f"hitl: OPA serving {what} on {server.url} (Ctrl-C stops it)", file=sys.stderr, flush=True)
+        warn(f"hitl: OPA serving {what} on {server.url} (Ctrl-C stops it)")
         return server.wait()
 
 

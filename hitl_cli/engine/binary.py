@@ -10,7 +10,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from hitl_cli import paths
+from hitl_cli import paths, settings
 from hitl_cli.errors import EngineError
 
 INSTALL_HINT = "put opa on PATH (in a checkout: `make setup`, or scripts/install-opa), or set HITL_OPA_BIN to an opa binary"
@@ -21,18 +21,18 @@ def _is_executable(path: Path) -> bool:
 
 
 def find_opa() -> Path:
-    configured = os.environ.get("HITL_OPA_BIN")
-    if configured:
-        if not _is_executable(Path(configured)):
-            raise EngineError(f"OPA not found: HITL_OPA_BIN={configured} is not an executable file; {INSTALL_HINT}")
-        return Path(configured)
+    configured = settings.opa_bin()
+    if configured is not None:
+        if not _is_executable(configured):
+            raise EngineError(f"OPA not found: {settings.OPA_BIN}={configured} is not an executable file; {INSTALL_HINT}")
+        return configured
     tools = paths.tools_bin_dir()
     if tools is not None and _is_executable(tools / "opa"):
         return tools / "opa"
     on_path = shutil.which("opa")
     if on_path:
         return Path(on_path)
-    searched = ", ".join(["HITL_OPA_BIN", *([str(tools)] if tools else []), "PATH"])
+    searched = ", ".join([settings.OPA_BIN, *([str(tools)] if tools else []), "PATH"])
     raise EngineError(f"OPA not found ({searched}); {INSTALL_HINT}")
 
 

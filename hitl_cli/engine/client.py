@@ -15,7 +15,6 @@ from hitl_cli.models import Decision, Profile
 from hitl_cli.models.common import TIERS
 from hitl_cli.models.decision import Reason
 from hitl_cli.models.trust import TrustStanding
-from hitl_cli.statements import analysis_json
 
 DECISIONS_PATH = "/v1/data/hitl/main/decisions"
 DECISIONS_WHAT = "data.hitl.main.decisions"
@@ -96,20 +95,6 @@ class PolicyClient:
             if mismatch is not None:
                 raise EngineError(mismatch)
 
-    def decide(self, profile: str, track_record: dict, manifests: list[dict]) -> list[Decision]:
-        decisions: list[Decision] = []
-        size = settings.opa_batch_size()
-        for start in range(0, len(manifests), size):
-            batch = manifests[start : start + size]
-            decisions.extend(self.decide_batch(profile, track_record, batch))
-        return decisions
-
-    def decide_batch(self, profile: str, track_record: dict, manifests: list[dict]) -> list[Decision]:
-        ids = [manifest["metadata"]["id"] for manifest in manifests]
-        encoded = [json.dumps(manifest).encode() for manifest in manifests]
-        facts = [analysis_json(*_statement_and_system(manifest)) for manifest in manifests]
-        return self.decide_encoded(profile, json.dumps(track_record).encode(), ids, encoded, facts)
-
     def decide_encoded(
         self,
         profile: str,
@@ -174,12 +159,6 @@ class PolicyClient:
             return {agent: TrustStanding.model_validate(standing) for agent, standing in result.items()}
         except ValidationError as error:
             raise EngineError(f"policy returned a malformed trust level: {error.errors()[0]['msg']}") from None
-
-
-def _statement_and_system(manifest: dict) -> tuple:
-    """action.statement and target.system of a manifest given as its policy input (missing: None)."""
-    action, target = manifest.get("action") or {}, manifest.get("target") or {}
-    return action.get("statement"), target.get("system")
 
 
 def _opa_message(error: transport.HttpError) -> str:

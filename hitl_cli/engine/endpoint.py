@@ -7,16 +7,14 @@ a token is refused for a plain http URL to any host but loopback, where it would
 """
 
 import ipaddress
-import os
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
+from hitl_cli import settings
 from hitl_cli.engine.transport import split_url
 from hitl_cli.errors import UsageError
 
-TOKEN_VARIABLE = "HITL_OPA_TOKEN"
-CA_FILE_VARIABLE = "HITL_OPA_CA_FILE"
 MAX_TOKEN_BYTES = 4096
 
 
@@ -48,12 +46,12 @@ def read_token_file(path: Path, option: str) -> str:
 
 def configured_token(token_file: Path | None, option: str = "--opa-token-file") -> str | None:
     """The bearer token from HITL_OPA_TOKEN or the token file; both at once is ambiguous and refused."""
-    from_environment = os.environ.get(TOKEN_VARIABLE)
+    from_environment = settings.opa_token()
     if from_environment and token_file is not None:
-        raise UsageError(f"{TOKEN_VARIABLE} and {option} are both set: give the token one way")
+        raise UsageError(f"{settings.OPA_TOKEN} and {option} are both set: give the token one way")
     if token_file is not None:
         return read_token_file(token_file, option)
-    return valid_token(from_environment, TOKEN_VARIABLE) if from_environment else None
+    return valid_token(from_environment, settings.OPA_TOKEN) if from_environment else None
 
 
 @dataclass(frozen=True)
@@ -94,10 +92,10 @@ class OpaEndpoint:
 
 def remote_endpoint(url: str | None, token_file: Path | None = None, ca_file: Path | None = None) -> OpaEndpoint | None:
     """The remote OPA the options and environment name (HITL_OPA_URL, HITL_OPA_CA_FILE), or None: start one."""
-    url = url or os.environ.get("HITL_OPA_URL") or None
+    url = url or settings.opa_url()
     if url is None:
         if token_file is not None or ca_file is not None:
             raise UsageError("--opa-token-file and --opa-ca-file are for a remote OPA: give --opa-url too")
         return None
-    ca_file = ca_file or (Path(os.environ[CA_FILE_VARIABLE]) if os.environ.get(CA_FILE_VARIABLE) else None)
+    ca_file = ca_file or settings.opa_ca_file()
     return OpaEndpoint(url, configured_token(token_file), ca_file)

@@ -1,5 +1,6 @@
 """Vocabulary shared by manifests, profiles, track records and decisions."""
 
+from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
@@ -7,8 +8,21 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,128}$")]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._-]+$")]
 
-Tier = Literal["auto_approve", "single_approval", "double_approval", "escalate", "block"]
-TIERS: tuple[Tier, ...] = ("auto_approve", "single_approval", "double_approval", "escalate", "block")
+
+
+class OversightTier(StrEnum):
+    """The tiers, least oversight first: the one list. Models validate against Tier (its values); reporters and
+    the workflow key their tables by it (tests/test_vocabulary.py checks that each table covers every tier)."""
+
+    AUTO_APPROVE = "auto_approve"
+    SINGLE_APPROVAL = "single_approval"
+    DOUBLE_APPROVAL = "double_approval"
+    ESCALATE = "escalate"
+    BLOCK = "block"
+
+
+TIERS: tuple[str, ...] = tuple(tier.value for tier in OversightTier)
+Tier = Literal[TIERS]  # the values as a pydantic field type: strict models take the plain strings
 
 Risk = Literal["low", "medium", "high"]
 AgentLevel = Literal["suggestion", "low", "medium"]

@@ -9,7 +9,9 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints, ValidationError, field_validator
 
 from hitl_cli.models import names
-from hitl_cli.models.common import AgentLevel, Delivery, Identifier, Name, PromotableLevel, Risk, StrictModel, Tier
+from hitl_cli.models.common import (
+    TIERS, AgentLevel, Delivery, Identifier, Name, PromotableLevel, Risk, StrictModel, Tier,
+)
 from hitl_cli.models.names import HumanName as Person
 from hitl_cli.models.notifications import Notifications
 from hitl_cli.signing import keys
@@ -168,7 +170,7 @@ class ApprovalPolicy(StrictModel):
     @field_validator("required")
     @classmethod
     def _every_tier(cls, required: dict) -> dict:
-        missing = {"auto_approve", "single_approval", "double_approval", "escalate", "block"} - required.keys()
+        missing = set(TIERS) - required.keys()
         if missing:
             raise ValueError(f"missing approval counts for tier(s): {', '.join(sorted(missing))}")
         return required

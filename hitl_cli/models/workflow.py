@@ -2,6 +2,7 @@
 and the audit records that hold every one of them."""
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
@@ -25,7 +26,17 @@ ReasonText = Annotated[str, StringConstraints(max_length=4000)]
 # request stale without any write.
 RecordedStatus = Literal["approved", "pending", "escalated", "blocked", "rejected", "overridden", "stale"]
 RequestStatus = Literal["approved", "pending", "escalated", "blocked", "rejected", "overridden", "stale", "expired"]
-VerdictKind = Literal["approve", "reject", "override"]
+
+
+class VerdictAction(StrEnum):
+    """What a person may do to a request: the one list (VerdictKind is its values, as a field type)."""
+
+    APPROVE = "approve"
+    REJECT = "reject"
+    OVERRIDE = "override"
+
+
+VerdictKind = Literal[tuple(action.value for action in VerdictAction)]
 ReviewVerdict = Literal["ok", "wrong"]
 
 INITIAL_STATUS: dict[str, RecordedStatus] = {

@@ -3,20 +3,21 @@
 from collections.abc import Callable, Iterable
 
 from hitl_cli.evaluation import RunResult
+from hitl_cli.formats import OutputFormat
 from hitl_cli.reporters import github, json_report, junit, markdown, sarif, table, text
 
 Reporter = Callable[[RunResult], str | Iterable[str]]
 
-EVALUATE_FORMATS: dict[str, Reporter] = {
-    "table": table.render,
-    "json": json_report.render,
-    "markdown": markdown.render,
+EVALUATE_FORMATS: dict[OutputFormat, Reporter] = {
+    OutputFormat.TABLE: table.render,
+    OutputFormat.JSON: json_report.render,
+    OutputFormat.MARKDOWN: markdown.render,
 }
 
-CHECK_FORMATS: dict[str, Reporter] = {
-    "text": text.render,
-    "json": json_report.render,
-    "junit": junit.render,
-    "sarif": sarif.render,
-    "github": github.render,
+CHECK_FORMATS: dict[OutputFormat, Reporter] = {
+    OutputFormat.TEXT: text.render,
+    OutputFormat.JSON: json_report.render,
+    OutputFormat.JUNIT: junit.render,
+    OutputFormat.SARIF: sarif.render,
+    OutputFormat.GITHUB: github.render,
 }

@@ -3,6 +3,7 @@
 import json
 from collections.abc import Callable
 
+from hitl_cli.formats import OutputFormat
 from hitl_cli.escaping import markdown_code_span, markdown_inline, markdown_table_cell, visible
 from hitl_cli.impact import Change, DiffReport
 from hitl_cli.profile_changes import ProfileChange
@@ -92,8 +93,8 @@ def markdown(report: DiffReport) -> str:
     return "\n".join(lines) + "\n"
 
 
-DIFF_FORMATS: dict[str, Callable[[DiffReport], str]] = {
-    "text": text,
-    "json": DiffReport.as_json,
-    "markdown": markdown,
+DIFF_FORMATS: dict[OutputFormat, Callable[[DiffReport], str]] = {
+    OutputFormat.TEXT: text,
+    OutputFormat.JSON: DiffReport.as_json,
+    OutputFormat.MARKDOWN: markdown,
 }

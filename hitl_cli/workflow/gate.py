@@ -14,16 +14,16 @@ A file for another manifest, revision, tier, person or key is reported, one line
 """
 
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
-from hitl_cli import clock
 from hitl_cli.errors import NotFound, Problem
 from hitl_cli.evaluation import Clearance, Evaluated, RunResult
 from hitl_cli.models.common import TIERS
 from hitl_cli.models.workflow import INITIAL_STATUS, Request
 from hitl_cli.signing.statement import VerdictStatement
-from hitl_cli.inputs import load_profile, profile_path
 from hitl_cli.revision import manifest_sha256
+from hitl_cli.run_context import RunContext
 from hitl_cli.store import records
 from hitl_cli.store.connection import Mode, open_store
 from hitl_cli.workflow import verdict_files
@@ -33,22 +33,23 @@ from hitl_cli.workflow.status import Standing, standing
 from hitl_cli.workflow.verdict_files import VerdictFile
 
 
-def honour_store(result: RunResult, profile_ref: str, state: Path) -> RunResult:
+def honour_store(result: RunResult, run: RunContext) -> RunResult:
+    """run: the context the result was decided in (its profile, store and moment)."""
     waiting = [item for item in result.evaluated if not item.may_run]
-    if not waiting or not state.exists():
+    if not waiting or not run.state.exists():
         return result
-    source = profile_path(profile_ref)
-    context = PolicyContext.of(load_profile(source), source, state)
+    context = PolicyContext.of(run.profile, run.profile_source, run.state)
     try:
-        approved = _approved_requests(state, waiting, context)
+        approved = _approved_requests(run.state, waiting, context, run.now)
     except NotFound:  # an empty store file: nothing recorded yet
         return result
     return replace(result, evaluated=[_approved(item, approved) for item in result.evaluated])
 
 
-def _approved_requests(state: Path, waiting: list[Evaluated], context: PolicyContext) -> dict[str, Clearance]:
+def _approved_requests(
+    state: Path, waiting: list[Evaluated], context: PolicyContext, now: datetime
+) -> dict[str, Clearance]:
     """Manifest id -> the request that lets it run now, for each waiting manifest that has one."""
-    now = clock.now()
     approved: dict[str, Clearance] = {}
     with open_store(state, Mode.READ) as store, store.read() as connection:
         require_verified(connection, str(state))
@@ -70,13 +71,14 @@ def _clearance(request_id: str, found: Standing, where: str = "in the state stor
     return Clearance(request_id, found.status, tuple(verdict.person for verdict in verdicts), where)
 
 
-def honour_files(result: RunResult, profile_ref: str, folder: Path, state: Path) -> tuple[RunResult, list[Problem]]:
+def honour_files(result: RunResult, run: RunContext, folder: Path) -> tuple[RunResult, list[Problem]]:
     """The run with each waiting action the verdict files clear marked cleared; and a problem for each file that
-    does not count (state: the store the calibration lies beside, as for the store's own requests)."""
+    does not count. run: the context the result was decided in (its profile, the store the calibration lies
+    beside, and its moment)."""
     carried, problems = verdict_files.read(folder)
-    source = profile_path(profile_ref)
-    context = PolicyContext.of(load_profile(source), source, state)
-    now = clock.now()
+    source = run.profile_source
+    context = PolicyContext.of(run.profile, source, run.state)
+    now = run.now
     by_sha = {manifest_sha256(item.loaded.manifest): item for item in result.evaluated}
     groups: dict[tuple[str, str, str], list[tuple[str, VerdictFile]]] = {}
     for name, carried_file in carried:

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from hitl_cli.models import Profile, names
 from hitl_cli.store import outbox, records
-from hitl_cli.workflow.track import Outcome, outcomes
+from hitl_cli.workflow.track import RequestOutcome, outcomes
 from hitl_cli.workflow.views import Undelivered
 
 
@@ -89,7 +89,7 @@ def _rates(decided: list[bool]) -> Rates:
     )
 
 
-def _grouped(found: list[Outcome], key) -> dict[str, Rates]:
+def _grouped(found: list[RequestOutcome], key) -> dict[str, Rates]:
     groups: dict[str, list[bool]] = {}
     for outcome in found:
         groups.setdefault(key(outcome), []).append(outcome.approved)

@@ -13,18 +13,16 @@ from pathlib import Path
 from typing import Literal
 
 from hitl_cli import clock
-from hitl_cli.calibration import storage as calibration_storage
 from hitl_cli.delivery import enqueue
 from hitl_cli.errors import ExitCode, Problem
 from hitl_cli.engine.endpoint import OpaEndpoint
 from hitl_cli.evaluation import Evaluated, decide_files
-from hitl_cli.inputs import load_profile, profile_path
 from hitl_cli.models import Profile
 from hitl_cli.models.workflow import INITIAL_STATUS, Request
-from hitl_cli.policy_history import read_history, read_track_record
 from hitl_cli.revision import manifest_sha256
+from hitl_cli.run_context import RunContext
 from hitl_cli.store import records
-from hitl_cli.store.connection import Mode, open_store, upgrade_store
+from hitl_cli.store.connection import Mode, open_store
 from hitl_cli.workflow import events, views
 from hitl_cli.workflow.policy_context import PolicyContext, PolicyContexts
 from hitl_cli.workflow.queries import outcome_code
@@ -55,24 +53,18 @@ class SubmitResult:
         return max(codes, default=ExitCode.OK)
 
 
-def submit(
-    files: list[Path], profile_ref: str, track_record_file: Path | None, remote: OpaEndpoint | None, state: Path
-) -> SubmitResult:
-    """Decide each manifest and record it as a request, with the track record evaluate and check would use."""
-    source = profile_path(profile_ref)
-    profile = load_profile(source)
+def submit(files: list[Path], run: RunContext, remote: OpaEndpoint | None) -> SubmitResult:
+    """Decide each manifest and record it as a request in the run's store (gathered with recording=True), with
+    the track record evaluate and check would use."""
+    profile, state = run.profile, run.state
     # The revision is taken before OPA reads the policies: a policy edited during the run can only make the
     # new request stale, never bind approvals to a policy that did not decide it.
-    context = PolicyContext.of(profile, source, state)
-    upgrade_store(state)  # the reads below need the current schema
-    record, record_problems = read_track_record(track_record_file, state)
-    history = read_history(state, missing_is_empty=True)  # the store this run records into
-    calibration = calibration_storage.beside(state)
-    result = decide_files(files, profile, record, record_problems, remote, history=history, calibration=calibration)
+    context = PolicyContext.of(profile, run.profile_source, state)
+    result = decide_files(files, run, remote)
     outcome = SubmitResult(profile=profile.name, problems=result.problems)
     if not result.evaluated:
         return outcome
-    resolved = str(source.resolve())
+    resolved = str(run.profile_source.resolve())
     contexts = PolicyContexts(state, {(resolved, profile.name): context})
     with open_store(state, Mode.CREATE) as store, store.write("submit") as connection:
         now = clock.now()  # under the write lock: audit records are dated in the order they are written

@@ -16,7 +16,7 @@ from hitl_cli.store import records
 
 
 @dataclass(frozen=True)
-class Outcome:
+class RequestOutcome:
     """What people decided about one request, and when the deciding verdict came."""
 
     request: Request
@@ -24,7 +24,7 @@ class Outcome:
     decided_at: datetime
 
 
-def outcomes(requests: list[Request], verdicts: list[Verdict], reviews: list[Review]) -> list[Outcome]:
+def outcomes(requests: list[Request], verdicts: list[Verdict], reviews: list[Review]) -> list[RequestOutcome]:
     by_request: dict[str, list[Verdict]] = {}
     for verdict in verdicts:
         by_request.setdefault(verdict.request_id, []).append(verdict)
@@ -36,12 +36,12 @@ def outcomes(requests: list[Request], verdicts: list[Verdict], reviews: list[Rev
         approvals = [v for v in given if v.kind == "approve"]
         required = request.decision.approvals_required
         if rejection is not None:
-            found.append(Outcome(request, False, rejection.at))
+            found.append(RequestOutcome(request, False, rejection.at))
         elif required > 0 and len(approvals) >= required:
-            found.append(Outcome(request, True, approvals[required - 1].at))
+            found.append(RequestOutcome(request, True, approvals[required - 1].at))
         elif request.id in reviewed:
             review = reviewed[request.id]
-            found.append(Outcome(request, review.verdict == "ok", review.at))
+            found.append(RequestOutcome(request, review.verdict == "ok", review.at))
     return found
 
 

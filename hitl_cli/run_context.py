@@ -1,0 +1,52 @@
+"""What one run decides with, gathered once at the CLI edge and passed in: the moment, the profile, the track
+record, the store's history and the calibration beside it.
+
+The core (hitl_cli.evaluation) only decides with what it is given; it never opens the store. The track record
+follows one rule for evaluate, check and submit (hitl_cli.policy_history).
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from hitl_cli import clock
+from hitl_cli.calibration import storage as calibration_storage
+from hitl_cli.errors import Problem
+from hitl_cli.inputs import load_profile, profile_path
+from hitl_cli.models import Profile, TrackRecord
+from hitl_cli.policy_history import read_policy_history, read_track_record
+from hitl_cli.store.connection import upgrade_store
+
+
+@dataclass(frozen=True)
+class RunContext:
+    now: datetime
+    profile: Profile
+    profile_source: Path
+    state: Path
+    calibration: Path  # the calibration file beside the store (hitl_cli.calibration.storage); it may not exist
+    track_record: TrackRecord
+    history: dict | None  # input.history; None when the store does not exist
+    record_problems: list[Problem] = field(default_factory=list)
+
+
+def gather(profile_ref: str, track_record_file: Path | None, state: Path, recording: bool = False) -> RunContext:
+    """recording: the run records into the store (submit), so an existing store is upgraded before it is read
+    and a missing one counts as an empty history rather than none."""
+    source = profile_path(profile_ref)
+    profile = load_profile(source)
+    if recording:
+        upgrade_store(state)
+    now = clock.now()
+    record, record_problems = read_track_record(track_record_file, state)
+    history = read_policy_history(state, now, missing_is_empty=recording)
+    return RunContext(
+        now=now,
+        profile=profile,
+        profile_source=source,
+        state=state,
+        calibration=calibration_storage.beside(state),
+        track_record=record,
+        history=history,
+        record_problems=record_problems,
+    )

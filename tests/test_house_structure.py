@@ -1,0 +1,29 @@
+"""House structure that a test can hold: all output through one path (hitl_cli/output.py: emit for reports,
+warn for stderr, escaped and written atomically), and a core that decides with what the CLI edge gathered."""
+
+import ast
+import re
+
+from conftest import ROOT
+
+PACKAGE = ROOT / "hitl_cli"
+WRITERS = re.compile(r"\bprint\(|sys\.(stdout|stderr)\.write|typer\.echo|rich\.print")
+
+
+def test_nothing_but_output_writes_to_stdout_or_stderr():
+    """(The progress line, hitl_cli/progress.py, writes to a terminal's stderr through the stream it is given.)"""
+    writing = {
+        source.relative_to(PACKAGE).as_posix() for source in PACKAGE.rglob("*.py") if WRITERS.search(source.read_text())
+    }
+    assert writing == {"output.py"}
+
+
+def test_the_core_never_opens_the_store_nor_loads_a_profile():
+    """hitl_cli/evaluation.py decides with the run context (hitl_cli/run_context.py) it is handed."""
+    tree = ast.parse((PACKAGE / "evaluation.py").read_text())
+    imported = {
+        alias.name if isinstance(node, ast.Import) else f"{node.module}.{alias.name}"
+        for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom)) for alias in node.names
+    }
+    forbidden = [name for name in imported if re.search(r"store|policy_history|load_profile|read_track_record|clock", name)]
+    assert forbidden == []
