@@ -227,11 +227,10 @@ def test(
     """
     policy_set.choose(folders)
     run = rego_tests.run()
-    for failure in run.failed:
-        print(visible(f"FAIL {failure}"))
-    for file, percent in run.coverage.items():
-        print(visible(f"coverage {percent:.1f}% {file}"))
-    print(f"{run.passed} passed, {len(run.failed)} failed")
+    lines = [f"FAIL {failure}" for failure in run.failed]
+    lines += [f"coverage {percent:.1f}% {file}" for file, percent in run.coverage.items()]
+    lines.append(f"{run.passed} passed, {len(run.failed)} failed")
+    emit("".join(visible(line) + "\n" for line in lines), None)
     raise typer.Exit(ExitCode.NEEDS_HUMAN if run.failed else ExitCode.OK)
 
 
@@ -244,8 +243,7 @@ def init(
 
     Exit 0: written; 2: the folder is not empty, or the name is not a profile name.
     """
-    for written in init_repository.scaffold(folder, name):
-        print(visible(str(folder / written)))
+    emit((visible(str(folder / written)) + "\n" for written in init_repository.scaffold(folder, name)), None)
 
 
 def register(app: typer.Typer, profile_app: typer.Typer) -> None:

@@ -26,12 +26,21 @@ def _target(relative: Path) -> Path:
     return Path(*["." + part.removeprefix(DOT) if part.startswith(DOT) else part for part in relative.parts])
 
 
-def _profile_text(name: str) -> str:
+def _profile_text(name: str, people: Path) -> str:
+    """people: the people file the profile names, relative to the profile."""
     profile = yaml.safe_load((paths.profiles_dir() / f"{BASE_PROFILE}.yaml").read_text(encoding="utf-8"))
     profile["metadata"]["name"] = name
+    profile["approvals"]["people"] = people.as_posix()
     profile["rules"] = EXAMPLE_SETTINGS
     header = f"# The {name} profile: hitl's {BASE_PROFILE} profile, with the settings of this repository's rules.\n"
     return header + yaml.safe_dump(profile, sort_keys=False, allow_unicode=True)
+
+
+def _people_text() -> str:
+    """The shipped default profile's people file: placeholder keys, to be replaced by the organisation's own."""
+    shipped = yaml.safe_load((paths.profiles_dir() / f"{BASE_PROFILE}.yaml").read_text(encoding="utf-8"))
+    text = (paths.profiles_dir() / shipped["approvals"]["people"]).read_text(encoding="utf-8")
+    return "# Replace these people and placeholder keys with your own (hitl's docs/workflow.md, \"People, keys and signed verdicts\").\n" + text
 
 
 def scaffold(folder: Path, name: str) -> list[Path]:
@@ -47,7 +56,9 @@ def scaffold(folder: Path, name: str) -> list[Path]:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(source.read_text(encoding="utf-8").replace(PLACEHOLDER, name), encoding="utf-8")
         written.append(relative)
+    people = Path("people") / f"{name}.yaml"
     profile = Path("profiles") / f"{name}.yaml"
-    (folder / profile).parent.mkdir(parents=True, exist_ok=True)
-    (folder / profile).write_text(_profile_text(name), encoding="utf-8")
-    return sorted([*written, profile])
+    (folder / "profiles" / people).parent.mkdir(parents=True, exist_ok=True)
+    (folder / "profiles" / people).write_text(_people_text(), encoding="utf-8")
+    (folder / profile).write_text(_profile_text(name, people), encoding="utf-8")
+    return sorted([*written, profile, Path("profiles") / people])

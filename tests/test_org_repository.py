@@ -30,7 +30,7 @@ def in_repository(repository: Path, *args: str) -> subprocess.CompletedProcess:
 def test_init_writes_the_repository(repository):
     expected = {
         ".github/workflows/hitl.yml", ".gitlab-ci.yml", ".pre-commit-config.yaml", "README.md", "plans/example.yaml",
-        "profiles/acme.yaml", "policies/rules/change_freeze.rego", "policies/rules/change_freeze.schema.json",
+        "profiles/acme.yaml", "profiles/people/acme.yaml", "policies/rules/change_freeze.rego", "policies/rules/change_freeze.schema.json",
         "policies/rules/change_freeze.defaults.yaml", "policies/rules/change_freeze_test.rego",
     }
     assert {path.relative_to(repository).as_posix() for path in repository.rglob("*") if path.is_file()} == expected
@@ -50,6 +50,7 @@ def test_the_generated_rule_decides_from_the_generated_profile(repository, tmp_p
     assert "change_freeze" not in result.stdout  # nothing is frozen as generated
     profile = yaml.safe_load((repository / "profiles" / "acme.yaml").read_text())
     profile["rules"]["change_freeze"]["environments"] = ["production"]
+    profile["approvals"]["people"] = str(repository / "profiles" / "people" / "acme.yaml")
     frozen = tmp_path / "frozen.yaml"
     frozen.write_text(yaml.safe_dump(profile))
     result = in_repository(repository, "evaluate", "plans", "--policy", "policies", "--profile", frozen)
