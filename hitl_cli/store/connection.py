@@ -98,7 +98,7 @@ class Store:
     def read(self) -> Iterator:
         """One consistent snapshot of the store."""
         with self._translated("read"):
-            self.backend.begin_read(self._connection)
+            self.backend.begin_read(self._connection, self._timeout)
             try:
                 version = self.backend.schema_version(self._connection)
                 require_known_version(version, self.path)

@@ -125,8 +125,9 @@ class PostgresBackend:
         connection.execute("SELECT pg_advisory_xact_lock(?, hashtext(current_schema()))", (_LOCK_CLASS,))
 
     @staticmethod
-    def begin_read(connection: PostgresConnection) -> None:
+    def begin_read(connection: PostgresConnection, timeout: float) -> None:
         connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        connection.execute(f"SET LOCAL lock_timeout = '{int(timeout * 1000)}ms'")
 
     @staticmethod
     def schema_version(connection: PostgresConnection) -> int:

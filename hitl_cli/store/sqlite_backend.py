@@ -65,7 +65,7 @@ class SqliteBackend:
         connection.execute("BEGIN IMMEDIATE")
 
     @staticmethod
-    def begin_read(connection: sqlite3.Connection) -> None:
+    def begin_read(connection: sqlite3.Connection, timeout: float) -> None:
         connection.execute("BEGIN")
 
     @staticmethod
