@@ -6,10 +6,11 @@ from pathlib import Path
 
 from hitl_cli.calibration import storage as calibration_storage
 from hitl_cli.engine import policy_engine
+from hitl_cli.engine.client import PolicyClient
 from hitl_cli.engine.endpoint import OpaEndpoint
 from hitl_cli.engine.pipeline import DecisionPipeline
 from hitl_cli.errors import ExitCode, Problem
-from hitl_cli.inputs import LoadedManifest, load_profile, manifests_by_file, profile_path
+from hitl_cli.inputs import LoadedManifest, ManifestSource, load_profile, manifests_by_source, profile_path
 from hitl_cli.policy_history import read_history, read_track_record
 from hitl_cli.progress import Progress
 from hitl_cli.models import Decision, Profile, TrackRecord
@@ -88,33 +89,36 @@ def run_evaluation(
 
 
 def decide_files(
-    files: list[Path],
+    files: list[ManifestSource],
     profile: Profile,
     record: TrackRecord,
     record_problems: list[Problem],
-    remote: OpaEndpoint | None,
+    remote: OpaEndpoint | PolicyClient | None,
     progress: Progress | None = None,
     history: dict | None = None,
     calibration: Path | None = None,
 ) -> RunResult:
-    """Validate the manifests in the files and decide the valid ones under an already loaded profile and record,
-    with the calibration file given (hitl_cli.calibration.storage).
+    """Validate the manifests (files, mappings or models) and decide the valid ones under an already loaded
+    profile and record, with the calibration file given (hitl_cli.calibration.storage).
 
     Files are read one at a time and their manifests handed to OPA in batches as they come, so evaluation
-    overlaps reading. OPA is started (or reached) only once there is a valid manifest to decide.
+    overlaps reading. OPA is started (or reached) only once there is a valid manifest to decide, unless
+    `remote` is a client already connected (hitl_cli.api.Engine), which is used as it is.
     """
     result = RunResult(profile=profile.name, other_problems=record_problems)
     manifests: list[LoadedManifest] = []
     with ExitStack() as running:
         pipeline: DecisionPipeline | None = None
-        for loaded, problems in manifests_by_file(files):
+        for loaded, problems in manifests_by_source(files):
             result.manifest_problems.extend(problems)
             if progress is not None:
                 progress.file_read()
             if not loaded:
                 continue
             if pipeline is None:
-                client = running.enter_context(policy_engine([profile], remote, calibration=calibration))
+                client = remote if isinstance(remote, PolicyClient) else running.enter_context(
+                    policy_engine([profile], remote, calibration=calibration)
+                )
                 client.set_history(history)
                 on_decided = progress.manifests_decided if progress is not None else None
                 pipeline = running.enter_context(

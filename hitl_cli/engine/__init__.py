@@ -1,8 +1,6 @@
 """The policy engine: OPA, started on loopback for one run or reached by URL."""
 
 import json
-import os
-import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,9 +8,8 @@ from pathlib import Path
 
 from hitl_cli import paths
 from hitl_cli.calibration import storage as calibration_storage
-from hitl_cli.engine.access import ServeAccess
 from hitl_cli.engine.client import PolicyClient
-from hitl_cli.engine.endpoint import TOKEN_VARIABLE, OpaEndpoint
+from hitl_cli.engine.endpoint import OpaEndpoint
 from hitl_cli.engine.revisions import publish_revisions
 from hitl_cli.engine.server import LocalOpaServer
 from hitl_cli.errors import UsageError
@@ -44,32 +41,11 @@ def policy_sources(data_file: Path, rego: Path | None = None) -> list[Path]:
     return [rego, data_file]
 
 
-# A long-lived server answers one decision at a time: collecting garbage less often (a larger heap, still tens
-# of MB) takes most of the pauses out of its tail latency. GOGC in the environment overrides it.
-SERVE_GOGC = "400"
-
-
-def serve(profiles: list[Profile], address: str, access: ServeAccess, extra_args: list[str], calibration: Path | None) -> int:
-    """Run OPA in the foreground with the policies and every given profile, until it is stopped.
-
-    It publishes the policy revision of each profile (hitl_cli.engine.revisions) for --opa-url runs to check."""
-    with tempfile.TemporaryDirectory(prefix="hitl-serve-") as folder:
-        data = write_policy_data(profiles, Path(folder), calibration)
-        published = publish_revisions(profiles, Path(folder) / "published", calibration)
-        names = ", ".join(profile.name for profile in profiles)
-        return serve_sources([*policy_sources(data), published], address, access, extra_args, f"profiles {names}")
-
-
-def serve_sources(sources: list[Path], address: str, access: ServeAccess, extra_args: list[str], what: str) -> int:
-    """Run OPA in the foreground on the given sources (folders and files, or a bundle), until it is stopped.
-
-    OPA refuses policy and data writes, and requests without the token when there is one (hitl_cli.engine.access)."""
-    # OPA is given the environment without the token: the access policy holds only its SHA-256.
-    environment = {"GOGC": SERVE_GOGC, **{name: value for name, value in os.environ.items() if name != TOKEN_VARIABLE}}
-    server = LocalOpaServer(sources, address, extra_args, quiet=False, environment=environment, access=access)
-    with server:
-        print(f"hitl: OPA serving {what} on {server.url} (Ctrl-C stops it)", file=sys.stderr, flush=True)
-        return server.wait()
+def served_sources(profiles: list[Profile], folder: Path, calibration: Path | None) -> list[Path]:
+    """What a long-lived OPA loads to serve every given profile: the policies, the profiles' data, and the
+    policy revision of each profile (hitl_cli.engine.revisions) for the clients that must check it."""
+    data = write_policy_data(profiles, folder, calibration)
+    return [*policy_sources(data), publish_revisions(profiles, folder / "published", calibration)]
 
 
 @contextmanager

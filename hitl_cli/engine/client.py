@@ -3,11 +3,10 @@
 import json
 from pathlib import Path
 
-import pydantic_core
 from pydantic import TypeAdapter, ValidationError
 
 from hitl_cli import clock, settings
-from hitl_cli.engine import consistency, revisions, transport
+from hitl_cli.engine import connection, consistency, revisions
 from hitl_cli.engine.endpoint import OpaEndpoint
 from hitl_cli.errors import EngineError
 from hitl_cli.models import Decision, Profile
@@ -15,11 +14,9 @@ from hitl_cli.models.decision import Reason
 from hitl_cli.models.trust import TrustStanding
 from hitl_cli.statements import analysis_json
 
-DECISIONS_PATH = "/v1/data/hitl/main/decisions"
 DECISIONS_WHAT = "data.hitl.main.decisions"
-TRUST_LEVELS_PATH = "/v1/data/hitl/trust_levels/levels"
 TRUST_LEVELS_WHAT = "data.hitl.trust_levels.levels"
-PROFILES_PATH = "/v1/data/hitl/profiles"
+PROFILES_WHAT = "data.hitl.profiles"
 _DECISION_LIST = TypeAdapter(list[Decision])
 
 
@@ -35,7 +32,7 @@ class PolicyClient:
         # input.history: what the state store says about the past (hitl_cli.policy_history), for every
         # decision of the run; empty (no `history` key) when the run reads no store.
         self._history_json = b""
-        self._http = transport.JsonHttp(endpoint, settings.opa_request_timeout())
+        self._opa = connection.connect(endpoint, settings.opa_request_timeout())
         # One Reason object per distinct reason: 100,000 decisions share a few hundred of them.
         self._reasons: dict[tuple[str, str, str], Reason] = {}
 
@@ -44,28 +41,13 @@ class PolicyClient:
         self._history_json = b"" if history is None else b',"history":' + json.dumps(history).encode()
 
     def close(self) -> None:
-        self._http.close()
+        self._opa.close_connection()
 
-    def _call(self, what: str, send):
-        """The JSON answer to one request (`send` returns its body); short strings in it are shared, not copied."""
-        try:
-            return pydantic_core.from_json(send(), cache_strings=True)
-        except transport.Timeout:
-            raise EngineError(f"OPA at {self.url} did not answer {what} within {self._http.timeout:g}s") from None
-        except transport.Unreachable:
-            raise EngineError(f"OPA at {self.url} is unreachable (asking for {what})") from None
-        except transport.Untrusted as error:
-            raise EngineError(f"OPA at {self.url} is not trusted: its certificate did not verify ({error})") from None
-        except transport.HttpError as error:
-            raise EngineError(f"OPA failed evaluating {what}: {_opa_message(error)}") from None
-        except ValueError as error:
-            raise EngineError(f"OPA at {self.url} gave an unusable answer for {what}: {error}") from None
-
-    def _query(self, path: str, what: str, query: dict):
-        return self._call(what, lambda: self._http.post(path, json.dumps({"input": query}).encode()))
+    def _query(self, what: str, input_data: dict):
+        return connection.query(self._opa, self.url, what, input_data)
 
     def profile_names(self) -> set[str]:
-        body = self._call("the loaded profiles", lambda: self._http.get(PROFILES_PATH))
+        body = connection.read(self._opa, self.url, PROFILES_WHAT)
         profiles = body.get("result") if isinstance(body, dict) else None
         return set(profiles) if isinstance(profiles, dict) else set()
 
@@ -77,7 +59,7 @@ class PolicyClient:
 
     def require_served_revisions(self) -> None:
         """A remote OPA must serve, for every profile, the policy revision hitl computes locally (one request)."""
-        body = self._call(revisions.REVISIONS_WHAT, lambda: self._http.get(revisions.REVISIONS_PATH))
+        body = connection.read(self._opa, self.url, revisions.REVISIONS_WHAT)
         served = body.get("result") if isinstance(body, dict) else None
         for profile in self._profiles.values():
             mismatch = revisions.revision_mismatch(
@@ -114,7 +96,7 @@ class PolicyClient:
         """
         if profile not in self._profiles:
             raise EngineError(f"no decision can be checked under profile {profile!r}: it was not loaded for this run")
-        body = b'{"input":{"profile":%s,"track_record":%s,"now":%s%s,"manifests":[%s],"statement_facts":[%s]}}' % (
+        input_json = b'{"profile":%s,"track_record":%s,"now":%s%s,"manifests":[%s],"statement_facts":[%s]}' % (
             json.dumps(profile).encode(),
             track_record_json,
             json.dumps(self.now).encode(),
@@ -122,7 +104,7 @@ class PolicyClient:
             b",".join(manifests_json),
             b",".join(facts_json),
         )
-        answer = self._call(DECISIONS_WHAT, lambda: self._http.post(DECISIONS_PATH, body))
+        answer = self._query(DECISIONS_WHAT, json.loads(input_json))
         if not isinstance(answer, dict) or "result" not in answer:
             raise EngineError(f"policy returned no decision ({DECISIONS_WHAT} is undefined)")
         result = consistency.require_count(answer["result"], len(ids))
@@ -138,7 +120,7 @@ class PolicyClient:
     def trust_levels(self, profile: str, track_record: dict) -> dict[str, TrustStanding]:
         """Each agent's granted, supported and effective level, and the levels it may be promoted to now."""
         query = {"profile": profile, "track_record": track_record}
-        body = self._query(TRUST_LEVELS_PATH, TRUST_LEVELS_WHAT, query)
+        body = self._query(TRUST_LEVELS_WHAT, query)
         result = body.get("result") if isinstance(body, dict) else None
         agents = set(track_record.get("agents", {}))
         if not isinstance(result, dict) or set(result) != agents:
@@ -155,15 +137,3 @@ def _statement_and_system(manifest: dict) -> tuple:
     """action.statement and target.system of a manifest given as its policy input (missing: None)."""
     action, target = manifest.get("action") or {}, manifest.get("target") or {}
     return action.get("statement"), target.get("system")
-
-
-def _opa_message(error: transport.HttpError) -> str:
-    try:
-        body = json.loads(error.body)
-    except ValueError:
-        return f"HTTP {error.status}"
-    if not isinstance(body, dict):
-        return f"HTTP {error.status}"
-    errors = body.get("errors") or []
-    detail = f" ({errors[0].get('message')})" if errors and isinstance(errors[0], dict) else ""
-    return " ".join(f"{body.get('message', f'HTTP {error.status}')}{detail}".split())

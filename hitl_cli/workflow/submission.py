@@ -16,9 +16,10 @@ from hitl_cli import clock
 from hitl_cli.calibration import storage as calibration_storage
 from hitl_cli.delivery import enqueue
 from hitl_cli.errors import ExitCode, Problem
+from hitl_cli.engine.client import PolicyClient
 from hitl_cli.engine.endpoint import OpaEndpoint
 from hitl_cli.evaluation import Evaluated, decide_files
-from hitl_cli.inputs import load_profile, profile_path
+from hitl_cli.inputs import ManifestSource, load_profile, profile_path
 from hitl_cli.models import Profile
 from hitl_cli.models.workflow import INITIAL_STATUS, Request
 from hitl_cli.policy_history import read_history, read_track_record
@@ -56,7 +57,8 @@ class SubmitResult:
 
 
 def submit(
-    files: list[Path], profile_ref: str, track_record_file: Path | None, remote: OpaEndpoint | None, state: Path
+    files: list[ManifestSource], profile_ref: str, track_record_file: Path | None,
+    remote: OpaEndpoint | PolicyClient | None, state: Path,
 ) -> SubmitResult:
     """Decide each manifest and record it as a request, with the track record evaluate and check would use."""
     source = profile_path(profile_ref)
