@@ -19,10 +19,10 @@ from hitl_cli.calibration import storage as calibration_storage
 from hitl_cli.engine import policy_engine
 from hitl_cli.engine.client import PolicyClient
 from hitl_cli.engine.endpoint import OpaEndpoint, valid_token
-from hitl_cli.errors import UsageError
+from hitl_cli.errors import Problem, UsageError
 from hitl_cli.evaluation import RunResult, decide_files
 from hitl_cli.inputs import ManifestSource, load_profile, profile_path
-from hitl_cli.models import ActionManifest, Profile
+from hitl_cli.models import ActionManifest, Profile, TrackRecord
 from hitl_cli.policy_history import read_history, read_track_record
 from hitl_cli.store.connection import state_path
 from hitl_cli.workflow import queries, submission
@@ -70,6 +70,7 @@ class Engine:
         if self._remote is None and (token is not None or ca_file is not None):
             raise UsageError("Engine: a token or CA file is for a running OPA: give opa_url too")
         self._profiles: dict[str, Profile] = {}
+        self._record_file: tuple[TrackRecord, list[Problem]] | None = None
         self._client: PolicyClient | None = None
         self._stack = ExitStack()
         self._lock = threading.Lock()
@@ -77,6 +78,8 @@ class Engine:
     def __enter__(self) -> "Engine":
         loaded = [load_profile(profile_path(ref)) for ref in self._profile_refs]
         self._profiles = dict(zip(self._profile_refs, loaded))
+        if self.track_record is not None:  # a file is read once; the store's record is read at every call
+            self._record_file = read_track_record(self.track_record, None)
         try:
             self._client = self._stack.enter_context(
                 policy_engine(loaded, self._remote, calibration=self.calibration)
@@ -104,7 +107,7 @@ class Engine:
         """Each valid manifest's decision (`.evaluated[i].decision`), and a problem for each invalid one
         (`.problems`: `source: field.path: message`); the valid ones are decided either way."""
         chosen = self._chosen(profile)
-        record, record_problems = read_track_record(self.track_record, self.state)
+        record, record_problems = self._record_file or read_track_record(None, self.state)
         with self._lock:
             return decide_files(
                 _sources(manifests), self._profiles[chosen], record, record_problems, self._connected(),

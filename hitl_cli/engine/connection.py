@@ -41,7 +41,7 @@ def _import() -> None:
 
 def connect(endpoint: OpaEndpoint, timeout: float) -> "OpaClient":
     """An OpaClient for the endpoint: its token as a bearer header, https verified against its CA file (or the
-    system's authorities), no retries, `timeout` seconds for every answer."""
+    certifi's), no retries, `timeout` seconds for every answer."""
     import_in_background()
     _imported.wait()
     return _client_class()(
@@ -60,7 +60,7 @@ def _client_class() -> type:
     class EnvironmentBlindClient(OpaClient):
         """OpaClient whose session ignores the environment (requests' trust_env): no proxy variable can route
         hitl's questions through another server, and no CA-bundle variable can replace the CA file or the
-        system's authorities (spec: the environment is hostile)."""
+        authorities it verifies against (the environment is hostile)."""
 
         def _init_session(self):
             session = super()._init_session()

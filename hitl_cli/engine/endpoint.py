@@ -2,7 +2,7 @@
 
 What hitl_cli.engine.connection hands opa-python-client: host, port, token, what https verifies. The token never comes from the
 command line, where `ps` would show it: HITL_OPA_TOKEN, or a file named by --opa-token-file. An https URL
-verifies the server's certificate (against --opa-ca-file when given, the system's authorities otherwise);
+verifies the server's certificate (against --opa-ca-file when given, certifi's authorities otherwise);
 a token is refused for a plain http URL to any host but loopback, where it would travel in clear.
 """
 
@@ -97,7 +97,8 @@ class OpaEndpoint:
 
     @property
     def verify(self) -> bool | str:
-        """False for http; for https, the CA file that verifies the server's certificate, or True: the system's."""
+        """False for http; for https, the CA file that verifies the server's certificate, or True: requests'
+        own authorities (certifi), never a bundle an environment variable names (hitl_cli.engine.connection)."""
         if not split_url(self.url)[2]:
             return False
         return str(self.ca_file) if self.ca_file is not None else True

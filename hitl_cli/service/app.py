@@ -130,8 +130,9 @@ def create_app(engine: Engine, token: str | None) -> FastAPI:
     @app.post("/v1/decisions", response_model=Decisions, dependencies=guarded, tags=["decisions"])
     def decide(body: ManifestsBody) -> Decisions:
         """Each manifest's decision under the server's profile and track record; nothing is recorded."""
-        _refuse_invalid(body.manifests)
-        result = engine.decide(body.manifests)
+        result = engine.decide(body.manifests)  # records nothing: an invalid manifest is refused afterwards
+        if result.manifest_problems:
+            raise InvalidInput(result.manifest_problems)
         return Decisions(profile=engine.profile_name, decisions=[item.decision for item in result.evaluated])
 
     @app.post("/v1/requests", response_model=Submitted, dependencies=guarded, tags=["requests"])
@@ -175,8 +176,8 @@ def create_app(engine: Engine, token: str | None) -> FastAPI:
 
 
 def _refuse_invalid(manifests: list[dict]) -> None:
-    """A body with an invalid manifest is refused whole, before anything is decided or recorded: an agent
-    acts on all its answers or on none. The problems are the CLI's (`manifests[i]: field.path: message`)."""
+    """A body with an invalid manifest is refused whole, before anything is recorded: an agent acts on all its
+    answers or on none. The problems are the CLI's (`manifests[i]: field.path: message`)."""
     problems = [problem for _, found in manifests_by_source(manifests) for problem in found]
     if problems:
         raise InvalidInput(problems)
