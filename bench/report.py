@@ -2,6 +2,7 @@
 
 import dataclasses
 import statistics
+from pathlib import Path
 
 
 TARGETS = {
@@ -124,6 +125,9 @@ def render(results: dict) -> str:
               f"| {serve['server_p50_ms']:.2f} / {serve['server_p99_ms']:.2f} |",
               "", "The OPA handler column is OPA's own time per decision (`timer_server_handler_ns`): the rest of the "
               "latency is loopback HTTP, the client, and waiting for a core."]
+    serve_api = Path(__file__).resolve().parent / "serve-api.md"  # bench/serve_api.py writes it
+    if serve_api.is_file():
+        lines += ["", serve_api.read_text().strip()]
     lines += ["", "## Reliability", ""]
     reliability = results.get("reliability")
     if reliability:

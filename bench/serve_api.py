@@ -8,7 +8,8 @@
 2. Load (bench/serve_load.py, a separate process, open loop): 500 decisions/s for --seconds to `hitl serve`
    (POST /v1/decisions, with a token) and to a raw OPA serving the same policies (data.hitl.main.decision);
    then rising rates until p99 passes 20 ms: the highest rate whose p99 stays under it, for each.
-Prints the figures as JSON and writes them to bench/out/serve-api.json.
+Prints the figures as JSON, writes them to bench/out/serve-api.json, and writes bench/serve-api.md, the
+section bench/RESULTS.md includes (bench/report.py).
 """
 
 import argparse
@@ -141,6 +142,33 @@ def _startup(before: str, runs: int, folder: Path) -> dict:
     return {name: {"median_s": statistics.median(values), "min_s": min(values)} for name, values in times.items()}
 
 
+def _load(averages) -> str:
+    return ", ".join(f"{value:.1f}" for value in averages)
+
+
+def render(results: dict) -> str:
+    """The section of bench/RESULTS.md for these figures."""
+    lines = ["## hitl serve as hitl's API, beside raw OPA (bench/serve_api.py)", "",
+             f"Load average (1, 5, 15 min) before {_load(results['load_before'])}, after {_load(results['load_after'])}; "
+             "2 cores shared with other work, so figures move with the machine's load.", ""]
+    startup = results.get("startup")
+    if startup:
+        lines += ["| one `hitl evaluate` (wall s) | median | min |", "|---|---:|---:|"]
+        for name, label in (("before", "before: stdlib http.client"), ("after", "after: opa-python-client")):
+            lines.append(f"| {label} | {startup[name]['median_s']:.3f} | {startup[name]['min_s']:.3f} |")
+        lines.append("")
+    lines += ["| server | p50 at 500/s (ms) | p99 at 500/s (ms) | achieved at 500/s | errors | highest rate with p99 < 20 ms |",
+              "|---|---:|---:|---:|---:|---:|"]
+    for name in ("hitl serve", "raw OPA"):
+        found = results[name]
+        at_500 = found["at_500"]
+        lines.append(f"| {name} | {at_500['p50_ms']:.2f} | {at_500['p99_ms']:.2f} | {at_500['achieved_rate']:.0f}/s "
+                     f"| {at_500['errors']} | {found['max_rate_p99_under_20ms'] or 'below ' + str(RATES[0])}/s |")
+    lines += ["", "hitl serve: POST /v1/decisions with one manifest, a bearer token, validation, the private OPA "
+              "behind it and every consistency check; raw OPA: data.hitl.main.decision on the same policies and profile."]
+    return "\n".join(lines) + "\n"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", default="HEAD~1", help="the commit whose start-up is compared")
@@ -162,6 +190,7 @@ def main() -> int:
     results["load_after"] = os.getloadavg()
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "serve-api.json").write_text(json.dumps(results, indent=2))
+    (tools.ROOT / "bench" / "serve-api.md").write_text(render(results))
     print(json.dumps(results, indent=2))
     return 0
 

@@ -80,13 +80,7 @@ class Engine:
         self._profiles = dict(zip(self._profile_refs, loaded))
         if self.track_record is not None:  # a file is read once; the store's record is read at every call
             self._record_file = read_track_record(self.track_record, None)
-        try:
-            self._client = self._stack.enter_context(
-                policy_engine(loaded, self._remote, calibration=self.calibration)
-            )
-        except BaseException:
-            self._stack.close()
-            raise
+        self._client = self._stack.enter_context(policy_engine(loaded, self._remote, calibration=self.calibration))
         return self
 
     def __exit__(self, *exc_info) -> None:

@@ -119,6 +119,7 @@ def decide_files(
                 client = remote if isinstance(remote, PolicyClient) else running.enter_context(
                     policy_engine([profile], remote, calibration=calibration)
                 )
+                client.start_run()
                 client.set_history(history)
                 on_decided = progress.manifests_decided if progress is not None else None
                 pipeline = running.enter_context(

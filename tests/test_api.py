@@ -167,3 +167,19 @@ def test_the_example_agent_runs_an_action_that_needs_nobody_at_once(opa_bin, tmp
     out, err = agent.communicate(timeout=120)
     assert agent.returncode == 0, err
     assert out.splitlines() == ["agent: read-orders needs auto_approve", "agent: running read-orders"]
+
+
+@pytest.mark.attack
+def test_a_waiver_expires_for_an_engine_kept_open_across_its_expiry(opa_bin, tmp_path, record, monkeypatch):
+    from datetime import datetime
+
+    from hitl_cli import clock
+    from test_waivers import AFTER_EXPIRY, NOW, profile_with, WAIVER
+
+    waived = profile_with(tmp_path, [WAIVER])
+    manifest = make_manifest(type="write", env="production")
+    monkeypatch.setattr(clock, "now", lambda: datetime.fromisoformat(NOW))
+    with Engine([waived], state=tmp_path / "state.db", track_record=record) as engine:
+        assert engine.decide(manifest).evaluated[0].decision.tier == "single_approval"  # the waiver in force
+        monkeypatch.setattr(clock, "now", lambda: datetime.fromisoformat(AFTER_EXPIRY))
+        assert engine.decide(manifest).evaluated[0].decision.tier == "double_approval"  # expired: no longer lowers

@@ -27,14 +27,19 @@ class PolicyClient:
         self.url = endpoint.url.rstrip("/")
         self._profiles = {profile.name: profile for profile in profiles}
         self._calibration = calibration
-        # input.now: the one moment a run judges waivers' expiry at, from the system clock.
-        self.now = clock.now().isoformat().replace("+00:00", "Z")
+        self.now = ""
+        self.start_run()
         # input.history: what the state store says about the past (hitl_cli.policy_history), for every
         # decision of the run; empty (no `history` key) when the run reads no store.
         self._history_json = b""
         self._opa = connection.connect(endpoint, settings.opa_request_timeout())
         # One Reason object per distinct reason: 100,000 decisions share a few hundred of them.
         self._reasons: dict[tuple[str, str, str], Reason] = {}
+
+    def start_run(self) -> None:
+        """input.now: the one moment a run judges waivers' expiry at, from the system clock. A client kept for
+        many runs (hitl_cli.api.Engine, hitl serve) takes it again for each, so no waiver outlives its expiry."""
+        self.now = clock.now().isoformat().replace("+00:00", "Z")
 
     def set_history(self, history: dict | None) -> None:
         """Send this input.history with every later decision request (None: none)."""
