@@ -48,14 +48,15 @@ def test_decisions_from_mappings_models_and_files_are_the_clis(opa_bin, tmp_path
     plan.write_text(yaml.safe_dump_all([READ, WRITE, DROP]))
     cli = hitl("evaluate", plan, "--profile", "default", "--track-record", record, "--format", "json")
     expected = {item["id"]: item["tier"] for item in json.loads(cli.stdout)}
+    before = set(_opa_children())  # the session's own OPA, when other tests started it
     with Engine(["default"], state=tmp_path / "state.db", track_record=record) as engine:
-        started = _opa_children()
+        started = set(_opa_children()) - before
         from_dicts = engine.decide([READ, WRITE, DROP])
         from_models = engine.decide([ActionManifest.model_validate(m) for m in (READ, WRITE, DROP)])
         from_file = engine.decide(plan)
         from_name = engine.decide(str(plan))
-        assert _opa_children() == started and len(started) == 1  # one OPA, started once, reused
-    assert _opa_children() == []  # and stopped with the block
+        assert set(_opa_children()) - before == started and len(started) == 1  # one OPA, started once, reused
+    assert set(_opa_children()) == before  # and stopped with the block
     for result in (from_dicts, from_models, from_file, from_name):
         assert {item.decision.id: item.decision.tier for item in result.evaluated} == expected
         assert result.problems == []
