@@ -2,6 +2,7 @@
 
 import dataclasses
 import statistics
+from pathlib import Path
 
 
 TARGETS = {
@@ -124,6 +125,9 @@ def render(results: dict) -> str:
               f"| {serve['server_p50_ms']:.2f} / {serve['server_p99_ms']:.2f} |",
               "", "The OPA handler column is OPA's own time per decision (`timer_server_handler_ns`): the rest of the "
               "latency is loopback HTTP, the client, and waiting for a core."]
+    serve_api = Path(__file__).resolve().parent / "serve-api.md"  # bench/serve_api.py writes it
+    if serve_api.is_file():
+        lines += ["", serve_api.read_text().strip()]
     lines += ["", "## Reliability", ""]
     reliability = results.get("reliability")
     if reliability:
@@ -174,8 +178,8 @@ Measured with cProfile and phase timings on the 10,000 and 100,000 sets before t
   sent; the model is rebuilt on demand), equal reasons are shared, and the text and JSON reports are written
   out piece by piece instead of being built whole.
 - **Start-up** of a single `hitl evaluate` was 0.6-0.7 s, of which 0.25 s was importing the OPA client library
-  (it pulls in aiohttp) and requests. The client now speaks to OPA with the standard library's http.client
-  (hitl_cli/engine/transport.py), with the same timeouts, no retries and the same fail-closed errors.
+  (it pulls in aiohttp) and requests. opa-python-client is again the OPA client (hitl_cli/engine/connection.py),
+  its import started in a thread while the local OPA starts, so the two overlap (bench/serve_api.py).
 - **hitl serve** tail latency: OPA's own handler time has a tail from Go's garbage collector; `hitl serve` starts
   OPA with GOGC=400 unless GOGC is set (server-side p99 went from about 4.6 to 2-2.5 ms in a side-by-side test).
 """

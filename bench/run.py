@@ -11,10 +11,8 @@ import argparse
 import json
 import os
 import platform
-import signal
 import subprocess
 import sys
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -26,9 +24,7 @@ import tools  # noqa: E402
 from measure import run_measured  # noqa: E402
 
 from hitl_cli.engine import write_policy_data  # noqa: E402
-from hitl_cli.engine.endpoint import OpaEndpoint  # noqa: E402
 from hitl_cli.engine.server import free_loopback_port  # noqa: E402
-from hitl_cli.engine.transport import healthy  # noqa: E402
 from hitl_cli.inputs import load_profile, profile_path  # noqa: E402
 from hitl_cli.statements import analysis_json  # noqa: E402
 
@@ -152,33 +148,12 @@ def load_record(path: Path) -> dict:
 
 def bench_serve(rate: float, seconds: float, profile: str, size: int) -> dict:
     """`hitl serve` on a free loopback port; the load generator is a separate process; both stop by themselves."""
-    port = free_loopback_port()
-    url = f"http://127.0.0.1:{port}"
-    batch_input = OUT / f"set-{size}" / "batch-input.json"
-    server = subprocess.Popen(
-        [str(tools.HITL), "serve", "--addr", f"127.0.0.1:{port}"],
-        cwd=tools.ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while not healthy(OpaEndpoint(url), 0.5):
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise SystemExit("bench: hitl serve did not become healthy")
-            time.sleep(0.05)
+    from serve_api import running_hitl_serve, serve_load
+
+    folder = OUT / f"set-{size}"
+    with running_hitl_serve(folder / "track-record.json", profile, OUT / "serve-state") as (url, environment):
         say(f"hitl serve: {rate:g} decisions/s for {seconds:g}s")
-        load = subprocess.run(
-            [str(tools.VENV_PYTHON), str(tools.ROOT / "bench" / "serve_load.py"), "--url", url, "--input", str(batch_input),
-             "--profile", profile, "--rate", str(rate), "--seconds", str(seconds)],
-            capture_output=True, text=True, timeout=seconds + 60, check=True,
-        )
-        return json.loads(load.stdout)
-    finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        return serve_load("hitl", url, folder / "batch-input.json", profile, rate, seconds, environment)
 
 
 def machine() -> dict:

@@ -1,6 +1,11 @@
-"""Load generator for `hitl serve`: single decisions at a fixed rate, on loopback, bounded; prints JSON.
+"""Load generator for `hitl serve` (or a raw OPA): single decisions at a fixed rate, on loopback, bounded; prints JSON.
 
     python bench/serve_load.py --url http://127.0.0.1:PORT --input batch-input.json --rate 500 --seconds 10
+    python bench/serve_load.py --api opa --url http://127.0.0.1:PORT --input batch-input.json ...
+
+--api hitl (the default) posts {"manifests": [one]} to hitl serve's POST /v1/decisions, with the bearer token
+from HITL_SERVE_TOKEN when set; --api opa posts OPA's own input to data.hitl.main.decision, for the figures
+of the OPA alone.
 
 Open loop: request i is due at start + i/rate whatever happened to the others, and its latency is taken
 from when it was due (so a stall delays, and is charged to, every request behind it — no coordinated
@@ -12,6 +17,7 @@ import argparse
 import http.client
 import ipaddress
 import json
+import os
 import socket
 import statistics
 import sys
@@ -19,7 +25,8 @@ import threading
 import time
 from urllib.parse import urlsplit
 
-DECISION_PATH = "/v1/data/hitl/main/decision?metrics=true"  # OPA's own handler time comes back too
+OPA_DECISION_PATH = "/v1/data/hitl/main/decision?metrics=true"  # OPA's own handler time comes back too
+HITL_DECISION_PATH = "/v1/decisions"
 WORKERS = 4
 GRACE_SECONDS = 10.0
 
@@ -32,19 +39,34 @@ def loopback_target(url: str) -> tuple[str, int]:
     return parts.hostname, parts.port or 80
 
 
-def request_bodies(batch_input: str, profile: str) -> list[bytes]:
-    with open(batch_input) as stream:
-        batch = json.load(stream)
-    return [
-        json.dumps({"input": {"profile": profile, "track_record": batch["track_record"], "manifest": m}}).encode()
-        for m in batch["manifests"]
-    ]
+class Api:
+    """Where a decision is asked for, how, and where its tier is in the answer."""
+
+    def __init__(self, name: str, profile: str):
+        self.name, self.profile = name, profile
+        self.path = HITL_DECISION_PATH if name == "hitl" else OPA_DECISION_PATH
+        token = os.environ.get("HITL_SERVE_TOKEN") if name == "hitl" else None
+        self.headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})}
+
+    def bodies(self, batch_input: str) -> list[bytes]:
+        with open(batch_input) as stream:
+            batch = json.load(stream)
+        if self.name == "hitl":  # the server's own profile and track record decide
+            return [json.dumps({"manifests": [m]}).encode() for m in batch["manifests"]]
+        return [
+            json.dumps({"input": {"profile": self.profile, "track_record": batch["track_record"], "manifest": m}}).encode()
+            for m in batch["manifests"]
+        ]
+
+    def tier(self, body: dict) -> str:
+        return body["decisions"][0]["tier"] if self.name == "hitl" else body["result"]["tier"]
 
 
 class Worker(threading.Thread):
-    def __init__(self, index: int, host: str, port: int, bodies: list[bytes], start: float, rate: float, count: int):
+    def __init__(self, index: int, host: str, port: int, api: Api, bodies: list[bytes], start: float, rate: float,
+                 count: int):
         super().__init__(daemon=True)
-        self.index, self.host, self.port, self.bodies = index, host, port, bodies
+        self.index, self.host, self.port, self.api, self.bodies = index, host, port, api, bodies
         self.start_at, self.rate, self.count = start, rate, count
         self.latencies: list[float] = []
         self.errors = 0
@@ -63,12 +85,12 @@ class Worker(threading.Thread):
             if due > now:
                 time.sleep(due - now)
             try:
-                connection.request("POST", DECISION_PATH, self.bodies[i % len(self.bodies)], {"Content-Type": "application/json"})
+                connection.request("POST", self.api.path, self.bodies[i % len(self.bodies)], self.api.headers)
                 answer = connection.getresponse()
                 payload = answer.read()
                 done = time.perf_counter()
                 body = json.loads(payload) if answer.status == 200 else {}
-                tier = body["result"]["tier"] if body else None
+                tier = self.api.tier(body) if body else None
             except (OSError, http.client.HTTPException, ValueError, KeyError, TypeError):
                 connection.close()
                 connection = http.client.HTTPConnection(self.host, self.port, timeout=5)
@@ -94,23 +116,25 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", required=True)
     parser.add_argument("--input", required=True, help="a batch input document (profile, track_record, manifests)")
-    parser.add_argument("--profile", default="default")
+    parser.add_argument("--profile", default="default", help="with --api opa: the profile asked for")
+    parser.add_argument("--api", choices=("hitl", "opa"), default="hitl")
     parser.add_argument("--rate", type=float, default=500.0, help="decisions per second")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--warmup", type=int, default=200, help="requests sent (and not counted) before the run")
     args = parser.parse_args()
     host, port = loopback_target(args.url)
-    bodies = request_bodies(args.input, args.profile)
+    api = Api(args.api, args.profile)
+    bodies = api.bodies(args.input)
     count = int(args.rate * args.seconds)
 
     connection = http.client.HTTPConnection(host, port, timeout=5)
     for body in bodies[: args.warmup]:
-        connection.request("POST", DECISION_PATH, body, {"Content-Type": "application/json"})
+        connection.request("POST", api.path, body, api.headers)
         connection.getresponse().read()
     connection.close()
 
     start = time.perf_counter() + 0.2
-    workers = [Worker(i, host, port, bodies, start, args.rate, count) for i in range(WORKERS)]
+    workers = [Worker(i, host, port, api, bodies, start, args.rate, count) for i in range(WORKERS)]
     for worker in workers:
         worker.start()
     for worker in workers:

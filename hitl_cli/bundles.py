@@ -22,7 +22,6 @@ from pathlib import Path
 import yaml
 
 from hitl_cli import __version__, engine, paths, policy_set
-from hitl_cli.engine.access import ServeAccess
 from hitl_cli.engine.binary import find_opa
 from hitl_cli.engine.revisions import publish_revisions
 from hitl_cli.errors import EngineError, UsageError
@@ -193,15 +192,10 @@ def _serving_config(bundle: Path, verification_key: str | None, algorithm: str) 
     }
 
 
-def serve(
-    bundle: Path, address: str, access: ServeAccess, verification_key: str | None, algorithm: str, decision_logs: bool
-) -> int:
-    """Run OPA in the foreground on one bundle file, once it loads (and verifies, when a key is given)."""
+def serving_args(bundle: Path, verification_key: str | None, algorithm: str, folder: Path) -> list[str]:
+    """`opa run` arguments serving one bundle file through OPA's bundle plugin (its configuration written in
+    `folder`), once the bundle loads (and verifies, when a key is given): an EngineError otherwise."""
     verify(bundle, verification_key, algorithm)
-    with tempfile.TemporaryDirectory(prefix="hitl-bundle-serve-") as folder:
-        config = Path(folder) / "config.json"  # JSON is YAML, which OPA reads
-        config.write_text(json.dumps(_serving_config(bundle, verification_key, algorithm)))
-        extra = ["--config-file", str(config)]
-        if decision_logs:
-            extra += ["--set", "decision_logs.console=true"]
-        return engine.serve_sources([], address, access, extra, f"bundle {bundle}")
+    config = folder / "config.json"  # JSON is YAML, which OPA reads
+    config.write_text(json.dumps(_serving_config(bundle, verification_key, algorithm)))
+    return ["--config-file", str(config)]

@@ -8,14 +8,13 @@ import typer
 
 from hitl_cli import __version__
 from hitl_cli.documents import input_files
-from hitl_cli import engine
 from hitl_cli.engine.access import serve_access
 from hitl_cli.engine.binary import find_opa, opa_version, supported_opa_version
 from hitl_cli.engine.endpoint import OpaEndpoint, remote_endpoint
 from hitl_cli.errors import EngineError, ExitCode, InvalidInput, Problem, UsageError
 from hitl_cli.escaping import visible
-from hitl_cli.inputs import available_profile_files, load_all_profiles
-from hitl_cli.schemas import SCHEMA_MODELS, schema_file, schema_text
+from hitl_cli.inputs import available_profile_files
+from hitl_cli.schemas import OPENAPI_FILE, SCHEMA_MODELS, openapi_text, schema_file, schema_text
 from hitl_cli.evaluation import RunResult, decide_files
 from hitl_cli.output import emit, warn
 from hitl_cli.progress import Progress
@@ -28,7 +27,7 @@ from hitl_cli.cli_workflow import register as register_workflow
 from hitl_cli.cli_delivery import register as register_delivery
 from hitl_cli.cli_governance import SigningAlg, register as register_governance
 from hitl_cli.cli_learning import register as register_learning
-from hitl_cli import bundles, run_context
+from hitl_cli import run_context, settings
 from hitl_cli.store.connection import state_path
 from hitl_cli.cli_workflow import ExpectHeadOption
 from hitl_cli.run_context import RunContext
@@ -141,11 +140,17 @@ def check(
 @guarded
 def serve(
     addr: Annotated[
-        str, typer.Option("--addr", help="Address OPA listens on; beyond loopback it needs a token.")
+        str, typer.Option("--addr", help="Address hitl serve listens on; beyond loopback it needs a token.")
     ] = "127.0.0.1:8181",
+    profile: Annotated[
+        str, typer.Option("--profile", "-p", envvar=settings.PROFILE, help="The profile every decision is made under.")
+    ] = "default",
+    track_record_file: TrackRecordOption = None,
+    state: StateOption = None,
     token_file: Annotated[
         Optional[Path],
-        typer.Option("--token-file", dir_okay=False, help="A file holding the bearer token every request must carry (or HITL_OPA_TOKEN)."),
+        typer.Option("--token-file", dir_okay=False,
+                     help="A file holding the bearer token every request must carry (or HITL_SERVE_TOKEN)."),
     ] = None,
     tls_cert_file: Annotated[
         Optional[Path], typer.Option("--tls-cert-file", dir_okay=False, help="Serve https with this certificate (PEM).")
@@ -158,7 +163,7 @@ def serve(
         typer.Option("--decision-logs/--no-decision-logs", help="Log every decision to stderr (on by default with --bundle)."),
     ] = None,
     bundle: Annotated[
-        Optional[Path], typer.Option("--bundle", exists=True, dir_okay=False, help="Serve this bundle (hitl bundle build).")
+        Optional[Path], typer.Option("--bundle", exists=True, dir_okay=False, help="Decide with this bundle (hitl bundle build).")
     ] = None,
     verification_key: Annotated[
         Optional[str],
@@ -168,24 +173,33 @@ def serve(
     calibration: CalibrationOption = None,
     policy: PolicyOption = None,
 ) -> None:
-    """Run a long-lived OPA with the policies and every profile, for agents and `--opa-url` checks.
+    """Serve hitl's HTTP API for agents: decisions, requests, waiting for a request, the queue (docs/api.md).
 
-    With --bundle, OPA serves that bundle instead, refusing it (exit 5) unless its signature verifies with
-    --verification-key; decision logs are on. OPA refuses every policy or data write, and every request
-    without the token when one is set (HITL_OPA_TOKEN or --token-file).
+    Decisions use this profile, the track record file (or the store's) and the store (--state); a request
+    cannot choose another. A private OPA on loopback decides; with --bundle it serves that bundle, refused
+    (exit 5) unless its signature verifies with --verification-key. With a token (HITL_SERVE_TOKEN or
+    --token-file) every request must carry it. The OpenAPI document is served at /openapi.json.
     """
+    from hitl_cli.calibration import storage as calibration_storage
+    from hitl_cli.service import ServedBundle, ServeSettings, serve as serve_api
+
     access = serve_access(addr, token_file, tls_cert_file, tls_private_key_file)
+    served_bundle = None
     if bundle is not None:
         if calibration is not None:
             raise UsageError("--calibration: a bundle carries the calibration it was built with (hitl bundle build --calibration)")
         if verification_key is None:
             warn(f"hitl: no --verification-key: bundle {bundle} is served only if it is unsigned")
-        logs = True if decision_logs is None else decision_logs
-        raise typer.Exit(bundles.serve(bundle, addr, access, verification_key, SigningAlg(signing_alg).value, logs))
-    if verification_key is not None:
+        served_bundle = ServedBundle(bundle, verification_key, SigningAlg(signing_alg).value)
+        decision_logs = True if decision_logs is None else decision_logs
+    elif verification_key is not None:
         raise UsageError("--verification-key verifies a bundle: give --bundle FILE too")
-    extra = ["--set", "decision_logs.console=true"] if decision_logs else []
-    raise typer.Exit(engine.serve(load_all_profiles(), addr, access, extra, calibration))
+    store = state_path(state)
+    served = ServeSettings(
+        addr, access, profile, store, track_record_file, calibration or calibration_storage.beside(store),
+        served_bundle, bool(decision_logs),
+    )
+    raise typer.Exit(serve_api(served))
 
 
 SchemaName = choices("SchemaName", SCHEMA_MODELS)
@@ -197,11 +211,13 @@ def schema(
     name: Annotated[Optional[SchemaName], typer.Argument(help="Print one schema.")] = None,
     write: Annotated[Optional[Path], typer.Option("--write", file_okay=False, help="Write every schema into this folder.")] = None,
 ) -> None:
-    """JSON Schemas of manifests, profiles and track records, generated from hitl's models."""
+    """JSON Schemas of manifests, profiles and track records, generated from hitl's models; --write also
+    writes hitl serve's OpenAPI document (openapi.json)."""
     if write is not None:
         write.mkdir(parents=True, exist_ok=True)
         for each in SCHEMA_MODELS:
             emit(schema_text(each), schema_file(write, each))
+        emit(openapi_text(), write / OPENAPI_FILE)
         return
     if name is None:
         raise UsageError("name a schema (" + ", ".join(SCHEMA_MODELS) + ") or pass --write FOLDER")

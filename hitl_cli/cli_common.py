@@ -32,7 +32,7 @@ TrackRecordOption = Annotated[
 ]
 OpaUrlOption = Annotated[
     Optional[str],
-    typer.Option("--opa-url", help="Use a running OPA (hitl serve) instead of starting one. [env: HITL_OPA_URL]"),
+    typer.Option("--opa-url", help="Use a running OPA (serving a hitl bundle) instead of starting one. [env: HITL_OPA_URL]"),
 ]
 OpaTokenFileOption = Annotated[
     Optional[Path],

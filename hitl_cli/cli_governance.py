@@ -2,7 +2,7 @@
 `bundle build` (signed OPA bundles for a fleet) and `docs` (the reference for compliance reviewers).
 
 Each parses, calls the core (waivers, history, impact, bundles, docs), renders, and exits with the code its
-docstring and the README give. `hitl serve --bundle` lives with `serve` in cli.py and calls bundles.serve.
+docstring and the README give. `hitl serve --bundle` lives with `serve` in cli.py and calls bundles.serving_args.
 """
 
 from pathlib import Path

@@ -2,13 +2,13 @@
 
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from hitl_cli.engine import policy_engine
+from hitl_cli.engine.client import PolicyClient
 from hitl_cli.engine.endpoint import OpaEndpoint
 from hitl_cli.engine.pipeline import DecisionPipeline
 from hitl_cli.errors import ExitCode, Problem
-from hitl_cli.inputs import LoadedManifest, manifests_by_file
+from hitl_cli.inputs import LoadedManifest, ManifestSource, manifests_by_source
 from hitl_cli.models import Decision
 from hitl_cli.progress import Progress
 from hitl_cli.run_context import RunContext
@@ -72,27 +72,34 @@ class RunResult:
 
 
 def decide_files(
-    files: list[Path], context: RunContext, remote: OpaEndpoint | None, progress: Progress | None = None
+    files: list[ManifestSource],
+    context: RunContext,
+    remote: OpaEndpoint | PolicyClient | None,
+    progress: Progress | None = None,
 ) -> RunResult:
-    """Validate the manifests in the files and decide the valid ones with what the run gathered (its profile,
-    track record, history and calibration).
+    """Validate the manifests (files, mappings or models) and decide the valid ones with what the run gathered
+    (its profile, track record, history and calibration).
 
     Files are read one at a time and their manifests handed to OPA in batches as they come, so evaluation
-    overlaps reading. OPA is started (or reached) only once there is a valid manifest to decide.
+    overlaps reading. OPA is started (or reached) only once there is a valid manifest to decide, unless
+    `remote` is a client already connected (hitl_cli.api.Engine), which is used as it is.
     """
     profile = context.profile
     result = RunResult(profile=profile.name, other_problems=list(context.record_problems))
     manifests: list[LoadedManifest] = []
     with ExitStack() as running:
         pipeline: DecisionPipeline | None = None
-        for loaded, problems in manifests_by_file(files):
+        for loaded, problems in manifests_by_source(files):
             result.manifest_problems.extend(problems)
             if progress is not None:
                 progress.file_read()
             if not loaded:
                 continue
             if pipeline is None:
-                client = running.enter_context(policy_engine([profile], remote, calibration=context.calibration))
+                client = remote if isinstance(remote, PolicyClient) else running.enter_context(
+                    policy_engine([profile], remote, calibration=context.calibration)
+                )
+                client.start_run(context.now)
                 client.set_history(context.history)
                 on_decided = progress.manifests_decided if progress is not None else None
                 pipeline = running.enter_context(

@@ -39,15 +39,25 @@ class LoadedManifest:
         return ActionManifest.model_validate_json(self.policy_json)
 
 
+# What a caller may hand hitl as a manifest: a file of manifests, the manifest as a mapping, or the model.
+ManifestSource = Path | dict | ActionManifest
+
+
 def manifests_by_file(files: list[Path]) -> Iterator[tuple[list[LoadedManifest], list[Problem]]]:
     """For each file in turn: its valid manifests, and a problem for each invalid one (which is left out).
 
     A generator, so that the first files can be decided while later ones are still being read.
     """
+    return manifests_by_source(files)
+
+
+def manifests_by_source(sources: list[ManifestSource]) -> Iterator[tuple[list[LoadedManifest], list[Problem]]]:
+    """manifests_by_file for files, mappings and models alike: a mapping or a model is validated as the
+    document `manifests[i]` (its place in the list) and checked like any other (no duplicate id)."""
     first_seen: dict[str, str] = {}
-    for path in files:
+    for index, source in enumerate(sources):
+        documents, problems = _documents(source, f"manifests[{index}]")
         loaded: list[LoadedManifest] = []
-        documents, problems = read_documents(path)
         for document in documents:
             manifest, manifest_problems = _validated_manifest(document)
             problems.extend(manifest_problems)
@@ -60,10 +70,22 @@ def manifests_by_file(files: list[Path]) -> Iterator[tuple[list[LoadedManifest],
                 continue
             first_seen[manifest.id] = document.source
             loaded.append(LoadedManifest.of(document.source, document.line, manifest))
-        yield loaded, _bounded(problems, path)
+        yield loaded, _bounded(problems, document_label(source, index))
 
 
-def _bounded(problems: list[Problem], path: Path) -> list[Problem]:
+def document_label(source: ManifestSource, index: int) -> str:
+    return str(source) if isinstance(source, Path) else f"manifests[{index}]"
+
+
+def _documents(source: ManifestSource, label: str) -> tuple[list[Document], list[Problem]]:
+    if isinstance(source, Path):
+        return read_documents(source)
+    if isinstance(source, ActionManifest):
+        return [Document(label, 1, source.policy_input())], []
+    return [Document(label, 1, source)], []
+
+
+def _bounded(problems: list[Problem], path: Path | str) -> list[Problem]:
     """The first problems of a file, and one more counting the rest: a file of ten thousand broken documents
     is not ten thousand lines of output."""
     limit = settings.max_problems_per_file()

@@ -34,19 +34,31 @@ def gather(profile_ref: str, track_record_file: Path | None, state: Path, record
     """recording: the run records into the store (submit), so an existing store is upgraded before it is read
     and a missing one counts as an empty history rather than none."""
     source = profile_path(profile_ref)
-    profile = load_profile(source)
+    record = read_track_record(track_record_file, state) if track_record_file is not None else None
+    return gather_loaded(load_profile(source), source, record, state, recording)
+
+
+def gather_loaded(
+    profile: Profile,
+    profile_source: Path,
+    record: tuple[TrackRecord, list[Problem]] | None,
+    state: Path,
+    recording: bool = False,
+) -> RunContext:
+    """The context of one run under a profile already loaded, and a track record already read from its file
+    (with its problems) or None for the store's own: a long-lived caller (hitl_cli.api.Engine, hitl serve)
+    loads those once, and the store's history and record afresh for each run."""
     if recording:
         upgrade_store(state)
     now = clock.now()
-    record, record_problems = read_track_record(track_record_file, state)
-    history = read_policy_history(state, now, missing_is_empty=recording)
+    track_record, record_problems = record if record is not None else read_track_record(None, state)
     return RunContext(
         now=now,
         profile=profile,
-        profile_source=source,
+        profile_source=profile_source,
         state=state,
         calibration=calibration_storage.beside(state),
-        track_record=record,
-        history=history,
+        track_record=track_record,
+        history=read_policy_history(state, now, missing_is_empty=recording),
         record_problems=record_problems,
     )

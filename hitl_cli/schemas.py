@@ -23,3 +23,14 @@ def schema_text(name: str) -> str:
 
 def schema_file(folder: Path, name: str) -> Path:
     return folder / f"{name}.schema.json"
+
+
+OPENAPI_FILE = "openapi.json"
+
+
+def openapi_text() -> str:
+    """The OpenAPI document `hitl serve` serves at /openapi.json (hitl_cli.service.app)."""
+    from hitl_cli.api import Engine
+    from hitl_cli.service.app import create_app
+
+    return json.dumps(create_app(Engine(), token=None).openapi(), indent=2, sort_keys=True) + "\n"

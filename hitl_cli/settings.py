@@ -26,6 +26,7 @@ STATE = _variable("HITL_STATE", "`.hitl/state.db`")
 # Where OPA, the policies and the profiles are, and how to reach a remote OPA.
 OPA_URL = _variable("HITL_OPA_URL")
 OPA_TOKEN = _variable("HITL_OPA_TOKEN")
+SERVE_TOKEN = _variable("HITL_SERVE_TOKEN")
 OPA_CA_FILE = _variable("HITL_OPA_CA_FILE")
 OPA_BIN = _variable("HITL_OPA_BIN", "`.tools/bin/opa`, then `PATH`")
 REGO_DIR = _variable("HITL_REGO_DIR", "the checkout's `rego/`")
@@ -75,6 +76,11 @@ def opa_url() -> str | None:
 def opa_token() -> str | None:
     """Validated where it is used (hitl_cli.engine.endpoint), since a token file is checked the same way."""
     return _text(OPA_TOKEN)
+
+
+def serve_token() -> str | None:
+    """The token `hitl serve` requires of its clients; validated where it is used (hitl_cli.engine.access)."""
+    return _text(SERVE_TOKEN)
 
 
 def opa_ca_file() -> Path | None:

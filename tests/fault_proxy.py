@@ -27,15 +27,20 @@ class QuietHandler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
 
+def data_path(what: str) -> str:
+    """The HTTP path hitl asks a document (data.a.b) at."""
+    return "/v1/" + what.replace(".", "/")
+
+
 def truthful_get(path: str) -> bytes:
     """What a real `hitl serve` answers to hitl's look-ups: its OPA version, the loaded profiles and their policy
     revisions."""
     from hitl_cli.engine.binary import supported_opa_version
-    from hitl_cli.engine.client import OPA_VERSION_PATH
+    from hitl_cli.engine.client import OPA_VERSION_WHAT
     from hitl_cli.engine.revisions import REVISIONS_PATH, expected_revision
     from hitl_cli.inputs import load_all_profiles
 
-    if path == OPA_VERSION_PATH:
+    if path == data_path(OPA_VERSION_WHAT):
         return json.dumps({"result": supported_opa_version().removeprefix("v")}).encode()
     profiles = load_all_profiles()
     if path == REVISIONS_PATH:

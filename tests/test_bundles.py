@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import tarfile
 import threading
 import time
@@ -18,10 +17,11 @@ from pathlib import Path
 
 import pytest
 import requests
+import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from conftest import ROOT, hitl
+from conftest import ROOT, hitl, hitl_command
 from hitl_cli.engine.server import free_loopback_port
 
 NOW = "2026-06-01T12:00:00Z"
@@ -207,7 +207,7 @@ def test_a_bundle_signed_with_another_key_is_refused(keys, replica, bundle_serve
     assert hitl(*EVALUATE, "--profile", "bank", "--opa-url", fleet.url, now=NOW).returncode == 5
 
 
-def test_hitl_serve_bundle_verifies_the_signature(opa_bin, keys, signed_bundle):
+def test_hitl_serve_bundle_verifies_the_signature(opa_bin, keys, signed_bundle, tmp_path):
     (_, public), (_, stranger_public) = keys
     wrong = hitl("serve", "--bundle", signed_bundle, "--verification-key", stranger_public,
                  "--addr", f"127.0.0.1:{free_loopback_port()}")
@@ -219,9 +219,12 @@ def test_hitl_serve_bundle_verifies_the_signature(opa_bin, keys, signed_bundle):
     assert "only if it is unsigned" in unverified.stderr
 
     port = free_loopback_port()
+    served = tmp_path / "served"
+    served.mkdir()
     server = subprocess.Popen(
-        [sys.executable, "-m", "hitl_cli", "serve", "--bundle", str(signed_bundle), "--verification-key", str(public),
-         "--addr", f"127.0.0.1:{port}"],
+        hitl_command(["serve", "--bundle", signed_bundle, "--verification-key", public, "--profile", "bank",
+                      "--track-record", ROOT / "examples" / "track-record.yaml", "--state", served / "state.db",
+                      "--addr", f"127.0.0.1:{port}"], now=NOW),
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
     url = f"http://127.0.0.1:{port}"
@@ -230,9 +233,13 @@ def test_hitl_serve_bundle_verifies_the_signature(opa_bin, keys, signed_bundle):
         while not _healthy(url):
             assert server.poll() is None and time.monotonic() < deadline, "hitl serve --bundle never became healthy"
             time.sleep(0.05)
-        result = hitl(*EVALUATE, "--profile", "bank", "--opa-url", url, now=NOW)
-        assert result.returncode == 0, result.stderr
-        assert json.loads(result.stdout) == decisions(profiles=["bank"])["bank"]
+        manifests = [document for path in sorted((ROOT / "examples" / "manifests").glob("*.yaml"))
+                     for document in yaml.safe_load_all(path.read_text()) if document]
+        answer = requests.post(f"{url}/v1/decisions", json={"manifests": manifests}, timeout=30)
+        assert answer.status_code == 200, answer.text
+        expected = decisions(profiles=["bank"])["bank"]
+        served_decisions = answer.json()["decisions"]
+        assert served_decisions == [{key: item[key] for key in served_decisions[0]} for item in expected]
     finally:
         server.send_signal(signal.SIGTERM)
         _, stderr = server.communicate(timeout=30)

@@ -11,9 +11,9 @@ import stat
 import pytest
 
 from conftest import hitl, make_manifest, write_manifests
-from fault_proxy import LoopbackServer, QuietHandler, truthful_get
+from fault_proxy import LoopbackServer, QuietHandler, data_path, truthful_get
 from hitl_cli.engine.binary import require_supported, supported_opa_version
-from hitl_cli.engine.client import OPA_VERSION_PATH
+from hitl_cli.engine.client import OPA_VERSION_WHAT
 from hitl_cli.errors import EngineError
 from test_faults import assert_failed_closed
 
@@ -61,7 +61,7 @@ class VersionStub(LoopbackServer):
 
         class Handler(QuietHandler):
             def do_GET(self):
-                if self.path == OPA_VERSION_PATH:
+                if self.path == data_path(OPA_VERSION_WHAT):
                     self._answer(200, json.dumps({} if version is None else {"result": version}).encode())
                 else:
                     self._answer(200, truthful_get(self.path))

@@ -15,7 +15,8 @@ import requests
 import yaml
 
 from conftest import make_manifest, write_manifests
-from hitl_cli.engine.server import free_loopback_port
+from hitl_cli.engine.binary import find_opa
+from hitl_cli.engine.server import free_loopback_port, opa_run_command
 from test_bundles import key_pair
 from test_package import installed, run  # noqa: F401 - installed is a fixture
 
@@ -84,14 +85,15 @@ def test_a_new_user_adds_a_sox_rule_and_sees_it_everywhere(installed, repository
 
     port = free_loopback_port()
     url = f"http://127.0.0.1:{port}"
+    # The fleet's own OPA serves the signed bundle, verified (hitl serve is hitl's API, not an OPA for --opa-url).
     server = subprocess.Popen(
-        [installed["hitl"], "serve", "--bundle", str(bundle), "--verification-key", str(public), "--addr", f"127.0.0.1:{port}"],
-        cwd=repository, env=installed["env"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        opa_run_command(find_opa(), f"127.0.0.1:{port}", [bundle], ["--bundle", "--verification-key", str(public)]),
+        cwd=repository, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + DEADLINE_SECONDS
         while not _healthy(url):
-            assert server.poll() is None and time.monotonic() < deadline, "hitl serve --bundle never became healthy"
+            assert server.poll() is None and time.monotonic() < deadline, "OPA serving the bundle never became healthy"
             time.sleep(0.05)
         served = in_repository(installed, repository, "evaluate", "plans/ledger.yaml", *DECIDE, "--format", "json",
                                "--opa-url", url)

@@ -25,6 +25,8 @@ def test_schema_command_writes_what_is_committed(tmp_path):
     assert result.returncode == 0, result.stderr
     for name in SCHEMA_MODELS:
         assert schema_file(tmp_path, name).read_text() == schema_file(SCHEMAS, name).read_text()
+    # hitl serve's OpenAPI document too (tests/test_serve.py compares it with the one served)
+    assert (tmp_path / "openapi.json").read_text() == (SCHEMAS / "openapi.json").read_text()
 
 
 def _documents(path: Path):

@@ -1,9 +1,10 @@
 """hitl believes only an engine it can vouch for (issue 8, section 4).
 
 An --opa-url OPA must serve the policy revision hitl computes for its own policies and profile, every decision
-must add up (tier, profile, approvals, delivery, id, count), and `hitl serve` refuses policy and data writes and
-requests without its token. The fake and tampering servers here are FAULT INJECTION ONLY: loopback stubs and a
-proxy in front of a real OPA that rewrite its answers; everything else is the real OPA, `hitl serve` and CLI.
+must add up (tier, profile, approvals, delivery, id, count), and an OPA behind hitl's access policy refuses
+policy and data writes and requests without its token. The fake and tampering servers here are FAULT INJECTION
+ONLY: loopback stubs and a proxy in front of a real OPA that rewrite its answers; everything else is the real
+OPA and CLI.
 """
 
 import datetime
@@ -11,6 +12,7 @@ import ipaddress
 import json
 import signal
 import subprocess
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -22,13 +24,17 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from conftest import ROOT, assert_failed_closed, hitl, hitl_process, make_manifest, shipped_profile, write_manifests, write_yaml
+from conftest import assert_failed_closed, hitl, make_manifest, shipped_profile, write_manifests, write_yaml
 from fault_proxy import LoopbackServer, QuietHandler, truthful_get
 from hitl_cli.engine.endpoint import OpaEndpoint, configured_token
+from hitl_cli.engine import served_sources
+from hitl_cli.engine.access import OPA_ACCESS_ARGS, write_opa_access_policy
+from hitl_cli.engine.binary import find_opa
+from hitl_cli.engine.connection import connect
 from hitl_cli.engine.revisions import REVISIONS_PATH, expected_revision
-from hitl_cli.engine.server import free_loopback_port
+from hitl_cli.engine.server import free_loopback_port, opa_run_command
 from hitl_cli.errors import UsageError
-from hitl_cli.inputs import load_profile, profile_path
+from hitl_cli.inputs import load_all_profiles, load_profile, profile_path
 
 pytestmark = pytest.mark.attack  # each test tries a way past the gate (make bench counts them)
 
@@ -169,21 +175,49 @@ def test_an_untampered_answer_through_the_same_proxy_is_believed(plan):
     assert "drop-customers" in result.stdout
 
 
-# `hitl serve`, with a token, for the whole module: started once, stopped at the end.
+def test_proxy_and_ca_bundle_variables_cannot_reroute_or_reverify_the_engine(plan, tls_files):
+    # A proxy variable would send hitl's questions (and the token) to another server; a CA-bundle variable
+    # would decide which certificates hitl believes. The environment is hostile: both are ignored.
+    ca, certificate, key, stranger = tls_files
+    server = Served(tls=(certificate, key), ca_file=ca)
+    try:
+        hostile = {variable: "http://127.0.0.1:1" for variable in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY")}
+        hostile |= {"NO_PROXY": "", "no_proxy": "", "HITL_OPA_TOKEN": TOKEN}
+        trusted = hitl("check", plan, "--profile", "default", "--opa-url", server.url, "--opa-ca-file", ca, env=hostile)
+        assert trusted.returncode == 3, trusted.stderr  # answered directly, not through the dead proxy
+        reverified = hitl("check", plan, "--profile", "default", "--opa-url", server.url, "--opa-ca-file", stranger,
+                          env={"HITL_OPA_TOKEN": TOKEN, "REQUESTS_CA_BUNDLE": str(ca), "CURL_CA_BUNDLE": str(ca)})
+        assert_failed_closed(reverified, "its certificate did not verify")
+    finally:
+        server.stop()
+
+
+# A real OPA as an --opa-url user runs one, with a token, for the whole module: started once, stopped at the end.
 
 class Served:
-    def __init__(self, *args: str, token: str | None = TOKEN, scheme: str = "http", ca_file: Path | None = None):
+    """`opa run --server` on the policies and every profile with their published revisions (or on a bundle
+    from `hitl bundle build`), behind hitl's access policy with a token, and https with a certificate."""
+
+    def __init__(self, bundle: Path | None = None, token: str | None = TOKEN, tls: tuple[Path, Path] | None = None,
+                 ca_file: Path | None = None):
         self.port = free_loopback_port()
-        self.url = f"{scheme}://127.0.0.1:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self.token, self.ca_file = token, ca_file
-        self.process = hitl_process(
-            "serve", "--addr", f"127.0.0.1:{self.port}", *args, env={"HITL_OPA_TOKEN": token} if token else None,
-            cwd=ROOT, stdout=subprocess.DEVNULL,
+        self.folder = tempfile.TemporaryDirectory(prefix="hitl-served-")
+        folder = Path(self.folder.name)
+        access = write_opa_access_policy(folder / "access", token)
+        sources = [bundle, access] if bundle else [*served_sources(load_all_profiles(), folder, None), access]
+        args = [*OPA_ACCESS_ARGS, *(["--bundle"] if bundle else [])]
+        if tls:
+            args += ["--tls-cert-file", str(tls[0]), "--tls-private-key-file", str(tls[1])]
+        self.process = subprocess.Popen(
+            opa_run_command(find_opa(), f"127.0.0.1:{self.port}", sources, args),
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         )
         deadline = time.monotonic() + DEADLINE_SECONDS
         while not self.healthy():
             assert self.process.poll() is None, self.process.stderr.read()
-            assert time.monotonic() < deadline, "hitl serve never became healthy"
+            assert time.monotonic() < deadline, "OPA never became healthy"
             time.sleep(0.05)
 
     def request(self, method: str, path: str, token: str | None = None, **kwargs) -> requests.Response:
@@ -200,6 +234,7 @@ class Served:
     def stop(self) -> None:
         self.process.send_signal(signal.SIGTERM)
         self.process.communicate(timeout=30)
+        self.folder.cleanup()
 
 
 _SERVED: dict[str, Served] = {}
@@ -270,13 +305,6 @@ def test_hitl_serve_publishes_the_revision_hitl_computes(served_with_token):
     assert served_with_token.request("GET", "/v1/data/system/hitl_serve", TOKEN).status_code == 401
 
 
-def test_hitl_serve_binds_loopback_and_refuses_to_expose_itself_without_a_token():
-    result = hitl("serve", "--addr", f"0.0.0.0:{free_loopback_port()}")  # the isolated environment has no token
-    assert result.returncode == 2
-    assert "refusing to serve beyond loopback without a token" in result.stderr
-    assert "Traceback" not in result.stderr
-
-
 def test_a_token_is_never_sent_in_clear_beyond_loopback(plan):
     # 192.0.2.1 is TEST-NET-1: nothing answers there, so only a refusal before connecting returns at once.
     result = hitl("check", plan, "--profile", "default", "--opa-url", "http://192.0.2.1:8181", env={"HITL_OPA_TOKEN": TOKEN})
@@ -302,12 +330,14 @@ def test_token_from_environment_and_file_at_once_is_refused(monkeypatch, tmp_pat
 
 
 def test_loopback_is_recognised_and_nothing_else():
-    assert OpaEndpoint("http://127.0.0.2:1", TOKEN).headers() == {"Authorization": f"Bearer {TOKEN}"}
+    client = connect(OpaEndpoint("http://127.0.0.2:1", TOKEN), timeout=1)
+    assert client.headers == {"Authorization": f"Bearer {TOKEN}"} and client._session.verify is True  # no https
     assert OpaEndpoint("http://[::1]:1", TOKEN) and OpaEndpoint("http://localhost:1", TOKEN)
     for host in ("10.0.0.1", "127.0.0.1.nip.io", "localhost.example.com", "0.0.0.0"):
         with pytest.raises(UsageError, match="plain http"):
             OpaEndpoint(f"http://{host}:8181", TOKEN)
-    assert OpaEndpoint("https://opa.example.com", TOKEN).ssl_context().verify_mode.name == "CERT_REQUIRED"
+    verified = connect(OpaEndpoint("https://opa.example.com", TOKEN), timeout=1)
+    assert verified.root_url == "https://opa.example.com:443/v1" and verified._session.verify is True
 
 
 # TLS: a certificate authority and a server certificate for 127.0.0.1, made here.
@@ -350,7 +380,7 @@ def tls_files(tmp_path) -> tuple[Path, Path, Path, Path]:
 
 def test_tls_with_a_ca_file_against_a_real_opa(plan, tls_files):
     ca, certificate, key, stranger = tls_files
-    server = Served("--tls-cert-file", str(certificate), "--tls-private-key-file", str(key), scheme="https", ca_file=ca)
+    server = Served(tls=(certificate, key), ca_file=ca)
     try:
         env = {"HITL_OPA_TOKEN": TOKEN}
         trusted = hitl("check", plan, "--profile", "default", "--opa-url", server.url, "--opa-ca-file", ca, env=env)
@@ -375,7 +405,7 @@ def test_a_bundle_of_other_profiles_is_refused_by_revision(plan, tmp_path, opa_b
     loosened["budget"]["per_action_usd"] = 10**9
     bundle = tmp_path / "stale.tar.gz"
     assert hitl("bundle", "build", "--profile", write_yaml(tmp_path / "default.yaml", loosened), "-o", bundle).returncode == 0
-    server = Served("--bundle", str(bundle), "--no-decision-logs")
+    server = Served(bundle=bundle)
     try:
         served = server.request("GET", REVISIONS_PATH, TOKEN).json()["result"]["default"]
         result = hitl("check", plan, "--profile", "default", "--opa-url", server.url, env={"HITL_OPA_TOKEN": TOKEN})

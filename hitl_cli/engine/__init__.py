@@ -9,14 +9,12 @@ from pathlib import Path
 
 from hitl_cli import policy_set, settings
 from hitl_cli.calibration import storage as calibration_storage
-from hitl_cli.engine.access import ServeAccess
 from hitl_cli.engine.client import PolicyClient
 from hitl_cli.engine.endpoint import OpaEndpoint
 from hitl_cli.engine.revisions import publish_revisions
 from hitl_cli.engine.server import LocalOpaServer
 from hitl_cli.errors import UsageError
 from hitl_cli.models import Profile
-from hitl_cli.output import warn
 from hitl_cli.statements import load_parser_in_background
 
 
@@ -41,32 +39,23 @@ def policy_sources(data_file: Path, rego: Path | None = None, org: tuple[Path, .
     return [*policy_set.current(rego, org).sources(), data_file]
 
 
-# A long-lived server answers one decision at a time: collecting garbage less often (a larger heap, still tens
-# of MB) takes most of the pauses out of its tail latency. GOGC in the environment overrides it.
+# A long-lived OPA answers one decision at a time: collecting garbage less often (a larger heap, still tens of
+# MB) takes most of the pauses out of its tail latency. GOGC in the environment overrides it.
 SERVE_GOGC = "400"
 
 
-def serve(profiles: list[Profile], address: str, access: ServeAccess, extra_args: list[str], calibration: Path | None) -> int:
-    """Run OPA in the foreground with the policies and every given profile, until it is stopped.
-
-    It publishes the policy revision of each profile (hitl_cli.engine.revisions) for --opa-url runs to check."""
-    with tempfile.TemporaryDirectory(prefix="hitl-serve-") as folder:
-        data = write_policy_data(profiles, Path(folder), calibration)
-        published = publish_revisions(profiles, Path(folder) / "published", calibration)
-        names = ", ".join(profile.name for profile in profiles)
-        return serve_sources([*policy_sources(data), published], address, access, extra_args, f"profiles {names}")
+def serve_environment() -> dict[str, str]:
+    """The environment of `hitl serve`'s private OPA: hitl's own, without the tokens (the access policy holds
+    only a SHA-256), and GOGC at SERVE_GOGC unless set."""
+    secret = (settings.OPA_TOKEN, settings.SERVE_TOKEN)
+    return {"GOGC": SERVE_GOGC, **{name: value for name, value in os.environ.items() if name not in secret}}
 
 
-def serve_sources(sources: list[Path], address: str, access: ServeAccess, extra_args: list[str], what: str) -> int:
-    """Run OPA in the foreground on the given sources (folders and files, or a bundle), until it is stopped.
-
-    OPA refuses policy and data writes, and requests without the token when there is one (hitl_cli.engine.access)."""
-    # OPA is given the environment without the token: the access policy holds only its SHA-256.
-    environment = {"GOGC": SERVE_GOGC, **{name: value for name, value in os.environ.items() if name != settings.OPA_TOKEN}}
-    server = LocalOpaServer(sources, address, extra_args, quiet=False, environment=environment, access=access)
-    with server:
-        warn(f"hitl: OPA serving {what} on {server.url} (Ctrl-C stops it)")
-        return server.wait()
+def served_sources(profiles: list[Profile], folder: Path, calibration: Path | None) -> list[Path]:
+    """What a long-lived OPA loads to serve every given profile: the policies, the profiles' data, and the
+    policy revision of each profile (hitl_cli.engine.revisions) for the clients that must check it."""
+    data = write_policy_data(profiles, folder, calibration)
+    return [*policy_sources(data), publish_revisions(profiles, folder / "published", calibration)]
 
 
 @contextmanager

@@ -1,21 +1,32 @@
 """Where a remote OPA is and how hitl may talk to it: URL, bearer token, certificate authority.
 
-One object any HTTP client can be given (headers and an ssl.SSLContext). The token never comes from the
+What hitl_cli.engine.connection hands opa-python-client: host, port, token, what https verifies. The token never comes from the
 command line, where `ps` would show it: HITL_OPA_TOKEN, or a file named by --opa-token-file. An https URL
-verifies the server's certificate (against --opa-ca-file when given, the system's authorities otherwise);
+verifies the server's certificate (against --opa-ca-file when given, certifi's authorities otherwise);
 a token is refused for a plain http URL to any host but loopback, where it would travel in clear.
 """
 
 import ipaddress
-import ssl
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from hitl_cli import settings
-from hitl_cli.engine.transport import split_url
 from hitl_cli.errors import UsageError
 
 MAX_TOKEN_BYTES = 4096
+
+
+def split_url(url: str) -> tuple[str, int, bool]:
+    """(host, port, https) of an http(s)://HOST[:PORT] URL; anything else (a path, say) is a usage error."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path.strip("/") or parts.query:
+        raise UsageError(f"--opa-url {url!r}: expected http(s)://HOST:PORT")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise UsageError(f"--opa-url {url!r}: the port is not a number from 0 to 65535") from None
+    return parts.hostname, port, parts.scheme == "https"
 
 
 def is_loopback(host: str) -> bool:
@@ -59,9 +70,6 @@ class OpaEndpoint:
     url: str
     token: str | None = None
     ca_file: Path | None = None
-    # True only for hitl probing the OPA it has just started on this host: its address is one of this host's
-    # (traffic stays in the kernel) and its certificate, whatever it was given, is not checked.
-    own_server: bool = False
 
     def __post_init__(self) -> None:
         host, _, https = split_url(self.url)
@@ -70,24 +78,28 @@ class OpaEndpoint:
                 raise UsageError(f"--opa-ca-file {self.ca_file}: the OPA URL {self.url} is not https")
             if not self.ca_file.is_file():
                 raise UsageError(f"--opa-ca-file {self.ca_file}: no such file")
-        if self.token is not None and not https and not is_loopback(host) and not self.own_server:
+        if self.token is not None and not https and not is_loopback(host):
             raise UsageError(
                 f"--opa-url {self.url}: refusing to send the OPA token over plain http to {host} (use https)"
             )
 
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+    @property
+    def client_host(self) -> str:
+        """The host as it goes into a URL: an IPv6 address in brackets."""
+        host = split_url(self.url)[0]
+        return f"[{host}]" if ":" in host else host
 
-    def ssl_context(self) -> ssl.SSLContext | None:
-        """For https URLs: certificates verified against the CA file (or the system's); None for http."""
+    @property
+    def port(self) -> int:
+        return split_url(self.url)[1]
+
+    @property
+    def verify(self) -> bool | str:
+        """False for http; for https, the CA file that verifies the server's certificate, or True: requests'
+        own authorities (certifi), never a bundle an environment variable names (hitl_cli.engine.connection)."""
         if not split_url(self.url)[2]:
-            return None
-        if self.own_server:
-            return ssl._create_unverified_context()  # noqa: S323 - our own child process, see the field
-        try:
-            return ssl.create_default_context(cafile=str(self.ca_file) if self.ca_file else None)
-        except (OSError, ssl.SSLError) as error:
-            raise UsageError(f"--opa-ca-file {self.ca_file}: not a usable certificate file ({error})") from None
+            return False
+        return str(self.ca_file) if self.ca_file is not None else True
 
 
 def remote_endpoint(url: str | None, token_file: Path | None = None, ca_file: Path | None = None) -> OpaEndpoint | None:

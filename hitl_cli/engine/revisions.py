@@ -1,6 +1,6 @@
 """The policy revision a served OPA publishes, and hitl's refusal to believe one that serves another.
 
-The only place hitl_cli.revision is read for this: `hitl serve` and `hitl bundle build` publish, for each
+The only place hitl_cli.revision is read for this: hitl serve's private OPA and `hitl bundle build` publish, for each
 profile they load, the revision hitl computes for the policies and that profile (data.hitl.meta.revisions);
 a run against --opa-url asks for it once, before any decision, and compares it with its own computation.
 """

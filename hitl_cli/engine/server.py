@@ -7,11 +7,11 @@ import time
 from pathlib import Path
 
 from hitl_cli import settings
-from hitl_cli.engine.access import ServeAccess
+from hitl_cli.engine import connection
+from hitl_cli.engine.access import OPA_ACCESS_ARGS, write_opa_access_policy
 from hitl_cli.engine.binary import die_with_parent, find_opa, require_supported_binary
 from hitl_cli.engine.endpoint import OpaEndpoint
 from hitl_cli.engine.rego_errors import rego_error
-from hitl_cli.engine.transport import healthy
 from hitl_cli.errors import EngineError
 
 STOP_GRACE_SECONDS = 5.0
@@ -44,11 +44,12 @@ class LocalOpaServer:
         extra_args: list[str] = (),
         quiet: bool = True,
         environment: dict[str, str] | None = None,
-        access: ServeAccess = ServeAccess(),
+        token: str | None = None,
     ):
-        """access: its token and TLS (hitl serve); whatever it is, OPA refuses every policy and data write."""
+        """token: the one every request must carry (hitl serve's OPA); with or without, OPA refuses every policy
+        and data write."""
         self.sources = sources
-        self.access = access
+        self.token = token
         self.environment = environment
         self.address = address or f"127.0.0.1:{free_loopback_port()}"
         self.extra_args = list(extra_args)
@@ -58,7 +59,7 @@ class LocalOpaServer:
 
     @property
     def url(self) -> str:
-        return f"{'https' if self.access.https else 'http'}://{self.address}"
+        return f"http://{self.address}"
 
     @property
     def endpoint(self) -> OpaEndpoint:
@@ -66,17 +67,17 @@ class LocalOpaServer:
         host, _, port = self.address.rpartition(":")
         if host.strip("[]") in ("", "0.0.0.0", "::"):
             host = "127.0.0.1"
-        scheme = "https" if self.access.https else "http"
-        return OpaEndpoint(f"{scheme}://{host}:{port}", self.access.token, own_server=True)
+        return OpaEndpoint(f"http://{host}:{port}", self.token)
 
     def __enter__(self) -> "LocalOpaServer":
+        connection.import_in_background()  # while OPA starts
         opa = find_opa()
         require_supported_binary(opa)
         self._access_folder = tempfile.TemporaryDirectory(prefix="hitl-access-")
-        authz = self.access.write_policy(Path(self._access_folder.name))
+        authz = write_opa_access_policy(Path(self._access_folder.name), self.token)
         try:
             self.process = subprocess.Popen(
-                opa_run_command(opa, self.address, [*self.sources, authz], [*self.access.opa_args(), *self.extra_args]),
+                opa_run_command(opa, self.address, [*self.sources, authz], [*OPA_ACCESS_ARGS, *self.extra_args]),
                 stdin=subprocess.DEVNULL,
                 stdout=self._log,
                 stderr=self._log,
@@ -98,15 +99,17 @@ class LocalOpaServer:
         self.stop()
 
     def _wait_until_healthy(self) -> None:
-        endpoint = self.endpoint
         limit = settings.opa_start_timeout()
         deadline = time.monotonic() + limit
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise EngineError(f"OPA exited during start-up (code {self.process.returncode}): {self._start_failure()}")
-            if healthy(endpoint, timeout=0.5):
-                return
-            time.sleep(0.01)
+        with connection.connect(self.endpoint, timeout=0.5) as probe:
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    raise EngineError(
+                        f"OPA exited during start-up (code {self.process.returncode}): {self._start_failure()}"
+                    )
+                if connection.healthy(probe):
+                    return
+                time.sleep(0.01)
         raise EngineError(f"OPA did not become healthy within {limit:g}s on {self.url}")
 
     def wait(self) -> int:

@@ -9,14 +9,15 @@ rejection is final. A changed manifest, a changed policy or profile, or an expir
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Literal
 
 from hitl_cli import clock
 from hitl_cli.delivery import enqueue
 from hitl_cli.errors import ExitCode, Problem
+from hitl_cli.engine.client import PolicyClient
 from hitl_cli.engine.endpoint import OpaEndpoint
 from hitl_cli.evaluation import Evaluated, decide_files
+from hitl_cli.inputs import ManifestSource
 from hitl_cli.models import Profile
 from hitl_cli.models.workflow import INITIAL_STATUS, Request
 from hitl_cli.revision import manifest_sha256
@@ -53,7 +54,7 @@ class SubmitResult:
         return max(codes, default=ExitCode.OK)
 
 
-def submit(files: list[Path], run: RunContext, remote: OpaEndpoint | None) -> SubmitResult:
+def submit(files: list[ManifestSource], run: RunContext, remote: OpaEndpoint | PolicyClient | None) -> SubmitResult:
     """Decide each manifest and record it as a request in the run's store (gathered with recording=True), with
     the track record evaluate and check would use."""
     profile, state = run.profile, run.state

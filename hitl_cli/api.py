@@ -1,0 +1,150 @@
+"""hitl as a library: an `Engine` that starts (or reaches) OPA once and answers every call through it.
+
+    with Engine(state=".hitl/state.db") as engine:
+        decided = engine.decide(manifest)              # a mapping, an ActionManifest, a file, or a list of them
+        request = engine.submit(manifest).submitted[0].view
+        final = engine.wait(request.id, timeout=600)   # decided, expired, or still waiting after the timeout
+
+The calls are the CLI's own (hitl_cli.evaluation, hitl_cli.workflow): the same validation, the same decisions,
+the same store. A fault is one of hitl_cli.errors' exceptions, whose `exit_code` is the CLI's for it.
+"""
+
+import threading
+import time
+from collections.abc import Sequence
+from contextlib import ExitStack
+from pathlib import Path
+
+from hitl_cli.calibration import storage as calibration_storage
+from hitl_cli.engine import policy_engine
+from hitl_cli.engine.client import PolicyClient
+from hitl_cli.engine.endpoint import OpaEndpoint, valid_token
+from hitl_cli.errors import Problem, UsageError
+from hitl_cli.evaluation import RunResult, decide_files
+from hitl_cli.inputs import ManifestSource, load_profile, profile_path
+from hitl_cli.models import ActionManifest, Profile, TrackRecord
+from hitl_cli.policy_history import read_track_record
+from hitl_cli.run_context import RunContext, gather_loaded
+from hitl_cli.store.connection import state_path
+from hitl_cli.workflow import queries, submission
+from hitl_cli.workflow.status import WAITING
+from hitl_cli.workflow.submission import SubmitResult
+from hitl_cli.workflow.views import RequestView
+
+Manifests = ManifestSource | str | Sequence[ManifestSource | str]
+POLL_SECONDS = 0.2
+
+
+class Engine:
+    """OPA for decisions under the given profiles (names of shipped profiles, or files), started on loopback
+    when the block begins and stopped when it ends; or, with `opa_url`, a running OPA believed only once it
+    serves the policy revision hitl computes for each profile (`token`, `ca_file` as for --opa-url).
+
+    state: the state store submit records into and decisions read their history and track record from
+    (`.hitl/state.db` by default); track_record: a track record file used instead of the store's;
+    calibration: the calibration file OPA loads (`hitl calibrate`), the one beside the store by default.
+    The engine is safe to share between threads: one call talks to OPA at a time.
+    """
+
+    def __init__(
+        self,
+        profiles: Sequence[str | Path] = ("default",),
+        *,
+        state: str | Path | None = None,
+        track_record: str | Path | None = None,
+        opa_url: str | None = None,
+        token: str | None = None,
+        ca_file: str | Path | None = None,
+        calibration: str | Path | None = None,
+    ):
+        if not profiles:
+            raise UsageError("Engine: give at least one profile")
+        self._profile_refs = [str(ref) for ref in profiles]
+        self.state = state_path(state)
+        self.track_record = Path(track_record) if track_record is not None else None
+        self.calibration = Path(calibration) if calibration is not None else calibration_storage.beside(self.state)
+        self._remote = (
+            OpaEndpoint(opa_url, valid_token(token, "Engine token") if token is not None else None,
+                        Path(ca_file) if ca_file is not None else None)
+            if opa_url is not None else None
+        )
+        if self._remote is None and (token is not None or ca_file is not None):
+            raise UsageError("Engine: a token or CA file is for a running OPA: give opa_url too")
+        self._profiles: dict[str, tuple[Profile, Path]] = {}  # each reference: the profile, its file
+        self._record_file: tuple[TrackRecord, list[Problem]] | None = None
+        self._client: PolicyClient | None = None
+        self._stack = ExitStack()
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> "Engine":
+        sources = [profile_path(ref) for ref in self._profile_refs]
+        loaded = [load_profile(source) for source in sources]
+        self._profiles = dict(zip(self._profile_refs, zip(loaded, sources)))
+        if self.track_record is not None:  # a file is read once; the store's record is read at every call
+            self._record_file = read_track_record(self.track_record, None)
+        self._client = self._stack.enter_context(policy_engine(loaded, self._remote, calibration=self.calibration))
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._client = None
+        self._stack.close()
+
+    @property
+    def profile(self) -> str:
+        """The profile calls use when they name none: the first one given."""
+        return self._profile_refs[0]
+
+    @property
+    def profile_name(self) -> str:
+        """The name of that profile (`profile` may be a file)."""
+        return self._profiles[self.profile][0].name
+
+    def decide(self, manifests: Manifests, profile: str | None = None) -> RunResult:
+        """Each valid manifest's decision (`.evaluated[i].decision`), and a problem for each invalid one
+        (`.problems`: `source: field.path: message`); the valid ones are decided either way."""
+        with self._lock:
+            return decide_files(_sources(manifests), self._run(profile), self._connected())
+
+    def submit(self, manifests: Manifests, profile: str | None = None) -> SubmitResult:
+        """Decide each manifest and record it as a request in the store (`hitl submit`)."""
+        with self._lock:
+            return submission.submit(_sources(manifests), self._run(profile, recording=True), self._connected())
+
+    def status(self, request_id: str) -> RequestView:
+        """Where a request stands now (`hitl status`); NotFound when the store has no such request."""
+        return queries.request_view(self.state, request_id)[0]
+
+    def wait(self, request_id: str, timeout: float) -> RequestView:
+        """The request once it no longer waits for people (approved, overridden, rejected, expired, stale),
+        or as it stands when `timeout` seconds have passed."""
+        deadline = time.monotonic() + max(timeout, 0.0)
+        while True:
+            view = self.status(request_id)
+            remaining = deadline - time.monotonic()
+            if view.status not in WAITING or remaining <= 0:
+                return view
+            time.sleep(min(POLL_SECONDS, remaining))
+
+    def queue(self) -> list[RequestView]:
+        """What waits for people, oldest first (`hitl queue`)."""
+        return [view for view in queries.all_views(self.state) if queries.waits_for_people(view)]
+
+    def _run(self, profile: str | None, recording: bool = False) -> RunContext:
+        """The context of one call (hitl_cli.run_context): the profile and track record file loaded once, the
+        store's history, record and moment read afresh."""
+        chosen = self.profile if profile is None else str(profile)
+        if chosen not in self._profiles:
+            raise UsageError(f"profile {chosen!r} was not loaded by this Engine (loaded: {', '.join(self._profiles)})")
+        loaded, source = self._profiles[chosen]
+        return gather_loaded(loaded, source, self._record_file, self.state, recording)
+
+    def _connected(self) -> PolicyClient:
+        if self._client is None:
+            raise UsageError("Engine: use it in a `with` block (OPA is started or reached when the block begins)")
+        return self._client
+
+
+def _sources(manifests: Manifests) -> list[ManifestSource]:
+    """One manifest or a list of them, each a mapping, a model or a file (a str is a file name)."""
+    items = [manifests] if isinstance(manifests, (dict, ActionManifest, Path, str)) else list(manifests)
+    return [Path(item) if isinstance(item, str) else item for item in items]

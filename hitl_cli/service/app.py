@@ -1,0 +1,194 @@
+"""hitl's HTTP API (FastAPI): decisions, requests, waiting for a request, the review queue.
+
+Every answer comes from an `Engine` (hitl_cli.api) the server configured: its profile, its store, its track
+record. A request body carries manifests and nothing else that counts - a `profile`, a `track_record` or any
+other key beside `manifests` is ignored - and the manifests are validated exactly as the CLI validates a file
+(`manifests[i]: field.path: message`). No verdict is taken over HTTP. With a token, every route but /health
+needs `Authorization: Bearer TOKEN`.
+"""
+
+import asyncio
+import hmac
+import time
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Path, Query
+from fastapi.exceptions import RequestValidationError
+from fastapi.concurrency import run_in_threadpool
+from fastapi.requests import Request
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+
+from hitl_cli import __version__
+from hitl_cli.api import POLL_SECONDS, Engine
+from hitl_cli.errors import ExitCode, HitlError, InvalidInput, NotFound, Problem
+from hitl_cli.inputs import manifests_by_source
+from hitl_cli.models import ActionManifest, Decision
+from hitl_cli.validation import field_path
+from hitl_cli.workflow.status import WAITING
+from hitl_cli.workflow.views import RequestView
+
+MAX_MANIFESTS = 1000
+MAX_WAIT_SECONDS = 300.0
+MAX_PROBLEMS = 100
+MANIFEST_SCHEMA = "ActionManifest"
+REQUEST_ID = Annotated[str, Path(min_length=1, max_length=300, description="A request id (hitl submit).")]
+
+# What each fault answers: its HTTP status, beside the CLI's exit code in the body.
+STATUS_FOR_EXIT_CODE = {2: 400, 4: 422, 5: 503, 6: 409, 7: 404, 8: 500}
+
+
+class ManifestsBody(BaseModel):
+    """Action manifests to decide or submit; any other key (a profile, a track record) is ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    manifests: Annotated[
+        list[dict[str, Any]],
+        Field(min_length=1, max_length=MAX_MANIFESTS),
+        WithJsonSchema({"type": "array", "minItems": 1, "maxItems": MAX_MANIFESTS,
+                        "items": {"$ref": f"#/components/schemas/{MANIFEST_SCHEMA}"}}),
+    ]
+
+
+class Decisions(BaseModel):
+    profile: str
+    decisions: list[Decision]
+
+
+class SubmittedRequest(BaseModel):
+    submission: str = Field(description="new, or existing: the same manifest's live request")
+    superseded: list[str]
+    request: RequestView
+
+
+class Submitted(BaseModel):
+    profile: str
+    requests: list[SubmittedRequest]
+
+
+class Fault(BaseModel):
+    error: str
+    exit_code: int
+    problems: list[str] = []
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+
+
+FAULTS = {status: {"model": Fault} for status in (400, 401, 404, 422, 503)}
+
+
+def create_app(engine: Engine, token: str | None) -> FastAPI:
+    """The API in front of an Engine already started; `token`: what every request must carry (None: nothing)."""
+    app = FastAPI(
+        title="hitl",
+        version=__version__,
+        description="How much human involvement an AI data agent's next action needs, decided by OPA from policy.",
+        responses=FAULTS,
+    )
+    bearer = HTTPBearer(auto_error=False)
+
+    def authorised(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
+        if token is None:
+            return
+        given = credentials.credentials if credentials is not None else ""
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            raise HTTPException(401, "hitl serve requires its bearer token (Authorization: Bearer TOKEN)",
+                                headers={"WWW-Authenticate": "Bearer"})
+
+    guarded = [Depends(authorised)]
+
+    @app.exception_handler(HitlError)
+    async def hitl_fault(request: Request, error: HitlError) -> JSONResponse:
+        problems = [str(problem) for problem in error.problems][:MAX_PROBLEMS] if isinstance(error, InvalidInput) else []
+        message = "invalid input" if problems else str(error)
+        body = Fault(error=message, exit_code=int(error.exit_code), problems=problems)
+        return JSONResponse(body.model_dump(), status_code=STATUS_FOR_EXIT_CODE.get(int(error.exit_code), 500))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        problems = [str(Problem("request", field_path(tuple(e["loc"])), e["msg"])) for e in error.errors()]
+        body = Fault(error="invalid request", exit_code=int(ExitCode.INVALID_INPUT), problems=problems[:MAX_PROBLEMS])
+        return JSONResponse(body.model_dump(), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_fault(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        code = ExitCode.REFUSED if error.status_code == 401 else ExitCode.USAGE
+        body = Fault(error=str(error.detail), exit_code=int(code))
+        return JSONResponse(body.model_dump(), status_code=error.status_code,
+                            headers=error.headers)
+
+    @app.get("/health", response_model=Health, tags=["service"])
+    def health() -> Health:
+        return Health(status="ok", version=__version__)
+
+    @app.post("/v1/decisions", response_model=Decisions, dependencies=guarded, tags=["decisions"])
+    def decide(body: ManifestsBody) -> Decisions:
+        """Each manifest's decision under the server's profile and track record; nothing is recorded."""
+        result = engine.decide(body.manifests)  # records nothing: an invalid manifest is refused afterwards
+        if result.manifest_problems:
+            raise InvalidInput(result.manifest_problems)
+        return Decisions(profile=engine.profile_name, decisions=[item.decision for item in result.evaluated])
+
+    @app.post("/v1/requests", response_model=Submitted, dependencies=guarded, tags=["requests"])
+    def submit(body: ManifestsBody) -> Submitted:
+        """Decide each manifest and record it as a request (hitl submit); each request as it stands."""
+        _refuse_invalid(body.manifests)
+        result = engine.submit(body.manifests)
+        requests = [SubmittedRequest(submission=item.outcome, superseded=item.superseded, request=item.view)
+                    for item in result.submitted]
+        return Submitted(profile=engine.profile_name, requests=requests)
+
+    @app.get("/v1/requests/{request_id}", response_model=RequestView, dependencies=guarded, tags=["requests"])
+    def status(request_id: REQUEST_ID) -> RequestView:
+        """Where a request stands now (hitl status)."""
+        return engine.status(request_id)
+
+    @app.get("/v1/requests/{request_id}/wait", response_model=RequestView, dependencies=guarded, tags=["requests"])
+    async def wait(
+        request_id: REQUEST_ID,
+        timeout: Annotated[float, Query(ge=0, le=MAX_WAIT_SECONDS, description="Seconds to wait at most.")] = 30.0,
+    ) -> RequestView:
+        """The request once it no longer waits for people, or as it stands when `timeout` seconds have passed."""
+        deadline = time.monotonic() + timeout
+        while True:
+            view = await run_in_threadpool(engine.status, request_id)
+            remaining = deadline - time.monotonic()
+            if view.status not in WAITING or remaining <= 0:
+                return view
+            await asyncio.sleep(min(POLL_SECONDS, remaining))
+
+    @app.get("/v1/queue", response_model=list[RequestView], dependencies=guarded, tags=["requests"])
+    def queue() -> list[RequestView]:
+        """What waits for people, oldest first (hitl queue)."""
+        try:
+            return engine.queue()
+        except NotFound:  # no store yet: nothing waits
+            return []
+
+    app.openapi_schema = _with_manifest_schema(app)
+    return app
+
+
+def _refuse_invalid(manifests: list[dict]) -> None:
+    """A body with an invalid manifest is refused whole, before anything is recorded: an agent acts on all its
+    answers or on none. The problems are the CLI's (`manifests[i]: field.path: message`)."""
+    problems = [problem for _, found in manifests_by_source(manifests) for problem in found]
+    if problems:
+        raise InvalidInput(problems)
+
+
+def _with_manifest_schema(app: FastAPI) -> dict:
+    """The generated OpenAPI document, with the ActionManifest schema (the same model the CLI validates with)
+    among its components."""
+    document = app.openapi()
+    manifest = ActionManifest.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    schemas.update(manifest.pop("$defs", {}))
+    schemas[MANIFEST_SCHEMA] = manifest
+    return document
