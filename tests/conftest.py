@@ -20,6 +20,7 @@ from hitl_cli.engine.server import LocalOpaServer
 from hitl_cli.errors import EngineError
 from hitl_cli.inputs import LoadedManifest, load_all_profiles
 from hitl_cli.models import ActionManifest, Decision
+from installed_package import install_wheel
 
 ROOT = Path(__file__).resolve().parent.parent
 TRUSTED_AGENT = "trusted-agent"
@@ -101,6 +102,13 @@ class Policy:
 def policy(opa_bin) -> Policy:
     with policy_engine(load_all_profiles(), None) as client:
         yield Policy(client)
+
+
+@pytest.fixture(scope="session")
+def installed(tmp_path_factory, opa_bin) -> dict:
+    """hitl installed from its wheel in a new virtualenv, with an environment and a working folder that know
+    nothing of the checkout (tests/installed_package.py); built once for every test that needs it."""
+    return install_wheel(tmp_path_factory.mktemp("package"), opa_bin)
 
 
 LAUNCHER = Path(__file__).resolve().parent / "launch_hitl.py"

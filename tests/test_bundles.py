@@ -18,27 +18,14 @@ from pathlib import Path
 import pytest
 import requests
 import yaml
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from conftest import ROOT, hitl, hitl_command
+from installed_package import key_pair
 from hitl_cli.engine.server import free_loopback_port
 
 NOW = "2026-06-01T12:00:00Z"
 DEADLINE_SECONDS = 60  # generous: only a broken setup ever waits this long
 EVALUATE = ("evaluate", ROOT / "examples/manifests", "--track-record", ROOT / "examples/track-record.yaml", "--format", "json")
-
-
-def key_pair(folder: Path, name: str) -> tuple[Path, Path]:
-    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private_file, public_file = folder / f"{name}.pem", folder / f"{name}.pub.pem"
-    private_file.write_bytes(
-        private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    public_file.write_bytes(
-        private.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    )
-    return private_file, public_file
 
 
 def members(bundle: Path) -> dict[str, bytes]:

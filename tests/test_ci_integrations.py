@@ -105,14 +105,14 @@ def test_hostile_inputs_stay_arguments(opa_bin, tmp_path):
 
 @pytest.mark.attack
 def test_a_state_store_in_the_checkout_approves_nothing(opa_bin, tmp_path):
-    """A pull request that adds .hitl/state.db, holding two approvals of its own action, made the Action pass."""
+    """A pull request that adds .hitl/state.db, holding an approval of its own action, made the Action pass.
+    (Under startup, a trial profile where unsigned verdicts count, so the planted approvals are as good as any.)"""
     plan = write_manifests(tmp_path, [make_manifest(id="w-1", type="write", env="production")])
     record = write_yaml(tmp_path / "record.yaml", TRUSTED_RECORD)
-    decide = ("--profile", "bank", "--track-record", record)
+    decide = ("--profile", "startup", "--track-record", record)
     assert hitl("submit", plan, *decide, cwd=tmp_path).returncode == 1
-    for person in ("alice", "bob"):
-        assert hitl("approve", "w-1", "--by", person, cwd=tmp_path).returncode == 0
+    assert hitl("approve", "w-1", "--by", "cto", cwd=tmp_path).returncode == 0
     assert hitl("check", plan, *decide, cwd=tmp_path).returncode == 0  # the store in the tree lets it run
-    result, outputs = _run_check_step(tmp_path, opa_bin, paths=str(plan), profile="bank", track_record=str(record))
+    result, outputs = _run_check_step(tmp_path, opa_bin, paths=str(plan), profile="startup", track_record=str(record))
     assert result.returncode == 1, result.stderr
     assert outputs == "exit-code=1\n"

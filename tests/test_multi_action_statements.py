@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from conftest import TRUSTED_RECORD, hitl, make_manifest, shipped_profile, write_manifests, write_yaml
+from conftest import Policy, hitl, make_manifest, shipped_profile, write_manifests, write_yaml
 from hitl_cli.engine import policy_engine
-from hitl_cli.models import ActionManifest, Profile
+from hitl_cli.models import Profile
 from hitl_cli.statements import analysis_json
 
 pytestmark = pytest.mark.attack  # each test tries a way past the gate (make bench counts them)
@@ -29,11 +29,11 @@ def _profile(name: str, **changes) -> Profile:
 def engine(opa_bin):
     profiles = [_profile("parser-only"), _profile("pii-classified", pii={"tables": PII_TABLES})]
     with policy_engine(profiles, None) as client:
-        yield client
+        yield Policy(client)
 
 
-def decide(engine, profile: str, manifest: dict):
-    return engine.decide(profile, TRUSTED_RECORD, [ActionManifest.model_validate(manifest).policy_input()])[0]
+def decide(engine: Policy, profile: str, manifest: dict):
+    return engine.decide(profile, manifest)
 
 
 def write_in_production(statement: str, system: str | None = "postgres") -> dict:

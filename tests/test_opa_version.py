@@ -10,12 +10,11 @@ import stat
 
 import pytest
 
-from conftest import hitl, make_manifest, write_manifests
+from conftest import assert_failed_closed, hitl, make_manifest, write_manifests
 from fault_proxy import LoopbackServer, QuietHandler, data_path, truthful_get
 from hitl_cli.engine.binary import require_supported, supported_opa_version
 from hitl_cli.engine.client import OPA_VERSION_WHAT
 from hitl_cli.errors import EngineError
-from test_faults import assert_failed_closed
 
 SUPPORTED = supported_opa_version()
 

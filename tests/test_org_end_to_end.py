@@ -17,15 +17,14 @@ import yaml
 from conftest import make_manifest, write_manifests
 from hitl_cli.engine.binary import find_opa
 from hitl_cli.engine.server import free_loopback_port, opa_run_command
-from test_bundles import key_pair
-from test_package import installed, run  # noqa: F401 - installed is a fixture
+from installed_package import key_pair, run
 
 RULES = Path(__file__).resolve().parent / "org_rules"
 DEADLINE_SECONDS = 60  # generous: only a broken setup ever waits this long
 
 
 @pytest.fixture(scope="module")
-def repository(installed) -> Path:  # noqa: F811 - the fixture imported above
+def repository(installed) -> Path:
     folder = installed["cwd"] / "acme-policies"
     assert run(installed, "init", folder, "--name", "acme").returncode == 0
     for file in RULES.iterdir():
@@ -45,7 +44,7 @@ def set_sox_tables(folder: Path, tables: list[str]) -> None:
     profile_file.write_text(yaml.safe_dump(profile, sort_keys=False))
 
 
-def in_repository(installed, repository, *args):  # noqa: F811
+def in_repository(installed, repository, *args):
     return subprocess.run([installed["hitl"], *map(str, args)], capture_output=True, text=True,
                           env=installed["env"], cwd=repository, timeout=300)
 
@@ -60,7 +59,7 @@ def _healthy(url: str) -> bool:
         return False
 
 
-def test_a_new_user_adds_a_sox_rule_and_sees_it_everywhere(installed, repository, tmp_path):  # noqa: F811
+def test_a_new_user_adds_a_sox_rule_and_sees_it_everywhere(installed, repository, tmp_path):
     tested = in_repository(installed, repository, "test", "policies")
     assert tested.returncode == 0, tested.stdout + tested.stderr
     assert "policies/rules/sox.rego" in tested.stdout and "policies/rules/change_freeze.rego" in tested.stdout

@@ -43,8 +43,11 @@ def backend(request) -> str:
 
 
 @pytest.fixture
-def ws(tmp_path, backend, request) -> Workspace:
+def ws(tmp_path, backend, request, monkeypatch) -> Workspace:
+    """A workspace on each backend; its folders are in this process's environment too, for the in-process calls."""
     workspace = make_workspace(tmp_path, request.getfixturevalue("postgres") if backend == "postgresql" else None)
+    for name, value in workspace.env.items():
+        monkeypatch.setenv(name, value)
     yield workspace
     workspace.close()
 

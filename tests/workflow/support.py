@@ -7,7 +7,7 @@ database of its own on the real PostgreSQL server scripts/with-postgres starts (
 """
 
 import json
-import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -20,20 +20,20 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
+import pytest
 import yaml
 
-from conftest import hitl_command
+from conftest import TRUSTED_AGENT, TRUSTED_RECORD, hitl, hitl_process, make_manifest
+from hitl_cli.errors import Refused
 from hitl_cli.models import names
+from hitl_cli.models.workflow import VerdictAction
 from hitl_cli.store.connection import backend_for, state_path
 from hitl_cli.store.postgres_backend import PostgresConnection
 from hitl_cli.store.schema import migrate
+from hitl_cli.workflow import queries, verdicts
 
 ROOT = Path(__file__).resolve().parents[2]
-TRUSTED = "trusted-agent"
-TRUSTED_RECORD = {"agents": {TRUSTED: {"level": "medium", "reviewed": 1000, "approved": 1000, "rejected": 0}}}
-ISOLATED_VARIABLES = (
-    "HITL_PROFILE", "HITL_STATE", "HITL_OPA_URL", "HITL_OPA_TOKEN", "HITL_OPA_CA_FILE", "HITL_STATE_TIMEOUT",
-)
+TRUSTED = TRUSTED_AGENT
 
 # One manifest per tier under the default profile, for the trusted agent of TRUSTED_RECORD.
 TIER_SHAPES = {
@@ -70,33 +70,20 @@ def manifest(
     rows: int | None = 1200,
     cost: float | None = 2.5,
 ) -> dict:
-    action = {"type": type, "summary": summary or f"{type} in {env} ({id})", "confidence": 0.99, "reversible": True,
-              "novel": novel}
-    if statement is FITTING:
-        statement = FITTING_STATEMENTS.get(type)
-    if statement is not None:
-        action["statement"] = statement
-    impact = {"pii": pii, "exposes_pii": exposes_pii}
-    if rows is not None:
-        impact["rows_affected"] = rows
-    if cost is not None:
-        impact["estimated_cost_usd"] = cost
-    return {
-        "apiVersion": "hitl/v1",
-        "kind": "ActionManifest",
-        "metadata": {"id": id},
-        "agent": {"id": agent},
-        "action": action,
-        "target": {"environment": env, "system": "snowflake", "resource": "analytics.orders", "resource_type": "table"},
-        "impact": impact,
-        "context": context if context is not None else {
+    """conftest.make_manifest with the workflow's defaults: a statement that fits the type, a staging target on
+    snowflake, a full context (what the templates show)."""
+    return make_manifest(
+        id=id, type=type, env=env, agent=agent, novel=novel, pii=pii, exposes_pii=exposes_pii,
+        statement=FITTING_STATEMENTS.get(type) if statement is FITTING else statement, rows=rows, cost=cost,
+        system="snowflake", summary=summary or f"{type} in {env} ({id})",
+        context=context if context is not None else {
             "why": f"why {id}",
             "read": [f"read {id} one", f"read {id} two"],
             "risks": [f"risk {id}"],
             "plan": f"plan {id}",
             "rollback": f"rollback {id}",
         },
-    }
+    )
 
 
 def tier_manifest(tier: str, id: str | None = None, **overrides) -> dict:
@@ -182,6 +169,11 @@ class Workspace:
         """What --state names: the SQLite file, or the PostgreSQL URL (hitl_owner's, with its password)."""
         return self.root / "state.db" if self.postgres is None else self.postgres.url(self.databases[0])
 
+    @property
+    def store(self):
+        """The store as the CLI's --state makes it (hitl_cli.store.connection.state_path), for the in-process calls."""
+        return state_path(str(self.state))
+
     def copy_store(self, name: str) -> Path | str:
         """A copy of the store as it stands, to tamper with: a file, or a database made from this one."""
         if self.postgres is None:
@@ -260,28 +252,17 @@ class Workspace:
     def trusted_record(self) -> Path:
         return self.root / "trusted-record.yaml"
 
-    def command(self, *args, env: dict | None = None, now: str | None = None,
-                pause_at: str | None = None) -> tuple[list[str], dict]:
-        """now / pause_at: a pinned clock or a pause before a write commits (tests/conftest.py hitl_command).
-        A verdict (approve, reject, override) by someone the workspace keyed is signed with their key, unless the
-        test passes --key itself or `--key -` (no key: an unsigned verdict)."""
-        args = _signed(args)
-        environment = {k: v for k, v in os.environ.items() if k not in ISOLATED_VARIABLES}
-        environment.update(self.env)
-        environment.update(env or {})
-        return hitl_command(args, now, pause_at), environment
-
     def hitl(self, *args, env: dict | None = None, timeout: float = 120, now: str | None = None,
-             pause_at: str | None = None) -> subprocess.CompletedProcess:
-        command, environment = self.command(*args, env=env, now=now, pause_at=pause_at)
-        return subprocess.run(command, capture_output=True, text=True, env=environment, cwd=self.root, timeout=timeout)
+             pause_at: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+        """conftest.hitl in this workspace: its folders and store, its root as the working directory. A verdict
+        (approve, reject, override) by someone the workspace keyed is signed with their key, unless the test
+        passes --key itself or `--key -` (no key: an unsigned verdict); now / pause_at: see conftest.hitl_command."""
+        return hitl(*_signed(args), env={**self.env, **(env or {})}, cwd=cwd or self.root, timeout=timeout, now=now,
+                    pause_at=pause_at)
 
     def popen(self, *args, env: dict | None = None, now: str | None = None,
               pause_at: str | None = None) -> subprocess.Popen:
-        command, environment = self.command(*args, env=env, now=now, pause_at=pause_at)
-        return subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment, cwd=self.root
-        )
+        return hitl_process(*_signed(args), env={**self.env, **(env or {})}, cwd=self.root, now=now, pause_at=pause_at)
 
     def json(self, *args, env: dict | None = None, expect: int | tuple = (0,), now: str | None = None):
         result = self.hitl(*args, "--format", "json", env=env, now=now)
@@ -303,6 +284,34 @@ class Workspace:
 
     def status(self, request_id: str, env: dict | None = None, now: str | None = None) -> dict:
         return self.json("status", request_id, env=env, expect=(0, 1, 3), now=now)
+
+    # In process: the workflow rules themselves, without a process around them. The `ws` fixture puts the
+    # workspace's folders in this process's environment, as the CLI runs have them.
+
+    def verdict(self, kind: VerdictAction, request_id: str, person: str, reason: str | None = None) -> dict:
+        """A verdict given as `hitl approve/reject/override --format json` gives it (signed with the person's key,
+        as Workspace.hitl signs): the request's view."""
+        view, _ = verdicts.give_verdict(self.store, request_id, kind, person, reason, _key_of(person))
+        return view.model_dump(mode="json")
+
+    def review(self, request_id: str, person: str, verdict: str, reason: str | None = None) -> dict:
+        return verdicts.mark_review(self.store, request_id, person, verdict, reason).model_dump(mode="json")
+
+    def view(self, request_id: str) -> dict:
+        """What `hitl status --format json` shows."""
+        return queries.request_view(self.store, request_id)[0].model_dump(mode="json")
+
+    def review_queue(self) -> list[dict]:
+        """What `hitl review --format json` lists."""
+        return [view.model_dump(mode="json") for view in queries.review_queue(self.store)]
+
+    def refuses(self, give, *args, needle: str, error: type[Exception] = Refused) -> None:
+        """give(*args) (a verdict or a review, in process) is refused by a rule (or, error=UsageError, its input
+        is), and nothing reaches the audit trail (`refused` checks the same through the CLI, with its exit code)."""
+        before = self.audit_count()
+        with pytest.raises(error, match=re.escape(needle)):
+            give(*args)
+        assert self.audit_count() == before
 
     def audit_records(self) -> list[dict]:
         result = self.hitl("audit", "export")
@@ -329,11 +338,16 @@ def _signed(args: tuple) -> tuple:
     if "--key" in args:
         at = args.index("--key")
         return args[:at] + args[at + 2:] if args[at + 1] == "-" else args
-    person = args[args.index("--by") + 1]
+    key = _key_of(args[args.index("--by") + 1])
+    return args if key is None else (*args, "--key", str(key))
+
+
+def _key_of(person: str) -> Path | None:
+    """The private key of someone the workspace keyed, or None (a name it does not know, or an invalid one)."""
     known = {names.key(name) for name in (*APPROVERS, *(n for people in PROFILE_PEOPLE.values() for n in people))}
     if names.problem(person) or names.key(person) not in known:
-        return args
-    return (*args, "--key", str(keyed_person(person)[0]))
+        return None
+    return keyed_person(person)[0]
 
 
 def make_workspace(root: Path, postgres: Postgres | None = None) -> Workspace:
@@ -370,3 +384,13 @@ def copy_profile(workspace: Workspace, name: str, new_name: str, changes: dict) 
     path = workspace.root / f"{new_name}.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
+
+
+def refused(ws, *args, needle: str) -> None:
+    """The command is refused with exit 6 and a one-line reason, and nothing reaches the audit trail."""
+    before = ws.audit_count()
+    result = ws.hitl(*args)
+    assert result.returncode == 6, (result.returncode, result.stdout, result.stderr)
+    assert result.stderr.startswith("hitl: ") and len(result.stderr.strip().splitlines()) == 1
+    assert needle in result.stderr, result.stderr
+    assert ws.audit_count() == before

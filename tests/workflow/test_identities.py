@@ -4,15 +4,16 @@ an action needs what every tier of its reasons needs, and what it needs comes fr
 import pytest
 import yaml
 
+from hitl_cli.errors import UsageError
 from hitl_cli.models.decision import Decision
-from hitl_cli.models.workflow import Request
-from hitl_cli.store.connection import Mode, open_store, state_path
+from hitl_cli.models.workflow import Request, VerdictAction
+from hitl_cli.store.connection import Mode, open_store
 from hitl_cli.workflow import events
 
-from .support import TRUSTED, copy_profile, keyed_person, tier_manifest
-from .test_separation_of_duties import refused
+from .support import copy_profile, keyed_person, refused, tier_manifest
 
 pytestmark = pytest.mark.attack  # each test tries a way past the gate (make bench counts them)
+APPROVE, REJECT, OVERRIDE = VerdictAction.APPROVE, VerdictAction.REJECT, VerdictAction.OVERRIDE
 
 # The agent's own id (trusted-agent), spelled so that it once counted as someone else.
 SAME_AS_THE_AGENT = [
@@ -51,14 +52,17 @@ def usage_error(ws, *args, needle: str) -> None:
 
 
 def test_the_agent_never_approves_its_own_request_under_any_spelling(ws, requests):
+    """In process (the rules and the name checks), then once through the CLI for its exit codes."""
     for spelling in SAME_AS_THE_AGENT:
-        refused(ws, "approve", "m-double_approval", "--by", spelling, needle="an agent never decides its own request")
-        refused(ws, "reject", "m-double_approval", "--by", spelling, "--reason", "no", needle="the agent that asked")
+        ws.refuses(ws.verdict, APPROVE, "m-double_approval", spelling, needle="an agent never decides its own request")
+        ws.refuses(ws.verdict, REJECT, "m-double_approval", spelling, "no", needle="the agent that asked")
     for spelling, needle in REFUSED_SPELLINGS:
-        usage_error(ws, "approve", "m-double_approval", "--by", spelling, needle=needle)
-        usage_error(ws, "override", "m-block", "--by", spelling, "--reason", "x", needle=needle)
-        usage_error(ws, "review", "mark", "m-double_approval", "--by", spelling, "--verdict", "ok", needle=needle)
-    assert ws.status("m-double_approval")["approvals"] == []
+        ws.refuses(ws.verdict, APPROVE, "m-double_approval", spelling, needle=needle, error=UsageError)
+        ws.refuses(ws.verdict, OVERRIDE, "m-block", spelling, "x", needle=needle, error=UsageError)
+        ws.refuses(ws.review, "m-double_approval", spelling, "ok", needle=needle, error=UsageError)
+    refused(ws, "approve", "m-double_approval", "--by", SAME_AS_THE_AGENT[0], needle="the agent that asked")
+    usage_error(ws, "approve", "m-double_approval", "--by", REFUSED_SPELLINGS[0][0], needle=REFUSED_SPELLINGS[0][1])
+    assert ws.view("m-double_approval")["approvals"] == []
 
 
 def test_two_spellings_of_one_person_are_one_approval(ws, requests):
@@ -66,8 +70,8 @@ def test_two_spellings_of_one_person_are_one_approval(ws, requests):
     assert first["approvals"][0]["identity"] == "alice"
     # Width and case; then Latin look-alikes and combining marks: dotless i, Latin alpha, a dot above, İ, an overline
     for spelling in ("ａｌｉｃｅ", "ALICE", "Ａlice", "al\u0131ce", "\u0251lice", "ali\u0307ce", "AL\u0130CE", "a\u0305lice"):
-        refused(ws, "approve", "m-double_approval", "--by", spelling, needle="already approved")
-    usage_error(ws, "approve", "m-double_approval", "--by", "аlice", needle="mixes scripts")  # Cyrillic а
+        ws.refuses(ws.verdict, APPROVE, "m-double_approval", spelling, needle="already approved")
+    ws.refuses(ws.verdict, APPROVE, "m-double_approval", "аlice", needle="mixes scripts", error=UsageError)  # Cyrillic а
     assert ws.status("m-double_approval")["status"] == "pending"
     done = ws.json("approve", "m-double_approval", "--by", "bob")
     assert done["status"] == "approved" and done["may_run"] is True
@@ -77,9 +81,9 @@ def test_two_spellings_of_one_person_are_one_approval(ws, requests):
 
 
 def test_reviewers_and_holders_are_matched_by_identity_and_never_by_a_look_alike(ws, requests):
-    refused(ws, "override", "m-block", "--by", "cto\u2010x", "--reason", "x", needle="only the profile's override holders")
-    usage_error(ws, "override", "m-block", "--by", "сto", "--reason", "x", needle="mixes scripts")  # Cyrillic с
-    usage_error(ws, "approve", "m-escalate", "--by", "security-oncall\u200d", needle="U+200D")
+    ws.refuses(ws.verdict, OVERRIDE, "m-block", "cto\u2010x", "x", needle="only the profile's override holders")
+    ws.refuses(ws.verdict, OVERRIDE, "m-block", "сto", "x", needle="mixes scripts", error=UsageError)  # Cyrillic с
+    ws.refuses(ws.verdict, APPROVE, "m-escalate", "security-oncall\u200d", needle="U+200D", error=UsageError)
     view = ws.json("approve", "m-escalate", "--by", "ＳＥＣＵＲＩＴＹ\u2010ONCALL")
     assert view["status"] == "approved" and view["approvals"][0]["identity"] == "security-oncall"
     assert ws.json("override", "m-block", "--by", "ＣＴＯ", "--reason", "legal signed off")["status"] == "overridden"
@@ -117,7 +121,7 @@ def test_the_requirement_follows_the_profile_in_force(ws):
 def _forge(ws, request_id: str, changes: dict) -> None:
     """A request the store holds, with a recorded decision that understates what it needs, written with its
     audit record (the trail verifies): what a hitl with a lying engine or an older bug would have recorded."""
-    with open_store(state_path(str(ws.state)), Mode.WRITE) as store, store.write("forge") as connection:
+    with open_store(ws.store, Mode.WRITE) as store, store.write("forge") as connection:
         row = connection.execute("SELECT * FROM requests WHERE id = ?", (request_id,)).fetchone()
         columns = [c[0] for c in connection.execute("SELECT * FROM requests").description]
         original = Request.model_validate_json(_as_json(dict(zip(columns, row))))

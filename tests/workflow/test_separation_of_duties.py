@@ -1,10 +1,18 @@
-"""Who may approve, reject, override and review what: every refusal exits 6 and records nothing."""
+"""Who may approve, reject, override and review what: every refusal names the rule and records nothing.
+
+The rules run in process (the subprocess adds nothing to them); test_a_refusal_through_the_cli_exits_6 and
+test_names_are_validated_and_unknown_requests_reported check what the CLI adds: exit codes and one-line errors.
+"""
 
 import shutil
 
 import pytest
 
-from .support import TRUSTED, copy_profile, tier_manifest
+from hitl_cli.models.workflow import VerdictAction
+
+from .support import TRUSTED, copy_profile, refused, tier_manifest
+
+APPROVE, REJECT, OVERRIDE = VerdictAction.APPROVE, VerdictAction.REJECT, VerdictAction.OVERRIDE
 
 
 @pytest.fixture
@@ -14,67 +22,57 @@ def requests(ws):
                                                   "escalate", "block")])
 
 
-def refused(ws, *args, needle: str) -> None:
-    """The command is refused with exit 6 and a one-line reason, and nothing reaches the audit trail."""
-    before = ws.audit_count()
-    result = ws.hitl(*args)
-    assert result.returncode == 6, (result.returncode, result.stdout, result.stderr)
-    assert result.stderr.startswith("hitl: ") and len(result.stderr.strip().splitlines()) == 1
-    assert needle in result.stderr, result.stderr
-    assert ws.audit_count() == before
-
-
 def test_double_approval_needs_two_different_people(ws, requests):
-    assert ws.hitl("approve", "m-double_approval", "--by", "alice").returncode == 0
-    refused(ws, "approve", "m-double_approval", "--by", "alice", needle="no person approves a request twice")
-    refused(ws, "approve", "m-double_approval", "--by", "ALICE", needle="already approved")
-    assert ws.status("m-double_approval")["status"] == "pending"
-    approved = ws.json("approve", "m-double_approval", "--by", "bob", "--reason", "checked the plan")
+    ws.verdict(APPROVE, "m-double_approval", "alice")
+    ws.refuses(ws.verdict, APPROVE, "m-double_approval", "alice", needle="no person approves a request twice")
+    ws.refuses(ws.verdict, APPROVE, "m-double_approval", "ALICE", needle="already approved")
+    assert ws.view("m-double_approval")["status"] == "pending"
+    approved = ws.verdict(APPROVE, "m-double_approval", "bob", "checked the plan")
     assert approved["status"] == "approved" and approved["may_run"] is True
     assert [a["person"] for a in approved["approvals"]] == ["alice", "bob"]
-    refused(ws, "approve", "m-double_approval", "--by", "carol", needle="needs no more approvals")
+    ws.refuses(ws.verdict, APPROVE, "m-double_approval", "carol", needle="needs no more approvals")
 
 
 def test_the_agent_that_asked_never_approves(ws, requests):
-    refused(ws, "approve", "m-single_approval", "--by", TRUSTED, needle="an agent never decides its own request")
-    refused(ws, "approve", "m-single_approval", "--by", TRUSTED.upper(), needle="the agent that asked")
-    assert ws.status("m-single_approval")["approvals"] == []
+    ws.refuses(ws.verdict, APPROVE, "m-single_approval", TRUSTED, needle="an agent never decides its own request")
+    ws.refuses(ws.verdict, APPROVE, "m-single_approval", TRUSTED.upper(), needle="the agent that asked")
+    assert ws.view("m-single_approval")["approvals"] == []
 
 
 def test_escalations_are_decided_by_the_escalation_reviewers(ws, requests):
-    refused(ws, "approve", "m-escalate", "--by", "alice", needle="only the profile's escalation reviewers")
-    refused(ws, "reject", "m-escalate", "--by", "alice", "--reason", "no", needle="escalation reviewers")
-    view = ws.json("approve", "m-escalate", "--by", "security-oncall")
+    ws.refuses(ws.verdict, APPROVE, "m-escalate", "alice", needle="only the profile's escalation reviewers")
+    ws.refuses(ws.verdict, REJECT, "m-escalate", "alice", "no", needle="escalation reviewers")
+    view = ws.verdict(APPROVE, "m-escalate", "security-oncall")
     assert view["status"] == "approved" and view["may_run"] is True
 
 
 def test_only_override_holders_override_and_only_with_a_reason(ws, requests):
-    refused(ws, "approve", "m-block", "--by", "alice", needle="only overridden by an override holder")
-    refused(ws, "override", "m-block", "--by", "alice", "--reason", "please", needle="only the profile's override holders")
-    refused(ws, "override", "m-block", "--by", "cto", "--reason", "   ", needle="needs a reason")
-    view = ws.json("override", "m-block", "--by", "cto", "--reason", "legal approved this export")
+    ws.refuses(ws.verdict, APPROVE, "m-block", "alice", needle="only overridden by an override holder")
+    ws.refuses(ws.verdict, OVERRIDE, "m-block", "alice", "please", needle="only the profile's override holders")
+    ws.refuses(ws.verdict, OVERRIDE, "m-block", "cto", "   ", needle="needs a reason")
+    view = ws.verdict(OVERRIDE, "m-block", "cto", "legal approved this export")
     assert view["status"] == "overridden" and view["may_run"] is True
     assert view["override"]["person"] == "cto"
     # An override also lifts a pending request; it never applies to one that is already approved.
-    assert ws.json("override", "m-double_approval", "--by", "cto", "--reason", "incident")["status"] == "overridden"
-    refused(ws, "override", "m-auto_approve", "--by", "cto", "--reason", "x", needle="is approved")
+    assert ws.verdict(OVERRIDE, "m-double_approval", "cto", "incident")["status"] == "overridden"
+    ws.refuses(ws.verdict, OVERRIDE, "m-auto_approve", "cto", "x", needle="is approved")
 
 
 def test_a_rejection_needs_a_reason(ws, requests):
     missing = ws.hitl("reject", "m-single_approval", "--by", "alice")
     assert missing.returncode == 2  # --reason is a required option
-    refused(ws, "reject", "m-single_approval", "--by", "alice", "--reason", "", needle="a rejection needs a reason")
-    refused(ws, "reject", "m-single_approval", "--by", "alice", "--reason", " \t ", needle="a rejection needs a reason")
-    assert ws.status("m-single_approval")["status"] == "pending"
+    ws.refuses(ws.verdict, REJECT, "m-single_approval", "alice", "", needle="a rejection needs a reason")
+    ws.refuses(ws.verdict, REJECT, "m-single_approval", "alice", " \t ", needle="a rejection needs a reason")
+    assert ws.view("m-single_approval")["status"] == "pending"
 
 
 def test_a_rejection_is_final(ws, requests):
-    rejected = ws.json("reject", "m-double_approval", "--by", "alice", "--reason", "drops a column still in use")
+    rejected = ws.verdict(REJECT, "m-double_approval", "alice", "drops a column still in use")
     assert rejected["status"] == "rejected"
     assert rejected["rejection"] == {**rejected["rejection"], "person": "alice", "reason": "drops a column still in use"}
-    refused(ws, "approve", "m-double_approval", "--by", "bob", needle="a rejection is final")
-    refused(ws, "reject", "m-double_approval", "--by", "bob", "--reason", "again", needle="a rejection is final")
-    refused(ws, "override", "m-double_approval", "--by", "cto", "--reason", "ship it", needle="a rejection is final")
+    ws.refuses(ws.verdict, APPROVE, "m-double_approval", "bob", needle="a rejection is final")
+    ws.refuses(ws.verdict, REJECT, "m-double_approval", "bob", "again", needle="a rejection is final")
+    ws.refuses(ws.verdict, OVERRIDE, "m-double_approval", "cto", "ship it", needle="a rejection is final")
     # Submitting the same manifest again returns the rejected request: it cannot be asked again unchanged.
     again = ws.submit([tier_manifest("double_approval")], name="again.yaml", expect=3)
     assert again["m-double_approval"]["id"] == "m-double_approval"
@@ -83,15 +81,20 @@ def test_a_rejection_is_final(ws, requests):
 
 
 def test_post_hoc_reviews_of_auto_approved_actions(ws, requests):
-    assert [r["id"] for r in ws.json("review")] == ["m-post_hoc"]
-    refused(ws, "reject", "m-post_hoc", "--by", "alice", "--reason", "x", needle="hitl review mark")
-    refused(ws, "review", "mark", "m-single_approval", "--by", "alice", "--verdict", "ok", needle="was not auto-approved")
-    refused(ws, "review", "mark", "m-post_hoc", "--by", "alice", "--verdict", "wrong", needle="needs a reason")
-    refused(ws, "review", "mark", "m-post_hoc", "--by", TRUSTED, "--verdict", "ok", needle="the agent that asked")
-    view = ws.json("review", "mark", "m-post_hoc", "--by", "alice", "--verdict", "wrong", "--reason", "wrong table")
+    assert [r["id"] for r in ws.review_queue()] == ["m-post_hoc"]
+    ws.refuses(ws.verdict, REJECT, "m-post_hoc", "alice", "x", needle="hitl review mark")
+    ws.refuses(ws.review, "m-single_approval", "alice", "ok", needle="was not auto-approved")
+    ws.refuses(ws.review, "m-post_hoc", "alice", "wrong", None, needle="needs a reason")
+    ws.refuses(ws.review, "m-post_hoc", TRUSTED, "ok", needle="the agent that asked")
+    view = ws.review("m-post_hoc", "alice", "wrong", "wrong table")
     assert view["review"]["verdict"] == "wrong" and view["awaiting_review"] is False
-    refused(ws, "review", "mark", "m-post_hoc", "--by", "bob", "--verdict", "ok", needle="already reviewed by alice")
-    assert ws.json("review") == []
+    ws.refuses(ws.review, "m-post_hoc", "bob", "ok", needle="already reviewed by alice")
+    assert ws.review_queue() == []
+
+
+def test_a_refusal_through_the_cli_exits_6(ws, requests):
+    refused(ws, "approve", "m-single_approval", "--by", TRUSTED, needle="an agent never decides its own request")
+    refused(ws, "review", "mark", "m-post_hoc", "--by", "alice", "--verdict", "wrong", needle="needs a reason")
 
 
 def test_names_are_validated_and_unknown_requests_reported(ws, requests):
@@ -105,9 +108,9 @@ def test_a_block_with_an_unoverridable_reason_is_not_overridden(ws):
     """pii_exposure is in every shipped profile's override_policy.unoverridable: no override holder lifts it."""
     exposing = tier_manifest("block", id="m-export", type="read", pii=True, exposes_pii=True)
     assert ws.submit([exposing])["m-export"]["status"] == "blocked"
-    refused(ws, "override", "m-export", "--by", "cto", "--reason", "legal approved this export",
-            needle="override_policy.unoverridable")
-    assert ws.status("m-export")["status"] == "blocked"
+    ws.refuses(ws.verdict, OVERRIDE, "m-export", "cto", "legal approved this export",
+               needle="override_policy.unoverridable")
+    assert ws.view("m-export")["status"] == "blocked"
 
 
 def test_the_unoverridable_list_is_profile_data(ws):
@@ -117,5 +120,5 @@ def test_the_unoverridable_list_is_profile_data(ws):
     costly = {"type": "write", "env": "staging", "cost": 1_000_000}
     ws.submit([tier_manifest("block", id="m-default", **costly)])
     ws.submit([tier_manifest("block", id="m-strict", **costly)], profile="strict")
-    assert ws.json("override", "m-default", "--by", "cto", "--reason", "one-off")["status"] == "overridden"
-    refused(ws, "override", "m-strict", "--by", "cto", "--reason", "one-off", needle="over_budget")
+    assert ws.verdict(OVERRIDE, "m-default", "cto", "one-off")["status"] == "overridden"
+    ws.refuses(ws.verdict, OVERRIDE, "m-strict", "cto", "one-off", needle="over_budget")

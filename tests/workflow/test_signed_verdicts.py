@@ -26,8 +26,7 @@ def ws(tmp_path):
 
 
 def check(ws, plan: Path, *extra, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    command, env = ws.command("check", plan, "--profile", "default", "--track-record", ws.trusted_record, *extra)
-    return subprocess.run(command, capture_output=True, text=True, env=env, cwd=cwd or ws.root, timeout=120)
+    return ws.hitl("check", plan, "--profile", "default", "--track-record", ws.trusted_record, *extra, cwd=cwd)
 
 
 def forge(ws, request_id: str, person: str, signature: str | None) -> None:
