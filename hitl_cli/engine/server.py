@@ -1,5 +1,7 @@
 """An OPA server on loopback that hitl starts for one run and always stops."""
 
+import json
+import secrets
 import socket
 import subprocess
 import tempfile
@@ -15,12 +17,22 @@ from hitl_cli.engine.rego_errors import rego_error
 from hitl_cli.errors import EngineError
 
 STOP_GRACE_SECONDS = 5.0
+PORT_ATTEMPTS = 5
+ADDRESS_IN_USE = b"address already in use"  # OPA's listener error when its port is taken
 
 
 def free_loopback_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def _free_loopback_address() -> str:
+    return f"127.0.0.1:{free_loopback_port()}"
+
+
+class _PortTaken(Exception):
+    """OPA exited at start-up because another process listens on its port."""
 
 
 def opa_run_command(opa: Path, address: str, sources: list[Path], extra: list[str] = ()) -> list[str]:
@@ -51,7 +63,8 @@ class LocalOpaServer:
         self.sources = sources
         self.token = token
         self.environment = environment
-        self.address = address or f"127.0.0.1:{free_loopback_port()}"
+        self.address = address or _free_loopback_address()
+        self._port_chosen_here = address is None
         self.extra_args = list(extra_args)
         self.process: subprocess.Popen | None = None
         self._log = tempfile.TemporaryFile() if quiet else None
@@ -74,10 +87,36 @@ class LocalOpaServer:
         opa = find_opa()
         require_supported_binary(opa)
         self._access_folder = tempfile.TemporaryDirectory(prefix="hitl-access-")
-        authz = write_opa_access_policy(Path(self._access_folder.name), self.token)
+        folder = Path(self._access_folder.name)
+        served = [write_opa_access_policy(folder / "access", self.token), self._write_instance(folder / "instance")]
+        try:
+            for attempt in range(1, PORT_ATTEMPTS + 1):
+                try:
+                    self._start(opa, served)
+                    return self
+                except _PortTaken:
+                    if not self._port_chosen_here or attempt == PORT_ATTEMPTS:
+                        raise EngineError(f"OPA could not listen on {self.address}: the port is taken") from None
+                    self.address = _free_loopback_address()  # another process took the port between probe and bind
+        except BaseException:
+            self.stop()
+            raise
+
+    def _write_instance(self, folder: Path) -> Path:
+        """data.hitl.instance: a random name only this server serves, so that it is told apart from any other
+        server that answers on its port (hitl_cli.engine.access lets queries under data.hitl through)."""
+        self._instance = secrets.token_hex(16)
+        (folder / "hitl" / "instance").mkdir(parents=True)
+        (folder / "hitl" / "instance" / "data.json").write_text(json.dumps({"name": self._instance}))
+        return folder
+
+    def _start(self, opa: Path, served: list[Path]) -> None:
+        if self._log is not None:
+            self._log.seek(0)
+            self._log.truncate()
         try:
             self.process = subprocess.Popen(
-                opa_run_command(opa, self.address, [*self.sources, authz], [*OPA_ACCESS_ARGS, *self.extra_args]),
+                opa_run_command(opa, self.address, [*self.sources, *served], [*OPA_ACCESS_ARGS, *self.extra_args]),
                 stdin=subprocess.DEVNULL,
                 stdout=self._log,
                 stderr=self._log,
@@ -86,14 +125,8 @@ class LocalOpaServer:
                 preexec_fn=die_with_parent,
             )
         except OSError as error:
-            self.stop()
             raise EngineError(f"OPA failed to start ({opa}): {error.strerror}") from None
-        try:
-            self._wait_until_healthy()
-        except BaseException:
-            self.stop()
-            raise
-        return self
+        self._wait_until_healthy()
 
     def __exit__(self, *exc_info) -> None:
         self.stop()
@@ -104,10 +137,12 @@ class LocalOpaServer:
         with connection.connect(self.endpoint, timeout=0.5) as probe:
             while time.monotonic() < deadline:
                 if self.process.poll() is not None:
+                    if self._port_taken():
+                        raise _PortTaken()
                     raise EngineError(
                         f"OPA exited during start-up (code {self.process.returncode}): {self._start_failure()}"
                     )
-                if connection.healthy(probe):
+                if connection.healthy(probe) and self._answers_as_itself(probe):
                     return
                 time.sleep(0.01)
         raise EngineError(f"OPA did not become healthy within {limit:g}s on {self.url}")
@@ -115,6 +150,21 @@ class LocalOpaServer:
     def wait(self) -> int:
         """Block until OPA exits by itself (hitl serve); Ctrl-C or SIGTERM unwinds through __exit__."""
         return self.process.wait()
+
+    def _answers_as_itself(self, probe) -> bool:
+        """Whether the server on the port is this one: another one (which took the port first) does not know its
+        instance name; this one's OPA then exits, its port taken, and is started again on another."""
+        try:
+            body = connection.read(probe, self.url, "data.hitl.instance")
+        except EngineError:
+            return False
+        return isinstance(body, dict) and body.get("result") == {"name": self._instance}
+
+    def _port_taken(self) -> bool:
+        if self._log is None:
+            return False
+        self._log.seek(0)
+        return ADDRESS_IN_USE in self._log.read()
 
     def _start_failure(self) -> str:
         """Why OPA did not start, from its log: each policy error with its file and line (hitl_cli.engine.rego_errors)."""
