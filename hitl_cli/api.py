@@ -26,9 +26,10 @@ from hitl_cli.models import ActionManifest, Profile, TrackRecord
 from hitl_cli.policy_history import read_track_record
 from hitl_cli.run_context import RunContext, gather_loaded
 from hitl_cli.store.connection import state_path
-from hitl_cli.workflow import queries, submission
+from hitl_cli.workflow import queries, submission, verdict_files, verdicts
 from hitl_cli.workflow.status import WAITING
 from hitl_cli.workflow.submission import SubmitResult
+from hitl_cli.workflow.verdict_files import VerdictFile
 from hitl_cli.workflow.views import RequestView
 
 Manifests = ManifestSource | str | Sequence[ManifestSource | str]
@@ -109,6 +110,13 @@ class Engine:
         """Decide each manifest and record it as a request in the store (`hitl submit`)."""
         with self._lock:
             return submission.submit(_sources(manifests), self._run(profile, recording=True), self._connected())
+
+    def record_verdict(self, carried: VerdictFile | dict) -> RequestView:
+        """Record a verdict a person signed elsewhere (a verdict file: `hitl approve --attest`, `hitl approvals
+        export`, or its statement signed with `ssh-keygen -Y sign -n hitl-verdict`): it counts, and is recorded,
+        only as a verdict given with `hitl approve|reject|override --key` would (Refused otherwise)."""
+        signed = carried if isinstance(carried, VerdictFile) else verdict_files.parse(carried, "verdict")
+        return verdicts.accept_signed_verdict(self.state, signed)
 
     def status(self, request_id: str) -> RequestView:
         """Where a request stands now (`hitl status`); NotFound when the store has no such request."""

@@ -12,6 +12,8 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -19,7 +21,8 @@ import requests
 import yaml
 
 from conftest import ROOT, TRUSTED_RECORD, hitl, make_manifest
-from workflow.support import make_workspace
+from workflow.support import keyed_person, make_workspace
+from hitl_cli.canonical import canonical_json
 from hitl_cli.engine.server import free_loopback_port
 
 pytestmark = pytest.mark.attack  # each test tries a way past the gate (make bench counts them)
@@ -180,10 +183,68 @@ def test_a_wait_out_of_bounds_is_refused(service, timeout):
     assert answer.status_code == 422 and answer.json()["problems"][0].startswith("request: query.timeout:"), answer.text
 
 
-def test_no_verdict_is_taken_over_http(service):
-    for method in ("POST", "PUT", "PATCH"):
-        for path in ("/v1/requests/write-orders/approve", "/v1/requests/write-orders", "/v1/verdicts"):
-            assert service.call(method, path, json={"by": "mallory"}).status_code in (404, 405)
+def signed_verdict(folder: Path, view: dict, person: str, verdict: str = "approve", reason: str | None = None,
+                   signer: str | None = None, **statement_changes) -> dict:
+    """A verdict file made as a person elsewhere makes one: the statement of the request as the API shows it,
+    signed with OpenSSH's own `ssh-keygen -Y sign` (with the key of `signer`, the person by default)."""
+    statement = {"type": "hitl-verdict/v1", "request_id": view["id"], "manifest_sha256": view["manifest_sha256"],
+                 "policy_revision": view["policy_revision"], "tier": view["decision"]["tier"], "verdict": verdict,
+                 "person": person, "reason": reason,
+                 "at": datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z"),
+                 **statement_changes}
+    message = folder / f"statement-{uuid.uuid4().hex}"
+    message.write_text(canonical_json(statement))
+    subprocess.run(["ssh-keygen", "-Y", "sign", "-f", str(keyed_person(signer or person)[0]), "-n", "hitl-verdict",
+                    str(message)], check=True, capture_output=True)
+    return {"apiVersion": "hitl/v1", "kind": "SignedVerdict", "statement": statement,
+            "signature": message.with_name(message.name + ".sig").read_text()}
+
+
+def test_signed_verdicts_are_taken_over_http_and_count_as_the_clis(service, tmp_path):
+    [item] = service.call("POST", "/v1/requests", json={"manifests": [{**WRITE, "metadata": {"id": "w-http"}}]}).json()["requests"]
+    view = item["request"]
+    assert view["approvals_missing"] == 2
+    first = service.call("POST", f"/v1/requests/{view['id']}/verdicts", json=signed_verdict(tmp_path, view, "alice"))
+    assert first.status_code == 200, first.text
+    assert [a["person"] for a in first.json()["approvals"]] == ["alice"] and first.json()["may_run"] is False
+    second = service.call("POST", f"/v1/requests/{view['id']}/verdicts",
+                          json=signed_verdict(tmp_path, view, "bob", reason="checked the plan"))
+    assert (second.json()["status"], second.json()["may_run"]) == ("approved", True), second.text
+    audit = service.people.hitl("audit", "verify", "--state", service.state)
+    assert audit.returncode == 0, audit.stderr
+
+
+def test_verdicts_over_http_that_would_not_count_are_refused_and_record_nothing(service, tmp_path):
+    submitted = service.call("POST", "/v1/requests", json={"manifests": [
+        {**WRITE, "metadata": {"id": "w-guarded"}}, {**WRITE, "metadata": {"id": "w-other"}, "action": {
+            **WRITE["action"], "summary": "another write"}}]}).json()["requests"]
+    view, other = (item["request"] for item in submitted)
+    path = f"/v1/requests/{view['id']}/verdicts"
+    alice = signed_verdict(tmp_path, view, "alice")
+    refusals = [
+        (signed_verdict(tmp_path, view, "alice", signer="bob"), 409, "a key the profile does not list for alice"),
+        (signed_verdict(tmp_path, view, "mallory"), 409, "mallory is not one"),
+        (signed_verdict(tmp_path, view, "trusted-agent", signer="alice"), 409, "the agent that asked"),
+        (signed_verdict(tmp_path, view, "alice", tier="auto_approve"), 409, "does not verify"),
+        (signed_verdict(tmp_path, view, "alice", at="2999-01-01T00:00:00Z"), 409, "after now"),
+        ({**alice, "statement": {**alice["statement"], "reason": "edited after signing"}}, 409, "does not verify"),
+        ({**alice, "signature": ""}, 422, "request: body.signature:"),
+        ({**alice, "signature": "-----BEGIN SSH SIGNATURE-----\nAAAA\n-----END SSH SIGNATURE-----"}, 409, "does not verify"),
+        ({key: value for key, value in alice.items() if key != "signature"}, 422, "request: body.signature:"),
+    ]
+    for body, status, needle in refusals:
+        answer = service.call("POST", path, json=body)
+        assert answer.status_code == status and needle in answer.text, (body["statement"].get("person"), answer.text)
+    replayed = service.call("POST", f"/v1/requests/{other['id']}/verdicts",
+                            json={**alice, "statement": {**alice["statement"], "request_id": other["id"]}})
+    assert replayed.status_code == 409 and "does not verify" in replayed.text
+    elsewhere = service.call("POST", f"/v1/requests/{other['id']}/verdicts", json=alice)
+    assert elsewhere.status_code == 400 and "not 'w-other'" in elsewhere.text
+    assert service.call("POST", path, json=alice, token=None).status_code == 401
+    assert service.call("GET", f"/v1/requests/{view['id']}").json()["approvals"] == []
+    assert service.call("POST", path, json=alice).status_code == 200
+    again = service.call("POST", path, json=alice)
+    assert again.status_code == 409 and "already approved" in again.text
 
 
 def test_concurrent_clients_get_consistent_answers(service):

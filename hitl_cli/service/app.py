@@ -3,7 +3,7 @@
 Every answer comes from an `Engine` (hitl_cli.api) the server configured: its profile, its store, its track
 record. A request body carries manifests and nothing else that counts - a `profile`, a `track_record` or any
 other key beside `manifests` is ignored - and the manifests are validated exactly as the CLI validates a file
-(`manifests[i]: field.path: message`). No verdict is taken over HTTP. With a token, every route but /health
+(`manifests[i]: field.path: message`). Verdicts are taken only signed. With a token, every route but /health
 needs `Authorization: Bearer TOKEN`.
 """
 
@@ -23,11 +23,12 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from hitl_cli import __version__
 from hitl_cli.api import POLL_SECONDS, Engine
-from hitl_cli.errors import ExitCode, HitlError, InvalidInput, NotFound, Problem
+from hitl_cli.errors import ExitCode, HitlError, InvalidInput, NotFound, Problem, UsageError
 from hitl_cli.inputs import manifests_by_source
 from hitl_cli.models import ActionManifest, Decision
 from hitl_cli.validation import field_path
 from hitl_cli.workflow.status import WAITING
+from hitl_cli.workflow.verdict_files import VerdictFile
 from hitl_cli.workflow.views import RequestView
 
 MAX_MANIFESTS = 1000
@@ -148,6 +149,18 @@ def create_app(engine: Engine, token: str | None) -> FastAPI:
     def status(request_id: REQUEST_ID) -> RequestView:
         """Where a request stands now (hitl status)."""
         return engine.status(request_id)
+
+    @app.post("/v1/requests/{request_id}/verdicts", response_model=RequestView, dependencies=guarded,
+              tags=["requests"], responses={409: {"model": Fault}})
+    def verdict(request_id: REQUEST_ID, body: VerdictFile) -> RequestView:
+        """Record a signed verdict on the request (approve, reject or override): a verdict file as `hitl approve
+        --attest` or `hitl approvals export` writes it, or a statement signed with `ssh-keygen -Y sign -n
+        hitl-verdict`. It is recorded only if it counts exactly as one given with `hitl approve --key` would:
+        its signer listed in the profile with a role that may give it, the signature over this request's
+        manifest, policy revision and tier. Unsigned verdicts are never taken here (409 otherwise)."""
+        if body.statement.request_id != request_id:
+            raise UsageError(f"the verdict is for request {body.statement.request_id!r}, not {request_id!r}")
+        return engine.record_verdict(body)
 
     @app.get("/v1/requests/{request_id}/wait", response_model=RequestView, dependencies=guarded, tags=["requests"])
     async def wait(

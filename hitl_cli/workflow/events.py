@@ -7,6 +7,7 @@ all. `replay` rebuilds the tables from the audit records alone; `hitl audit veri
 
 import sqlite3
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from hitl_cli import audit
 from hitl_cli.models.workflow import RecordedStatus, Request, Review, TrustGrant, Verdict
@@ -27,11 +28,12 @@ def superseded(connection: sqlite3.Connection, request: Request, by: Request) ->
     audit.append(connection, "superseded", request.id, by.agent, payload, by.submitted_at)
 
 
-def verdict_given(connection: sqlite3.Connection, verdict: Verdict, status: RecordedStatus) -> None:
+def verdict_given(connection: sqlite3.Connection, verdict: Verdict, status: RecordedStatus, at: datetime) -> None:
+    """at: when it is recorded (a verdict signed elsewhere arrives after the moment it carries)."""
     records.insert_verdict(connection, verdict)
     records.set_status(connection, verdict.request_id, status)
     payload = {"verdict": verdict.model_dump(mode="json"), "status": status}
-    audit.append(connection, VERDICT_EVENTS[verdict.kind], verdict.request_id, verdict.person, payload, verdict.at)
+    audit.append(connection, VERDICT_EVENTS[verdict.kind], verdict.request_id, verdict.person, payload, at)
 
 
 def reviewed(connection: sqlite3.Connection, review: Review) -> None:

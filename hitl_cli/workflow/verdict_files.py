@@ -13,9 +13,10 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 
 from hitl_cli.canonical import sha256_hex
-from hitl_cli.errors import Problem, UsageError
+from hitl_cli.errors import InvalidInput, Problem, UsageError
 from hitl_cli.models.workflow import Request, Verdict
 from hitl_cli.signing.statement import VerdictStatement
+from hitl_cli.validation import field_path
 
 SUFFIX = ".verdict.json"
 # A verdict file is a few kilobytes; anything much larger is not one, and is not read into memory.
@@ -28,7 +29,9 @@ class VerdictFile(BaseModel):
     apiVersion: Literal["hitl/v1"]
     kind: Literal["SignedVerdict"]
     statement: VerdictStatement
-    signature: Annotated[str, StringConstraints(max_length=4096)]
+    # Never empty: a file anyone can write counts only when signed, even under a profile that counts unsigned
+    # verdicts recorded in its store.
+    signature: Annotated[str, StringConstraints(min_length=1, max_length=4096)]
 
     def verdict(self) -> Verdict:
         s = self.statement
@@ -57,6 +60,14 @@ def write(folder: Path, carried: list[VerdictFile]) -> list[Path]:
         return written
     except OSError as error:
         raise UsageError(f"verdict files cannot be written to {folder}: {error.strerror}") from None
+
+
+def parse(data: dict, source: str) -> VerdictFile:
+    """A verdict file's content already read (a mapping); InvalidInput with `source: field.path: message`."""
+    try:
+        return VerdictFile.model_validate(data)
+    except ValidationError as error:
+        raise InvalidInput([Problem(source, field_path(tuple(e["loc"])), e["msg"]) for e in error.errors()]) from None
 
 
 def read(folder: Path) -> tuple[list[tuple[str, VerdictFile]], list[Problem]]:

@@ -2,6 +2,8 @@
 transaction (so two processes cannot both pass a check the other one makes false), and recorded with their
 audit record."""
 
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 from hitl_cli import clock
@@ -29,6 +31,42 @@ def give_verdict(
     Returns the request as it stands after, and the signed verdict as a file carries it."""
     person, reason = person_name(person), reason_text(reason)
     private_key = keys.private_key(key) if key is not None else None
+
+    def signed(request: Request, verdict: Verdict) -> Verdict:
+        if private_key is None:
+            return verdict
+        return verdict.model_copy(
+            update={"signature": sshsig.sign(VerdictStatement.of(request, verdict).message(), private_key)}
+        )
+
+    hint = "" if private_key is not None else "; sign it with --key PATH"
+    return _record(state, request_id, kind, person, reason, None, signed, hint)
+
+
+def accept_signed_verdict(state: Path, carried: VerdictFile) -> RequestView:
+    """A verdict a person signed elsewhere (a verdict file, as `hitl approvals export` writes it, sent to
+    `hitl serve`), recorded under exactly the rules of give_verdict: it must count for this request as it
+    stands now. It keeps the moment it was signed at; its audit record is dated when it arrives."""
+    statement = carried.statement
+    view, _ = _record(
+        state, statement.request_id, statement.verdict, statement.person, statement.reason, statement.at,
+        lambda request, verdict: verdict.model_copy(update={"signature": carried.signature}), "",
+    )
+    return view
+
+
+def _record(
+    state: Path,
+    request_id: str,
+    kind: VerdictKind,
+    person: str,
+    reason: str | None,
+    signed_at: datetime | None,
+    sign: Callable[[Request, Verdict], Verdict],
+    hint: str,
+) -> tuple[RequestView, VerdictFile | None]:
+    """The verdict (dated signed_at, or now) checked against the rules, signed by `sign`, judged, and recorded
+    with its audit record and outbox messages in one write transaction."""
     with open_store(state, Mode.WRITE) as store:
         contexts = PolicyContexts(state)
         context = contexts.for_request(existing(store, request_id))  # profile files are read before the lock
@@ -42,17 +80,14 @@ def give_verdict(
                 duties.check_rejection(request, current, person, reason, context.profile)
             else:
                 duties.check_override(request, current, person, reason, context.profile)
-            verdict = Verdict(request_id=request_id, kind=kind, person=person, reason=reason, at=now)
-            if private_key is not None:
-                signed = sshsig.sign(VerdictStatement.of(request, verdict).message(), private_key)
-                verdict = verdict.model_copy(update={"signature": signed})
+            verdict = sign(request, Verdict(request_id=request_id, kind=kind, person=person, reason=reason,
+                                            at=signed_at or now))
             judgement = signatures.judge(request, verdict, context.profile, now)
             if not judgement.counts:
-                hint = "" if private_key is not None else "; sign it with --key PATH"
                 raise Refused(f"the {kind} of {person} would not count: {judgement.why_not}{hint}")
             after = standing(request, [*records.verdicts_for(connection, request_id), verdict], context, now)
             status = _status_after(request, after.approvals_missing, kind)
-            events.verdict_given(connection, verdict, status)
+            events.verdict_given(connection, verdict, status, now)
             if context.profile is not None:
                 enqueue.verdict_given(connection, context.profile, request, verdict, status)
             carried = verdict_files.of(request, verdict) if verdict.signature else None

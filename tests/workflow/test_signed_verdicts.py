@@ -103,6 +103,28 @@ def test_a_trial_profile_may_count_unsigned_verdicts_and_every_output_says_so(ws
     assert "**unsigned**" in ws.hitl("notify", "m-single_approval").stdout
 
 
+@pytest.mark.attack
+def test_an_unsigned_verdict_file_never_counts_even_where_unsigned_verdicts_do(ws):
+    """Under a trial profile an unsigned verdict in the store counts (only the store's writers could put it
+    there); a verdict file anyone can write to a pull request, so an unsigned one counts nowhere."""
+    ws.submit([tier_manifest("single_approval", env="production")], profile="startup")
+    carried = ws.root / "approvals"
+    assert ws.hitl("approve", "m-single_approval", "--by", "cto", "--attest", carried).returncode == 0
+
+    def check_with_the_files() -> subprocess.CompletedProcess:
+        return ws.hitl("check", ws.root / "plan.yaml", "--profile", "startup", "--track-record", ws.trusted_record,
+                       "--approvals", carried, "--state", ws.root / "no-store.db")
+
+    assert check_with_the_files().returncode == 0  # cto's signed file clears it
+    signed = next(carried.glob("*.verdict.json"))
+    unsigned = {**json.loads(signed.read_text()), "signature": ""}
+    signed.unlink()
+    (carried / "unsigned.verdict.json").write_text(json.dumps(unsigned))
+    result = check_with_the_files()
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "unsigned.verdict.json: signature: not a verdict file" in result.stderr
+
+
 def test_status_queue_notify_and_audit_export_name_the_signing_key(ws):
     ws.submit([tier_manifest("double_approval")])
     assert ws.hitl("approve", "m-double_approval", "--by", "alice").returncode == 0
