@@ -43,8 +43,9 @@ test-rego: $(OPA)
 
 # The PostgreSQL store's tests run against a throwaway server that scripts/with-postgres starts (installing
 # PostgreSQL when it is missing) and stops; set HITL_TEST_POSTGRES_URL to use a server of your own instead.
+# Tests run in one worker per core (pytest-xdist), a test file per worker at a time (module fixtures start once).
 test-python: setup
-	scripts/with-postgres $(PYTHON) -m pytest
+	scripts/with-postgres $(PYTHON) -m pytest -n auto --dist loadfile
 
 schemas: setup
 	$(HITL) schema --write schemas

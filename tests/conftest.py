@@ -5,9 +5,11 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
+import requests
 import yaml
 
 from hitl_cli import settings
@@ -153,6 +155,21 @@ def hitl_process(*args: str, env: dict | None = None, cwd: Path, now: str | None
     """The real CLI started in the background, isolated as `hitl` runs it (popen: more subprocess.Popen options)."""
     options = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True, **popen}
     return subprocess.Popen(hitl_command(args, now, pause_at), env=isolated_environment(env), cwd=cwd, **options)
+
+
+def wait_until_healthy(url: str, process: subprocess.Popen, what: str, deadline_seconds: float = 60) -> None:
+    """Until the server at url (run by process) answers GET /health with 200; fails the test if the process
+    exits first or the deadline (generous: only a broken setup ever waits this long) passes."""
+    deadline = time.monotonic() + deadline_seconds
+    while True:
+        try:
+            if requests.get(f"{url}/health", timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        assert process.poll() is None, f"{what} exited before it became healthy"
+        assert time.monotonic() < deadline, f"{what} never became healthy"
+        time.sleep(0.05)
 
 
 def assert_failed_closed(result, needle: str) -> None:

@@ -19,7 +19,7 @@ import pytest
 import requests
 import yaml
 
-from conftest import ROOT, hitl, hitl_command
+from conftest import ROOT, hitl, hitl_command, wait_until_healthy
 from installed_package import key_pair
 from hitl_cli.engine.server import free_loopback_port
 
@@ -216,10 +216,7 @@ def test_hitl_serve_bundle_verifies_the_signature(opa_bin, keys, signed_bundle, 
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + DEADLINE_SECONDS
-        while not _healthy(url):
-            assert server.poll() is None and time.monotonic() < deadline, "hitl serve --bundle never became healthy"
-            time.sleep(0.05)
+        wait_until_healthy(url, server, "hitl serve --bundle")
         manifests = [document for path in sorted((ROOT / "examples" / "manifests").glob("*.yaml"))
                      for document in yaml.safe_load_all(path.read_text()) if document]
         answer = requests.post(f"{url}/v1/decisions", json={"manifests": manifests}, timeout=30)
@@ -231,13 +228,6 @@ def test_hitl_serve_bundle_verifies_the_signature(opa_bin, keys, signed_bundle, 
         server.send_signal(signal.SIGTERM)
         _, stderr = server.communicate(timeout=30)
     assert '"msg":"Decision Log"' in stderr  # decision logs are on with --bundle
-
-
-def _healthy(url: str) -> bool:
-    try:
-        return requests.get(f"{url}/health", timeout=1).status_code == 200
-    except requests.RequestException:
-        return False
 
 
 def test_bundle_contents(signed_bundle, tmp_path):

@@ -4,12 +4,10 @@ and never take the other server, which answers health checks too, for its own. T
 the test process by making hitl's port choice return a port a real foreign OPA already listens on."""
 
 import subprocess
-import time
 
 import pytest
-import requests
 
-from conftest import Policy, make_manifest
+from conftest import Policy, make_manifest, wait_until_healthy
 from hitl_cli.engine import policy_engine, server
 from hitl_cli.inputs import load_all_profiles
 
@@ -22,15 +20,7 @@ def foreign_opa(opa_bin, tmp_path):
     port = server.free_loopback_port()
     process = subprocess.Popen([opa_bin, "run", "--server", "--addr", f"127.0.0.1:{port}", "--log-level", "error"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                break
-        except requests.ConnectionError:
-            pass
-        assert time.monotonic() < deadline and process.poll() is None, "the foreign OPA did not start"
-        time.sleep(0.05)
+    wait_until_healthy(f"http://127.0.0.1:{port}", process, "the foreign OPA")
     yield port
     process.kill()
     process.wait()

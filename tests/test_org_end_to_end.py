@@ -7,20 +7,17 @@ import json
 import shutil
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
-import requests
 import yaml
 
-from conftest import make_manifest, write_manifests
+from conftest import make_manifest, wait_until_healthy, write_manifests
 from hitl_cli.engine.binary import find_opa
 from hitl_cli.engine.server import free_loopback_port, opa_run_command
 from installed_package import key_pair, run
 
 RULES = Path(__file__).resolve().parent / "org_rules"
-DEADLINE_SECONDS = 60  # generous: only a broken setup ever waits this long
 
 
 @pytest.fixture(scope="module")
@@ -50,13 +47,6 @@ def in_repository(installed, repository, *args):
 
 
 DECIDE = ("--policy", "policies", "--profile", "profiles/acme.yaml")
-
-
-def _healthy(url: str) -> bool:
-    try:
-        return requests.get(f"{url}/health", timeout=1).status_code == 200
-    except requests.RequestException:
-        return False
 
 
 def test_a_new_user_adds_a_sox_rule_and_sees_it_everywhere(installed, repository, tmp_path):
@@ -90,10 +80,7 @@ def test_a_new_user_adds_a_sox_rule_and_sees_it_everywhere(installed, repository
         cwd=repository, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + DEADLINE_SECONDS
-        while not _healthy(url):
-            assert server.poll() is None and time.monotonic() < deadline, "OPA serving the bundle never became healthy"
-            time.sleep(0.05)
+        wait_until_healthy(url, server, "OPA serving the bundle")
         served = in_repository(installed, repository, "evaluate", "plans/ledger.yaml", *DECIDE, "--format", "json",
                                "--opa-url", url)
         assert served.returncode == 0, served.stderr

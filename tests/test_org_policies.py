@@ -10,13 +10,12 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import requests
 
-from conftest import ROOT, hitl, make_manifest, shipped_profile, write_manifests, write_yaml
+from conftest import ROOT, hitl, make_manifest, shipped_profile, wait_until_healthy, write_manifests, write_yaml
 from hitl_cli import policy_set
 from hitl_cli.engine.server import free_loopback_port
 from hitl_cli.inputs import load_profile
@@ -229,15 +228,7 @@ def test_serve_decides_with_its_org_folder_and_refuses_a_profile_whose_rule_it_l
         [*command, "--policy", str(folder)], cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline, "hitl serve never became healthy"
-            time.sleep(0.05)
+        wait_until_healthy(url, server, "hitl serve")
         answer = requests.post(f"{url}/v1/decisions", json={"manifests": [SOX_WRITE]}, timeout=30)
         assert answer.status_code == 200, answer.text
         assert "sox_table" in codes(answer.json()["decisions"][0])
