@@ -111,8 +111,8 @@ def guarded(command):
 
 
 def valid_profiles(references: list[str], enforce_floor: bool = True) -> tuple[list[tuple[Path, Profile]], bool]:
-    """Each referenced profile that validates; the problems of the rest go to stderr (the flag says any did)."""
-    """Profiles whose destructive patterns OPA (RE2) cannot compile are refused too."""
+    """Each referenced profile that validates; the problems of the rest go to stderr (the flag says any did).
+    Profiles whose destructive patterns OPA (RE2) cannot compile are refused too."""
     loaded, problems = load_profiles([profile_path(reference) for reference in references], enforce_floor)
     valid = []
     for path, profile in loaded:
