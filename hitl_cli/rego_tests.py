@@ -16,6 +16,7 @@ from hitl_cli.engine.binary import run_opa
 from hitl_cli.engine.rego_errors import rego_error
 from hitl_cli.errors import EngineError
 from hitl_cli.inputs import load_all_profiles
+from hitl_cli.policy_files import ignore_options
 
 TESTING = paths.PACKAGE / "testing"
 TEST_TIMEOUT_SECONDS = 600
@@ -29,7 +30,7 @@ class TestRun:
 
 
 def _opa_test(sources: list[Path], *options: str) -> object:
-    done = run_opa(["test", "--format", "json", *options, *map(str, sources)], TEST_TIMEOUT_SECONDS)
+    done = run_opa(["test", "--format", "json", *ignore_options(tests=False), *options, *map(str, sources)], TEST_TIMEOUT_SECONDS)
     try:
         return json.loads(done.stdout)
     except ValueError:

@@ -136,9 +136,12 @@ test_unknown_profile_has_no_decision if {
 }
 
 test_incomplete_profile_has_no_decision if {
-	not main.decision with input as fx.input_with({}) with data.hitl.profiles as {"fx": object.remove(fx.profile, ["budget"])}
+	not main.decision with input as fx.input_with({}) with data.hitl.profiles as {"fx": object.remove(fx.profile, ["delivery"])}
 	not main.decisions with input as {"profile": "fx", "manifests": [fx.manifest]}
-		with data.hitl.profiles as {"fx": object.remove(fx.profile, ["budget"])}
+		with data.hitl.profiles as {"fx": object.remove(fx.profile, ["delivery"])}
+	no_budget := {"fx": json.remove(fx.profile, ["rules/budget"])}
+	not main.decisions with input as {"profile": "fx", "manifests": [fx.manifest]} with data.hitl.profiles as no_budget
+		with data.hitl.rule_schemas as {"budget": {"type": "object"}}
 }
 
 test_missing_matrix_cell_has_no_decision if {
