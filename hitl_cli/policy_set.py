@@ -29,7 +29,7 @@ from hitl_cli.engine.binary import run_opa
 from hitl_cli.engine.rego_errors import rego_error
 from hitl_cli.errors import EngineError, UsageError
 from hitl_cli.models import Profile
-from hitl_cli.policy_files import DEFAULTS_SUFFIX, SCHEMA_SUFFIX, PolicyFiles, policy_files
+from hitl_cli.policy_files import DEFAULTS_SUFFIX, SCHEMA_SUFFIX, TEST_SUFFIX, PolicyFiles, policy_files
 
 RULES_NAMESPACE = "data.hitl.rules."
 RULE_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
@@ -64,6 +64,7 @@ class Rule:
     policy: Path  # relative to the folder
     schema: dict | None  # its settings' JSON Schema, when it takes settings
     defaults: dict  # the settings a profile need not give
+    codes: tuple[str, ...] = ()  # the reason codes its METADATA declares (an organisation rule's; hitl checks them)
 
     @property
     def fields(self) -> dict[str, tuple[str, ...]]:
@@ -135,6 +136,10 @@ class PolicySet:
         own = {name: {**_values(data, rule.fields), **profile.rules.get(name, {})} for name, rule in self.own_rules.items()}
         return {**data, "rules": {**own, **data.get("rules", {})}}
 
+    def org_codes(self) -> dict[str, list[str]]:
+        """The reason codes each organisation rule declares: the only ones it may give (main.undeclared)."""
+        return {name: list(rule.codes) for name, rule in self.rules.items()}
+
     def schemas(self) -> dict[str, dict]:
         """The JSON Schema of each rule's settings, by rule name (what config.complete checks them against)."""
         return {name: rule.schema for name, rule in {**self.own_rules, **self.rules}.items() if rule.schema is not None}
@@ -154,7 +159,13 @@ def _policy_set(shipped: Path, org: tuple[Path, ...]) -> PolicySet:
     own_rules = _own_rules(policy_files(shipped))
     if not org:
         return PolicySet(shipped, (), {}, own_rules)
-    taken = {path.removeprefix(RULES_NAMESPACE): f"hitl's own {shipped}" for path in _namespaces(shipped)}
+    packages, codes = _inspect(shipped)
+    own = f"hitl's own {shipped}"
+    taken = {
+        ref.removeprefix(RULES_NAMESPACE): own
+        for file, ref in packages.items() if ref.startswith(RULES_NAMESPACE) and not file.name.endswith(TEST_SUFFIX)
+    }
+    claimed = {code: f"{ref.removeprefix('data.')} in {own}" for ref, declared in codes.items() for code in _code_names(declared)}
     found, rules = [], {}
     for folder in org:
         if not folder.is_dir():
@@ -165,6 +176,13 @@ def _policy_set(shipped: Path, org: tuple[Path, ...]) -> PolicySet:
                 raise UsageError(
                     f"policy folder {folder}: rule {rule.name} ({rule.policy}) has the name of a rule in {taken[rule.name]}"
                 )
+            for code in rule.codes:
+                if code in claimed:
+                    raise UsageError(
+                        f"policy folder {folder}: rule {rule.name} ({rule.policy}) declares reason code {code}, which is "
+                        f"{claimed[code]}'s: a code names one rule"
+                    )
+                claimed[code] = f"hitl.rules.{rule.name} in {folder}"
             taken[rule.name] = str(folder)
             rules[rule.name] = rule
         found.append(files)
@@ -202,6 +220,12 @@ def _org_rules(folder: Path, files: PolicyFiles) -> list[Rule]:
                 f"policy folder {folder}: rule {name} ({policy}) names no reason code: give its package a METADATA "
                 "block with custom.code"
             )
+        declared_codes = _code_names(codes[declared])
+        if not declared_codes or not all(RULE_NAME.fullmatch(code) for code in declared_codes):
+            raise UsageError(
+                f"policy folder {folder}: rule {name} ({policy}) declares custom.code {json.dumps(codes[declared])[:120]}; "
+                "a reason code is lower case letters, digits and _ (one, or a list)"
+            )
         schema_file, defaults_file = policy.with_name(name + SCHEMA_SUFFIX), policy.with_name(name + DEFAULTS_SUFFIX)
         schema = _schema(folder, schema_file) if schema_file in files.settings else None
         defaults = _defaults(folder, defaults_file, schema) if defaults_file in files.settings else {}
@@ -211,7 +235,7 @@ def _org_rules(folder: Path, files: PolicyFiles) -> list[Rule]:
                 "hitl's own rules do: an organisation rule's settings are under the profile's rules.<name>"
             )
         settings_files |= {schema_file, defaults_file}
-        rules.append(Rule(name, folder, policy, schema, defaults))
+        rules.append(Rule(name, folder, policy, schema, defaults, declared_codes))
     for data in (*files.data, *files.settings):
         if data not in settings_files:
             raise UsageError(
@@ -237,9 +261,11 @@ def _inspect(folder: Path) -> tuple[dict[Path, str], dict[str, object]]:
     return packages, codes
 
 
-def _namespaces(folder: Path) -> set[str]:
-    packages = _inspect(folder)[0]
-    return {ref for file, ref in packages.items() if ref.startswith(RULES_NAMESPACE) and not file.name.endswith("_test.rego")}
+def _code_names(declared: object) -> tuple[str, ...]:
+    """A METADATA custom.code as the codes it names: one string, or a list of them (placeholders included)."""
+    if isinstance(declared, str):
+        return (declared,)
+    return tuple(code for code in declared if isinstance(code, str)) if isinstance(declared, list) else ()
 
 
 def _schema(folder: Path, relative: Path) -> dict:
