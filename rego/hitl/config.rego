@@ -72,9 +72,9 @@ unwaivable := profile.waiver_policy.unwaivable
 # METADATA
 # title: Profile is complete
 # description: |
-#   True when the selected profile holds every value the policies read, with the right JSON type: the
-#   sections read here, and each rule's settings (rules.<name>) as the JSON Schema beside the rule
-#   (data.hitl.rule_schemas) describes them. The decision is only made for a complete profile.
+#   True when the selected profile holds every value the policies read: the sections read here, with
+#   the right JSON type, and each rule's settings (rules.<name>) with every setting the JSON Schema
+#   beside the rule (data.hitl.rule_schemas) requires. The decision is only made for a complete profile.
 complete if {
 	is_string(name)
 	is_array(environments)
@@ -113,15 +113,20 @@ _fallback_complete(fallback) if {
 	is_number(fallback.penalty)
 }
 
-# Every rule that takes settings has them, as its schema says. hitl writes data.hitl.rule_schemas beside the
-# profiles (hitl_cli/engine); a policy test that does not inject it checks the profile's other sections only.
+# Every rule that takes settings has each one its schema requires. hitl writes data.hitl.rule_schemas beside the
+# profiles (hitl_cli/engine) and checked every value against them when it loaded the profile; json.match_schema
+# here would cost more than the rest of a decision. A policy test that does not inject the schemas checks the
+# profile's other sections only.
 default _rule_schemas := {}
 
 _rule_schemas := data.hitl.rule_schemas
 
 _rule_settings_complete if {
 	every name, schema in _rule_schemas {
-		json.match_schema(object.get(profile.rules, name, null), schema)[0]
+		is_object(profile.rules[name])
+		every setting in object.get(schema, "required", []) {
+			_ := profile.rules[name][setting]
+		}
 	}
 }
 

@@ -48,9 +48,9 @@ test_missing_value_is_incomplete if {
 		with data.hitl.profiles as {"fx": json.remove(fx.profile, ["calibration/fallback"])}
 }
 
-test_rule_settings_the_schema_refuses_are_incomplete if {
+test_rule_settings_their_schema_requires_and_the_profile_lacks_are_incomplete if {
 	not config.complete with input as {"profile": "fx"}
-		with data.hitl.profiles as fx.profiles_with({"rules": {"budget": {"per_action_usd": "100"}}})
+		with data.hitl.profiles as {"fx": json.patch(fx.profile, [{"op": "replace", "path": "rules/budget", "value": "block"}])}
 		with data.hitl.rule_schemas as _schemas
 	not config.complete with input as {"profile": "fx"}
 		with data.hitl.profiles as {"fx": json.remove(fx.profile, ["rules/pii_touch/touch_floor"])}
