@@ -9,6 +9,8 @@ import json
 import re
 from pathlib import Path
 
+from hitl_cli.policy_files import ignore_options
+
 ROOT = Path(__file__).resolve().parent.parent
 VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
 HITL = ROOT / ".venv" / "bin" / "hitl"
@@ -36,7 +38,8 @@ def conftest(folder: Path, data: Path) -> list[str]:
 
 
 def opa_eval(data: Path, batch_input: Path, rule: str = "data.hitl.main.decisions") -> list[str]:
-    return [str(OPA), "eval", "--data", str(REGO), "--data", str(data), "--input", str(batch_input), "--format", "raw", rule]
+    return [str(OPA), "eval", *ignore_options(tests=False), "--data", str(REGO), "--data", str(data), "--input", str(batch_input),
+            "--format", "raw", rule]
 
 
 def hitl_tiers(stdout: Path) -> dict[str, str]:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from hitl_cli.cli_common import ProfileOption, StateOption, guarded
+from hitl_cli.cli_common import PolicyOption, ProfileOption, StateOption, guarded
 from hitl_cli.cli_workflow import FormatOption, TextOrJson
 from hitl_cli.errors import ExitCode
 from hitl_cli.formats import OutputFormat
@@ -46,6 +46,7 @@ def deliver(
     ] = 30.0,
     format: FormatOption = "text",
     state: StateOption = None,
+    policy: PolicyOption = None,
 ) -> None:
     """Send the profile's due interrupts and digests (docs/workflow.md, "Delivery").
 

@@ -146,6 +146,7 @@ def approve(
     attest: AttestOption = None,
     format: FormatOption = "text",
     state: StateOption = None,
+    policy: PolicyOption = None,
 ) -> None:
     """Approve a request, signed with --key (an OpenSSH ed25519 private key the profile lists for --by).
 
@@ -167,6 +168,7 @@ def reject(
     attest: AttestOption = None,
     format: FormatOption = "text",
     state: StateOption = None,
+    policy: PolicyOption = None,
 ) -> None:
     """Reject a request, with a reason; a rejection is final.
 
@@ -183,6 +185,7 @@ def override(
     attest: AttestOption = None,
     format: FormatOption = "text",
     state: StateOption = None,
+    policy: PolicyOption = None,
 ) -> None:
     """Lift a block or a waiting request, with a reason: the profile's override holders only, and never one whose
     reasons include a code of the profile's override_policy.unoverridable (pii_exposure).
@@ -192,7 +195,7 @@ def override(
     _decided(verdicts.give_verdict(state_path(state), request_id, VerdictAction.OVERRIDE, by, reason, key), attest, format)
 
 
-def status(request_id: RequestId, format: FormatOption = "text", state: StateOption = None) -> None:
+def status(request_id: RequestId, format: FormatOption = "text", state: StateOption = None, policy: PolicyOption = None) -> None:
     """Where a request stands: status, approvals so far, whether the action may run now.
 
     Exit 0: the action may run now; 1: it waits for people; 3: it cannot run as submitted (blocked,
@@ -209,6 +212,7 @@ def queue(
     ] = None,
     format: FormatOption = "text",
     state: StateOption = None,
+    policy: PolicyOption = None,
 ) -> None:
     """What waits for people, oldest first: approvals, escalations, blocks and post-hoc reviews; then every
     message `hitl deliver` failed to deliver (each request's `undelivered` in JSON)."""
@@ -228,6 +232,7 @@ def digest(
         typer.Option("--profile", "-p", envvar=settings.PROFILE, help="Only this profile's requests, in its templates."),
     ] = None,
     state: StateOption = None,
+    policy: PolicyOption = None,
 ) -> None:
     """The batched review of what the profile routes to the digest, grouped and ordered by priority."""
     now = clock.now()
@@ -244,7 +249,7 @@ def digest(
     emit(_message(templates, "digest", format, {"groups": groups, "count": count, "since": start, "generated_at": now}), None)
 
 
-def notify(request_id: RequestId, format: MessageFormatOption = "markdown", state: StateOption = None) -> None:
+def notify(request_id: RequestId, format: MessageFormatOption = "markdown", state: StateOption = None, policy: PolicyOption = None) -> None:
     """The interrupt message for one request, in the templates of the profile that decided it."""
     view, context = queries.request_view(state_path(state), request_id)
     emit(_message(Templates(context.templates), "notify", format, {"request": view, "generated_at": clock.now()}), None)
@@ -255,6 +260,7 @@ def stats(
     top: Annotated[int, typer.Option("--top", min=1, help="How many rejection reasons to list.")] = 10,
     format: FormatOption = "text",
     state: StateOption = None,
+    policy: PolicyOption = None,
 ) -> None:
     """How people decide: rates by agent, action type and reviewer, reasons, time, rubber-stamping.
 
@@ -271,7 +277,7 @@ review_app = typer.Typer(help="Post-hoc review of auto-approved actions.", invok
 
 @review_app.callback()
 @guarded
-def review(ctx: typer.Context, format: FormatOption = "text", state: StateOption = None) -> None:
+def review(ctx: typer.Context, format: FormatOption = "text", state: StateOption = None, policy: PolicyOption = None) -> None:
     """List auto-approved actions awaiting post-hoc review, oldest first; `review mark` records a verdict."""
     if ctx.invoked_subcommand is not None:
         return
@@ -288,6 +294,7 @@ def review_mark(
     reason: OptionalReason = None,
     format: FormatOption = "text",
     state: StateOption = None,
+    policy: PolicyOption = None,
 ) -> None:
     """Record a post-hoc verdict on an auto-approved action.
 
@@ -364,6 +371,7 @@ def approvals_export(
     request_id: RequestId,
     output: Annotated[Path, typer.Option("--output", "-o", file_okay=False, help="The folder to write them in.")],
     state: StateOption = None,
+    policy: PolicyOption = None,
 ) -> None:
     """Write each signed verdict of a request as a file (`hitl check --approvals DIR` honours them with no store).
 
@@ -399,6 +407,7 @@ def trust_offers(
     opa_url: OpaUrlOption = None,
     opa_token_file: OpaTokenFileOption = None,
     opa_ca_file: OpaCaFileOption = None,
+    policy: PolicyOption = None,
 ) -> None:
     """Agents whose measured accuracy supports a higher level than they were granted (the policy decides)."""
     found = trust.offers(state_path(state), profile, remote_endpoint(opa_url, opa_token_file, opa_ca_file))
@@ -420,6 +429,7 @@ def trust_promote(
     opa_url: OpaUrlOption = None,
     opa_token_file: OpaTokenFileOption = None,
     opa_ca_file: OpaCaFileOption = None,
+    policy: PolicyOption = None,
 ) -> None:
     """Accept an offer: grant an agent a level its measured record supports.
 

@@ -9,7 +9,7 @@ from hitl_cli.documents import Document, read_documents
 from hitl_cli.errors import InvalidInput, Problem, UsageError
 from hitl_cli.models import ActionManifest, AgentRecord, Profile, TrackRecord
 from hitl_cli.validation import validate
-from hitl_cli import clock, floor, paths, people, policy_set, settings
+from hitl_cli import clock, floor, paths, people, policy_set, profile_settings, settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,21 +128,23 @@ def load_profile(path: Path, enforce_floor: bool = True, policies: policy_set.Po
 
     A profile below the floor (hitl_cli/floor.py: a waiver too broad, too long or covering what no waiver may,
     a shortened unwaivable or unoverridable list) is refused too, unless enforce_floor is off: `profile lint`
-    reports those as findings instead. Its `rules` settings are checked against the organisation rules of
-    `policies` (the configured ones by default) and filled in with their defaults."""
+    reports those as findings instead. Its `rules` settings are checked against the rules of `policies` (the
+    configured ones by default) and filled in with their defaults; a setting of hitl's own rules given there is
+    moved to its documented field first (hitl_cli.profile_settings)."""
     documents, problems = read_documents(path, allow_aliases=True)
     if problems:
         raise InvalidInput(problems)
     if len(documents) != 1 or not isinstance(documents[0].data, dict):
         raise InvalidInput([Problem(str(path), "", "a profile file holds exactly one mapping")])
-    data = people.with_people(documents[0].data, path)
-    profile, problems = validate(Profile, data, str(path))
-    problems += [Problem(str(path), field, message) for field, message in Profile.consistency_problems(data)]
+    policies = policies or policy_set.current()
+    folded = profile_settings.fold(people.with_people(documents[0].data, path), policies.own_rules)
+    profile, problems = validate(Profile, folded.data, str(path))
+    problems += [Problem(str(path), field, message) for field, message in [*folded.problems, *Profile.consistency_problems(folded.data)]]
     if problems:
-        raise InvalidInput(problems)
-    rules, problems = (policies or policy_set.current()).settings(profile.rules)
+        raise InvalidInput(folded.located(problems))
+    rules, problems = policies.settings(profile.model_dump(mode="json"), profile.rules)
     if problems:
-        raise InvalidInput([Problem(str(path), field, message) for field, message in problems])
+        raise InvalidInput(folded.located([Problem(str(path), field, message) for field, message in problems]))
     profile = profile.model_copy(update={"rules": rules})
     below_floor = floor.findings(profile, str(path), clock.now()) if enforce_floor else []
     if below_floor:

@@ -8,6 +8,11 @@ Schema for the profile's `rules.<name>` entry) and `<name>.defaults.yaml` (the v
 A package outside that namespace, a name a shipped or another organisation rule already has, a rule without
 its code, and any other data file are refused (usage error), never ignored: OPA is given the rule files
 themselves, so nothing else in the folder can reach the decision data.
+
+hitl's own rules take their settings the same way: `rego/hitl/rules/<name>.schema.json` beside the rule, read
+through the same accessor (config.rule_setting). Each of their settings also has the documented profile field
+its schema's `x-profile-field` names (docs/profiles.md), where the shipped profiles state it: a profile gives a
+setting there or under `rules.<name>`, never both (hitl_cli.profile_settings folds the second into the first).
 """
 
 import json
@@ -23,12 +28,13 @@ from hitl_cli import paths, settings
 from hitl_cli.engine.binary import run_opa
 from hitl_cli.engine.rego_errors import rego_error
 from hitl_cli.errors import EngineError, UsageError
-from hitl_cli.policy_files import PolicyFiles, policy_files
+from hitl_cli.models import Profile
+from hitl_cli.policy_files import DEFAULTS_SUFFIX, SCHEMA_SUFFIX, TEST_SUFFIX, PolicyFiles, policy_files
 
 RULES_NAMESPACE = "data.hitl.rules."
 RULE_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
-SCHEMA_SUFFIX = ".schema.json"
-DEFAULTS_SUFFIX = ".defaults.yaml"
+SHIPPED_RULES = Path("hitl") / "rules"  # where hitl's own rules are, in its policy folder
+PROFILE_FIELD = "x-profile-field"  # in a shipped rule's schema: the documented profile field of a setting
 INSPECT_TIMEOUT_SECONDS = 60
 
 _chosen: list[Path] = []  # this run's --policy folders (the option's callback records them)
@@ -50,50 +56,93 @@ def org_folders() -> tuple[Path, ...]:
 
 
 @dataclass(frozen=True)
-class OrgRule:
+class Rule:
+    """A rule that takes settings from the profile's `rules.<name>` (an organisation rule, or one of hitl's own)."""
+
     name: str
-    folder: Path  # the organisation folder
+    folder: Path  # the organisation folder, or hitl's policy folder
     policy: Path  # relative to the folder
     schema: dict | None  # its settings' JSON Schema, when it takes settings
     defaults: dict  # the settings a profile need not give
+    codes: tuple[str, ...] = ()  # the reason codes its METADATA declares (an organisation rule's; hitl checks them)
 
-    def settings(self, given: object) -> tuple[dict | None, list[tuple[str, str]]]:
-        """The rule's settings: the defaults, overridden key by key by the profile's entry, checked against the
-        schema; or None and each problem as (field path under the entry, message)."""
+    @property
+    def fields(self) -> dict[str, tuple[str, ...]]:
+        """Setting -> the documented profile field that also holds it (hitl's own rules only)."""
+        properties = (self.schema or {}).get("properties", {})
+        return {key: tuple(spec[PROFILE_FIELD].split(".")) for key, spec in properties.items() if PROFILE_FIELD in spec}
+
+    def settings(self, given: object, documented: dict) -> tuple[dict | None, list[tuple[str, str]]]:
+        """The rule's settings: the defaults, overridden key by key by the documented fields' values (the
+        profile as the model dumps it) and by the profile's entry, checked against the schema; or None and each
+        problem as (field path under the entry, message)."""
         if self.schema is None:
             return None, [("", f"rule {self.name} takes no settings (no {self.name}{SCHEMA_SUFFIX} beside it)")]
         if not isinstance(given, dict):
             return None, [("", "expected a mapping of the rule's settings")]
-        merged = {**self.defaults, **given}
+        merged = {**self.defaults, **_values(documented, self.fields), **given}
         validator = jsonschema.Draft202012Validator(self.schema)
         problems = [(".".join(map(str, error.absolute_path)), error.message) for error in validator.iter_errors(merged)]
         return (None, sorted(problems)) if problems else (merged, [])
+
+
+def _values(documented: dict, fields: dict[str, tuple[str, ...]]) -> dict:
+    """The value of each documented field the profile has."""
+    found = {}
+    for key, field in fields.items():
+        at: object = documented
+        for part in field:
+            at = at.get(part, _ABSENT) if isinstance(at, dict) else _ABSENT
+        if at is not _ABSENT:
+            found[key] = at
+    return found
+
+
+_ABSENT = object()
 
 
 @dataclass(frozen=True)
 class PolicySet:
     shipped: Path
     org: tuple[PolicyFiles, ...]
-    rules: dict[str, OrgRule]
+    rules: dict[str, Rule]  # the organisation's rules
+    own_rules: dict[str, Rule]  # hitl's own rules that take settings
 
     def sources(self) -> list[Path]:
         """What OPA is given: the shipped folder, and each organisation rule's file (never the folders' other files)."""
         return [self.shipped, *(files.folder / policy for files in self.org for policy in files.policies)]
 
-    def settings(self, entries: dict) -> tuple[dict, list[tuple[str, str]]]:
-        """A profile's `rules` section resolved: every rule that takes settings gets them (defaults and entry);
-        problems as (field path, message)."""
+    def settings(self, documented: dict, entries: dict) -> tuple[dict, list[tuple[str, str]]]:
+        """A profile's `rules` section resolved: every rule that takes settings gets them (defaults, documented
+        fields and entry), hitl's own rules the settings no documented field holds; problems as (field path,
+        message). documented: the profile as the model dumps it."""
         resolved, problems = {}, []
-        for name in sorted(entries.keys() - self.rules.keys()):
+        for name in sorted(entries.keys() - self.rules.keys() - self.own_rules.keys()):
             problems.append((f"rules.{name}", f"no organisation rule {name!r} is loaded ({_given()})"))
-        for name, rule in sorted(self.rules.items()):
+        for name, rule in sorted({**self.own_rules, **self.rules}.items()):
             if rule.schema is None and name not in entries:
                 continue
-            settings, found = rule.settings(entries.get(name, {}))
+            settings, found = rule.settings(entries.get(name, {}), documented)
             problems += [(".".join(filter(None, ["rules", name, where])), message) for where, message in found]
-            if settings is not None:
-                resolved[name] = settings
+            kept = {key: value for key, value in (settings or {}).items() if key not in rule.fields}
+            if settings is not None and (kept or not rule.fields):
+                resolved[name] = kept
         return resolved, problems
+
+    def policy_data(self, profile: Profile) -> dict:
+        """The profile as OPA holds it: its `rules` section holds the settings of every rule, hitl's own read
+        from their documented fields, so that every rule reads them through config.rule_setting."""
+        data = profile.policy_data()
+        own = {name: {**_values(data, rule.fields), **profile.rules.get(name, {})} for name, rule in self.own_rules.items()}
+        return {**data, "rules": {**own, **data.get("rules", {})}}
+
+    def org_codes(self) -> dict[str, list[str]]:
+        """The reason codes each organisation rule declares: the only ones it may give (main.undeclared)."""
+        return {name: list(rule.codes) for name, rule in self.rules.items()}
+
+    def schemas(self) -> dict[str, dict]:
+        """The JSON Schema of each rule's settings, by rule name (what config.complete checks them against)."""
+        return {name: rule.schema for name, rule in {**self.own_rules, **self.rules}.items() if rule.schema is not None}
 
 
 def _given() -> str:
@@ -107,10 +156,16 @@ def current(shipped: Path | None = None, org: tuple[Path, ...] | None = None) ->
 
 @cache
 def _policy_set(shipped: Path, org: tuple[Path, ...]) -> PolicySet:
-    policy_files(shipped)
+    own_rules = _own_rules(policy_files(shipped))
     if not org:
-        return PolicySet(shipped, (), {})
-    taken = {path.removeprefix(RULES_NAMESPACE): f"hitl's own {shipped}" for path in _namespaces(shipped)}
+        return PolicySet(shipped, (), {}, own_rules)
+    packages, codes = _inspect(shipped)
+    own = f"hitl's own {shipped}"
+    taken = {
+        ref.removeprefix(RULES_NAMESPACE): own
+        for file, ref in packages.items() if ref.startswith(RULES_NAMESPACE) and not file.name.endswith(TEST_SUFFIX)
+    }
+    claimed = {code: f"{ref.removeprefix('data.')} in {own}" for ref, declared in codes.items() for code in _code_names(declared)}
     found, rules = [], {}
     for folder in org:
         if not folder.is_dir():
@@ -121,13 +176,33 @@ def _policy_set(shipped: Path, org: tuple[Path, ...]) -> PolicySet:
                 raise UsageError(
                     f"policy folder {folder}: rule {rule.name} ({rule.policy}) has the name of a rule in {taken[rule.name]}"
                 )
+            for code in rule.codes:
+                if code in claimed:
+                    raise UsageError(
+                        f"policy folder {folder}: rule {rule.name} ({rule.policy}) declares reason code {code}, which is "
+                        f"{claimed[code]}'s: a code names one rule"
+                    )
+                claimed[code] = f"hitl.rules.{rule.name} in {folder}"
             taken[rule.name] = str(folder)
             rules[rule.name] = rule
         found.append(files)
-    return PolicySet(shipped, tuple(found), rules)
+    return PolicySet(shipped, tuple(found), rules, own_rules)
 
 
-def _org_rules(folder: Path, files: PolicyFiles) -> list[OrgRule]:
+def _own_rules(files: PolicyFiles) -> dict[str, Rule]:
+    """hitl's own rules with a schema beside them (`hitl/rules/<name>.schema.json`, the rule `<name>.rego`)."""
+    rules = {}
+    for settings_file in files.settings:
+        name = settings_file.name.removesuffix(SCHEMA_SUFFIX)
+        policy = settings_file.with_name(name + ".rego")
+        if settings_file.parent != SHIPPED_RULES or not settings_file.name.endswith(SCHEMA_SUFFIX) or policy not in files.policies:
+            raise EngineError(f"policy folder {files.folder}: {settings_file} is not the {SCHEMA_SUFFIX} of a rule in {SHIPPED_RULES}")
+        schema = _schema(files.folder, settings_file)
+        rules[name] = Rule(name, files.folder, policy, schema, {})
+    return rules
+
+
+def _org_rules(folder: Path, files: PolicyFiles) -> list[Rule]:
     packages, codes = _inspect(folder)
     rules, settings_files = [], set()
     for policy in files.policies:
@@ -145,12 +220,23 @@ def _org_rules(folder: Path, files: PolicyFiles) -> list[OrgRule]:
                 f"policy folder {folder}: rule {name} ({policy}) names no reason code: give its package a METADATA "
                 "block with custom.code"
             )
+        declared_codes = _code_names(codes[declared])
+        if not declared_codes or not all(RULE_NAME.fullmatch(code) for code in declared_codes):
+            raise UsageError(
+                f"policy folder {folder}: rule {name} ({policy}) declares custom.code {json.dumps(codes[declared])[:120]}; "
+                "a reason code is lower case letters, digits and _ (one, or a list)"
+            )
         schema_file, defaults_file = policy.with_name(name + SCHEMA_SUFFIX), policy.with_name(name + DEFAULTS_SUFFIX)
-        schema = _schema(folder, schema_file) if schema_file in files.data else None
-        defaults = _defaults(folder, defaults_file, schema) if defaults_file in files.data else {}
+        schema = _schema(folder, schema_file) if schema_file in files.settings else None
+        defaults = _defaults(folder, defaults_file, schema) if defaults_file in files.settings else {}
+        if any(PROFILE_FIELD in spec for spec in (schema or {}).get("properties", {}).values() if isinstance(spec, dict)):
+            raise UsageError(
+                f"policy folder {folder}: {schema_file} maps a setting to a profile field ({PROFILE_FIELD}); only "
+                "hitl's own rules do: an organisation rule's settings are under the profile's rules.<name>"
+            )
         settings_files |= {schema_file, defaults_file}
-        rules.append(OrgRule(name, folder, policy, schema, defaults))
-    for data in files.data:
+        rules.append(Rule(name, folder, policy, schema, defaults, declared_codes))
+    for data in (*files.data, *files.settings):
         if data not in settings_files:
             raise UsageError(
                 f"policy folder {folder}: {data} is neither a rule's {SCHEMA_SUFFIX} nor its {DEFAULTS_SUFFIX}; an "
@@ -175,9 +261,11 @@ def _inspect(folder: Path) -> tuple[dict[Path, str], dict[str, object]]:
     return packages, codes
 
 
-def _namespaces(folder: Path) -> set[str]:
-    packages = _inspect(folder)[0]
-    return {ref for file, ref in packages.items() if ref.startswith(RULES_NAMESPACE) and not file.name.endswith("_test.rego")}
+def _code_names(declared: object) -> tuple[str, ...]:
+    """A METADATA custom.code as the codes it names: one string, or a list of them (placeholders included)."""
+    if isinstance(declared, str):
+        return (declared,)
+    return tuple(code for code in declared if isinstance(code, str)) if isinstance(declared, list) else ()
 
 
 def _schema(folder: Path, relative: Path) -> dict:

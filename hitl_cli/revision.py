@@ -36,7 +36,7 @@ def policy_revision(profile: Profile, calibration: Path | None = None) -> str:
     policies = policy_set.current()
     revised = {
         "rego": _policy_files(policy_files(policies.shipped)),
-        "profile": profile.policy_data(),
+        "profile": policies.policy_data(profile),
         "calibration": calibration_storage.load(calibration),
     }
     if policies.org:

@@ -115,6 +115,7 @@ def test_candidate_policies_run_in_their_own_opa(opa_bin, tmp_path, record):
     shutil.copytree(ROOT / "rego", rego)
     (rego / "hitl" / "rules" / "pii_touch.rego").unlink()
     (rego / "hitl" / "rules" / "pii_touch_test.rego").unlink()
+    (rego / "hitl" / "rules" / "pii_touch.schema.json").unlink()
     plan = write_manifests(tmp_path, [make_manifest(id="p", type="read", pii=True), make_manifest(id="q", type="read")])
     result = run_diff("--candidate-rego", rego, "--history", plan, "--track-record", record, "-f", "json")
     assert result.returncode == 1, result.stderr

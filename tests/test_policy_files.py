@@ -10,7 +10,7 @@ import tarfile
 import pytest
 
 from hitl_cli.engine.binary import find_opa
-from hitl_cli.policy_files import policy_files
+from hitl_cli.policy_files import ignore_options, policy_files
 from workflow.support import make_workspace, tier_manifest
 
 pytestmark = pytest.mark.attack  # each test tries a way past the gate (make bench counts them)
@@ -27,6 +27,8 @@ CANDIDATES = {  # file -> content; each data file sets its own key, each policy 
     "upper.JSON": '{"k_upper": 1}',
     "lines.jsonl": '{"k_jsonl": 1}',
     "notes.txt": "k_txt: 1\n",
+    "rules/r.schema.json": '{"k_schema": 1}',  # a rule's settings files: hitl's, which OPA is told to ignore
+    "rules/r.defaults.yaml": "k_defaults: 1\n",
 }
 
 
@@ -34,10 +36,12 @@ def test_hitl_lists_exactly_the_files_opa_loads(tmp_path):
     for name, content in CANDIDATES.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(content)
-    done = subprocess.run([str(find_opa()), "eval", "--ignore", "*_test.rego", "-d", str(tmp_path), "data",
+    done = subprocess.run([str(find_opa()), "eval", *ignore_options(tests=True), "-d", str(tmp_path), "data",
                            "--format", "json"], capture_output=True, text=True, check=True)
     loaded_by_opa = json.dumps(json.loads(done.stdout)["result"][0]["expressions"][0]["value"])
-    listed = {path.as_posix() for path in policy_files(tmp_path).loaded}
+    files = policy_files(tmp_path)
+    listed = {path.as_posix() for path in files.policies + files.data}
+    assert {path.as_posix() for path in files.settings} == {"rules/r.schema.json", "rules/r.defaults.yaml"}
     for name, content in CANDIDATES.items():
         marker = content.split()[1] if name.endswith(".rego") or name.endswith(".Rego") else content.strip("{} \n").split(":")[0].strip('"')
         assert (f'"{marker}"' in loaded_by_opa) == (name in listed), name

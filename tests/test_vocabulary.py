@@ -14,6 +14,7 @@ from hitl_cli.impact import _LEAST_OVERSIGHT_FIRST
 from hitl_cli.models.common import TIERS, OversightTier
 from hitl_cli.models.profile import ApprovalPolicy, DeliveryPolicy
 from hitl_cli.models.workflow import INITIAL_STATUS, VerdictAction
+from hitl_cli.policy_files import ignore_options
 from hitl_cli.reporters import CHECK_FORMATS, EVALUATE_FORMATS
 from hitl_cli.reporters.common import VERDICTS
 from hitl_cli.reporters.impact import DIFF_FORMATS
@@ -30,7 +31,7 @@ def test_the_tier_order_is_the_enums_order():
 
 def test_the_policy_orders_the_tiers_as_python_does(opa_bin):
     result = subprocess.run(
-        [opa_bin, "eval", "--format", "json", "-d", ROOT / "rego", "data.hitl.lib.tiers.order"],
+        [opa_bin, "eval", "--format", "json", *ignore_options(tests=True), "-d", ROOT / "rego", "data.hitl.lib.tiers.order"],
         capture_output=True, text=True, check=True,
     )
     assert tuple(json.loads(result.stdout)["result"][0]["expressions"][0]["value"]) == TIERS

@@ -18,18 +18,32 @@ from hitl_cli.models import Profile
 from hitl_cli.statements import load_parser_in_background
 
 
-def write_policy_data(profiles: list[Profile], folder: Path, calibration: Path | None) -> Path:
-    """The profiles as one OPA data file, under data.hitl.profiles[name], with the calibration file's data
-    (none when `calibration` is None or missing)."""
+def policy_data(profiles: list[Profile], calibration: Path | None, policies: "policy_set.PolicySet | None" = None) -> dict:
+    """What OPA is given beside the policies: the profiles under data.hitl.profiles[name] (each with every rule's
+    settings, hitl_cli.policy_set), the rules' settings schemas under data.hitl.rule_schemas, the reason codes
+    each organisation rule declares under data.hitl.org_rule_codes, and the calibration file's data (none when
+    `calibration` is None or missing). policies: the configured ones by default."""
+    policies = policies or policy_set.current()
     by_name: dict[str, dict] = {}
     for profile in profiles:
         if profile.name in by_name:
             raise UsageError(f"two profiles are named {profile.name!r}")
-        by_name[profile.name] = profile.policy_data()
+        by_name[profile.name] = policies.policy_data(profile)
+    return {"hitl": {
+        "profiles": by_name,
+        # the reliability tables `hitl calibrate` wrote (hitl_cli.calibration.storage)
+        "calibration": calibration_storage.load(calibration),
+        "rule_schemas": policies.schemas(),
+        "org_rule_codes": policies.org_codes(),
+    }}
+
+
+def write_policy_data(
+    profiles: list[Profile], folder: Path, calibration: Path | None, policies: "policy_set.PolicySet | None" = None
+) -> Path:
+    """policy_data as one OPA data file in the folder."""
     target = folder / "data.json"
-    # data.hitl.calibration: the reliability tables `hitl calibrate` wrote (hitl_cli.calibration.storage).
-    data = calibration_storage.load(calibration)
-    target.write_text(json.dumps({"hitl": {"profiles": by_name, "calibration": data}}))
+    target.write_text(json.dumps(policy_data(profiles, calibration, policies)))
     return target
 
 
@@ -85,7 +99,8 @@ def policy_engine(
             client.close()
         return
     with tempfile.TemporaryDirectory(prefix="hitl-") as folder:
-        sources = policy_sources(write_policy_data(profiles, Path(folder), calibration), rego, org)
+        data = write_policy_data(profiles, Path(folder), calibration, policy_set.current(rego, org))
+        sources = policy_sources(data, rego, org)
         with LocalOpaServer(sources) as server:
             client = PolicyClient(server.endpoint, profiles, calibration)
             try:

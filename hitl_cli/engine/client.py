@@ -18,6 +18,7 @@ from hitl_cli.models.trust import TrustStanding
 
 DECISIONS_WHAT = "data.hitl.main.decisions"
 UNTIERED_WHAT = "data.hitl.main.untiered"
+UNDECLARED_WHAT = "data.hitl.main.undeclared"
 TRUST_LEVELS_WHAT = "data.hitl.trust_levels.levels"
 PROFILES_WHAT = "data.hitl.profiles"
 OPA_VERSION_WHAT = "data.hitl.runtime.opa_version"
@@ -108,7 +109,8 @@ class PolicyClient:
         input_data = json.loads(input_json)
         answer = self._query(DECISIONS_WHAT, input_data)
         if not isinstance(answer, dict) or "result" not in answer:
-            raise EngineError(f"policy returned no decision ({DECISIONS_WHAT} is undefined){self._untiered(input_data)}")
+            why = self._untiered(input_data) or self._undeclared(input_data)
+            raise EngineError(f"policy returned no decision ({DECISIONS_WHAT} is undefined){why}")
         result = consistency.require_count(answer["result"], len(ids))
         try:
             decisions = _DECISION_LIST.validate_python(result)
@@ -132,6 +134,18 @@ class PolicyClient:
         return (
             f": rule hitl.rules.{str(found[0].get('rule'))[:80]} gave a reason whose tier "
             f"{json.dumps(tier)[:80]} is not a tier ({', '.join(TIERS)})"
+        )
+
+    def _undeclared(self, input_data: dict) -> str:
+        """Why a batch got no decision, when an organisation rule gave a reason code its METADATA does not declare
+        (or a code of the profile's matrix): that rule and code, named."""
+        answer = self._query(UNDECLARED_WHAT, input_data)
+        found = answer.get("result") if isinstance(answer, dict) else None
+        if not isinstance(found, list) or not found or not isinstance(found[0], dict):
+            return ""
+        return (
+            f": rule hitl.rules.{str(found[0].get('rule'))[:80]} gave reason code {json.dumps(found[0].get('code'))[:80]}, "
+            "which its METADATA custom.code does not declare (or which is a code of the profile's matrix)"
         )
 
     def trust_levels(self, profile: str, track_record: dict) -> dict[str, TrustStanding]:

@@ -15,6 +15,7 @@ from hitl_cli.engine.binary import die_with_parent, find_opa, require_supported_
 from hitl_cli.engine.endpoint import OpaEndpoint
 from hitl_cli.engine.rego_errors import rego_error
 from hitl_cli.errors import EngineError
+from hitl_cli.policy_files import ignore_options
 
 STOP_GRACE_SECONDS = 5.0
 PORT_ATTEMPTS = 5
@@ -38,7 +39,7 @@ class _PortTaken(Exception):
 def opa_run_command(opa: Path, address: str, sources: list[Path], extra: list[str] = ()) -> list[str]:
     return [
         str(opa), "run", "--server", "--addr", address, "--log-level", "error",
-        "--ignore", "*_test.rego", *extra, *map(str, sources),
+        *ignore_options(tests=True), *extra, *map(str, sources),
     ]
 
 

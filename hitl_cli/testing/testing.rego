@@ -3,7 +3,7 @@
 # description: |
 #   What an organisation's Rego tests use instead of hitl's internals; `hitl test` loads it beside the
 #   policies (a decision run never does). data.hitl.profiles holds the shipped profiles as hitl loads
-#   them, with the organisation rules' default settings filled in.
+#   them: every rule's settings under rules.<rule>, the organisation rules' defaults filled in.
 package hitl.testing
 
 import data.hitl.main

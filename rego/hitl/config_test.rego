@@ -8,7 +8,7 @@ import data.hitl.fixtures_test as fx
 
 test_selects_profile_by_key if {
 	config.name == "fixture" with input as {"profile": "fx"} with data.hitl.profiles as fx.profiles
-	config.budget_per_action_usd == 100 with input as {"profile": "fx"} with data.hitl.profiles as fx.profiles
+	config.rule_setting("budget").per_action_usd == 100 with input as {"profile": "fx"} with data.hitl.profiles as fx.profiles
 }
 
 test_unknown_key_has_no_profile if {
@@ -17,22 +17,47 @@ test_unknown_key_has_no_profile if {
 	not config.complete with input as {} with data.hitl.profiles as fx.profiles
 }
 
+# Two rules' settings schemas, as hitl writes them beside the profiles (data.hitl.rule_schemas).
+_schemas := {
+	"budget": {
+		"type": "object", "required": ["per_action_usd", "over_budget_tier"],
+		"properties": {"per_action_usd": {"type": "number"}, "over_budget_tier": {"type": "string"}},
+	},
+	"pii_touch": {
+		"type": "object", "required": ["touch_floor", "tables"],
+		"properties": {"touch_floor": {"type": ["string", "null"]}, "tables": {"type": "array"}},
+	},
+}
+
 test_fixture_is_complete if {
 	config.complete with input as {"profile": "fx"} with data.hitl.profiles as fx.profiles
+	config.complete with input as {"profile": "fx"} with data.hitl.profiles as fx.profiles
+		with data.hitl.rule_schemas as _schemas
 }
 
 test_null_touch_floor_is_complete if {
 	config.complete with input as {"profile": "fx"}
-		with data.hitl.profiles as fx.profiles_with({"pii": {"touch_floor": null}})
+		with data.hitl.profiles as fx.profiles_with({"rules": {"pii_touch": {"touch_floor": null}}})
+		with data.hitl.rule_schemas as _schemas
 }
 
 test_missing_value_is_incomplete if {
 	not config.complete with input as {"profile": "fx"}
-		with data.hitl.profiles as {"fx": object.remove(fx.profile, ["novelty"])}
+		with data.hitl.profiles as {"fx": object.remove(fx.profile, ["delivery"])}
 	not config.complete with input as {"profile": "fx"}
-		with data.hitl.profiles as {"fx": json.remove(fx.profile, ["pii/touch_floor"])}
+		with data.hitl.profiles as {"fx": json.remove(fx.profile, ["calibration/fallback"])}
+}
+
+test_rule_settings_their_schema_requires_and_the_profile_lacks_are_incomplete if {
 	not config.complete with input as {"profile": "fx"}
-		with data.hitl.profiles as fx.profiles_with({"budget": {"per_action_usd": "100"}})
+		with data.hitl.profiles as {"fx": json.patch(fx.profile, [{"op": "replace", "path": "rules/budget", "value": "block"}])}
+		with data.hitl.rule_schemas as _schemas
+	not config.complete with input as {"profile": "fx"}
+		with data.hitl.profiles as {"fx": json.remove(fx.profile, ["rules/pii_touch/touch_floor"])}
+		with data.hitl.rule_schemas as _schemas
+	not config.complete with input as {"profile": "fx"}
+		with data.hitl.profiles as {"fx": json.remove(fx.profile, ["rules/budget"])}
+		with data.hitl.rule_schemas as _schemas
 }
 
 test_rule_setting_is_the_profiles_entry if {

@@ -52,26 +52,16 @@ profile := {
 		{"pattern": `(?i)\bDELETE\b`, "treated_as": "delete"},
 	],
 	"statements": {
-		"unanalysable_tier": "escalate",
 		"kinds": {
 			"select": "read", "insert": "write", "update": "write", "merge": "write", "delete": "delete",
 			"truncate": "delete", "drop": "drop", "create": "schema_migration", "create_or_replace": "drop",
 			"alter_add": "schema_migration", "alter_drop": "drop", "comment": "catalog_update",
 		},
 	},
-	"pii": {"exposure_tier": "block", "touch_floor": "single_approval", "tables": ["analytics.customers", "crm.lead*"]},
-	"budget": {"per_action_usd": 100, "over_budget_tier": "block"},
-	"confidence": {"threshold": 0.8, "below_threshold_tier": "escalate"},
-	"novelty": {"tier": "escalate"},
-	"post_hoc": {"irreversible_floor": "single_approval"},
-	"trust": {
-		"minimums": {
-			"low": {"min_reviewed": 50, "min_approval_rate": 0.95},
-			"medium": {"min_reviewed": 200, "min_approval_rate": 0.97},
-		},
-		"autonomous_risks": {"suggestion": [], "low": ["low"], "medium": ["low", "medium"]},
-		"supervised_floor": "single_approval",
-	},
+	"trust": {"minimums": {
+		"low": {"min_reviewed": 50, "min_approval_rate": 0.95},
+		"medium": {"min_reviewed": 200, "min_approval_rate": 0.97},
+	}},
 	"delivery": {
 		"auto_approve": "none", "post_hoc_review": "digest", "single_approval": "digest",
 		"double_approval": "interrupt", "escalate": "interrupt", "block": "interrupt",
@@ -88,9 +78,24 @@ profile := {
 		"min_samples_per_bin": 10, "min_samples_per_action_type": 50,
 		"fallback": {"mode": "agent_accuracy"},
 	},
-	"history_novelty": {"enabled": true, "fingerprint": ["agent", "action_type", "environment"], "tier": "escalate"},
-	"daily_budget": {"per_agent_usd": 5000, "agents": {"agent-2": 50}, "organisation_usd": 8000, "over_budget_tier": "block"},
 	"templates": null,
+	# Every rule's settings, as hitl loads them (hitl_cli/policy_set.py): the fixture has only this form of
+	# them, so a rule that read its settings anywhere else would fail its tests.
+	"rules": {
+		"budget": {"per_action_usd": 100, "over_budget_tier": "block"},
+		"confidence": {"threshold": 0.8, "below_threshold_tier": "escalate"},
+		"daily_budget": {"per_agent_usd": 5000, "agents": {"agent-2": 50}, "organisation_usd": 8000, "over_budget_tier": "block"},
+		"history_novelty": {"enabled": true, "fingerprint": ["agent", "action_type", "environment"], "tier": "escalate"},
+		"irreversible_post_hoc": {"irreversible_floor": "single_approval"},
+		"novelty": {"tier": "escalate"},
+		"pii_exposure": {"exposure_tier": "block"},
+		"pii_touch": {"touch_floor": "single_approval", "tables": ["analytics.customers", "crm.lead*"]},
+		"trust": {
+			"autonomous_risks": {"suggestion": [], "low": ["low"], "medium": ["low", "medium"]},
+			"supervised_floor": "single_approval",
+		},
+		"unanalysable_statement": {"unanalysable_tier": "escalate"},
+	},
 }
 
 # METADATA

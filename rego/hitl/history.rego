@@ -19,7 +19,7 @@ known if is_object(input.history)
 # METADATA
 # title: Fingerprint of an action
 # description: The values of the profile's history_novelty.fingerprint fields, in order (null when missing).
-fingerprint(action) := [object.get(action, field, null) | some field in config.history_novelty.fingerprint]
+fingerprint(action) := [object.get(action, field, null) | some field in config.rule_setting("history_novelty").fingerprint]
 
 # METADATA
 # title: Candidate

@@ -27,7 +27,7 @@ with_history(patch, precedents) := object.union(fx.input_with(patch), {"history"
 test_fingerprint_follows_the_profile_fields if {
 	fp := history.fingerprint(_precedent) with input as fx.input_with({}) with data.hitl.profiles as fx.profiles
 	fp == ["agent-1", "write", "dev"]
-	more := fx.profiles_with({"history_novelty": {"enabled": true, "fingerprint": ["resource", "agent"], "tier": "escalate"}})
+	more := fx.profiles_with({"rules": {"history_novelty": {"enabled": true, "fingerprint": ["resource", "agent"], "tier": "escalate"}}})
 	history.fingerprint({"agent": "a"}) == [null, "a"] with input as fx.input_with({}) with data.hitl.profiles as more
 }
 

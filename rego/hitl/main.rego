@@ -86,6 +86,7 @@ _decision := {
 	"risk": facts.risk,
 } if {
 	_matrices_complete
+	count(_undeclared) == 0
 }
 
 # A known type in a known environment must have both matrix cells (the Python side checks this too).
@@ -148,4 +149,38 @@ _untiered contains {"rule": name, "reason": r} if {
 	some name
 	some r in data.hitl.rules[name].reasons
 	not tiers.rank[object.get(r, "tier", null)]
+}
+
+# METADATA
+# title: Reasons of undeclared codes
+# description: |
+#   For the batch in input.manifests: each reason an organisation rule gave with a code its METADATA
+#   custom.code does not declare (data.hitl.org_rule_codes, written by hitl beside the profiles), or with a
+#   code of the profile's matrix (<environment>_<type>), which is hitl's profile_tier rule's ({rule, code}).
+#   Reason codes are what docs, reports and waivers name, so no decision can be made then; hitl asks this
+#   to name the rule. hitl's own rules are held to their METADATA by their tests.
+undeclared contains found if {
+	some i, m in input.manifests
+	some found in _undeclared with input as _manifest_input(i, m)
+}
+
+default _org_rule_codes := {}
+
+_org_rule_codes := data.hitl.org_rule_codes
+
+_undeclared contains {"rule": name, "code": r.code} if {
+	some name, declared in _org_rule_codes
+	some r in data.hitl.rules[name].reasons
+	not _declared(declared, r.code)
+}
+
+_declared(declared, code) if {
+	code in declared
+	not _matrix_code(code)
+}
+
+_matrix_code(code) if {
+	some environment in config.environments
+	some action_type, _ in config.action_types
+	code == sprintf("%s_%s", [environment, action_type])
 }

@@ -136,9 +136,12 @@ test_unknown_profile_has_no_decision if {
 }
 
 test_incomplete_profile_has_no_decision if {
-	not main.decision with input as fx.input_with({}) with data.hitl.profiles as {"fx": object.remove(fx.profile, ["budget"])}
+	not main.decision with input as fx.input_with({}) with data.hitl.profiles as {"fx": object.remove(fx.profile, ["delivery"])}
 	not main.decisions with input as {"profile": "fx", "manifests": [fx.manifest]}
-		with data.hitl.profiles as {"fx": object.remove(fx.profile, ["budget"])}
+		with data.hitl.profiles as {"fx": object.remove(fx.profile, ["delivery"])}
+	no_budget := {"fx": json.remove(fx.profile, ["rules/budget"])}
+	not main.decisions with input as {"profile": "fx", "manifests": [fx.manifest]} with data.hitl.profiles as no_budget
+		with data.hitl.rule_schemas as {"budget": {"type": "object"}}
 }
 
 test_missing_matrix_cell_has_no_decision if {
@@ -212,4 +215,35 @@ test_a_reason_without_a_tier_is_named_with_its_rule if {
 test_no_reason_without_a_tier if {
 	batch := {"profile": "fx", "track_record": fx.trusted, "manifests": [fx.manifest]}
 	count(main.untiered) == 0 with input as batch with data.hitl.profiles as fx.profiles
+}
+
+# An organisation rule `evil`, declaring the code `evil_code`, that gives a reason of the given code.
+_evil(code) := {{"code": code, "tier": "single_approval", "message": "m"}}
+
+test_an_org_rule_gives_only_the_codes_its_metadata_declares if {
+	declared := main.decisions with input as {"profile": "fx", "manifests": [fx.manifest], "track_record": fx.trusted}
+		with data.hitl.profiles as fx.profiles
+		with data.hitl.org_rule_codes as {"evil": ["evil_code"]}
+		with data.hitl.rules.evil.reasons as _evil("evil_code")
+	"evil_code" in {r.code | some r in declared[0].reasons}
+}
+
+test_an_org_rule_giving_an_undeclared_code_leaves_no_decision if {
+	batch := {"profile": "fx", "manifests": [fx.manifest], "track_record": fx.trusted}
+	not main.decisions with input as batch
+		with data.hitl.profiles as fx.profiles
+		with data.hitl.org_rule_codes as {"evil": ["evil_code"]}
+		with data.hitl.rules.evil.reasons as _evil("pii_exposure")
+	found := main.undeclared with input as batch
+		with data.hitl.profiles as fx.profiles
+		with data.hitl.org_rule_codes as {"evil": ["evil_code"]}
+		with data.hitl.rules.evil.reasons as _evil("pii_exposure")
+	found == {{"rule": "evil", "code": "pii_exposure"}}
+}
+
+test_an_org_rule_may_not_give_a_matrix_code_even_declared if {
+	not main.decision with input as fx.input_with({})
+		with data.hitl.profiles as fx.profiles
+		with data.hitl.org_rule_codes as {"evil": ["dev_write"]}
+		with data.hitl.rules.evil.reasons as _evil("dev_write")
 }

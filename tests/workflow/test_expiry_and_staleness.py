@@ -3,7 +3,12 @@
 Time is pinned with the runners' now= (tests/launch_hitl.py, a test-only launcher) so that a 72-hour lifetime can pass in a test.
 """
 
-from .support import at, copy_profile, tier_manifest
+import shutil
+from pathlib import Path
+
+from .support import ROOT, at, copy_profile, tier_manifest
+
+ORG_RULES = ROOT / "tests" / "org_rules"
 
 
 def test_approvals_expire_after_the_profiles_lifetime(ws):
@@ -89,3 +94,42 @@ def test_a_changed_manifest_is_not_what_was_approved(ws):
     check = ws.hitl("check", ws.write("edited.yaml", [edited]), "--profile", "default", "--track-record", ws.trusted_record)
     assert check.returncode == 1
     assert "NEEDS APPROVAL" in check.stdout
+
+
+def _sox_folder(ws) -> Path:
+    folder = ws.root / "org" / "rules"
+    folder.mkdir(parents=True)
+    for name in ("sox.rego", "sox.schema.json", "sox.defaults.yaml"):
+        shutil.copyfile(ORG_RULES / name, folder / name)
+    return folder.parent
+
+
+def test_the_workflow_commands_take_the_org_folders_the_request_was_decided_with(ws):
+    """The organisation folders are part of the policy revision: a request submitted with --policy is judged
+    stale by a command run without it, and counts again on every command given the same folder."""
+    folder = _sox_folder(ws)
+    ws.submit([tier_manifest("double_approval")], "--policy", folder)
+    with_folder = ("--policy", str(folder))
+    assert ws.status("m-double_approval")["status"] == "stale"
+    refused = ws.hitl("approve", "m-double_approval", "--by", "alice")
+    assert refused.returncode == 6 and "stale" in refused.stderr
+
+    assert ws.hitl("approve", "m-double_approval", "--by", "alice", *with_folder).returncode == 0
+    assert ws.json("status", "m-double_approval", *with_folder, expect=1)["status"] == "pending"
+    waiting = ws.json("queue", *with_folder)
+    assert [view["id"] for view in waiting] == ["m-double_approval"]
+    assert ws.json("queue") == []  # without the folder, the request no longer waits: it is stale
+    refused = ws.hitl("reject", "m-double_approval", "--by", "bob", "--reason", "no")
+    assert refused.returncode == 6 and "stale" in refused.stderr
+    assert ws.hitl("approve", "m-double_approval", "--by", "bob", *with_folder).returncode == 0
+    assert ws.json("status", "m-double_approval", *with_folder)["status"] == "approved"
+
+
+def test_a_profile_setting_an_org_rule_needs_its_folder_on_the_workflow_commands(ws):
+    folder = _sox_folder(ws)
+    profile = copy_profile(ws, "default", "acme", {"rules": {"sox": {"tables": ["analytics.orders"]}}})
+    submitted = ws.submit([tier_manifest("single_approval")], "--policy", folder, profile=str(profile))
+    assert submitted["m-single_approval"]["decision"]["tier"] == "double_approval"  # the SOX tier
+    refused = ws.hitl("approve", "m-single_approval", "--by", "alice")
+    assert refused.returncode == 6 and "rules.sox: no organisation rule 'sox' is loaded" in refused.stderr
+    assert ws.hitl("approve", "m-single_approval", "--by", "alice", "--policy", folder).returncode == 0

@@ -9,6 +9,8 @@ import data.hitl.config
 import data.hitl.facts
 import data.hitl.lib.reason
 
+_settings := config.rule_setting("budget")
+
 # METADATA
 # title: Over-budget reason
 # description: impact.estimated_cost_usd is greater than budget.per_action_usd.
@@ -17,10 +19,10 @@ import data.hitl.lib.reason
 reasons contains reason.make("over_budget", tier, message) if {
 	cost := facts.manifest.impact.estimated_cost_usd
 	is_number(cost)
-	cost > config.budget_per_action_usd
-	tier := config.over_budget_tier
+	cost > _settings.per_action_usd
+	tier := _settings.over_budget_tier
 	message := sprintf(
 		"estimated cost %v USD is over the per-action budget of %v USD: it %s",
-		[cost, config.budget_per_action_usd, reason.needs(tier)],
+		[cost, _settings.per_action_usd, reason.needs(tier)],
 	)
 }

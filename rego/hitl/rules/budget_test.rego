@@ -30,6 +30,6 @@ test_unknown_cost_does_not_fire if {
 
 test_budget_comes_from_the_profile if {
 	rs := budget.reasons with input as fx.input_with({"impact": {"estimated_cost_usd": 20}})
-		with data.hitl.profiles as fx.profiles_with({"budget": {"per_action_usd": 10, "over_budget_tier": "escalate"}})
+		with data.hitl.profiles as fx.profiles_with({"rules": {"budget": {"per_action_usd": 10, "over_budget_tier": "escalate"}}})
 	[r.tier | some r in rs] == ["escalate"]
 }

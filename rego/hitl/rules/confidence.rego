@@ -14,6 +14,8 @@ import data.hitl.config
 import data.hitl.facts
 import data.hitl.lib.reason
 
+_settings := config.rule_setting("confidence")
+
 # METADATA
 # title: Low confidence reason
 # description: Not read-only, and action.confidence (calibrated when possible) is null or under confidence.threshold.
@@ -22,7 +24,7 @@ import data.hitl.lib.reason
 reasons contains reason.make("low_confidence", tier, message) if {
 	not facts.read_only
 	some stated in _below_threshold
-	tier := config.below_threshold_tier
+	tier := _settings.below_threshold_tier
 	message := sprintf("%s: it %s", [stated, reason.needs(tier)])
 }
 
@@ -32,24 +34,24 @@ _below_threshold contains message if {
 	not is_number(_confidence)
 	message := sprintf(
 		"no confidence was given, and non-read actions need at least %v",
-		[config.confidence_threshold],
+		[_settings.threshold],
 	)
 }
 
 _below_threshold contains message if {
 	is_number(_confidence)
 	not calibrated.applies
-	_confidence < config.confidence_threshold
+	_confidence < _settings.threshold
 	message := sprintf(
 		"confidence %v is under the threshold %v for non-read actions",
-		[_confidence, config.confidence_threshold],
+		[_confidence, _settings.threshold],
 	)
 }
 
 _below_threshold contains message if {
-	calibrated.value < config.confidence_threshold
+	calibrated.value < _settings.threshold
 	message := sprintf(
 		"confidence %v, calibrated to %v (%s), is under the threshold %v for non-read actions",
-		[_confidence, calibrated.value, calibrated.explanation, config.confidence_threshold],
+		[_confidence, calibrated.value, calibrated.explanation, _settings.threshold],
 	)
 }

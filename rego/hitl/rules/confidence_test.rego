@@ -45,7 +45,7 @@ test_a_read_that_drops_is_not_exempt if {
 
 test_threshold_comes_from_the_profile if {
 	rs := confidence.reasons with input as fx.input_with({"action": {"confidence": 0.99}})
-		with data.hitl.profiles as fx.profiles_with({"confidence": {"threshold": 1}})
+		with data.hitl.profiles as fx.profiles_with({"rules": {"confidence": {"threshold": 1}}})
 	count(rs) == 1
 }
 

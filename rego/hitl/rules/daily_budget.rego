@@ -14,12 +14,14 @@ import data.hitl.facts
 import data.hitl.history
 import data.hitl.lib.reason
 
+_settings := config.rule_setting("daily_budget")
+
 _cost := c if {
 	c := facts.manifest.impact.estimated_cost_usd
 	is_number(c)
 }
 
-_agent_budget := object.get(config.daily_budget.agents, facts.agent_id, config.daily_budget.per_agent_usd)
+_agent_budget := object.get(_settings.agents, facts.agent_id, _settings.per_agent_usd)
 
 # METADATA
 # title: Daily budget reasons
@@ -31,7 +33,7 @@ reasons contains reason.make("daily_agent_budget", tier, message) if {
 	is_number(_agent_budget)
 	total := history.agent_spent + _cost
 	total > _agent_budget
-	tier := config.daily_budget.over_budget_tier
+	tier := _settings.over_budget_tier
 	message := sprintf(
 		"agent %s has %v USD approved today (%s); with this action's %v USD that is %v USD, over its daily budget of %v USD: it %s",
 		[facts.agent_id, history.agent_spent, history.day, _cost, total, _agent_budget, reason.needs(tier)],
@@ -39,11 +41,11 @@ reasons contains reason.make("daily_agent_budget", tier, message) if {
 }
 
 reasons contains reason.make("daily_organisation_budget", tier, message) if {
-	budget := config.daily_budget.organisation_usd
+	budget := _settings.organisation_usd
 	is_number(budget)
 	total := history.organisation_spent + _cost
 	total > budget
-	tier := config.daily_budget.over_budget_tier
+	tier := _settings.over_budget_tier
 	message := sprintf(
 		"the organisation has %v USD approved today (%s); with this action's %v USD that is %v USD, over its daily budget of %v USD: it %s",
 		[history.organisation_spent, history.day, _cost, total, budget, reason.needs(tier)],

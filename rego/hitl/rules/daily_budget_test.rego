@@ -13,9 +13,9 @@ _reasons(patch, profiles) := rs if {
 		with data.hitl.profiles as profiles
 }
 
-_budgets(agent, organisation) := fx.profiles_with({"daily_budget": {
+_budgets(agent, organisation) := fx.profiles_with({"rules": {"daily_budget": {
 	"per_agent_usd": agent, "agents": {"agent-2": 50}, "organisation_usd": organisation, "over_budget_tier": "block",
-}})
+}}})
 
 test_agent_budget_blocks_with_the_numbers if {
 	_reasons({"impact": {"estimated_cost_usd": 250}}, _budgets(500, null)) == {{

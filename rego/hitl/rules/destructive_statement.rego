@@ -30,4 +30,4 @@ reasons contains reason.make("destructive_statement", tier, message) if {
 
 _tier := facts.profile_tier
 
-_tier := config.novelty_tier if not facts.profile_tier
+_tier := config.rule_setting("novelty").tier if not facts.profile_tier

@@ -12,17 +12,19 @@ import data.hitl.config
 import data.hitl.history
 import data.hitl.lib.reason
 
+_settings := config.rule_setting("history_novelty")
+
 # METADATA
 # title: No precedent reason
 # description: history_novelty.enabled, a store was read, and no precedent has the candidate's fingerprint.
 # custom:
 #   code: no_precedent
 reasons contains reason.make("no_precedent", tier, message) if {
-	config.history_novelty.enabled == true
+	_settings.enabled == true
 	history.known
 	not history.precedented
-	tier := config.history_novelty.tier
-	fields := config.history_novelty.fingerprint
+	tier := _settings.tier
+	fields := _settings.fingerprint
 	message := sprintf(
 		"no approved action in the state store has the same %s (%s): it %s",
 		[concat(", ", fields), concat(", ", [sprintf("%v", [v]) | some v in history.fingerprint(history.candidate)]), reason.needs(tier)],

@@ -31,12 +31,12 @@ test_no_store_does_not if {
 }
 
 test_the_rule_can_be_turned_off if {
-	off := fx.profiles_with({"history_novelty": {"enabled": false, "fingerprint": ["agent"], "tier": "escalate"}})
+	off := fx.profiles_with({"rules": {"history_novelty": {"enabled": false, "fingerprint": ["agent"], "tier": "escalate"}}})
 	history_novelty.reasons == set() with input as h.with_history({}, []) with data.hitl.profiles as off
 }
 
 test_fingerprint_fields_and_tier_are_data if {
-	finer := fx.profiles_with({"history_novelty": {"enabled": true, "fingerprint": ["agent", "resource"], "tier": "block"}})
+	finer := fx.profiles_with({"rules": {"history_novelty": {"enabled": true, "fingerprint": ["agent", "resource"], "tier": "block"}}})
 	patch := {"target": {"resource": "analytics.refunds"}}
 	rs := history_novelty.reasons with input as h.with_history(patch, [_precedent]) with data.hitl.profiles as finer
 	[r.tier | some r in rs] == ["block"]

@@ -11,6 +11,8 @@ import data.hitl.config
 import data.hitl.facts
 import data.hitl.lib.reason
 
+_settings := config.rule_setting("irreversible_post_hoc")
+
 # METADATA
 # title: Irreversible post-hoc reason
 # description: The effective type is a post-hoc class and action.reversible is not true.
@@ -19,7 +21,7 @@ import data.hitl.lib.reason
 reasons contains reason.make("irreversible_post_hoc", tier, message) if {
 	facts.post_hoc_class
 	not facts.reversible
-	tier := config.irreversible_floor
+	tier := _settings.irreversible_floor
 	message := sprintf(
 		"%s is reviewed after the fact only when reversible, and this action is not marked reversible: it needs at least %s",
 		[facts.effective_type, tier],

@@ -11,29 +11,31 @@ import data.hitl.config
 import data.hitl.facts
 import data.hitl.lib.reason
 
+_settings := config.rule_setting("novelty")
+
 # METADATA
 # title: Novelty reasons
 # description: One reason for each of action.novel, an unknown action type and an unknown environment.
 # scope: document
 # custom:
 #   code: [novel_action, unknown_action_type, unknown_environment]
-reasons contains reason.make("novel_action", config.novelty_tier, message) if {
+reasons contains reason.make("novel_action", _settings.tier, message) if {
 	facts.manifest.action.novel == true
-	message := sprintf("the agent flagged this action as novel: it %s", [reason.needs(config.novelty_tier)])
+	message := sprintf("the agent flagged this action as novel: it %s", [reason.needs(_settings.tier)])
 }
 
-reasons contains reason.make("unknown_action_type", config.novelty_tier, message) if {
+reasons contains reason.make("unknown_action_type", _settings.tier, message) if {
 	not facts.known_type
 	message := sprintf(
 		"action type %s is not known to profile %s: it %s",
-		[facts.effective_type, config.name, reason.needs(config.novelty_tier)],
+		[facts.effective_type, config.name, reason.needs(_settings.tier)],
 	)
 }
 
-reasons contains reason.make("unknown_environment", config.novelty_tier, message) if {
+reasons contains reason.make("unknown_environment", _settings.tier, message) if {
 	not facts.known_environment
 	message := sprintf(
 		"environment %s is not known to profile %s: it %s",
-		[facts.environment, config.name, reason.needs(config.novelty_tier)],
+		[facts.environment, config.name, reason.needs(_settings.tier)],
 	)
 }

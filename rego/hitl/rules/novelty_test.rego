@@ -42,6 +42,6 @@ test_each_condition_is_its_own_reason if {
 
 test_tier_comes_from_the_profile if {
 	rs := novelty.reasons with input as fx.input_with({"action": {"novel": true}})
-		with data.hitl.profiles as fx.profiles_with({"novelty": {"tier": "block"}})
+		with data.hitl.profiles as fx.profiles_with({"rules": {"novelty": {"tier": "block"}}})
 	[r.tier | some r in rs] == ["block"]
 }

@@ -9,6 +9,8 @@ import data.hitl.config
 import data.hitl.facts
 import data.hitl.lib.reason
 
+_settings := config.rule_setting("pii_exposure")
+
 # METADATA
 # title: PII exposure reason
 # description: impact.exposes_pii is true.
@@ -16,6 +18,6 @@ import data.hitl.lib.reason
 #   code: pii_exposure
 reasons contains reason.make("pii_exposure", tier, message) if {
 	facts.manifest.impact.exposes_pii == true
-	tier := config.pii_exposure_tier
+	tier := _settings.exposure_tier
 	message := sprintf("the action exposes PII outside its governed boundary: it %s", [reason.needs(tier)])
 }

@@ -23,6 +23,6 @@ test_no_exposure_does_not_fire if {
 
 test_tier_comes_from_the_profile if {
 	rs := pii_exposure.reasons with input as fx.input_with({"impact": {"exposes_pii": true}})
-		with data.hitl.profiles as fx.profiles_with({"pii": {"exposure_tier": "escalate"}})
+		with data.hitl.profiles as fx.profiles_with({"rules": {"pii_exposure": {"exposure_tier": "escalate"}}})
 	[r.tier | some r in rs] == ["escalate"]
 }

@@ -14,6 +14,8 @@ import data.hitl.facts
 import data.hitl.lib.reason
 import data.hitl.statements
 
+_settings := config.rule_setting("pii_touch")
+
 # METADATA
 # title: PII touch reason
 # description: impact.pii is true and the profile's pii.touch_floor is not null.
@@ -21,7 +23,7 @@ import data.hitl.statements
 #   code: pii_touch
 reasons contains reason.make("pii_touch", tier, message) if {
 	facts.manifest.impact.pii == true
-	tier := config.pii_touch_floor
+	tier := _settings.touch_floor
 	tier != null
 	message := sprintf("the action touches PII: it needs at least %s", [tier])
 }
@@ -34,7 +36,7 @@ reasons contains reason.make("pii_touch", tier, message) if {
 reasons contains reason.make("pii_touch", tier, message) if {
 	some table in touched_tables
 	classified(table)
-	tier := config.pii_touch_floor
+	tier := _settings.touch_floor
 	tier != null
 	message := sprintf("the action touches %s, classified as PII: it needs at least %s", [table, tier])
 }
@@ -56,7 +58,7 @@ touched_tables := (statements.written_tables | statements.read_tables) | {r |
 #   may reach analytics.customers through the search path): wrongly classifying a table only asks for a
 #   person, missing one would not.
 classified(table) if {
-	some pattern in config.pii_tables
+	some pattern in _settings.tables
 	_covers(split(lower(pattern), "."), split(_plain(table), "."))
 }
 

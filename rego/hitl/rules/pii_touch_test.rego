@@ -19,7 +19,7 @@ test_no_pii_does_not_fire if {
 
 test_null_floor_does_not_fire if {
 	rs := pii_touch.reasons with input as fx.input_with({"impact": {"pii": true}})
-		with data.hitl.profiles as fx.profiles_with({"pii": {"touch_floor": null}})
+		with data.hitl.profiles as fx.profiles_with({"rules": {"pii_touch": {"touch_floor": null}}})
 	rs == set()
 }
 

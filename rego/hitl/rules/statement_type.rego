@@ -41,4 +41,4 @@ _tables(op) := "" if count(op.writes) == 0
 
 _tier := facts.profile_tier
 
-_tier := config.novelty_tier if not facts.profile_tier
+_tier := config.rule_setting("novelty").tier if not facts.profile_tier

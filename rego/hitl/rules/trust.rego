@@ -13,6 +13,8 @@ import data.hitl.facts
 import data.hitl.lib.levels
 import data.hitl.lib.reason
 
+_settings := config.rule_setting("trust")
+
 # METADATA
 # title: Trust reason
 # description: |
@@ -22,8 +24,8 @@ import data.hitl.lib.reason
 #   code: [suggestion_mode, trust_level]
 reasons contains reason.make(_code, tier, message) if {
 	not facts.read_only
-	not facts.risk in config.autonomous_risks[facts.agent_level]
-	tier := config.supervised_floor
+	not facts.risk in _settings.autonomous_risks[facts.agent_level]
+	tier := _settings.supervised_floor
 	message := sprintf(
 		"agent %s runs at %s (%s): %s-risk actions need at least %s",
 		[facts.agent_id, facts.agent_level, _standing, facts.risk, tier],

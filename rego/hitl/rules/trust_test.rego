@@ -72,12 +72,12 @@ test_unknown_type_is_supervised if {
 
 test_autonomy_comes_from_the_profile if {
 	rs := trust.reasons with input as fx.input_record({"target": {"environment": "production"}}, fx.trusted)
-		with data.hitl.profiles as fx.profiles_with({"trust": {
+		with data.hitl.profiles as fx.profiles_with({"rules": {"trust": {
 			"autonomous_risks": {"medium": ["low", "medium", "high"]},
 			"supervised_floor": "double_approval",
-		}})
+		}}})
 	rs == set()
 	ss := trust.reasons with input as fx.input_record(_staging, {"agents": {}})
-		with data.hitl.profiles as fx.profiles_with({"trust": {"supervised_floor": "double_approval"}})
+		with data.hitl.profiles as fx.profiles_with({"rules": {"trust": {"supervised_floor": "double_approval"}}})
 	[r.tier | some r in ss] == ["double_approval"]
 }

@@ -12,6 +12,8 @@ import data.hitl.config
 import data.hitl.lib.reason
 import data.hitl.statements
 
+_settings := config.rule_setting("unanalysable_statement")
+
 # METADATA
 # title: Unanalysable statement reason
 # description: One reason at statements.unanalysable_tier naming every cause (hitl.statements.unanalysable).
@@ -19,7 +21,7 @@ import data.hitl.statements
 #   code: unanalysable_statement
 reasons contains reason.make("unanalysable_statement", tier, message) if {
 	count(statements.unanalysable) > 0
-	tier := config.unanalysable_tier
+	tier := _settings.unanalysable_tier
 	message := sprintf(
 		"statement cannot be analysed (%s), which %s",
 		[concat("; ", sort(statements.unanalysable)), reason.needs(tier)],

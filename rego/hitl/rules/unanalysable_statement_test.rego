@@ -21,7 +21,7 @@ test_dynamic_sql_takes_the_unanalysable_tier if {
 }
 
 test_the_tier_is_profile_data if {
-	profiles := fx.profiles_with({"statements": {"unanalysable_tier": "block"}})
+	profiles := fx.profiles_with({"rules": {"unanalysable_statement": {"unanalysable_tier": "block"}}})
 	rs := unanalysable_statement.reasons with input as _given with data.hitl.profiles as profiles
 	[r.tier | some r in rs] == ["block"]
 }
