@@ -19,6 +19,7 @@ from hitl_cli.policy_files import ignore_options
 
 STOP_GRACE_SECONDS = 5.0
 PORT_ATTEMPTS = 5
+INSTANCE_ROOT = "hitl_instance"
 ADDRESS_IN_USE = b"address already in use"  # OPA's listener error when its port is taken
 
 
@@ -104,11 +105,13 @@ class LocalOpaServer:
             raise
 
     def _write_instance(self, folder: Path) -> Path:
-        """data.hitl.instance: a random name only this server serves, so that it is told apart from any other
-        server that answers on its port (hitl_cli.engine.access lets queries under data.hitl through)."""
+        """data.hitl_instance: a random name only this server serves, so that it is told apart from any other
+        server that answers on its port (the access policy lets it be read). A root of its own (.manifest), so
+        that it loads beside a bundle too."""
         self._instance = secrets.token_hex(16)
-        (folder / "hitl" / "instance").mkdir(parents=True)
-        (folder / "hitl" / "instance" / "data.json").write_text(json.dumps({"name": self._instance}))
+        (folder / INSTANCE_ROOT).mkdir(parents=True)
+        (folder / INSTANCE_ROOT / "data.json").write_text(json.dumps({"name": self._instance}))
+        (folder / ".manifest").write_text(json.dumps({"roots": [INSTANCE_ROOT]}))
         return folder
 
     def _start(self, opa: Path, served: list[Path]) -> None:
@@ -156,7 +159,7 @@ class LocalOpaServer:
         """Whether the server on the port is this one: another one (which took the port first) does not know its
         instance name; this one's OPA then exits, its port taken, and is started again on another."""
         try:
-            body = connection.read(probe, self.url, "data.hitl.instance")
+            body = connection.read(probe, self.url, f"data.{INSTANCE_ROOT}")
         except EngineError:
             return False
         return isinstance(body, dict) and body.get("result") == {"name": self._instance}

@@ -3,6 +3,7 @@
 # description: |
 #   OPA's authorization policy under `hitl serve` (opa run --authorization=basic). Served: the health
 #   check, and reads and queries (GET, POST) under /v1/data/hitl, which is where decisions are asked for.
+#   Also served: GET /v1/data/hitl_instance, the server's instance name.
 #   Refused: every policy or data write (PUT, PATCH, DELETE) and every other path. With a token configured,
 #   every request must carry it (Authorization: Bearer); data.system.hitl_serve.token_sha256 is its
 #   SHA-256, null for none. OPA answers a refused request with 401 and the reason below.
@@ -30,6 +31,12 @@ _token_accepted if crypto.sha256(input.identity) == data.system.hitl_serve.token
 _served if {
 	input.method == "GET"
 	input.path == ["health"]
+}
+
+# The server's instance name (hitl_cli.engine.server), which tells it apart from another server on its port.
+_served if {
+	input.method == "GET"
+	input.path == ["v1", "data", "hitl_instance"]
 }
 
 _served if {

@@ -41,3 +41,10 @@ test_other_paths_are_refused if {
 		not decide({"method": "GET", "path": path, "identity": "s3cret"}, token_hash).allowed
 	}
 }
+
+test_the_instance_name_is_read_but_never_written if {
+	decide({"method": "GET", "path": ["v1", "data", "hitl_instance"], "identity": "s3cret"}, token_hash).allowed
+	not decide({"method": "GET", "path": ["v1", "data", "hitl_instance"]}, token_hash).allowed
+	not decide({"method": "PUT", "path": ["v1", "data", "hitl_instance"], "identity": "s3cret"}, token_hash).allowed
+	not decide({"method": "GET", "path": ["v1", "data", "hitl_instance", "name", "x"], "identity": "s3cret"}, token_hash).allowed
+}
