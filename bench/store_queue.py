@@ -1,6 +1,7 @@
 """How long `hitl queue` takes to render a queue of 10,000 requests, on SQLite and on PostgreSQL.
 
     scripts/with-postgres .venv/bin/python bench/store_queue.py [--requests 10000] [--signed 1000] [--runs 5]
+        [--before REV]
 
 The requests are real: the bench's generated manifests, submitted with `hitl submit` (so the policy decided
 each one) into a SQLite file and into a new PostgreSQL database on the server of HITL_TEST_POSTGRES_URL
@@ -11,6 +12,7 @@ alice, an escalation reviewer's approval, or an override holder's override, so t
 that many signatures. Then `hitl queue` runs `--runs` times on each store, as a user runs it, after one untimed
 run; the median wall time is reported (target: under 2 s on PostgreSQL, said as target_met) and written to
 bench/out/store_queue.json, with the CPU time (user + system), which a loaded machine does not inflate.
+`--before REV` also times the `hitl queue` of that commit on the same stores, its runs interleaved with these.
 
 hitl runs as installed from its wheel, whose bytecode pip compiles at install: the bench gives the runs a
 bytecode cache of their own (PYTHONPYCACHEPREFIX), which the untimed run fills, even when the environment says
@@ -20,13 +22,11 @@ PYTHONDONTWRITEBYTECODE (then every run would compile hitl's sources first).
 import argparse
 import json
 import os
-import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
@@ -88,19 +88,11 @@ def sign(state: str, keys: dict[str, Path], count: int) -> dict[str, int]:
     return given
 
 
-def timed_queue(env: dict, runs: int) -> tuple[list[float], list[float]]:
-    run(env, "queue")  # untimed: fills the bytecode cache
-    seconds, cpu = [], []
-    for _ in range(runs):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        started = time.perf_counter()
-        queue = run(env, "queue")
-        seconds.append(time.perf_counter() - started)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
-        if queue.returncode != 0:
-            raise SystemExit(f"store bench: hitl queue failed: {queue.stderr.strip()}")
-    return seconds, cpu
+def timed_queue(env: dict, runs: int, trees: dict[str, Path]) -> dict[str, dict]:
+    """`hitl queue` of each tree (this checkout's, and another commit's with --before), runs interleaved."""
+    timings = tools.interleaved(trees, runs, env, lambda: ["queue"])
+    return {name: {"median_s": round(statistics.median(t["wall"]), 3), "runs_s": [round(v, 3) for v in t["wall"]],
+                   "median_cpu_s": round(statistics.median(t["cpu"]), 3)} for name, t in timings.items()}
 
 
 def main() -> int:
@@ -108,6 +100,7 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=10_000)
     parser.add_argument("--signed", type=int, default=1_000, help="waiting requests given a signed verdict")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--before", help="also time this commit's hitl queue on the same stores, runs interleaved")
     args = parser.parse_args()
     admin = os.environ.get("HITL_TEST_POSTGRES_URL")
     if not admin:
@@ -123,6 +116,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="hitl-bench-queue-") as temporary:
         root = Path(temporary)
         keys = keyed_profiles(root)
+        trees = {"after": tools.ROOT}
+        if args.before:
+            trees = {"before": tools.checkout(args.before, root / "before"), **trees}
+            results["before_commit"] = args.before
         os.environ["HITL_PROFILES_DIR"] = str(root / "profiles")  # for the in-process verdicts too
         base = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
         base["PYTHONPYCACHEPREFIX"] = str(root / "bytecode")
@@ -135,18 +132,17 @@ def main() -> int:
                 env = {**base, "HITL_STATE": state}
                 fill(env, generated)
                 given = sign(state, keys, args.signed)
-                seconds, cpu = timed_queue(env, args.runs)
-                results[backend] = {"median_s": round(statistics.median(seconds), 3),
-                                    "runs_s": [round(t, 3) for t in seconds],
-                                    "median_cpu_s": round(statistics.median(cpu), 3), "signed_verdicts": given}
-                print(f"{backend}: hitl queue over {generated.manifests:,} requests ({sum(given.values())} signed "
-                      f"verdicts): median {results[backend]['median_s']:.2f} s of {args.runs} runs, CPU "
-                      f"{results[backend]['median_cpu_s']:.2f} s", file=sys.stderr)
+                results[backend] = {"signed_verdicts": given, **timed_queue(env, args.runs, trees)}
+                for name in trees:
+                    figures = results[backend][name]
+                    print(f"{backend} ({name}): hitl queue over {generated.manifests:,} requests ({sum(given.values())} "
+                          f"signed verdicts): median {figures['median_s']:.2f} s of {args.runs} runs, CPU "
+                          f"{figures['median_cpu_s']:.2f} s", file=sys.stderr)
         finally:
             with psycopg.connect(admin, autocommit=True) as connection:
                 connection.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
     results["load_after"] = os.getloadavg()
-    results["target_met"] = results["postgresql"]["median_s"] < TARGET_SECONDS
+    results["target_met"] = results["postgresql"]["after"]["median_s"] < TARGET_SECONDS
     (OUT / "store_queue.json").write_text(json.dumps(results, indent=2))
     print(json.dumps(results))
     return 0
