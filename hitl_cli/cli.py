@@ -24,13 +24,13 @@ from hitl_cli.cli_workflow import register as register_workflow
 from hitl_cli.cli_delivery import register as register_delivery
 from hitl_cli.cli_governance import SigningAlg, register as register_governance
 from hitl_cli.cli_learning import register as register_learning
-from hitl_cli import run_context, settings
+from hitl_cli import settings
 from hitl_cli.store.connection import state_path
 from hitl_cli.cli_workflow import ExpectHeadOption
-from hitl_cli.run_context import RunContext
 
 if TYPE_CHECKING:
     from hitl_cli.evaluation import RunResult
+    from hitl_cli.run_context import RunContext
 
 # What only deciding (evaluate, check) or serving needs is imported by those commands: every other command,
 # a signed approve above all, starts without it (bench/RESULTS.md).
@@ -52,7 +52,7 @@ def _report_problems(result: "RunResult") -> None:
         warn(str(problem))
 
 
-def _evaluate(paths: list[Path], context: RunContext, remote: OpaEndpoint | None) -> "RunResult":
+def _evaluate(paths: list[Path], context: "RunContext", remote: OpaEndpoint | None) -> "RunResult":
     from hitl_cli.evaluation import decide_files
     from hitl_cli.progress import Progress
 
@@ -88,6 +88,8 @@ def evaluate(
 
     When the state store exists, the policy sees its history (precedents, spend approved today); it is only read.
     """
+    from hitl_cli import run_context
+
     context = run_context.gather(profile, track_record, state_path(state))
     result = _evaluate(manifests, context, remote_endpoint(opa_url, opa_token_file, opa_ca_file))
     emit(EVALUATE_FORMATS[EvaluateFormat(format).value](result), None)
@@ -125,6 +127,7 @@ def check(
     With --expect-head, the store must exist and its audit trail extend that head (else exit 8). Every report
     comes from the one run: `--format`/`--output`, and each `--report sarif=hitl.sarif`.
     """
+    from hitl_cli import run_context
     from hitl_cli.workflow.gate import honour_files, honour_store
     from hitl_cli.workflow.integrity import verify_head
 

@@ -1,5 +1,6 @@
 """An OPA server on loopback that hitl starts for one run and always stops."""
 
+import logging  # noqa: F401 - see below
 import socket
 import subprocess
 import tempfile
@@ -13,6 +14,11 @@ from hitl_cli.engine.binary import die_with_parent, find_opa, require_supported_
 from hitl_cli.engine.endpoint import OpaEndpoint
 from hitl_cli.engine.rego_errors import rego_error
 from hitl_cli.errors import EngineError
+
+# logging registers fork handlers when it is first imported. Imported for the first time on a background
+# thread (sqlglot's and the OPA client's imports start while OPA does) at the moment this thread forks OPA, its
+# handlers run half and print "Exception ignored ... cannot release un-acquired lock" into hitl's stderr: it is
+# imported here, on the main thread, before either thread starts.
 
 STOP_GRACE_SECONDS = 5.0
 
