@@ -59,6 +59,7 @@ bench: setup
 	PYTHONPATH=bench $(PYTHON) -m pytest -q -p no:cacheprovider -p reliability_plugin tests
 	$(PYTHON) bench/run.py $(BENCH_ARGS)
 	scripts/with-postgres $(PYTHON) bench/store_queue.py
+	scripts/with-postgres $(PYTHON) bench/signed_approve.py
 
 clean:
 	rm -rf $(VENV) .tools .pytest_cache

@@ -19,7 +19,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from collections.abc import Iterator
@@ -124,12 +123,7 @@ def _load_figures(api: str, url: str, batch: Path, profile: str, seconds: float,
 
 def _startup(before: str, runs: int, folder: Path) -> dict:
     """Median wall seconds of `hitl evaluate` on one manifest, now and at the commit `before`."""
-    old = folder / "before"
-    old.mkdir()
-    archive = subprocess.run(["git", "archive", before], cwd=tools.ROOT, capture_output=True, check=True).stdout
-    with tarfile.open(fileobj=__import__("io").BytesIO(archive)) as tar:
-        tar.extractall(old, filter="data")
-    (old / ".tools").symlink_to(tools.ROOT / ".tools")
+    old = tools.checkout(before, folder / "before")
     manifest = tools.ROOT / "examples" / "manifests" / "add-column-production.yaml"
     command = [str(tools.VENV_PYTHON), "-m", "hitl_cli", "evaluate", str(manifest), "--profile", "default"]
     times: dict[str, list[float]] = {"before": [], "after": []}

@@ -5,8 +5,14 @@
 - floor: one `opa eval` of data.hitl.main.decisions over every manifest in a single input document.
 """
 
+import io
 import json
 import re
+import resource
+import subprocess
+import tarfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from hitl_cli.policy_files import ignore_options
@@ -20,6 +26,38 @@ WRAPPER = ROOT / "bench" / "conftest" / "hitl.rego"
 REGO = ROOT / "rego"
 
 _HITL_LINE = re.compile(r"^(?P<source>\S.*): (?P<id>[A-Za-z0-9._:-]+): [A-Z ]+ \((?P<tier>[a-z_]+)\)$")
+
+
+def checkout(revision: str, folder: Path) -> Path:
+    """The tree of a commit, extracted into folder (sharing this checkout's .tools): run `python -m hitl_cli` with
+    it as the working folder and PYTHONPATH to time that commit's hitl."""
+    folder.mkdir(parents=True)
+    archive = subprocess.run(["git", "archive", revision], cwd=ROOT, capture_output=True, check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(folder, filter="data")
+    (folder / ".tools").symlink_to(ROOT / ".tools")
+    return folder
+
+
+def interleaved(trees: dict[str, Path], runs: int, env: dict, arguments: Callable[[], list[str]]) -> dict[str, dict]:
+    """`python -m hitl_cli ARGUMENTS` of each tree (see checkout), runs interleaved after one untimed round (it
+    fills a bytecode cache, when env names one): each tree's wall and CPU (user + system) seconds, run by run.
+    arguments() gives each run's arguments."""
+    timings: dict[str, dict] = {name: {"wall": [], "cpu": []} for name in trees}
+    for index in range(runs + 1):
+        for name, tree in trees.items():
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            started = time.perf_counter()
+            done = subprocess.run([str(VENV_PYTHON), "-m", "hitl_cli", *arguments()], env={**env, "PYTHONPATH": str(tree)},
+                                  cwd=tree, capture_output=True, text=True)
+            elapsed = time.perf_counter() - started
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            if done.returncode != 0:
+                raise SystemExit(f"bench: hitl ({name}) failed: {done.stderr.strip()}")
+            if index:
+                timings[name]["wall"].append(elapsed)
+                timings[name]["cpu"].append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return timings
 
 
 def hitl_check(folder: Path, profile: str, track_record: Path) -> list[str]:

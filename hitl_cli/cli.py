@@ -2,22 +2,19 @@
 
 import signal
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from hitl_cli import __version__
 from hitl_cli.documents import input_files
-from hitl_cli.engine.access import serve_access
 from hitl_cli.engine.binary import find_opa, opa_version, supported_opa_version
 from hitl_cli.engine.endpoint import OpaEndpoint, remote_endpoint
 from hitl_cli.errors import EngineError, ExitCode, InvalidInput, Problem, UsageError
 from hitl_cli.escaping import visible
 from hitl_cli.inputs import available_profile_files
 from hitl_cli.schemas import OPENAPI_FILE, SCHEMA_MODELS, openapi_text, schema_file, schema_text
-from hitl_cli.evaluation import RunResult, decide_files
 from hitl_cli.output import emit, warn
-from hitl_cli.progress import Progress
 from hitl_cli.reporters import CHECK_FORMATS, EVALUATE_FORMATS
 from hitl_cli.cli_common import (
     CalibrationOption, InputPaths, OpaCaFileOption, OpaTokenFileOption, OpaUrlOption, PolicyOption, ProfileOption,
@@ -27,12 +24,16 @@ from hitl_cli.cli_workflow import register as register_workflow
 from hitl_cli.cli_delivery import register as register_delivery
 from hitl_cli.cli_governance import SigningAlg, register as register_governance
 from hitl_cli.cli_learning import register as register_learning
-from hitl_cli import run_context, settings
+from hitl_cli import settings
 from hitl_cli.store.connection import state_path
 from hitl_cli.cli_workflow import ExpectHeadOption
-from hitl_cli.run_context import RunContext
-from hitl_cli.workflow.gate import honour_files, honour_store
-from hitl_cli.workflow.integrity import verify_head
+
+if TYPE_CHECKING:
+    from hitl_cli.evaluation import RunResult
+    from hitl_cli.run_context import RunContext
+
+# What only deciding (evaluate, check) or serving needs is imported by those commands: every other command,
+# a signed approve above all, starts without it (bench/RESULTS.md).
 
 app = typer.Typer(
     name="hitl",
@@ -46,12 +47,15 @@ EvaluateFormat = choices("EvaluateFormat", EVALUATE_FORMATS)
 CheckFormat = choices("CheckFormat", CHECK_FORMATS)
 
 
-def _report_problems(result: RunResult) -> None:
+def _report_problems(result: "RunResult") -> None:
     for problem in result.problems:
         warn(str(problem))
 
 
-def _evaluate(paths: list[Path], context: RunContext, remote: OpaEndpoint | None) -> RunResult:
+def _evaluate(paths: list[Path], context: "RunContext", remote: OpaEndpoint | None) -> "RunResult":
+    from hitl_cli.evaluation import decide_files
+    from hitl_cli.progress import Progress
+
     files = input_files(paths)
     if not files:
         raise InvalidInput([Problem(str(path), "", "no manifest files here (.yaml, .yml or .json)") for path in paths])
@@ -84,6 +88,8 @@ def evaluate(
 
     When the state store exists, the policy sees its history (precedents, spend approved today); it is only read.
     """
+    from hitl_cli import run_context
+
     context = run_context.gather(profile, track_record, state_path(state))
     result = _evaluate(manifests, context, remote_endpoint(opa_url, opa_token_file, opa_ca_file))
     emit(EVALUATE_FORMATS[EvaluateFormat(format).value](result), None)
@@ -121,6 +127,10 @@ def check(
     With --expect-head, the store must exist and its audit trail extend that head (else exit 8). Every report
     comes from the one run: `--format`/`--output`, and each `--report sarif=hitl.sarif`.
     """
+    from hitl_cli import run_context
+    from hitl_cli.workflow.gate import honour_files, honour_store
+    from hitl_cli.workflow.integrity import verify_head
+
     reports = report_destinations((CheckFormat(format).value, output), report or [], CHECK_FORMATS)
     remote = remote_endpoint(opa_url, opa_token_file, opa_ca_file)
     if expect_head is not None:
@@ -181,6 +191,7 @@ def serve(
     --token-file) every request must carry it. The OpenAPI document is served at /openapi.json.
     """
     from hitl_cli.calibration import storage as calibration_storage
+    from hitl_cli.engine.access import serve_access
     from hitl_cli.service import ServedBundle, ServeSettings, serve as serve_api
 
     access = serve_access(addr, token_file, tls_cert_file, tls_private_key_file)

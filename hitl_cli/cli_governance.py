@@ -13,11 +13,8 @@ import yaml
 
 from hitl_cli import bundles, clock, floor, init_repository, paths, policy_set, rego_tests, waivers
 from hitl_cli import docs as policy_docs
-from hitl_cli.change_request import change_manifest, check_proposer
 from hitl_cli.errors import ExitCode, UsageError
 from hitl_cli.escaping import visible, visible_lines
-from hitl_cli.history import read_recorded_manifests
-from hitl_cli.impact import PolicySetup, diff as impact_diff
 from hitl_cli.inputs import available_profile_files, load_every_profile, load_profile, load_track_record, profile_path
 from hitl_cli.models import Profile
 from hitl_cli.output import emit, warn
@@ -132,6 +129,10 @@ def diff(
     Without --track-record, a state store in the history supplies the track record it measured; otherwise
     every agent is new (suggestion mode).
     """
+    from hitl_cli.change_request import change_manifest, check_proposer
+    from hitl_cli.history import read_recorded_manifests
+    from hitl_cli.impact import PolicySetup, diff as impact_diff
+
     if candidate is None and candidate_rego is None and candidate_policy is None:
         raise UsageError(
             "give --candidate PROFILE, --candidate-rego DIR and/or --candidate-policy DIR: there is nothing to compare"

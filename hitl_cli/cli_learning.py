@@ -7,7 +7,6 @@ from typing import Annotated, Optional
 import typer
 
 from hitl_cli.calibration import plot
-from hitl_cli.calibration.run import calibrate as run_calibration
 from hitl_cli.calibration.storage import beside
 from hitl_cli.cli_common import ProfileOption, StateOption, choices, guarded
 from hitl_cli.errors import ExitCode
@@ -72,6 +71,8 @@ def register(app: typer.Typer) -> None:
         store's outcomes (approved/rejected, post-hoc ok/wrong) and --outcomes files; writes the calibration data
         the confidence rule uses. Invalid JSONL lines are reported as FILE:LINE: field: message (exit 4); the rest count.
         """
+        from hitl_cli.calibration.run import calibrate as run_calibration
+
         loaded_profile = load_profile(profile_path(profile))
         if plot_file is not None:
             plot.check_format(plot_file)

@@ -14,7 +14,7 @@ import yaml
 from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 
-from hitl_cli import audit, clock, run_context, settings
+from hitl_cli import audit, clock, settings
 from hitl_cli.cli_common import (
     InputPaths, OpaCaFileOption, OpaTokenFileOption, OpaUrlOption, PolicyOption, ProfileOption, StateOption, TrackRecordOption,
     choices,
@@ -33,7 +33,7 @@ from hitl_cli.rendering import Templates
 from hitl_cli.signing import sshsig
 from hitl_cli.store.connection import Mode, open_store, state_path
 from hitl_cli.workflow import digest as digest_entries
-from hitl_cli.workflow import integrity, queries, submission, text, trust, verdict_files, verdicts
+from hitl_cli.workflow import integrity, queries, text, trust, verdict_files, verdicts
 from hitl_cli.workflow import stats as workflow_stats
 from hitl_cli.workflow.policy_context import PolicyContext
 from hitl_cli.workflow.track import track_record
@@ -123,6 +123,9 @@ def submit(
     4: invalid input (the valid manifests are still recorded); 5: engine or store fault, nothing recorded.
     """
     files = input_files(manifests)
+    from hitl_cli import run_context  # submitting decides: the core is imported by this command only
+    from hitl_cli.workflow import submission
+
     context = run_context.gather(profile, track_record_file, state_path(state), recording=True)
     result = submission.submit(files, context, remote_endpoint(opa_url, opa_token_file, opa_ca_file))
     for problem in result.problems:

@@ -16,14 +16,17 @@ Templates run sandboxed, so an organisation's template cannot reach into Python.
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateError, select_autoescape
-from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
 from hitl_cli.errors import InvalidInput, Problem
 from hitl_cli.escaping import markdown_code_block, markdown_code_span, markdown_inline, markdown_table_cell, visible, visible_lines
+
+# Jinja2 is imported when a message is rendered: a verdict enqueues messages through this module's Slack
+# helpers, and a signed approve must not pay for the template engine (bench/RESULTS.md).
+if TYPE_CHECKING:
+    from jinja2.sandbox import SandboxedEnvironment
 
 SHIPPED_TEMPLATES = Path(__file__).resolve().parent / "templates"
 SUFFIXES = {"markdown": "md", "html": "html", "slack": "slack.json"}
@@ -96,7 +99,10 @@ class Templates:
 
     organisation: Path | None = None
 
-    def _environment(self, slack: bool) -> SandboxedEnvironment:
+    def _environment(self, slack: bool) -> "SandboxedEnvironment":
+        from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, select_autoescape
+        from jinja2.sandbox import SandboxedEnvironment
+
         folders = [SHIPPED_TEMPLATES] if self.organisation is None else [self.organisation, SHIPPED_TEMPLATES]
         if self.organisation is not None and not self.organisation.is_dir():
             problem = "the template folder named by the profile's `templates` does not exist"
@@ -127,6 +133,8 @@ class Templates:
 
     def render(self, name: str, format: str, context: dict[str, Any]) -> str:
         """Render `<name>.<suffix of format>`; a template that fails or breaks Block Kit is invalid input (exit 4)."""
+        from jinja2 import TemplateError
+
         template_name = f"{name}.{SUFFIXES[format]}"
         try:
             text = self._environment(format == "slack").get_template(template_name).render(**context)

@@ -1,4 +1,9 @@
-"""The policy engine: OPA, started on loopback for one run or reached by URL."""
+"""The policy engine: OPA, started on loopback for one run or reached by URL.
+
+The client, the server and the statement parser are imported when an engine is asked for: the workflow
+commands that decide nothing (approve, queue, status) load this package through hitl_cli.policy_set and
+must not pay for them (bench/RESULTS.md, signed approve).
+"""
 
 import json
 import os
@@ -6,16 +11,16 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hitl_cli import policy_set, settings
 from hitl_cli.calibration import storage as calibration_storage
-from hitl_cli.engine.client import PolicyClient
 from hitl_cli.engine.endpoint import OpaEndpoint
-from hitl_cli.engine.revisions import publish_revisions
-from hitl_cli.engine.server import LocalOpaServer
 from hitl_cli.errors import UsageError
 from hitl_cli.models import Profile
-from hitl_cli.statements import load_parser_in_background
+
+if TYPE_CHECKING:
+    from hitl_cli.engine.client import PolicyClient
 
 
 def policy_data(profiles: list[Profile], calibration: Path | None, policies: "policy_set.PolicySet | None" = None) -> dict:
@@ -68,6 +73,8 @@ def serve_environment() -> dict[str, str]:
 def served_sources(profiles: list[Profile], folder: Path, calibration: Path | None) -> list[Path]:
     """What a long-lived OPA loads to serve every given profile: the policies, the profiles' data, and the
     policy revision of each profile (hitl_cli.engine.revisions) for the clients that must check it."""
+    from hitl_cli.engine.revisions import publish_revisions
+
     data = write_policy_data(profiles, folder, calibration)
     return [*policy_sources(data), publish_revisions(profiles, folder / "published", calibration)]
 
@@ -79,13 +86,17 @@ def policy_engine(
     rego: Path | None = None,
     calibration: Path | None = None,
     org: tuple[Path, ...] | None = None,
-) -> Iterator[PolicyClient]:
+) -> Iterator["PolicyClient"]:
     """A client for decisions under the given profiles; a local OPA lives exactly as long as the block.
 
     remote: a running OPA (--opa-url), believed only once it serves the expected policy revisions.
     rego: another policy folder for the local OPA (`hitl diff --candidate-rego`); the checkout's by default.
     org: other organisation folders for the local OPA (`hitl diff --candidate-policy`); the configured ones by default.
     calibration: the calibration file the engine loads (hitl_cli.calibration.storage); none by default."""
+    from hitl_cli.engine.client import PolicyClient
+    from hitl_cli.engine.server import LocalOpaServer
+    from hitl_cli.statements import load_parser_in_background
+
     load_parser_in_background()  # ready by the time decisions are asked for, at no cost to a single evaluate
     if remote is not None:
         client = PolicyClient(remote, profiles, calibration)

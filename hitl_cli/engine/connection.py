@@ -28,11 +28,6 @@ def import_in_background() -> None:
         if _import_started:
             return
         _import_started = True
-    # These register fork handlers (acquire a lock before a fork, release it after). Registered by the import
-    # thread while this one forks OPA (subprocess with preexec_fn runs the handlers), a release would come
-    # without its acquire, and Python would print a traceback under hitl's one-line error: so, here, first.
-    importlib.import_module("logging")
-    importlib.import_module("concurrent.futures.thread")
     threading.Thread(target=_import, name="hitl-import-opa-client", daemon=True).start()
 
 

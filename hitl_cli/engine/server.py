@@ -1,6 +1,8 @@
 """An OPA server on loopback that hitl starts for one run and always stops."""
 
+import concurrent.futures.thread  # noqa: F401 - see below
 import json
+import logging  # noqa: F401 - see below
 import secrets
 import socket
 import subprocess
@@ -16,6 +18,12 @@ from hitl_cli.engine.endpoint import OpaEndpoint
 from hitl_cli.engine.rego_errors import rego_error
 from hitl_cli.errors import EngineError
 from hitl_cli.policy_files import ignore_options
+
+# logging and concurrent.futures.thread register fork handlers (take a lock before a fork, release it after)
+# when first imported. Imported for the first time on a background thread (sqlglot's and the OPA client's
+# imports start while OPA does) at the moment this thread forks OPA, their handlers run half and print
+# "Exception ignored ... cannot release un-acquired lock" into hitl's stderr: they are imported here, on the
+# main thread, before either thread starts.
 
 STOP_GRACE_SECONDS = 5.0
 PORT_ATTEMPTS = 5

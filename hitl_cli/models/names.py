@@ -15,6 +15,7 @@ confusable_homoglyphs package (Unicode Scripts.txt and confusables.txt).
 """
 
 import unicodedata
+from functools import lru_cache
 from typing import Annotated
 
 from pydantic import AfterValidator, Field
@@ -57,6 +58,9 @@ def _dash(character: str) -> str:
     return "-" if character in _MINUS_SIGNS or unicodedata.category(character) == "Pd" else character
 
 
+# key and problem are pure functions of the text, and a queue asks them of the same few names thousands of times
+# (each verdict's person against each listed person): each answer is remembered, never anything it was asked about.
+@lru_cache(maxsize=4096)
 def key(name: str) -> str:
     """The identity of a name, never raising: a refused character (which `identity` rejects at the door) is
     dropped, so a name recorded before these rules compares as its visible letters."""
@@ -91,6 +95,7 @@ def _ascii_look_alike(table: dict, character: str) -> str:
     return next((glyph for glyph in drawn if glyph and glyph.isascii()), character)
 
 
+@lru_cache(maxsize=4096)
 def problem(name: str) -> str | None:
     """Why a name cannot stand for a person or an agent; None when it can."""
     if len(name) > MAX_LENGTH:

@@ -7,6 +7,7 @@ one names an environment variable (`env`) or a file (`file`, relative to the pro
 
 import re
 from datetime import time
+from functools import cache
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -96,6 +97,13 @@ def _clock_time(value):
     raise ValueError("expected a time of day as HH:MM")
 
 
+@cache
+def _time_zones() -> set[str]:
+    """The system's IANA zones, listed once per process: listing walks the whole zone database, which cost a
+    signed approve a tenth of a second for each schedule it validated (bench/RESULTS.md)."""
+    return available_timezones()
+
+
 class DigestSchedule(StrictModel):
     """Digests go out at these times of day in this IANA time zone."""
 
@@ -105,7 +113,7 @@ class DigestSchedule(StrictModel):
     @field_validator("time_zone")
     @classmethod
     def _known_zone(cls, zone: str) -> str:
-        if zone not in available_timezones():
+        if zone not in _time_zones():
             raise ValueError(f"{zone!r} is not an IANA time zone")
         try:
             ZoneInfo(zone)

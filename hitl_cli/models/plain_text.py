@@ -12,6 +12,8 @@ from pydantic import AfterValidator
 
 
 def refuse_unprintable(value: str) -> str:
+    if value.isprintable():  # every character is: the search for the first one that is not can be skipped
+        return value
     for position, character in enumerate(value, start=1):
         if not character.isprintable():
             raise ValueError(

@@ -1,6 +1,12 @@
 """What several reporters say the same way."""
 
-from hitl_cli.evaluation import Evaluated, RunResult
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hitl_cli.evaluation import Evaluated, RunResult
+
 
 VERDICTS = {
     "auto_approve": "may run",

@@ -1,8 +1,14 @@
 """`check --format github`: GitHub Actions workflow commands that annotate the manifest files."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from hitl_cli.escaping import github_data, github_property
-from hitl_cli.evaluation import RunResult
 from hitl_cli.reporters.common import source_file, summary, verdict
+
+if TYPE_CHECKING:
+    from hitl_cli.evaluation import RunResult
 
 
 def _command(level: str, file: str, line: int, title: str, message: str) -> str:

@@ -7,11 +7,16 @@ Written one decision at a time (the same text `json.dumps(..., indent=2)` gives 
 report on 100,000 decisions is never held whole in memory.
 """
 
+from __future__ import annotations
+
 import json
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from hitl_cli.escaping import json_text
-from hitl_cli.evaluation import Evaluated, RunResult
+
+if TYPE_CHECKING:
+    from hitl_cli.evaluation import Evaluated, RunResult
 
 
 def _object(item: Evaluated) -> dict:

@@ -1,10 +1,15 @@
 """`check --format junit`: one test case per manifest; anything but auto_approve fails, invalid input errors."""
 
+from __future__ import annotations
+
 import xml.etree.ElementTree as ET
+from typing import TYPE_CHECKING
 
 from hitl_cli.escaping import xml_text
-from hitl_cli.evaluation import RunResult
 from hitl_cli.reporters.common import source_file, verdict
+
+if TYPE_CHECKING:
+    from hitl_cli.evaluation import RunResult
 
 
 def render(result: RunResult) -> str:

@@ -1,7 +1,13 @@
 """`--format markdown`: a table for a pull-request comment, then every reason."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from hitl_cli.escaping import markdown_code_span, markdown_inline, markdown_table_cell
-from hitl_cli.evaluation import RunResult
+
+if TYPE_CHECKING:
+    from hitl_cli.evaluation import RunResult
 
 
 def render(result: RunResult) -> str:

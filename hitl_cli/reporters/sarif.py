@@ -6,17 +6,22 @@ by whom. Each result has a partial fingerprint (manifest id and reason code), so
 across runs. Paths under the working directory are relative to %SRCROOT%, which the run declares.
 """
 
+from __future__ import annotations
+
 import hashlib
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from hitl_cli import __version__, paths
 from hitl_cli.escaping import json_text
-from hitl_cli.evaluation import Evaluated, RunResult
 from hitl_cli.reason_rules import ReasonRules
 from hitl_cli.reporters.common import source_file
+
+if TYPE_CHECKING:
+    from hitl_cli.evaluation import Evaluated, RunResult
 
 SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 LEVELS = {"single_approval": "warning", "double_approval": "warning", "escalate": "warning", "block": "error"}

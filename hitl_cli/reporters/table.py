@@ -1,7 +1,13 @@
 """`--format table`: aligned columns for a person at a terminal, each reason beneath its action."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from hitl_cli.escaping import visible
-from hitl_cli.evaluation import RunResult
+
+if TYPE_CHECKING:
+    from hitl_cli.evaluation import RunResult
 
 COLUMNS = ("ID", "TIER", "APPROVALS", "DELIVERY", "AGENT LEVEL", "POST-HOC")
 

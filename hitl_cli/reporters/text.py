@@ -4,11 +4,16 @@ Rendered piece by piece (one action at a time), so a report on 100,000 actions i
 made instead of being held whole in memory.
 """
 
+from __future__ import annotations
+
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from hitl_cli.escaping import visible
-from hitl_cli.evaluation import RunResult
 from hitl_cli.reporters.common import summary, verdict
+
+if TYPE_CHECKING:
+    from hitl_cli.evaluation import RunResult
 
 
 def render(result: RunResult) -> Iterator[str]:

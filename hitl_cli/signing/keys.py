@@ -1,6 +1,7 @@
 """OpenSSH ed25519 keys: the public keys a profile lists (git's allowed_signers format) and a person's
 private key file."""
 
+from functools import lru_cache
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -12,8 +13,10 @@ from hitl_cli.errors import UsageError
 KEY_TYPE = "ssh-ed25519"
 
 
+@lru_cache(maxsize=1024)
 def public_key(line: str) -> PublicKey:
-    """`ssh-ed25519 AAAA... comment` as a key; ValueError saying why when it is not one."""
+    """`ssh-ed25519 AAAA... comment` as a key; ValueError saying why when it is not one. Remembered by the line
+    (a queue compares every signer with the same few listed keys): the key is what the line says, nothing more."""
     parts = line.split()
     if len(parts) < 2 or parts[0] != KEY_TYPE:
         raise ValueError(f"expected an OpenSSH ed25519 public key ({KEY_TYPE} AAAA... comment)")

@@ -6,6 +6,7 @@ algorithm, signature) - around an ed25519 signature made by `cryptography`.
 """
 
 import base64
+import functools
 import hashlib
 import io
 
@@ -51,8 +52,11 @@ def signer(message: bytes, armored: str) -> sshsig.PublicKey:
         raise InvalidSignature(f"the signature does not verify ({type(error).__name__})") from None
 
 
+@functools.lru_cache(maxsize=4096)
 def claimed_fingerprint(armored: str) -> str | None:
-    """The fingerprint of the key a signature names, without verifying it; None when it names none."""
+    """The fingerprint of the key a signature names, without verifying it; None when it names none. It only reads
+    the text (each verdict's is read by the judgement and again by its view), so it is remembered by the text;
+    whether the signature verifies is never remembered (signer)."""
     try:
         return sshsig.PublicKey.from_ssh_encoding(SshsigSignature.from_armored(armored).public_key).sha256_str()
     except Exception:  # a malformed signature names no key

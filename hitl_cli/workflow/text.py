@@ -1,15 +1,20 @@
 """Plain-text output of the workflow commands, for a person at a terminal (`--format json` is for scripts)."""
 
+from __future__ import annotations
+
 import shlex
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from hitl_cli.audit import AuditCheck
 from hitl_cli.models.workflow import TrustGrant
 from hitl_cli.rendering import when
-from hitl_cli.workflow.submission import SubmitResult
 from hitl_cli.workflow.trust import Offer
 from hitl_cli.workflow.stats import Rates, Stats
 from hitl_cli.workflow.views import RequestView, Undelivered, VerdictView
+
+if TYPE_CHECKING:  # submitting decides: only `hitl submit` imports the core
+    from hitl_cli.workflow.submission import SubmitResult
 
 
 def _table(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:

@@ -1,6 +1,7 @@
 """A request as people and scripts see it: everything `status --format json`, the queue and the
 notify/digest templates show, including the exact commands that decide it."""
 
+import functools
 import shlex
 import sqlite3
 from datetime import datetime
@@ -8,6 +9,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from hitl_cli import collector
 from hitl_cli.models import ActionManifest, Decision, names
 from hitl_cli.models.workflow import Request, RequestStatus, Review, Verdict
 from hitl_cli.signing import sshsig
@@ -144,16 +146,17 @@ def load(
 
 def load_all(connection: sqlite3.Connection, contexts: PolicyContexts, now: datetime, state: Path) -> list[RequestView]:
     """Every request, oldest first, read in one pass over each table."""
-    verdicts: dict[str, list[Verdict]] = {}
-    for verdict in records.all_verdicts(connection):
-        verdicts.setdefault(verdict.request_id, []).append(verdict)
-    reviews = {review.request_id: review for review in records.all_reviews(connection)}
-    undelivered = _undelivered(connection)
-    return [
-        build(request, verdicts.get(request.id, []), reviews.get(request.id), contexts.for_request(request), now, state,
-              undelivered.get(request.id))
-        for request in records.all_requests(connection)
-    ]
+    with collector.paused():
+        verdicts: dict[str, list[Verdict]] = {}
+        for verdict in records.all_verdicts(connection):
+            verdicts.setdefault(verdict.request_id, []).append(verdict)
+        reviews = {review.request_id: review for review in records.all_reviews(connection)}
+        undelivered = _undelivered(connection)
+        return [
+            build(request, verdicts.get(request.id, []), reviews.get(request.id), contexts.for_request(request), now,
+                  state, undelivered.get(request.id))
+            for request in records.all_requests(connection)
+        ]
 
 
 def _undelivered(connection: sqlite3.Connection, request_id: str | None = None) -> dict[str, list[Undelivered]]:
@@ -199,25 +202,38 @@ def _waiting_for(request: Request, now: Standing, deciders: list[str], awaiting_
 def _commands(
     request_id: str, status: RequestStatus, deciders: list[str], awaiting_review: bool, state: Path
 ) -> list[Command]:
+    quoted_id = shlex.quote(request_id)
+    return [
+        Command(action=action, command=f"{before} {quoted_id} {after}")
+        for action, before, after in _command_forms(status, tuple(deciders), awaiting_review, state)
+    ]
+
+
+@functools.lru_cache(maxsize=256)
+def _command_forms(
+    status: RequestStatus, deciders: tuple[str, ...], awaiting_review: bool, state: Path
+) -> tuple[tuple[str, str, str], ...]:
+    """(action, the quoted words before the request id, those after it): the same for every request that stands
+    alike, so a queue of thousands quotes each form once."""
     state_option = [] if state == DEFAULT_STATE_PATH else ["--state", str(state)]
 
-    def command(action: str, verb: list[str], *options: str) -> Command:
-        return Command(action=action, command=shlex.join(["hitl", *verb, request_id, *options, *state_option]))
+    def command(action: str, verb: list[str], *options: str) -> tuple[str, str, str]:
+        return action, shlex.join(["hitl", *verb]), shlex.join([*options, *state_option])
 
-    people = deciders or [ANYONE]
+    people = deciders or (ANYONE,)
     if status in ("pending", "escalated"):
-        return [command("approve", ["approve"], "--by", person, "--key", KEY) for person in people] + [
+        return tuple(command("approve", ["approve"], "--by", person, "--key", KEY) for person in people) + tuple(
             command("reject", ["reject"], "--by", person, "--reason", "WHY", "--key", KEY) for person in people
-        ]
+        )
     if status == "blocked":
-        return [command("override", ["override"], "--by", person, "--reason", "WHY", "--key", KEY) for person in people] + [
-            command("reject", ["reject"], "--by", ANYONE, "--reason", "WHY", "--key", KEY)
-        ]
+        return tuple(
+            command("override", ["override"], "--by", person, "--reason", "WHY", "--key", KEY) for person in people
+        ) + (command("reject", ["reject"], "--by", ANYONE, "--reason", "WHY", "--key", KEY),)
     if status == "approved" and awaiting_review:
-        return [
+        return (
             command("review ok", ["review", "mark"], "--by", ANYONE, "--verdict", "ok"),
             command(
                 "review wrong", ["review", "mark"], "--by", ANYONE, "--verdict", "wrong", "--reason", "WHAT_WAS_WRONG"
             ),
-        ]
-    return []
+        )
+    return ()
