@@ -19,7 +19,12 @@ def _installed() -> bool:
 
 
 def rego_dir() -> Path:
-    return settings.rego_dir() or (PACKAGE / "policies" if _installed() else CHECKOUT / "rego")
+    return settings.rego_dir() or shipped_rego_dir()
+
+
+def shipped_rego_dir() -> Path:
+    """The policy folder hitl ships (whatever HITL_REGO_DIR says)."""
+    return PACKAGE / "policies" if _installed() else CHECKOUT / "rego"
 
 
 def profiles_dir() -> Path:

@@ -6,7 +6,9 @@ Against the real OPA and CLI.
 
 import json
 import re
+import shutil
 
+import jsonschema
 import pytest
 
 from conftest import ROOT, hitl, make_manifest, shipped_profile, write_manifests, write_yaml
@@ -137,10 +139,26 @@ def test_an_org_rule_may_not_claim_a_documented_profile_field(opa_bin, tmp_path)
     assert "cheap.schema.json maps a setting to a profile field" in result.stderr
 
 
+def test_every_shipped_settings_schema_is_a_json_schema():
+    """hitl checks its own schemas here, not at every load (that costs every command about 0.04 s)."""
+    for schema in SCHEMAS.values():
+        jsonschema.Draft202012Validator.check_schema(schema)
+    assert SCHEMAS
+
+
+@pytest.mark.attack
+def test_a_broken_schema_in_another_policy_folder_is_refused(opa_bin, tmp_path):
+    rego = tmp_path / "rego"
+    shutil.copytree(ROOT / "rego", rego)
+    (rego / "hitl" / "rules" / "budget.schema.json").write_text(json.dumps({"type": 5}))
+    plan = write_manifests(tmp_path, [make_manifest()])
+    result = hitl("check", plan, "--profile", "default", env={"HITL_REGO_DIR": str(rego)})
+    assert result.returncode == 2, result.stderr
+    assert "budget.schema.json is not a JSON Schema" in result.stderr
+
+
 @pytest.mark.attack
 def test_a_stray_settings_file_in_hitls_policy_folder_is_refused(opa_bin, tmp_path):
-    import shutil
-
     rego = tmp_path / "rego"
     shutil.copytree(ROOT / "rego", rego)
     (rego / "hitl" / "rules" / "nothing.schema.json").write_text(json.dumps({"type": "object"}))
