@@ -1,6 +1,6 @@
 """Reason codes come from each rule's METADATA (custom.code), so `hitl docs`, SARIF reports, waivers and decisions
 cannot disagree: hitl's own rules give only the codes they declare (checked here over the corpus of
-test_decisions_unchanged), and an organisation rule that gives another code, or claims one of hitl's, is refused.
+decision_corpus), and an organisation rule that gives another code, or claims one of hitl's, is refused.
 Against the real OPA and CLI.
 """
 
@@ -13,7 +13,7 @@ from hitl_cli.models import ActionManifest
 from hitl_cli.policy_set import _inspect
 from hitl_cli.reason_rules import ReasonRule
 from hitl_cli.statements import analysis_json
-from test_decisions_unchanged import PROFILES, corpus
+from decision_corpus import PROFILES, corpus
 
 METADATA = "# METADATA\n# title: Evil\n# description: E.\n# custom:\n#   code: {code}\n"
 

@@ -14,7 +14,7 @@ import pytest
 from conftest import ROOT, hitl, make_manifest, shipped_profile, write_manifests, write_yaml
 from hitl_cli import policy_set
 from hitl_cli.models import Profile
-from test_decisions_unchanged import PROFILES, corpus
+from decision_corpus import PROFILES, corpus
 
 RULES = ROOT / "rego" / "hitl" / "rules"
 SCHEMAS = {path.name.removesuffix(".schema.json"): json.loads(path.read_text()) for path in RULES.glob("*.schema.json")}
