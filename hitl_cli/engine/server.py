@@ -28,7 +28,7 @@ from hitl_cli.policy_files import ignore_options
 STOP_GRACE_SECONDS = 5.0
 PORT_ATTEMPTS = 5
 INSTANCE_ROOT = "hitl_instance"
-ADDRESS_IN_USE = b"address already in use"  # OPA's listener error when its port is taken
+ADDRESS_IN_USE = "address already in use"  # OPA's listener error when its port is taken
 
 
 def free_loopback_port() -> int:
@@ -173,17 +173,19 @@ class LocalOpaServer:
         return isinstance(body, dict) and body.get("result") == {"name": self._instance}
 
     def _port_taken(self) -> bool:
-        if self._log is None:
-            return False
-        self._log.seek(0)
-        return ADDRESS_IN_USE in self._log.read()
+        return ADDRESS_IN_USE in (self._logged() or "")
 
     def _start_failure(self) -> str:
         """Why OPA did not start, from its log: each policy error with its file and line (hitl_cli.engine.rego_errors)."""
+        logged = self._logged()
+        return "see its output above" if logged is None else rego_error(logged)
+
+    def _logged(self) -> str | None:
+        """What OPA wrote during this start; None when its output is passed through (hitl serve's decision logs)."""
         if self._log is None:
-            return "see its output above"
+            return None
         self._log.seek(0)
-        return rego_error(self._log.read().decode(errors="replace"))
+        return self._log.read().decode(errors="replace")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

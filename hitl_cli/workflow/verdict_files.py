@@ -16,7 +16,7 @@ from hitl_cli.canonical import sha256_hex
 from hitl_cli.errors import InvalidInput, Problem, UsageError
 from hitl_cli.models.workflow import Request, Verdict
 from hitl_cli.signing.statement import VerdictStatement
-from hitl_cli.validation import field_path
+from hitl_cli.validation import validate
 
 SUFFIX = ".verdict.json"
 # A verdict file is a few kilobytes; anything much larger is not one, and is not read into memory.
@@ -64,10 +64,10 @@ def write(folder: Path, carried: list[VerdictFile]) -> list[Path]:
 
 def parse(data: dict, source: str) -> VerdictFile:
     """A verdict file's content already read (a mapping); InvalidInput with `source: field.path: message`."""
-    try:
-        return VerdictFile.model_validate(data)
-    except ValidationError as error:
-        raise InvalidInput([Problem(source, field_path(tuple(e["loc"])), e["msg"]) for e in error.errors()]) from None
+    carried, problems = validate(VerdictFile, data, source)
+    if problems:
+        raise InvalidInput(problems)
+    return carried
 
 
 def read(folder: Path) -> tuple[list[tuple[str, VerdictFile]], list[Problem]]:
