@@ -22,7 +22,7 @@ from pathlib import Path
 import yaml
 
 from hitl_cli import __version__, engine, paths, policy_set
-from hitl_cli.engine.binary import find_opa
+from hitl_cli.engine.binary import find_opa, run_child
 from hitl_cli.engine.revisions import publish_revisions
 from hitl_cli.errors import EngineError, UsageError
 from hitl_cli.models import Profile
@@ -115,7 +115,7 @@ def _opa_build(stage: Path, output: Path, signing: Signing | None) -> None:
     if signing is not None:
         command += ["--signing-key", str(signing.key.resolve()), "--signing-alg", signing.algorithm]
     try:
-        done = subprocess.run(command, cwd=stage, capture_output=True, text=True, timeout=BUILD_TIMEOUT_SECONDS)
+        done = run_child(command, BUILD_TIMEOUT_SECONDS, cwd=stage)
     except subprocess.TimeoutExpired:
         raise EngineError(f"opa build did not finish within {BUILD_TIMEOUT_SECONDS}s") from None
     except OSError as error:
@@ -164,9 +164,7 @@ def verify(bundle: Path, verification_key: str | None, algorithm: str) -> None:
     changed since signing or a signed bundle without a key raises EngineError with OPA's reason."""
     command = [str(find_opa()), "run", "--bundle", *_verification_args(verification_key, algorithm), str(bundle)]
     try:
-        done = subprocess.run(
-            command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=BUILD_TIMEOUT_SECONDS
-        )
+        done = run_child(command, BUILD_TIMEOUT_SECONDS)
     except subprocess.TimeoutExpired:
         raise EngineError(f"OPA did not finish loading bundle {bundle} within {BUILD_TIMEOUT_SECONDS}s") from None
     except OSError as error:

@@ -1,6 +1,5 @@
 """The `hitl` command: parse the command line, call the core, render, exit with the documented code."""
 
-import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -24,7 +23,7 @@ from hitl_cli.cli_workflow import register as register_workflow
 from hitl_cli.cli_delivery import register as register_delivery
 from hitl_cli.cli_governance import SigningAlg, register as register_governance
 from hitl_cli.cli_learning import register as register_learning
-from hitl_cli import settings
+from hitl_cli import settings, stop_signals
 from hitl_cli.store.connection import state_path
 from hitl_cli.cli_workflow import ExpectHeadOption
 
@@ -282,11 +281,7 @@ def _root(
     """hitl — policy-as-code oversight for AI data agents."""
 
 
-def _terminate(signum, frame) -> None:
-    raise SystemExit(128 + signum)
-
-
 def main() -> None:
     """Entry point: SIGTERM unwinds like Ctrl-C, so a local OPA is always stopped."""
-    signal.signal(signal.SIGTERM, _terminate)
+    stop_signals.install()
     app()

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hitl_cli import policy_set
-from hitl_cli.engine.binary import find_opa
+from hitl_cli.engine.binary import find_opa, run_child
 from hitl_cli.errors import EngineError
 from hitl_cli.models import Profile
 from hitl_cli.models.profile import Waiver
@@ -78,7 +78,7 @@ def policy_packages(rego: Path) -> list[Package]:
 def _inspect_into(rego: Path, packages: dict[str, Package]) -> None:
     command = [str(find_opa()), "inspect", "--annotations", "--format", "json", str(rego)]
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=INSPECT_TIMEOUT_SECONDS)
+        done = run_child(command, INSPECT_TIMEOUT_SECONDS)
         inspected = json.loads(done.stdout) if done.returncode == 0 else None
     except subprocess.TimeoutExpired:
         raise EngineError(f"opa inspect did not finish within {INSPECT_TIMEOUT_SECONDS}s") from None

@@ -10,7 +10,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from hitl_cli import paths, settings
+from hitl_cli import paths, settings, stop_signals
 from hitl_cli.errors import EngineError
 
 INSTALL_HINT = "put opa on PATH (in a checkout: `make setup`, or scripts/install-opa), or set HITL_OPA_BIN to an opa binary"
@@ -36,6 +36,37 @@ def find_opa() -> Path:
     raise EngineError(f"OPA not found ({searched}); {INSTALL_HINT}")
 
 
+def start_child(command: list[str], **options) -> subprocess.Popen:
+    """subprocess.Popen for a child of hitl's (opa): it dies with hitl. Call it inside stop_signals.held() and
+    assign the result there, so that a stop signal that comes while it starts finds the child to stop."""
+    return subprocess.Popen(command, preexec_fn=die_with_parent, **options)
+
+
+def run_child(
+    command: list[str], timeout: float, input: str | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess:
+    """subprocess.run for a child of hitl's, its output captured as text: it is killed and waited for when hitl
+    is stopped or the timeout passes (subprocess.TimeoutExpired), whenever that comes."""
+    process = None
+    try:
+        with stop_signals.held():
+            process = start_child(
+                command,
+                stdin=subprocess.DEVNULL if input is None else subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                cwd=cwd,
+            )
+        stdout, stderr = process.communicate(input, timeout=timeout)
+    except BaseException:
+        if process is not None:
+            process.kill()
+            process.wait()
+        raise
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+
+
 def die_with_parent() -> None:
     """Linux: an opa child receives SIGTERM if hitl itself is killed (even before it knows its child), so no
     OPA outlives its run."""
@@ -51,11 +82,11 @@ def supported_opa_version() -> str:
 def opa_version(opa: Path) -> str:
     """What the binary says its version is, as `v1.2.3`."""
     try:
-        answer = subprocess.run(
-            [str(opa), "version"], capture_output=True, text=True, timeout=30, check=True, preexec_fn=die_with_parent
-        )
+        answer = run_child([str(opa), "version"], timeout=30)
     except (OSError, subprocess.SubprocessError) as error:
         raise EngineError(f"OPA at {opa} did not tell its version: {error}") from None
+    if answer.returncode != 0:
+        raise EngineError(f"OPA at {opa} did not tell its version: exit code {answer.returncode}")
     for line in answer.stdout.splitlines():
         if line.startswith("Version: "):
             return "v" + line.removeprefix("Version: ").strip()
@@ -85,7 +116,7 @@ def require_supported(version: object, where: str) -> None:
 def run_opa(arguments: list[str], timeout: float) -> subprocess.CompletedProcess:
     """`opa ARGUMENTS...`, its output captured; EngineError when it cannot run or does not finish in time."""
     try:
-        return subprocess.run([str(find_opa()), *arguments], capture_output=True, text=True, timeout=timeout)
+        return run_child([str(find_opa()), *arguments], timeout)
     except subprocess.TimeoutExpired:
         raise EngineError(f"opa {arguments[0]} did not finish within {timeout:g}s") from None
     except OSError as error:

@@ -7,7 +7,7 @@ import json
 import subprocess
 
 from hitl_cli import settings
-from hitl_cli.engine.binary import find_opa
+from hitl_cli.engine.binary import find_opa, run_child
 from hitl_cli.errors import EngineError
 
 _QUERY = "[i | some i, pattern in input; not regex.is_valid(pattern)]"
@@ -19,14 +19,12 @@ def uncompilable(patterns: list[str]) -> list[int]:
         return []
     command = [str(find_opa()), "eval", "--stdin-input", "--format", "json", _QUERY]
     try:
-        ran = subprocess.run(
-            command, input=json.dumps(patterns).encode(), capture_output=True, timeout=settings.opa_request_timeout()
-        )
+        ran = run_child(command, settings.opa_request_timeout(), input=json.dumps(patterns))
     except (OSError, subprocess.TimeoutExpired) as error:
         raise EngineError(f"OPA could not check the destructive patterns: {error}") from None
     try:
         indices = json.loads(ran.stdout)["result"][0]["expressions"][0]["value"]
     except (ValueError, KeyError, IndexError, TypeError):
-        message = " ".join(ran.stderr.decode(errors="replace").split())[:200] or f"exit {ran.returncode}"
+        message = " ".join(ran.stderr.split())[:200] or f"exit {ran.returncode}"
         raise EngineError(f"OPA could not check the destructive patterns: {message}") from None
     return sorted(indices)

@@ -10,10 +10,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from hitl_cli import settings
+from hitl_cli import settings, stop_signals
 from hitl_cli.engine import connection
 from hitl_cli.engine.access import OPA_ACCESS_ARGS, write_opa_access_policy
-from hitl_cli.engine.binary import die_with_parent, find_opa, require_supported_binary
+from hitl_cli.engine.binary import find_opa, require_supported_binary, start_child
 from hitl_cli.engine.endpoint import OpaEndpoint
 from hitl_cli.engine.rego_errors import rego_error
 from hitl_cli.errors import EngineError
@@ -127,15 +127,15 @@ class LocalOpaServer:
             self._log.seek(0)
             self._log.truncate()
         try:
-            self.process = subprocess.Popen(
-                opa_run_command(opa, self.address, [*self.sources, *served], [*OPA_ACCESS_ARGS, *self.extra_args]),
-                stdin=subprocess.DEVNULL,
-                stdout=self._log,
-                stderr=self._log,
-                env=self.environment,
-                start_new_session=True,
-                preexec_fn=die_with_parent,
-            )
+            with stop_signals.held():
+                self.process = start_child(
+                    opa_run_command(opa, self.address, [*self.sources, *served], [*OPA_ACCESS_ARGS, *self.extra_args]),
+                    stdin=subprocess.DEVNULL,
+                    stdout=self._log,
+                    stderr=self._log,
+                    env=self.environment,
+                    start_new_session=True,
+                )
         except OSError as error:
             raise EngineError(f"OPA failed to start ({opa}): {error.strerror}") from None
         self._wait_until_healthy()
