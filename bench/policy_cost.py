@@ -1,0 +1,176 @@
+"""What the policy itself costs: `opa bench` of one decision (data.hitl.main.decision) for a sample of the bench's
+manifests, and of the batch rule (data.hitl.main.decisions) over the same sample, per manifest.
+
+    .venv/bin/python bench/policy_cost.py                      # this checkout's rego/
+    .venv/bin/python bench/policy_cost.py --baseline main      # and another revision's rego/, interleaved
+
+The sample spans the bench's mix (bench/generate.py): the first manifest of each (action type, environment,
+tier) found in the generated set, evenly thinned to --sample. Each input is what hitl sends for a manifest of
+`hitl check` without a state store (profile, track_record, now, manifest, statement_facts); the policy data is
+what hitl writes (hitl_cli.engine.write_policy_data), through the same revision's Python when it is a baseline,
+so data a revision derives from the profile is part of what it is measured with. Benchmarks of the two
+revisions run interleaved (baseline, then this checkout, manifest by manifest). Reports the medians of
+ns/op and allocs/op as Markdown on stdout and in bench/policy-cost.md.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import run  # noqa: E402
+import tools  # noqa: E402
+
+from hitl_cli.policy_files import ignore_options  # noqa: E402
+
+NOW = "2026-01-15T12:00:00Z"  # waivers are judged at a fixed moment, so every revision sees the same ones
+REPORT = tools.ROOT / "bench" / "policy-cost.md"
+
+
+def decisions_of(rego: Path, data: Path, batch_input: Path) -> list[dict]:
+    command = [str(tools.OPA), "eval", *ignore_options(tests=True), "--data", str(rego), "--data", str(data),
+               "--input", str(batch_input), "--format", "raw", "data.hitl.main.decisions"]
+    return json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+
+
+def sample(batch: dict, tiers: list[str], size: int) -> list[int]:
+    """Indices of the first manifest of each (declared type, environment, tier), evenly thinned to size."""
+    first: dict[tuple, int] = {}
+    for i, (m, tier) in enumerate(zip(batch["manifests"], tiers)):
+        first.setdefault((m["action"]["type"], m["target"]["environment"], tier), i)
+    chosen = [first[key] for key in sorted(first)]
+    if len(chosen) > size:
+        chosen = [chosen[round(k * (len(chosen) - 1) / (size - 1))] for k in range(size)]
+    return sorted(chosen)
+
+
+def one_input(batch: dict, i: int) -> dict:
+    return {"profile": batch["profile"], "track_record": batch["track_record"], "now": NOW,
+            "manifest": batch["manifests"][i], "statement_facts": batch["statement_facts"][i]}
+
+
+def batch_input(batch: dict, indices: list[int]) -> dict:
+    return {"profile": batch["profile"], "track_record": batch["track_record"], "now": NOW,
+            "manifests": [batch["manifests"][i] for i in indices],
+            "statement_facts": [batch["statement_facts"][i] for i in indices]}
+
+
+def opa_bench(rego: Path, data: Path, input_file: Path, query: str) -> tuple[float, float]:
+    """ns/op and allocs/op of one `opa bench` (Go's benchmark loop, about a second)."""
+    command = [str(tools.OPA), "bench", *ignore_options(tests=True), "--data", str(rego), "--data", str(data),
+               "--input", str(input_file), "--format", "json", query]
+    result = json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+    return result["T"] / result["N"], result["MemAllocs"] / result["N"]
+
+
+def policy_data(tree: Path | None, profile: str, folder: Path) -> Path:
+    """hitl's policy data for the profile, written by the Python of tree (this checkout's when None)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    script = ("import sys; from pathlib import Path; from hitl_cli.engine import write_policy_data; "
+              "from hitl_cli.inputs import load_profile, profile_path; "
+              "write_policy_data([load_profile(profile_path(sys.argv[1]))], Path(sys.argv[2]), None)")
+    env = {**os.environ, "PYTHONPATH": str(tree)} if tree is not None else None
+    subprocess.run([str(tools.VENV_PYTHON), "-c", script, profile, str(folder)], env=env, cwd=tree or tools.ROOT, check=True)
+    return folder / "data.json"
+
+
+def measure(trees: dict[str, Path | None], size: int, sample_size: int, profile: str, out: Path) -> dict:
+    generated, _, _ = run.prepared_set(size, profile)
+    batch = json.loads(generated.batch_input.read_text())
+    data = {name: policy_data(tree, profile, out / name) for name, tree in trees.items()}
+    rego = {name: (tree or tools.ROOT) / "rego" for name, tree in trees.items()}
+    full = out / "full-input.json"
+    full.write_text(json.dumps({**batch, "now": NOW}))
+    reference = {name: decisions_of(rego[name], data[name], full) for name in trees}
+    if any(found != next(iter(reference.values())) for found in reference.values()):
+        raise SystemExit("bench: the revisions decide the generated set differently")
+    tiers = [d["tier"] for d in next(iter(reference.values()))]
+    chosen = sample(batch, tiers, sample_size)
+    single: dict[str, list[tuple[float, float]]] = {name: [] for name in trees}
+    for number, i in enumerate(chosen):
+        one = out / "one.json"
+        one.write_text(json.dumps(one_input(batch, i)))
+        for name in trees:
+            run.say(f"policy cost: decision {number + 1}/{len(chosen)}: {name}")
+            single[name].append(opa_bench(rego[name], data[name], one, "data.hitl.main.decision"))
+    many = out / "batch.json"
+    many.write_text(json.dumps(batch_input(batch, chosen)))
+    batched: dict[str, list[tuple[float, float]]] = {name: [] for name in trees}
+    for number in range(3):
+        for name in trees:
+            run.say(f"policy cost: batch {number + 1}/3: {name}")
+            ns, allocs = opa_bench(rego[name], data[name], many, "data.hitl.main.decisions")
+            batched[name].append((ns / len(chosen), allocs / len(chosen)))
+    run.say("policy cost: done\n")
+    return {
+        "size": generated.manifests, "sample": len(chosen), "profile": profile,
+        "types": len({batch["manifests"][i]["action"]["type"] for i in chosen}),
+        "environments": len({batch["manifests"][i]["target"]["environment"] for i in chosen}),
+        "tiers": sorted({tiers[i] for i in chosen}),
+        "single": {name: _medians(figures) for name, figures in single.items()},
+        "batch": {name: _medians(figures) for name, figures in batched.items()},
+    }
+
+
+def _medians(figures: list[tuple[float, float]]) -> dict[str, float]:
+    return {"ns": statistics.median(ns for ns, _ in figures), "allocs": statistics.median(a for _, a in figures)}
+
+
+def render(results: dict, labels: dict[str, str]) -> str:
+    rows = []
+    for name, label in labels.items():
+        single, batch = results["single"][name], results["batch"][name]
+        rows.append(f"| {label} | {single['ns'] / 1000:,.1f} µs | {single['allocs']:,.0f} | "
+                    f"{batch['ns'] / 1000:,.1f} µs | {batch['allocs']:,.0f} |")
+    table = "\n".join(rows)
+    return f"""## Policy cost
+
+`bench/policy_cost.py` (issue 13; generated, do not edit): `opa bench` of the policy alone, no hitl process. A sample
+of {results['sample']} manifests of the bench's {results['size']:,}-manifest set (profile {results['profile']}: \
+{results['types']} action types, {results['environments']} environments, tiers {', '.join(results['tiers'])}), each
+with the input hitl sends (profile, track record, now, manifest, statement facts; no state store). Single: median over
+the sample of one `data.hitl.main.decision` per manifest. Batch: `data.hitl.main.decisions` over the whole sample,
+per manifest (median of 3). Target: a single decision at most 60 µs, the batch no dearer per manifest. Timings
+depend on the machine's load; allocations do not.
+
+| policy | single ns/op | single allocs/op | batch ns per manifest | batch allocs per manifest |
+|---|---|---|---|---|
+{table}
+"""
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--baseline", help="a git revision whose rego/ (and policy data) is measured too, interleaved")
+    parser.add_argument("--size", type=int, default=1000, help="manifests in the generated set sampled from")
+    parser.add_argument("--sample", type=int, default=60, help="manifests benchmarked one by one")
+    parser.add_argument("--profile", default="default")
+    parser.add_argument("--report", type=Path, default=REPORT, help="where the Markdown goes (besides stdout)")
+    args = parser.parse_args()
+    if not tools.OPA.exists():
+        raise SystemExit(f"bench: {tools.OPA} is missing: run `make setup`")
+    run.OUT.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="policy-cost-") as scratch:
+        trees: dict[str, Path | None] = {}
+        labels: dict[str, str] = {}
+        if args.baseline:
+            trees["baseline"] = tools.checkout(args.baseline, Path(scratch) / "baseline")
+            labels["baseline"] = f"`{args.baseline}`"
+        trees["current"] = None
+        labels["current"] = "this checkout"
+        results = measure(trees, args.size, args.sample, args.profile, Path(scratch) / "out")
+    markdown = render(results, labels)
+    args.report.write_text(markdown)
+    (run.OUT / "policy-cost.json").write_text(json.dumps(results, indent=2))
+    print(markdown)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
