@@ -103,14 +103,14 @@ _calibration_complete if {
 	is_array(calibration.bin_edges)
 	is_number(calibration.min_samples_per_bin)
 	is_number(calibration.min_samples_per_action_type)
-	_fallback_complete(calibration.fallback)
+	_fallback_complete
 }
 
-_fallback_complete(fallback) if fallback.mode == "agent_accuracy"
+_fallback_complete if calibration.fallback.mode == "agent_accuracy"
 
-_fallback_complete(fallback) if {
-	fallback.mode == "penalty"
-	is_number(fallback.penalty)
+_fallback_complete if {
+	calibration.fallback.mode == "penalty"
+	is_number(calibration.fallback.penalty)
 }
 
 # Every rule that takes settings has each one its schema requires. hitl writes data.hitl.rule_schemas beside the
