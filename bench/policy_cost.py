@@ -80,7 +80,7 @@ def policy_data(tree: Path | None, profile: str, folder: Path) -> Path:
     return folder / "data.json"
 
 
-def measure(trees: dict[str, Path | None], size: int, sample_size: int, profile: str, out: Path) -> dict:
+def measure(trees: dict[str, Path | None], size: int, sample_size: int, batch_runs: int, profile: str, out: Path) -> dict:
     generated, _, _ = run.prepared_set(size, profile)
     taken, load_before = run.now(), os.getloadavg()
     batch = json.loads(generated.batch_input.read_text())
@@ -103,15 +103,15 @@ def measure(trees: dict[str, Path | None], size: int, sample_size: int, profile:
     many = out / "batch.json"
     many.write_text(json.dumps(batch_input(batch, chosen)))
     batched: dict[str, list[tuple[float, float]]] = {name: [] for name in trees}
-    for number in range(3):
+    for number in range(batch_runs):
         for name in trees:
-            run.say(f"policy cost: batch {number + 1}/3: {name}")
+            run.say(f"policy cost: batch {number + 1}/{batch_runs}: {name}")
             ns, allocs = opa_bench(rego[name], data[name], many, "data.hitl.main.decisions")
             batched[name].append((ns / len(chosen), allocs / len(chosen)))
     run.say("policy cost: done\n")
     return {
         "taken": taken, "load_before": load_before, "load_after": os.getloadavg(),
-        "size": generated.manifests, "sample": len(chosen), "profile": profile,
+        "size": generated.manifests, "sample": len(chosen), "batch_runs": batch_runs, "profile": profile,
         "types": len({batch["manifests"][i]["action"]["type"] for i in chosen}),
         "environments": len({batch["manifests"][i]["target"]["environment"] for i in chosen}),
         "tiers": sorted({tiers[i] for i in chosen}),
@@ -135,6 +135,9 @@ def render(results: dict, labels: dict[str, str]) -> str:
         rows.append(f"| {label} | {single['ns'] / 1000:,.1f} µs | {single['allocs']:,.0f} | "
                     f"{batch['ns'] / 1000:,.1f} µs | {batch['allocs']:,.0f} |")
     table = "\n".join(rows)
+    busiest = max(results["load_before"][0], results["load_after"][0])
+    loaded = (f"\n\n**The machine was loaded** (load average up to {busiest:.1f} on {os.cpu_count()} cores): the timings "
+              "moved with it, so compare the rows by their allocations." if busiest > (os.cpu_count() or 1) else "")
     return f"""## Policy cost
 
 `bench/policy_cost.py` (issue 13; generated, do not edit): `opa bench` of the policy alone, no hitl process. A sample
@@ -142,13 +145,13 @@ of {results['sample']} manifests of the bench's {results['size']:,}-manifest set
 {results['types']} action types, {results['environments']} environments, tiers {', '.join(results['tiers'])}), each
 with the input hitl sends (profile, track record, now, manifest, statement facts; no state store). Single: median over
 the sample of one `data.hitl.main.decision` per manifest. Batch: `data.hitl.main.decisions` over the whole sample,
-per manifest (median of 3). Target: a single decision at most 60 µs, the batch no dearer per manifest. Timings
+per manifest (median of {results['batch_runs']} runs). Target: a single decision at most 60 µs, the batch no dearer per manifest. Timings
 depend on the machine's load; allocations do not. Taken {results['taken']} (UTC), load average (1, 5, 15 min)
 before {_load(results['load_before'])}, after {_load(results['load_after'])}.
 
 | policy | single ns/op | single allocs/op | batch ns per manifest | batch allocs per manifest |
 |---|---|---|---|---|
-{table}
+{table}{loaded}
 
 {FINDINGS.strip()}
 """
@@ -200,6 +203,7 @@ def main() -> int:
     parser.add_argument("--baseline", help="a git revision whose rego/ (and policy data) is measured too, interleaved")
     parser.add_argument("--size", type=int, default=1000, help="manifests in the generated set sampled from")
     parser.add_argument("--sample", type=int, default=60, help="manifests benchmarked one by one")
+    parser.add_argument("--batch-runs", type=int, default=5, help="runs of the batch benchmark (its median is reported)")
     parser.add_argument("--profile", default="default")
     parser.add_argument("--report", type=Path, default=REPORT, help="where the Markdown goes (besides stdout)")
     args = parser.parse_args()
@@ -214,7 +218,7 @@ def main() -> int:
             labels["baseline"] = f"`{args.baseline}`"
         trees["current"] = None
         labels["current"] = "this checkout"
-        results = measure(trees, args.size, args.sample, args.profile, Path(scratch) / "out")
+        results = measure(trees, args.size, args.sample, args.batch_runs, args.profile, Path(scratch) / "out")
     markdown = render(results, labels)
     args.report.write_text(markdown)
     (run.OUT / "policy-cost.json").write_text(json.dumps(results, indent=2))
