@@ -192,9 +192,10 @@ but take tens of µs of a decision's time on a loaded machine.
 
 What remains, outside rego/: `opa run --optimize-store-for-read-speed` (hitl's engine and `hitl serve` start OPA
 without it) cuts a single decision from 3,063 to 2,627 allocations and a batch manifest from 2,283 to 2,221. A
-tenth of the cost needs a decision that evaluates a tenth of the rules: partial evaluation of the decision
-against each loaded profile (`opa build --optimize`, folding the profile's values in at load), or Wasm, each a
-change to how hitl loads its policies.
+tenth of the cost needs a decision that evaluates about a tenth of the rules, which rewriting rules one by one
+does not reach. Untried directions, each a change to how hitl loads its policies: partial evaluation against each
+loaded profile (a quick `opa build --optimize 1 -e hitl/main/decision` with the profiles as data folds next to
+nothing, as input.profile selects the profile), one decision document per profile with its values bound, or Wasm.
 """
 
 
