@@ -57,6 +57,7 @@ schemas: setup
 bench: setup
 	bench/install-conftest
 	PYTHONPATH=bench $(PYTHON) -m pytest -q -p no:cacheprovider -p reliability_plugin tests
+	$(PYTHON) bench/policy_cost.py
 	$(PYTHON) bench/run.py $(BENCH_ARGS)
 	scripts/with-postgres $(PYTHON) bench/store_queue.py
 	scripts/with-postgres $(PYTHON) bench/signed_approve.py

@@ -128,6 +128,9 @@ def render(results: dict) -> str:
     serve_api = Path(__file__).resolve().parent / "serve-api.md"  # bench/serve_api.py writes it
     if serve_api.is_file():
         lines += ["", serve_api.read_text().strip()]
+    policy_cost = Path(__file__).resolve().parent / "policy-cost.md"  # bench/policy_cost.py writes it
+    if policy_cost.is_file():
+        lines += ["", policy_cost.read_text().strip()]
     lines += ["", "## Reliability", ""]
     reliability = results.get("reliability")
     if reliability:

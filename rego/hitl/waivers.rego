@@ -97,6 +97,7 @@ applied(rs) := {w | some w in matching; w.lower_to == cap} if {
 #   rs with every lowered reason capped and a `waiver` reason for each applied waiver; rs unchanged
 #   when no waiver applies.
 apply(rs) := ((rs - lowered_rs) | capped) | notes if {
+	matching != set() # no waiver matches (the usual case): nothing to lower, so no reason is looked at
 	lowered_rs := lowered(rs)
 	lowered_rs != set()
 	capped := {reason.make(r.code, cap, sprintf("%s [waived from %s]", [r.message, r.tier])) | some r in lowered_rs}

@@ -14,8 +14,8 @@ make(code, tier, message) := {"code": code, "tier": tier, "message": message}
 # title: What a tier asks for
 # scope: document
 # description: A short phrase for messages, e.g. "needs double_approval" or "is blocked (block)".
-needs(tier) := "may run at once (auto_approve)" if tier == "auto_approve"
+needs(tier) := phrase if {
+	phrase := _needs[tier]
+} else := sprintf("needs %s", [tier])
 
-needs(tier) := "is blocked (block)" if tier == "block"
-
-needs(tier) := sprintf("needs %s", [tier]) if not tier in {"auto_approve", "block"}
+_needs := {"auto_approve": "may run at once (auto_approve)", "block": "is blocked (block)"}

@@ -34,6 +34,7 @@ reasons contains reason.make("pii_touch", tier, message) if {
 # custom:
 #   code: pii_touch
 reasons contains reason.make("pii_touch", tier, message) if {
+	count(_settings.tables) > 0 # most profiles classify no table: then no table is looked at
 	some table in touched_tables
 	classified(table)
 	tier := _settings.touch_floor
