@@ -46,8 +46,10 @@ class _PortTaken(Exception):
 
 
 def opa_run_command(opa: Path, address: str, sources: list[Path], extra: list[str] = ()) -> list[str]:
+    """Its store is read-only to every client (the access policy), so it is laid out for reading: about an eighth
+    fewer allocations per decision (bench/policy-cost.md)."""
     return [
-        str(opa), "run", "--server", "--addr", address, "--log-level", "error",
+        str(opa), "run", "--server", "--addr", address, "--log-level", "error", "--optimize-store-for-read-speed",
         *ignore_options(tests=True), *extra, *map(str, sources),
     ]
 
