@@ -44,7 +44,9 @@ class Engine:
     state: the state store submit records into and decisions read their history and track record from
     (`.hitl/state.db` by default); track_record: a track record file used instead of the store's;
     calibration: the calibration file OPA loads (`hitl calibrate`), the one beside the store by default.
-    The engine is safe to share between threads: one call talks to OPA at a time.
+    The engine is safe to share between threads. Decisions run side by side (each call asks OPA through its own
+    connection, and OPA evaluates concurrently); submissions run one at a time, each deciding with the history
+    the one before it recorded.
     """
 
     def __init__(
@@ -75,7 +77,7 @@ class Engine:
         self._record_file: tuple[TrackRecord, list[Problem]] | None = None
         self._client: PolicyClient | None = None
         self._stack = ExitStack()
-        self._lock = threading.Lock()
+        self._submitting = threading.Lock()
 
     def __enter__(self) -> "Engine":
         sources = [profile_path(ref) for ref in self._profile_refs]
@@ -103,12 +105,11 @@ class Engine:
     def decide(self, manifests: Manifests, profile: str | None = None) -> RunResult:
         """Each valid manifest's decision (`.evaluated[i].decision`), and a problem for each invalid one
         (`.problems`: `source: field.path: message`); the valid ones are decided either way."""
-        with self._lock:
-            return decide_files(_sources(manifests), self._run(profile), self._connected())
+        return decide_files(_sources(manifests), self._run(profile), self._connected())
 
     def submit(self, manifests: Manifests, profile: str | None = None) -> SubmitResult:
         """Decide each manifest and record it as a request in the store (`hitl submit`)."""
-        with self._lock:
+        with self._submitting:
             return submission.submit(_sources(manifests), self._run(profile, recording=True), self._connected())
 
     def record_verdict(self, carried: VerdictFile | dict) -> RequestView:
