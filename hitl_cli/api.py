@@ -23,7 +23,7 @@ from hitl_cli.errors import Problem, UsageError
 from hitl_cli.evaluation import RunResult, decide_files
 from hitl_cli.inputs import ManifestSource, load_profile, profile_path
 from hitl_cli.models import ActionManifest, Profile, TrackRecord
-from hitl_cli.policy_history import read_track_record
+from hitl_cli.policy_history import StoreSnapshots, read_track_record
 from hitl_cli.run_context import RunContext, gather_loaded
 from hitl_cli.store.connection import state_path
 from hitl_cli.workflow import queries, submission, verdict_files, verdicts
@@ -78,6 +78,7 @@ class Engine:
         self._client: PolicyClient | None = None
         self._stack = ExitStack()
         self._submitting = threading.Lock()
+        self._snapshots = StoreSnapshots()  # the store's history and record, read again whenever the store changed
 
     def __enter__(self) -> "Engine":
         sources = [profile_path(ref) for ref in self._profile_refs]
@@ -139,13 +140,13 @@ class Engine:
         return [view for view in queries.all_views(self.state) if queries.waits_for_people(view)]
 
     def _run(self, profile: str | None, recording: bool = False) -> RunContext:
-        """The context of one call (hitl_cli.run_context): the profile and track record file loaded once, the
-        store's history, record and moment read afresh."""
+        """The context of one call (hitl_cli.run_context): the profile and track record file loaded once; the
+        moment taken afresh, and the store's history and record as the store stands now."""
         chosen = self.profile if profile is None else str(profile)
         if chosen not in self._profiles:
             raise UsageError(f"profile {chosen!r} was not loaded by this Engine (loaded: {', '.join(self._profiles)})")
         loaded, source = self._profiles[chosen]
-        return gather_loaded(loaded, source, self._record_file, self.state, recording)
+        return gather_loaded(loaded, source, self._record_file, self.state, recording, self._snapshots)
 
     def _connected(self) -> PolicyClient:
         if self._client is None:

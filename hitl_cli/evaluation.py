@@ -99,7 +99,7 @@ def decide_files(
                 client = remote if isinstance(remote, PolicyClient) else running.enter_context(
                     policy_engine([profile], remote, calibration=context.calibration)
                 )
-                run = RunInput.of(profile.name, context.track_record.policy_input(), context.now, context.history)
+                run = RunInput.of(profile.name, context.track_record.policy_input(), context.now, context.history_json)
                 on_decided = progress.manifests_decided if progress is not None else None
                 pipeline = running.enter_context(DecisionPipeline(client, run, on_decided))
             manifests.extend(loaded)

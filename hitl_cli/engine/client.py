@@ -38,14 +38,17 @@ class RunInput:
     encoded: bytes
 
     @classmethod
-    def of(cls, profile: str, track_record: dict, now: datetime | None = None, history: dict | None = None) -> "RunInput":
-        """now: the system clock's when not given."""
+    def of(
+        cls, profile: str, track_record: dict, now: datetime | None = None, history_json: bytes | None = None
+    ) -> "RunInput":
+        """now: the system clock's when not given; history_json: input.history already in JSON
+        (hitl_cli.policy_history.history_json), None for none."""
         moment = (now or clock.now()).isoformat().replace("+00:00", "Z")
         encoded = b'"profile":%s,"track_record":%s,"now":%s' % (
             json.dumps(profile).encode(), json.dumps(track_record).encode(), json.dumps(moment).encode()
         )
-        if history is not None:
-            encoded += b',"history":' + json.dumps(history).encode()
+        if history_json is not None:
+            encoded += b',"history":' + history_json
         return cls(profile, moment, encoded)
 
 
@@ -67,6 +70,10 @@ class PolicyClient:
     def _query(self, what: str, input_data: dict):
         with self._opa.lent() as opa:
             return connection.query(opa, self.url, what, input_data)
+
+    def _query_encoded(self, what: str, input_json: bytes):
+        with self._opa.lent() as opa:
+            return connection.query_encoded(opa, self.url, what, input_json)
 
     def _read(self, what: str):
         with self._opa.lent() as opa:
@@ -112,9 +119,9 @@ class PolicyClient:
         input_json = b'{%s,"manifests":[%s],"statement_facts":[%s]}' % (
             run.encoded, b",".join(manifests_json), b",".join(facts_json)
         )
-        input_data = json.loads(input_json)
-        answer = self._query(DECISIONS_WHAT, input_data)
+        answer = self._query_encoded(DECISIONS_WHAT, input_json)
         if not isinstance(answer, dict) or "result" not in answer:
+            input_data = json.loads(input_json)
             why = self._untiered(input_data) or self._undeclared(input_data)
             raise EngineError(f"policy returned no decision ({DECISIONS_WHAT} is undefined){why}")
         result = consistency.require_count(answer["result"], len(ids))

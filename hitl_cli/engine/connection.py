@@ -106,6 +106,16 @@ def _client_class() -> type:
             session.trust_env = False
             return session
 
+        def query_rule_encoded(self, body: bytes, package_path: str) -> dict:
+            """query_rule with its body ({"input": ...}) already in JSON: an input hitl put together in JSON
+            (hitl_cli.engine.client.RunInput) is sent as it is, not decoded only to be encoded again."""
+            response = self._session.post(
+                f"{self.root_url}/data/{package_path}", data=body, headers={"Content-Type": "application/json"},
+                timeout=self.timeout,
+            )
+            response.raise_for_status()
+            return response.json()
+
     return EnvironmentBlindClient
 
 
@@ -117,6 +127,11 @@ def healthy(client: "OpaClient") -> bool:
 def query(client: "OpaClient", url: str, what: str, input_data: dict) -> Any:
     """OPA's JSON answer for the document `what` (data.a.b) given `input_data`."""
     return _asking(client, url, what, lambda: client.query_rule(input_data, _data_path(what)))
+
+
+def query_encoded(client: "OpaClient", url: str, what: str, input_json: bytes) -> Any:
+    """query, with the input already in JSON."""
+    return _asking(client, url, what, lambda: client.query_rule_encoded(b'{"input":%s}' % input_json, _data_path(what)))
 
 
 def read(client: "OpaClient", url: str, what: str) -> Any:
