@@ -232,3 +232,17 @@ def test_an_engine_kept_open_decides_with_what_was_recorded_since_its_last_decis
         assert blocked == "block" and "daily_agent_budget" in codes
         monkeypatch.setattr(clock, "now", lambda: datetime.fromisoformat(at(24)))
         assert tier()[0] == "auto_approve"  # the next day: nothing spent yet, with the store unchanged
+
+
+def test_decisions_asked_from_many_threads_at_once_are_the_ones_asked_one_by_one(opa_bin, tmp_path, record):
+    """No lock around OPA: each thread's call goes through its own connection and carries its own input, so calls
+    at once neither mix their answers up nor differ from the same calls one at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    manifests = [READ, WRITE, DROP, make_manifest(id="costly", type="write", env="staging", cost=500)] * 6
+    with Engine(["default"], state=tmp_path / "state.db", track_record=record) as engine:
+        one_by_one = [engine.decide(m).evaluated[0].decision for m in manifests]
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            at_once = list(pool.map(lambda m: engine.decide(m).evaluated[0].decision, manifests))
+    assert at_once == one_by_one
+    assert {d.id: d.tier for d in at_once} == {d.id: d.tier for d in one_by_one} and len({d.tier for d in at_once}) > 1
