@@ -2,12 +2,14 @@
 
     .venv/bin/python bench/serve_api.py --before REV      # REV: the commit to compare start-up with
     .venv/bin/python bench/serve_api.py --skip-startup
+    .venv/bin/python bench/serve_api.py --skip-startup --serve-before REV   # hitl serve at REV too, same window
 
 1. Start-up: `hitl evaluate` of one manifest, this tree against the tree at REV (its hitl_cli first on the
    path), interleaved, median wall time of --runs each.
 2. Load (bench/serve_load.py, a separate process, open loop): 500 decisions/s for --seconds to `hitl serve`
    (POST /v1/decisions, with a token) and to a raw OPA serving the same policies (data.hitl.main.decision);
-   then rising rates until p99 passes 20 ms: the highest rate whose p99 stays under it, for each.
+   then rising rates from 100/s until p99 passes 20 ms: the highest rate whose p99 stays under it, for each.
+   With --serve-before, `hitl serve` of the tree at that commit is measured the same way, right before this one.
 Prints the figures as JSON, writes them to bench/out/serve-api.json, and writes bench/serve-api.md, the
 section bench/RESULTS.md includes (bench/report.py).
 """
@@ -38,7 +40,7 @@ from hitl_cli.inputs import load_profile, profile_path  # noqa: E402
 
 OUT = tools.ROOT / "bench" / "out"
 TOKEN = "bench-serve-token"
-RATES = (500, 750, 1000, 1500, 2000, 3000, 4000)
+RATES = (100, 200, 300, 400, 500, 750, 1000, 1500, 2000, 3000, 4000)
 P99_LIMIT_MS = 20.0
 START_SECONDS = 60
 
@@ -57,8 +59,9 @@ def _wait_healthy(url: str, process: subprocess.Popen, what: str) -> None:
 
 
 @contextmanager
-def _running(command: list[str], url: str, what: str, environment: dict | None = None) -> Iterator[None]:
-    process = subprocess.Popen(command, cwd=tools.ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+def _running(command: list[str], url: str, what: str, environment: dict | None = None,
+             cwd: Path | None = None) -> Iterator[None]:
+    process = subprocess.Popen(command, cwd=cwd or tools.ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                env=environment, start_new_session=True)
     try:
         _wait_healthy(url, process, what)
@@ -73,16 +76,19 @@ def _running(command: list[str], url: str, what: str, environment: dict | None =
 
 
 @contextmanager
-def running_hitl_serve(record: Path, profile: str, state: Path) -> Iterator[tuple[str, dict]]:
-    """`hitl serve` with a token, the set's track record and a fresh store: (its URL, the client's environment)."""
+def running_hitl_serve(record: Path, profile: str, state: Path, tree: Path | None = None) -> Iterator[tuple[str, dict]]:
+    """`hitl serve` with a token, the set's track record and a fresh store: (its URL, the client's environment).
+    tree: another checkout's hitl (tools.checkout) instead of this one."""
     shutil.rmtree(state, ignore_errors=True)
     state.mkdir(parents=True)
     port = free_loopback_port()
     url = f"http://127.0.0.1:{port}"
     environment = {**os.environ, "HITL_SERVE_TOKEN": TOKEN}
-    command = [str(tools.HITL), "serve", "--addr", f"127.0.0.1:{port}", "--profile", profile, "--track-record",
+    hitl = [str(tools.HITL)] if tree is None else [str(tools.VENV_PYTHON), "-m", "hitl_cli"]
+    command = [*hitl, "serve", "--addr", f"127.0.0.1:{port}", "--profile", profile, "--track-record",
                str(record), "--state", str(state / "state.db")]
-    with _running(command, url, "hitl serve", environment):
+    served = environment if tree is None else {**environment, "PYTHONPATH": str(tree)}
+    with _running(command, url, "hitl serve", served, cwd=tree):
         yield url, environment
 
 
@@ -153,7 +159,7 @@ def render(results: dict) -> str:
         lines.append("")
     lines += ["| server | p50 at 500/s (ms) | p99 at 500/s (ms) | achieved at 500/s | errors | highest rate with p99 < 20 ms |",
               "|---|---:|---:|---:|---:|---:|"]
-    for name in ("hitl serve", "raw OPA"):
+    for name in [key for key in results if key.startswith("hitl serve")] + ["raw OPA"]:
         found = results[name]
         at_500 = found["at_500"]
         lines.append(f"| {name} | {at_500['p50_ms']:.2f} | {at_500['p99_ms']:.2f} | {at_500['achieved_rate']:.0f}/s "
@@ -170,6 +176,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--profile", default="default")
     parser.add_argument("--skip-startup", action="store_true")
+    parser.add_argument("--serve-before", metavar="REV", help="also measure hitl serve as it was at this commit")
     args = parser.parse_args()
     folder = OUT / "set-1000"
     generated = generate.existing(folder) if (folder / "set.json").exists() else generate.generate(folder, 1000, args.profile)
@@ -177,6 +184,12 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="hitl-bench-api-") as scratch:
         if not args.skip_startup:
             results["startup"] = _startup(args.before, args.runs, Path(scratch))
+        if args.serve_before:
+            old = tools.checkout(args.serve_before, Path(scratch) / "serve-before")
+            with running_hitl_serve(generated.track_record, args.profile, OUT / "serve-state", old) as (url, environment):
+                results[f"hitl serve at {args.serve_before}"] = _load_figures(
+                    "hitl", url, generated.batch_input, args.profile, args.seconds, environment
+                )
         with running_hitl_serve(generated.track_record, args.profile, OUT / "serve-state") as (url, environment):
             results["hitl serve"] = _load_figures("hitl", url, generated.batch_input, args.profile, args.seconds, environment)
         with running_raw_opa(args.profile, Path(scratch)) as url:

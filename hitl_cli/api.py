@@ -23,7 +23,7 @@ from hitl_cli.errors import Problem, UsageError
 from hitl_cli.evaluation import RunResult, decide_files
 from hitl_cli.inputs import ManifestSource, load_profile, profile_path
 from hitl_cli.models import ActionManifest, Profile, TrackRecord
-from hitl_cli.policy_history import read_track_record
+from hitl_cli.policy_history import StoreSnapshots, read_track_record
 from hitl_cli.run_context import RunContext, gather_loaded
 from hitl_cli.store.connection import state_path
 from hitl_cli.workflow import queries, submission, verdict_files, verdicts
@@ -44,7 +44,9 @@ class Engine:
     state: the state store submit records into and decisions read their history and track record from
     (`.hitl/state.db` by default); track_record: a track record file used instead of the store's;
     calibration: the calibration file OPA loads (`hitl calibrate`), the one beside the store by default.
-    The engine is safe to share between threads: one call talks to OPA at a time.
+    The engine is safe to share between threads. Decisions run side by side (each call asks OPA through its own
+    connection, and OPA evaluates concurrently); submissions run one at a time, each deciding with the history
+    the one before it recorded.
     """
 
     def __init__(
@@ -75,7 +77,8 @@ class Engine:
         self._record_file: tuple[TrackRecord, list[Problem]] | None = None
         self._client: PolicyClient | None = None
         self._stack = ExitStack()
-        self._lock = threading.Lock()
+        self._submitting = threading.Lock()
+        self._snapshots = StoreSnapshots()  # the store's history and record, read again whenever the store changed
 
     def __enter__(self) -> "Engine":
         sources = [profile_path(ref) for ref in self._profile_refs]
@@ -103,12 +106,11 @@ class Engine:
     def decide(self, manifests: Manifests, profile: str | None = None) -> RunResult:
         """Each valid manifest's decision (`.evaluated[i].decision`), and a problem for each invalid one
         (`.problems`: `source: field.path: message`); the valid ones are decided either way."""
-        with self._lock:
-            return decide_files(_sources(manifests), self._run(profile), self._connected())
+        return decide_files(_sources(manifests), self._run(profile), self._connected())
 
     def submit(self, manifests: Manifests, profile: str | None = None) -> SubmitResult:
         """Decide each manifest and record it as a request in the store (`hitl submit`)."""
-        with self._lock:
+        with self._submitting:
             return submission.submit(_sources(manifests), self._run(profile, recording=True), self._connected())
 
     def record_verdict(self, carried: VerdictFile | dict) -> RequestView:
@@ -138,13 +140,13 @@ class Engine:
         return [view for view in queries.all_views(self.state) if queries.waits_for_people(view)]
 
     def _run(self, profile: str | None, recording: bool = False) -> RunContext:
-        """The context of one call (hitl_cli.run_context): the profile and track record file loaded once, the
-        store's history, record and moment read afresh."""
+        """The context of one call (hitl_cli.run_context): the profile and track record file loaded once; the
+        moment taken afresh, and the store's history and record as the store stands now."""
         chosen = self.profile if profile is None else str(profile)
         if chosen not in self._profiles:
             raise UsageError(f"profile {chosen!r} was not loaded by this Engine (loaded: {', '.join(self._profiles)})")
         loaded, source = self._profiles[chosen]
-        return gather_loaded(loaded, source, self._record_file, self.state, recording)
+        return gather_loaded(loaded, source, self._record_file, self.state, recording, self._snapshots)
 
     def _connected(self) -> PolicyClient:
         if self._client is None:

@@ -4,7 +4,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 from hitl_cli.engine import policy_engine
-from hitl_cli.engine.client import PolicyClient
+from hitl_cli.engine.client import PolicyClient, RunInput
 from hitl_cli.engine.endpoint import OpaEndpoint
 from hitl_cli.engine.pipeline import DecisionPipeline
 from hitl_cli.errors import ExitCode, Problem
@@ -99,12 +99,9 @@ def decide_files(
                 client = remote if isinstance(remote, PolicyClient) else running.enter_context(
                     policy_engine([profile], remote, calibration=context.calibration)
                 )
-                client.start_run(context.now)
-                client.set_history(context.history)
+                run = RunInput.of(profile.name, context.track_record.policy_input(), context.now, context.history_json)
                 on_decided = progress.manifests_decided if progress is not None else None
-                pipeline = running.enter_context(
-                    DecisionPipeline(client, profile.name, context.track_record.policy_input(), on_decided)
-                )
+                pipeline = running.enter_context(DecisionPipeline(client, run, on_decided))
             manifests.extend(loaded)
             pipeline.add(loaded)
         decisions = pipeline.decisions() if pipeline is not None else []

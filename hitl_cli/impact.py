@@ -37,8 +37,9 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from hitl_cli.escaping import json_text
-from hitl_cli import paths, policy_set
+from hitl_cli import clock, paths, policy_set
 from hitl_cli.engine import policy_engine
+from hitl_cli.engine.client import RunInput
 from hitl_cli.engine.pipeline import DecisionPipeline
 from hitl_cli.errors import ExitCode, Problem
 from hitl_cli.inputs import LoadedManifest
@@ -181,8 +182,8 @@ def compare(item: LoadedManifest, before: Decision, after: Decision) -> Change |
     )
 
 
-def _decide_all(engine, profile: Profile, record: TrackRecord, manifests: list[LoadedManifest]) -> list[Decision]:
-    with DecisionPipeline(engine, profile.name, record.policy_input()) as pipeline:
+def _decide_all(engine, run: RunInput, manifests: list[LoadedManifest]) -> list[Decision]:
+    with DecisionPipeline(engine, run) as pipeline:
         pipeline.add(manifests)
         return pipeline.decisions()
 
@@ -203,10 +204,11 @@ def diff(
         after_engine = running.enter_context(
             policy_engine([candidate.profile], None, candidate.rego, calibration, candidate.org)
         )
-        after_engine.now = before_engine.now  # one moment for both sides: a waiver expires for both or neither
-        before = _decide_all(before_engine, current.profile, record, manifests) if manifests else []
-        after = _decide_all(after_engine, candidate.profile, record, manifests) if manifests else []
-        now = before_engine.now
+        moment = clock.now()  # one moment for both sides: a waiver expires for both or neither
+        runs = [RunInput.of(side.profile.name, record.policy_input(), moment) for side in (current, candidate)]
+        before = _decide_all(before_engine, runs[0], manifests) if manifests else []
+        after = _decide_all(after_engine, runs[1], manifests) if manifests else []
+        now = runs[0].now
     profile_changes = compare_profiles(current.profile, candidate.profile, datetime.fromisoformat(now))
     changes = [
         change

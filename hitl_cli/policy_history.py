@@ -10,6 +10,9 @@
   manifest decided again (a re-check, a resubmission) is not counted twice. Only recorded spend counts:
   the earlier actions of the batch being decided are not added.
 
+A long-lived caller (hitl_cli.api.Engine, hitl serve) reads the store through StoreSnapshots, which reads the
+tables again only when the store's audit head or the day moved since its last read.
+
 A run that reads no store sends no history: the novelty rule then has nothing to judge, and the daily
 budget rule counts this action alone. The store is only read, never created.
 
@@ -17,6 +20,7 @@ The track record (input.track_record) follows one rule for evaluate, check and s
 file when one is given, else the record the store measured (`hitl trust export`), else none: every agent is new.
 """
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,7 +28,7 @@ from hitl_cli.errors import NotFound, Problem
 from hitl_cli.inputs import load_track_record
 from hitl_cli.models import TrackRecord
 from hitl_cli.models.workflow import Request, Verdict, VerdictAction
-from hitl_cli.store import records
+from hitl_cli.store import audit_log, records
 from hitl_cli.store.connection import Mode, open_store
 from hitl_cli.workflow.track import track_record
 
@@ -52,12 +56,56 @@ def read_policy_history(state: Path, now: datetime, missing_is_empty: bool = Fal
         return empty
     try:
         with open_store(state, Mode.READ) as store, store.read() as connection:
-            requests = [r for r in records.all_requests(connection) if r.status in APPROVED]
-            verdicts: dict[str, list[Verdict]] = {}
-            for verdict in records.all_verdicts(connection):
-                verdicts.setdefault(verdict.request_id, []).append(verdict)
+            return _stored_history(connection, now)
     except NotFound:  # an empty store file: nothing recorded yet
         return _history([], {}, now)
+
+
+def history_json(history: dict | None) -> bytes | None:
+    """input.history as a decision request carries it (None: no history)."""
+    return None if history is None else json.dumps(history).encode()
+
+
+class StoreSnapshots:
+    """input.history (in JSON: hitl_cli.engine.client.RunInput) and the store's track record for a caller that decides again and again (hitl_cli.api.Engine),
+    with the tables read only when they may have changed.
+
+    Every change to the workflow's tables lands in the transaction that appends its audit record
+    (hitl_cli.workflow.events), and every append moves the audit head (its seq and hash). So each call reads the
+    head - in the same read transaction, the same snapshot, as the tables would be read in - and reuses what it
+    found last time only when that head, the day (spent_today counts the UTC day of `now`) and the store are
+    unchanged; otherwise it reads the tables, as read_policy_history and read_track_record do. A decision is never
+    made on history older than the store's state when the call began."""
+
+    def __init__(self) -> None:
+        self._kept: tuple[tuple, bytes, TrackRecord | None] | None = None  # (what it was read at, history, record)
+
+    def read(
+        self, state: Path, now: datetime, missing_is_empty: bool, with_record: bool
+    ) -> tuple[bytes | None, TrackRecord]:
+        """(input.history in JSON, the store's track record: an empty one unless with_record) as of `now`."""
+        if not state.exists():
+            return history_json(_history([], {}, now) if missing_is_empty else None), TrackRecord()
+        try:
+            with open_store(state, Mode.READ) as store, store.read() as connection:
+                key = (str(state), audit_log.head(connection), now.date(), with_record)
+                kept = self._kept  # one read of the attribute: another thread may replace it meanwhile
+                if kept is not None and kept[0] == key:
+                    history, record = kept[1], kept[2]
+                else:
+                    history = history_json(_stored_history(connection, now))
+                    record = track_record(connection) if with_record else None
+                    self._kept = (key, history, record)
+        except NotFound:  # an empty store file: nothing recorded yet
+            return history_json(_history([], {}, now)), TrackRecord()
+        return history, record if record is not None else TrackRecord()
+
+
+def _stored_history(connection, now: datetime) -> dict:
+    requests = [r for r in records.all_requests(connection) if r.status in APPROVED]
+    verdicts: dict[str, list[Verdict]] = {}
+    for verdict in records.all_verdicts(connection):
+        verdicts.setdefault(verdict.request_id, []).append(verdict)
     return _history(requests, verdicts, now)
 
 

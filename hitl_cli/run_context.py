@@ -14,7 +14,7 @@ from hitl_cli.calibration import storage as calibration_storage
 from hitl_cli.errors import Problem
 from hitl_cli.inputs import load_profile, profile_path
 from hitl_cli.models import Profile, TrackRecord
-from hitl_cli.policy_history import read_policy_history, read_track_record
+from hitl_cli.policy_history import StoreSnapshots, history_json, read_policy_history, read_track_record
 from hitl_cli.store.connection import upgrade_store
 
 
@@ -26,7 +26,7 @@ class RunContext:
     state: Path
     calibration: Path  # the calibration file beside the store (hitl_cli.calibration.storage); it may not exist
     track_record: TrackRecord
-    history: dict | None  # input.history; None when the store does not exist
+    history_json: bytes | None  # input.history, in JSON; None when the store does not exist
     record_problems: list[Problem] = field(default_factory=list)
 
 
@@ -44,14 +44,21 @@ def gather_loaded(
     record: tuple[TrackRecord, list[Problem]] | None,
     state: Path,
     recording: bool = False,
+    snapshots: StoreSnapshots | None = None,
 ) -> RunContext:
     """The context of one run under a profile already loaded, and a track record already read from its file
     (with its problems) or None for the store's own: a long-lived caller (hitl_cli.api.Engine, hitl serve)
-    loads those once, and the store's history and record afresh for each run."""
+    loads those once, and the store's history and record for each run, through its snapshots (read again only
+    when the store changed: hitl_cli.policy_history.StoreSnapshots)."""
     if recording:
         upgrade_store(state)
     now = clock.now()
-    track_record, record_problems = record if record is not None else read_track_record(None, state)
+    if snapshots is not None:
+        history, stored = snapshots.read(state, now, missing_is_empty=recording, with_record=record is None)
+        track_record, record_problems = record if record is not None else (stored, [])
+    else:
+        track_record, record_problems = record if record is not None else read_track_record(None, state)
+        history = history_json(read_policy_history(state, now, missing_is_empty=recording))
     return RunContext(
         now=now,
         profile=profile,
@@ -59,6 +66,6 @@ def gather_loaded(
         state=state,
         calibration=calibration_storage.beside(state),
         track_record=track_record,
-        history=read_policy_history(state, now, missing_is_empty=recording),
+        history_json=history,
         record_problems=record_problems,
     )

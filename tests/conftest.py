@@ -16,6 +16,7 @@ from hitl_cli import settings
 from hitl_cli.engine import policy_engine, policy_sources, write_policy_data
 from hitl_cli.people import with_people
 from hitl_cli.engine.binary import find_opa
+from hitl_cli.engine.client import RunInput
 from hitl_cli.engine.pipeline import DecisionPipeline
 from hitl_cli.engine.revisions import publish_revisions
 from hitl_cli.engine.server import LocalOpaServer
@@ -88,7 +89,7 @@ class Policy:
         self.client = client
 
     def decide_loaded(self, profile: str, loaded: list[LoadedManifest], track_record: dict) -> list[Decision]:
-        with DecisionPipeline(self.client, profile, track_record) as pipeline:
+        with DecisionPipeline(self.client, RunInput.of(profile, track_record)) as pipeline:
             pipeline.add(loaded)
             return pipeline.decisions()
 

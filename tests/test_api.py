@@ -201,3 +201,48 @@ def test_a_waiver_expires_for_an_engine_kept_open_across_its_expiry(opa_bin, tmp
         assert engine.decide(manifest).evaluated[0].decision.tier == "single_approval"  # the waiver in force
         monkeypatch.setattr(clock, "now", lambda: datetime.fromisoformat(AFTER_EXPIRY))
         assert engine.decide(manifest).evaluated[0].decision.tier == "double_approval"  # expired: no longer lowers
+
+
+@pytest.mark.attack
+def test_an_engine_kept_open_decides_with_what_was_recorded_since_its_last_decision(opa_bin, tmp_path, monkeypatch):
+    """The Engine reuses what it read from the store only while the store's audit head and the day stand still:
+    spend another process records between two decisions counts against the second one (a stale history would
+    auto-approve it over the daily budget), and yesterday's spend stops counting when the day turns."""
+    from datetime import datetime
+
+    from hitl_cli import clock
+    from workflow.support import at, copy_profile, manifest
+
+    ws = make_workspace(tmp_path / "ws")
+    for name, value in ws.env.items():
+        monkeypatch.setenv(name, value)
+    budget = copy_profile(ws, "default", "budget", {"daily_budget.per_agent_usd": 100, "daily_budget.organisation_usd": 150})
+    assert ws.submit([manifest("b-0", type="write", env="dev", cost=1)], profile=budget, now=at(0))["b-0"]["status"] == "approved"
+    asked = manifest("b-2", type="write", env="dev", cost=50)
+
+    def tier() -> tuple[str, set[str]]:
+        decision = engine.decide(asked).evaluated[0].decision
+        return decision.tier, {reason.code for reason in decision.reasons}
+
+    monkeypatch.setattr(clock, "now", lambda: datetime.fromisoformat(at(5)))
+    with Engine([budget], state=ws.state, track_record=ws.trusted_record) as engine:
+        assert tier()[0] == "auto_approve" and tier()[0] == "auto_approve"  # 1 + 50 USD today, the second from what was kept
+        ws.submit([manifest("b-1", type="write", env="dev", cost=60)], name="spent.yaml", profile=budget, now=at(1))
+        blocked, codes = tier()  # 1 + 60 + 50 USD: over the agent's 100
+        assert blocked == "block" and "daily_agent_budget" in codes
+        monkeypatch.setattr(clock, "now", lambda: datetime.fromisoformat(at(24)))
+        assert tier()[0] == "auto_approve"  # the next day: nothing spent yet, with the store unchanged
+
+
+def test_decisions_asked_from_many_threads_at_once_are_the_ones_asked_one_by_one(opa_bin, tmp_path, record):
+    """No lock around OPA: each thread's call goes through its own connection and carries its own input, so calls
+    at once neither mix their answers up nor differ from the same calls one at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    manifests = [READ, WRITE, DROP, make_manifest(id="costly", type="write", env="staging", cost=500)] * 6
+    with Engine(["default"], state=tmp_path / "state.db", track_record=record) as engine:
+        one_by_one = [engine.decide(m).evaluated[0].decision for m in manifests]
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            at_once = list(pool.map(lambda m: engine.decide(m).evaluated[0].decision, manifests))
+    assert at_once == one_by_one
+    assert {d.id: d.tier for d in at_once} == {d.id: d.tier for d in one_by_one} and len({d.tier for d in at_once}) > 1

@@ -1,6 +1,7 @@
 """Asking an OPA server for decisions; every way that can go wrong becomes an EngineError."""
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -25,6 +26,32 @@ OPA_VERSION_WHAT = "data.hitl.runtime.opa_version"
 _DECISION_LIST = TypeAdapter(list[Decision])
 
 
+@dataclass(frozen=True)
+class RunInput:
+    """What every decision request of one run carries beside its manifests, in JSON: the profile, the track
+    record, input.now (the one moment the run judges waivers' expiry at: hitl_cli.run_context) and input.history
+    (what the state store says about the past, hitl_cli.policy_history; no `history` key when the run reads no
+    store). Each run brings its own, so one client serves many runs at once (hitl_cli.api.Engine, hitl serve)."""
+
+    profile: str
+    now: str
+    encoded: bytes
+
+    @classmethod
+    def of(
+        cls, profile: str, track_record: dict, now: datetime | None = None, history_json: bytes | None = None
+    ) -> "RunInput":
+        """now: the system clock's when not given; history_json: input.history already in JSON
+        (hitl_cli.policy_history.history_json), None for none."""
+        moment = (now or clock.now()).isoformat().replace("+00:00", "Z")
+        encoded = b'"profile":%s,"track_record":%s,"now":%s' % (
+            json.dumps(profile).encode(), json.dumps(track_record).encode(), json.dumps(moment).encode()
+        )
+        if history_json is not None:
+            encoded += b',"history":' + history_json
+        return cls(profile, moment, encoded)
+
+
 class PolicyClient:
     """Decisions under the given profiles (the ones loaded in the engine), each checked before it is returned."""
 
@@ -32,33 +59,28 @@ class PolicyClient:
         self.url = endpoint.url.rstrip("/")
         self._profiles = {profile.name: profile for profile in profiles}
         self._calibration = calibration
-        self.now = ""
-        self.start_run()
-        # input.history: what the state store says about the past (hitl_cli.policy_history), for every
-        # decision of the run; empty (no `history` key) when the run reads no store.
-        self._history_json = b""
-        self._opa = connection.connect(endpoint, settings.opa_request_timeout())
+        # one OpaClient per caller at a time: the client is shared by the threads of a long-lived Engine
+        self._opa = connection.Clients(endpoint, settings.opa_request_timeout())
         # One Reason object per distinct reason: 100,000 decisions share a few hundred of them.
         self._reasons: dict[tuple[str, str, str], Reason] = {}
 
-    def start_run(self, now: datetime | None = None) -> None:
-        """input.now: the one moment a run judges waivers' expiry at (the run's, hitl_cli.run_context; else the
-        system clock's). A client kept for many runs (hitl_cli.api.Engine, hitl serve) takes it again for each,
-        so no waiver outlives its expiry."""
-        self.now = (now or clock.now()).isoformat().replace("+00:00", "Z")
-
-    def set_history(self, history: dict | None) -> None:
-        """Send this input.history with every later decision request (None: none)."""
-        self._history_json = b"" if history is None else b',"history":' + json.dumps(history).encode()
-
     def close(self) -> None:
-        self._opa.close_connection()
+        self._opa.close()
 
     def _query(self, what: str, input_data: dict):
-        return connection.query(self._opa, self.url, what, input_data)
+        with self._opa.lent() as opa:
+            return connection.query(opa, self.url, what, input_data)
+
+    def _query_encoded(self, what: str, input_json: bytes):
+        with self._opa.lent() as opa:
+            return connection.query_encoded(opa, self.url, what, input_json)
+
+    def _read(self, what: str):
+        with self._opa.lent() as opa:
+            return connection.read(opa, self.url, what)
 
     def profile_names(self) -> set[str]:
-        body = connection.read(self._opa, self.url, PROFILES_WHAT)
+        body = self._read(PROFILES_WHAT)
         profiles = body.get("result") if isinstance(body, dict) else None
         return set(profiles) if isinstance(profiles, dict) else set()
 
@@ -70,12 +92,12 @@ class PolicyClient:
 
     def require_supported_opa(self) -> None:
         """A remote OPA must be at least the release hitl supports (it says so through hitl.runtime)."""
-        body = connection.read(self._opa, self.url, OPA_VERSION_WHAT)
+        body = self._read(OPA_VERSION_WHAT)
         require_supported(body.get("result") if isinstance(body, dict) else None, f"OPA at {self.url}")
 
     def require_served_revisions(self) -> None:
         """A remote OPA must serve, for every profile, the policy revision hitl computes locally (one request)."""
-        body = connection.read(self._opa, self.url, revisions.REVISIONS_WHAT)
+        body = self._read(revisions.REVISIONS_WHAT)
         served = body.get("result") if isinstance(body, dict) else None
         for profile in self._profiles.values():
             mismatch = revisions.revision_mismatch(
@@ -85,30 +107,21 @@ class PolicyClient:
                 raise EngineError(mismatch)
 
     def decide_encoded(
-        self,
-        profile: str,
-        track_record_json: bytes,
-        ids: list[str],
-        manifests_json: list[bytes],
-        facts_json: list[bytes],
+        self, run: RunInput, ids: list[str], manifests_json: list[bytes], facts_json: list[bytes]
     ) -> list[Decision]:
         """One request for a batch of manifests already in JSON (their policy input), answered in the same order.
 
         facts_json[i] is what hitl derived from manifest i's statement (hitl_cli.statements): input.statement_facts.
         """
+        profile = run.profile
         if profile not in self._profiles:
             raise EngineError(f"no decision can be checked under profile {profile!r}: it was not loaded for this run")
-        input_json = b'{"profile":%s,"track_record":%s,"now":%s%s,"manifests":[%s],"statement_facts":[%s]}' % (
-            json.dumps(profile).encode(),
-            track_record_json,
-            json.dumps(self.now).encode(),
-            self._history_json,
-            b",".join(manifests_json),
-            b",".join(facts_json),
+        input_json = b'{%s,"manifests":[%s],"statement_facts":[%s]}' % (
+            run.encoded, b",".join(manifests_json), b",".join(facts_json)
         )
-        input_data = json.loads(input_json)
-        answer = self._query(DECISIONS_WHAT, input_data)
+        answer = self._query_encoded(DECISIONS_WHAT, input_json)
         if not isinstance(answer, dict) or "result" not in answer:
+            input_data = json.loads(input_json)
             why = self._untiered(input_data) or self._undeclared(input_data)
             raise EngineError(f"policy returned no decision ({DECISIONS_WHAT} is undefined){why}")
         result = consistency.require_count(answer["result"], len(ids))

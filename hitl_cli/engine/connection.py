@@ -2,12 +2,16 @@
 up from an OpaEndpoint and turns whatever it raises into one EngineError line.
 
 The client is set up with no retries (a request that failed is never sent twice) and hitl's timeout for every
-answer. Importing it takes a fifth of a second (it pulls in requests and aiohttp): `import_in_background()`
+answer. `Clients` keeps one per caller at a time, so the threads of a long-lived Engine (hitl serve) ask OPA at
+once and OPA, which answers concurrently, evaluates their questions side by side. Importing it takes a fifth of a second (it pulls in requests and aiohttp): `import_in_background()`
 starts that import in a thread while a local OPA starts, so a single `hitl evaluate` does not wait for both.
 """
 
 import importlib
+import queue
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from hitl_cli.engine.endpoint import OpaEndpoint
@@ -54,6 +58,41 @@ def connect(endpoint: OpaEndpoint, timeout: float) -> "OpaClient":
     )
 
 
+class Clients:
+    """OpaClients for one endpoint, each lent to one caller at a time: made when every one made is busy, kept
+    for the next caller after, all closed by `close`."""
+
+    def __init__(self, endpoint: OpaEndpoint, timeout: float):
+        self._endpoint, self._timeout = endpoint, timeout
+        self._idle: queue.SimpleQueue = queue.SimpleQueue()
+        self._made: list["OpaClient"] = []
+        self._lock = threading.Lock()
+        self._idle.put(self._make())  # the first is made at once: a bad endpoint fails here, not at the first call
+
+    def _make(self) -> "OpaClient":
+        made = connect(self._endpoint, self._timeout)
+        with self._lock:
+            self._made.append(made)
+        return made
+
+    @contextmanager
+    def lent(self) -> Iterator["OpaClient"]:
+        try:
+            client = self._idle.get_nowait()
+        except queue.Empty:
+            client = self._make()
+        try:
+            yield client
+        finally:
+            self._idle.put(client)
+
+    def close(self) -> None:
+        with self._lock:
+            made, self._made = self._made, []
+        for client in made:
+            client.close_connection()
+
+
 def _client_class() -> type:
     from opa_client import OpaClient
 
@@ -67,6 +106,16 @@ def _client_class() -> type:
             session.trust_env = False
             return session
 
+        def query_rule_encoded(self, body: bytes, package_path: str) -> dict:
+            """query_rule with its body ({"input": ...}) already in JSON: an input hitl put together in JSON
+            (hitl_cli.engine.client.RunInput) is sent as it is, not decoded only to be encoded again."""
+            response = self._session.post(
+                f"{self.root_url}/data/{package_path}", data=body, headers={"Content-Type": "application/json"},
+                timeout=self.timeout,
+            )
+            response.raise_for_status()
+            return response.json()
+
     return EnvironmentBlindClient
 
 
@@ -78,6 +127,11 @@ def healthy(client: "OpaClient") -> bool:
 def query(client: "OpaClient", url: str, what: str, input_data: dict) -> Any:
     """OPA's JSON answer for the document `what` (data.a.b) given `input_data`."""
     return _asking(client, url, what, lambda: client.query_rule(input_data, _data_path(what)))
+
+
+def query_encoded(client: "OpaClient", url: str, what: str, input_json: bytes) -> Any:
+    """query, with the input already in JSON."""
+    return _asking(client, url, what, lambda: client.query_rule_encoded(b'{"input":%s}' % input_json, _data_path(what)))
 
 
 def read(client: "OpaClient", url: str, what: str) -> Any:
