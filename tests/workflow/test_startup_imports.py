@@ -1,0 +1,43 @@
+"""What a command imports: the libraries a command does not use stay unimported, so it does not pay for them
+(bench/single_evaluate.py, bench/signed_approve.py). A later change that imports one of them at module level
+again fails here, not only in a bench.
+
+The real CLI in its own process, with Python's own import log (PYTHONPROFILEIMPORTTIME, what `python -X
+importtime` writes to stderr): every module an import statement brought in, on any thread, is named there
+(one that importlib.import_module loads is not, but what it imports is).
+"""
+
+import re
+
+from conftest import hitl, write_manifests
+from .support import make_workspace, tier_manifest
+
+# The OPA client's package also holds an asyncio client (aiohttp, aiofiles) that hitl never uses.
+ASYNC_OPA_CLIENT = {"aiohttp", "aiofiles", "opa_client.opa_async"}
+# What only deciding needs: the statement parser, the OPA client and its HTTP library.
+DECIDING = {"sqlglot", "opa_client", "requests", *ASYNC_OPA_CLIENT}
+# "import time: SELF | CUMULATIVE | NAME"; imports on several threads can make the times negative
+_LOGGED = re.compile(r"^import time:\s+-?\d+ \|\s+-?\d+ \|\s*(\S+)$", re.MULTILINE)
+
+
+def imported(stderr: str) -> set[str]:
+    return set(_LOGGED.findall(stderr))
+
+
+def test_evaluate_imports_the_synchronous_opa_client_only(tmp_path):
+    plan = write_manifests(tmp_path, [tier_manifest("double_approval")])
+    result = hitl("evaluate", plan, "--profile", "default", env={"PYTHONPROFILEIMPORTTIME": "1"})
+    assert result.returncode == 0, result.stderr
+    modules = imported(result.stderr)
+    assert {"opa_client.errors", "requests", "sqlglot"} <= modules  # the log is read right: what it decides with is there
+    assert not modules & ASYNC_OPA_CLIENT
+
+
+def test_a_signed_approve_imports_nothing_only_deciding_needs(tmp_path):
+    ws = make_workspace(tmp_path)
+    ws.submit([tier_manifest("single_approval")])
+    result = ws.hitl("approve", "m-single_approval", "--by", "alice", env={"PYTHONPROFILEIMPORTTIME": "1"})
+    assert result.returncode == 0, result.stderr
+    modules = imported(result.stderr)
+    assert "hitl_cli.signing.sshsig" in modules  # it did sign
+    assert not {module for module in modules if module.split(".")[0] in DECIDING or module in DECIDING}
