@@ -4,11 +4,17 @@ again fails here, not only in a bench.
 
 The real CLI in its own process, with Python's own import log (PYTHONPROFILEIMPORTTIME, what `python -X
 importtime` writes to stderr): every module an import statement brought in, on any thread, is named there
-(one that importlib.import_module loads is not, but what it imports is).
+(one that importlib.import_module loads is not, but what it imports is). And every model of hitl's is built at
+its first use, not when its module is imported (pydantic's defer_build, through models.common.DeferredModel).
 """
 
+import importlib
+import pkgutil
 import re
 
+from pydantic import BaseModel
+
+import hitl_cli
 from conftest import hitl, write_manifests
 from .support import make_workspace, tier_manifest
 
@@ -41,3 +47,19 @@ def test_a_signed_approve_imports_nothing_only_deciding_needs(tmp_path):
     modules = imported(result.stderr)
     assert "hitl_cli.signing.sshsig" in modules  # it did sign
     assert not {module for module in modules if module.split(".")[0] in DECIDING or module in DECIDING}
+
+
+def test_every_model_is_built_at_its_first_use():
+    for module in pkgutil.walk_packages(hitl_cli.__path__, "hitl_cli."):
+        if module.name != "hitl_cli.__main__":
+            importlib.import_module(module.name)
+    models = [model for model in _subclasses(BaseModel) if model.__module__.startswith("hitl_cli.")]
+    # hitl serve's request and answer bodies are built once, when the server starts, which is its start-up anyway
+    models = [model for model in models if not model.__module__.startswith("hitl_cli.service")]
+    assert len(models) > 50  # they were found
+    assert [model.__qualname__ for model in models if not model.model_config.get("defer_build")] == []
+
+
+def _subclasses(cls: type) -> set[type]:
+    found = set(cls.__subclasses__())
+    return found.union(*(_subclasses(sub) for sub in found))
