@@ -23,6 +23,12 @@ ASYNC_OPA_CLIENT = {"aiohttp", "aiofiles", "opa_client.opa_async"}
 # What only deciding needs: the statement parser, the OPA client and its HTTP library.
 DECIDING = {"sqlglot", "opa_client", "requests", *ASYNC_OPA_CLIENT}
 # "import time: SELF | CUMULATIVE | NAME"; imports on several threads can make the times negative
+# What only other commands use: the workflow's core and templates, impact analysis, the policies' documentation,
+# the Rego test runner, the JUnit and SARIF reporters.
+OTHER_COMMANDS = {
+    "hitl_cli.workflow.verdicts", "hitl_cli.workflow.views", "hitl_cli.rendering", "hitl_cli.audit", "hitl_cli.impact",
+    "hitl_cli.profile_changes", "hitl_cli.docs", "hitl_cli.rego_tests", "xml.etree.ElementTree",
+}
 _LOGGED = re.compile(r"^import time:\s+-?\d+ \|\s+-?\d+ \|\s*(\S+)$", re.MULTILINE)
 
 
@@ -30,13 +36,14 @@ def imported(stderr: str) -> set[str]:
     return set(_LOGGED.findall(stderr))
 
 
-def test_evaluate_imports_the_synchronous_opa_client_only(tmp_path):
+def test_evaluate_imports_the_synchronous_opa_client_only_and_nothing_of_other_commands(tmp_path):
     plan = write_manifests(tmp_path, [tier_manifest("double_approval")])
     result = hitl("evaluate", plan, "--profile", "default", env={"PYTHONPROFILEIMPORTTIME": "1"})
     assert result.returncode == 0, result.stderr
     modules = imported(result.stderr)
     assert {"opa_client.errors", "requests", "sqlglot"} <= modules  # the log is read right: what it decides with is there
     assert not modules & ASYNC_OPA_CLIENT
+    assert not modules & OTHER_COMMANDS
 
 
 def test_a_signed_approve_imports_nothing_only_deciding_needs(tmp_path):
