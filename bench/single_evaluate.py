@@ -28,24 +28,17 @@ MANIFEST = tools.ROOT / "examples" / "manifests" / "add-column-production.yaml"
 
 def main() -> int:
     parser = argparse.ArgumentParser(description="time one hitl evaluate of one manifest")
-    parser.add_argument("--runs", type=int, default=10)
-    parser.add_argument("--no-bytecode", action="store_true",
-                        help="compile hitl's sources in every run, as PYTHONDONTWRITEBYTECODE=1 without a cache does")
-    parser.add_argument("--before", help="also time this commit's hitl evaluate, runs interleaved")
+    tools.add_timing_options(parser, "hitl evaluate")
     args = parser.parse_args()
     results = {"load_before": os.getloadavg(), "targets_seconds": TARGETS, "bytecode": not args.no_bytecode}
     with tempfile.TemporaryDirectory(prefix="hitl-bench-evaluate-") as folder:
         root = Path(folder)
-        trees = {"after": tools.ROOT}
+        trees = tools.timed_trees(args.before, root)
         if args.before:
-            trees = {"before": tools.checkout(args.before, root / "before"), **trees}
             results["before_commit"] = args.before
-        env = {name: value for name, value in os.environ.items() if name not in ("HITL_STATE", "PYTHONDONTWRITEBYTECODE")}
+        env = {name: value for name, value in os.environ.items() if name != "HITL_STATE"}
+        env = tools.bytecode_environment(env, root, args.no_bytecode)
         env["HITL_OPA_BIN"] = str(tools.OPA)
-        if args.no_bytecode:
-            env["PYTHONDONTWRITEBYTECODE"] = "1"
-        else:  # as a wheel install runs: pip compiles the bytecode when it installs hitl
-            env["PYTHONPYCACHEPREFIX"] = str(root / "bytecode")
         env["HITL_STATE"] = str(root / "no-store.db")  # never created: evaluate only reads a store that exists
         timings = tools.interleaved(
             trees, args.runs, env, lambda: ["evaluate", str(MANIFEST), "--profile", "default"])
