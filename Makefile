@@ -61,6 +61,7 @@ bench: setup
 	$(PYTHON) bench/run.py $(BENCH_ARGS)
 	scripts/with-postgres $(PYTHON) bench/store_queue.py
 	scripts/with-postgres $(PYTHON) bench/signed_approve.py
+	$(PYTHON) bench/single_evaluate.py
 
 clean:
 	rm -rf $(VENV) .tools .pytest_cache

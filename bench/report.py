@@ -182,7 +182,9 @@ Measured with cProfile and phase timings on the 10,000 and 100,000 sets before t
   out piece by piece instead of being built whole.
 - **Start-up** of a single `hitl evaluate` was 0.6-0.7 s, of which 0.25 s was importing the OPA client library
   (it pulls in aiohttp) and requests. opa-python-client is again the OPA client (hitl_cli/engine/connection.py),
-  its import started in a thread while the local OPA starts, so the two overlap (bench/serve_api.py).
+  its import started in a thread while the local OPA starts, so the two overlap (bench/serve_api.py). Only its
+  synchronous module is imported (no aiohttp), every pydantic model is built at its first use (`defer_build`), a
+  command imports only what it runs, and `opa version` is asked while OPA starts (bench/single_evaluate.py).
 - **hitl serve** tail latency: OPA's own handler time has a tail from Go's garbage collector; `hitl serve` starts
   OPA with GOGC=400 unless GOGC is set (server-side p99 went from about 4.6 to 2-2.5 ms in a side-by-side test).
 """

@@ -67,19 +67,15 @@ def timed_approvals(env: dict, root: Path, key: Path, runs: int, trees: dict[str
 
 def main() -> int:
     parser = argparse.ArgumentParser(description="time one signed hitl approve")
-    parser.add_argument("--runs", type=int, default=10)
-    parser.add_argument("--no-bytecode", action="store_true",
-                        help="compile hitl's sources in every run, as PYTHONDONTWRITEBYTECODE=1 without a cache does")
-    parser.add_argument("--before", help="also time this commit's hitl approve, runs interleaved")
+    tools.add_timing_options(parser, "hitl approve")
     args = parser.parse_args()
     admin = os.environ.get("HITL_TEST_POSTGRES_URL")
     results = {"load_before": os.getloadavg(), "target_seconds": TARGET_SECONDS, "bytecode": not args.no_bytecode}
     database = f"bench_{uuid.uuid4().hex[:12]}"
     with tempfile.TemporaryDirectory(prefix="hitl-bench-sign-") as folder:
         root = Path(folder)
-        trees = {"after": tools.ROOT}
+        trees = tools.timed_trees(args.before, root)
         if args.before:
-            trees = {"before": tools.checkout(args.before, root / "before"), **trees}
             results["before_commit"] = args.before
         shutil.copytree(tools.ROOT / "rego", root / "rego")
         shutil.copytree(tools.ROOT / "org_profiles", root / "profiles")
@@ -87,12 +83,9 @@ def main() -> int:
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "alice", "-f", str(key)], check=True)
         people = {"people": [{"name": "alice", "roles": ["approver"], "keys": [key.with_suffix(".pub").read_text().strip()]}]}
         (root / "profiles" / "people" / "default.yaml").write_text(yaml.safe_dump(people))
-        env = {**os.environ, "HITL_REGO_DIR": str(root / "rego"), "HITL_PROFILES_DIR": str(root / "profiles")}
-        if args.no_bytecode:
-            env["PYTHONDONTWRITEBYTECODE"] = "1"
-        else:  # as a wheel install runs: pip compiles the bytecode when it installs hitl
-            env.pop("PYTHONDONTWRITEBYTECODE", None)
-            env["PYTHONPYCACHEPREFIX"] = str(root / "bytecode")
+        env = tools.bytecode_environment(
+            {**os.environ, "HITL_REGO_DIR": str(root / "rego"), "HITL_PROFILES_DIR": str(root / "profiles")}, root,
+            args.no_bytecode)
         stores = {"sqlite": str(root / "state.db")}
         if admin:
             with psycopg.connect(admin, autocommit=True) as connection:

@@ -5,6 +5,7 @@
 - floor: one `opa eval` of data.hitl.main.decisions over every manifest in a single input document.
 """
 
+import argparse
 import io
 import json
 import re
@@ -37,6 +38,31 @@ def checkout(revision: str, folder: Path) -> Path:
         tar.extractall(folder, filter="data")
     (folder / ".tools").symlink_to(ROOT / ".tools")
     return folder
+
+
+def add_timing_options(parser: argparse.ArgumentParser, command: str) -> None:
+    """--runs, --no-bytecode and --before, for a bench that times `command` through interleaved (see
+    timed_trees and bytecode_environment)."""
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--no-bytecode", action="store_true",
+                        help="compile hitl's sources in every run, as PYTHONDONTWRITEBYTECODE=1 without a cache does")
+    parser.add_argument("--before", help=f"also time this commit's {command}, runs interleaved")
+
+
+def timed_trees(before: str | None, root: Path) -> dict[str, Path]:
+    """The trees interleaved times: this checkout ("after") and, given a commit, that commit's ("before", see checkout)."""
+    trees = {"after": ROOT}
+    return {"before": checkout(before, root / "before"), **trees} if before else trees
+
+
+def bytecode_environment(env: dict, root: Path, no_bytecode: bool) -> dict:
+    """env for hitl's runs: its bytecode compiled once into a cache of the bench's own under root, as a wheel
+    install has it (pip compiles it), even when env says PYTHONDONTWRITEBYTECODE; or, no_bytecode, compiled in
+    every run."""
+    env = {name: value for name, value in env.items() if name != "PYTHONDONTWRITEBYTECODE"}
+    if no_bytecode:
+        return {**env, "PYTHONDONTWRITEBYTECODE": "1"}
+    return {**env, "PYTHONPYCACHEPREFIX": str(root / "bytecode")}
 
 
 def interleaved(trees: dict[str, Path], runs: int, env: dict, arguments: Callable[[], list[str]]) -> dict[str, dict]:

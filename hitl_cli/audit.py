@@ -11,10 +11,9 @@ import sqlite3
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
-
 from hitl_cli.canonical import canonical_json, canonical_sha256
 from hitl_cli.errors import StoreError
+from hitl_cli.models.common import DeferredModel
 from hitl_cli.models.workflow import AuditRecord
 from hitl_cli.store import audit_log
 
@@ -47,7 +46,7 @@ def append(
     return record
 
 
-class AuditCheck(BaseModel):
+class AuditCheck(DeferredModel):
     ok: bool
     records: int
     head_seq: int | None

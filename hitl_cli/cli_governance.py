@@ -11,8 +11,7 @@ from typing import Annotated, Optional
 import typer
 import yaml
 
-from hitl_cli import bundles, clock, floor, init_repository, paths, policy_set, rego_tests, waivers
-from hitl_cli import docs as policy_docs
+from hitl_cli import bundles, clock, floor, paths, policy_set, waivers
 from hitl_cli.errors import ExitCode, UsageError
 from hitl_cli.escaping import visible, visible_lines
 from hitl_cli.inputs import available_profile_files, load_every_profile, load_profile, load_track_record, profile_path
@@ -209,6 +208,8 @@ def docs(
 
     Exit 0: written; 2: usage error; 4: a profile is invalid; 5: OPA could not read the policies.
     """
+    from hitl_cli import docs as policy_docs  # reading the policies' documentation: this command's alone
+
     selected = _selected_profiles(profile, all_profiles, required=False)
     emit(policy_docs.render(paths.rego_dir(), selected, clock.now()), output)
 
@@ -226,6 +227,8 @@ def test(
     Exit 0: every test passed; 1: a test failed; 2: usage error (a folder refused); 4: a profile is invalid;
     5: OPA could not load the policies or tests (the file and line are named).
     """
+    from hitl_cli import rego_tests
+
     policy_set.choose(folders)
     run = rego_tests.run()
     lines = [f"FAIL {failure}" for failure in run.failed]
@@ -244,6 +247,8 @@ def init(
 
     Exit 0: written; 2: the folder is not empty, or the name is not a profile name.
     """
+    from hitl_cli import init_repository
+
     emit((visible(str(folder / written)) + "\n" for written in init_repository.scaffold(folder, name)), None)
 
 

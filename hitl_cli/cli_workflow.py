@@ -7,14 +7,11 @@ or no store yet, 8 the audit trail does not verify. Store faults exit 5, like en
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional, get_args
+from typing import TYPE_CHECKING, Annotated, Optional, get_args
 
 import typer
-import yaml
-from pydantic import BaseModel
-from pydantic_core import to_jsonable_python
 
-from hitl_cli import audit, clock, settings
+from hitl_cli import clock, settings
 from hitl_cli.cli_common import (
     InputPaths, OpaCaFileOption, OpaTokenFileOption, OpaUrlOption, PolicyOption, ProfileOption, StateOption, TrackRecordOption,
     choices,
@@ -29,16 +26,16 @@ from hitl_cli.inputs import load_profile, profile_path
 from hitl_cli.models.common import PromotableLevel
 from hitl_cli.models.workflow import ReviewVerdict, VerdictAction
 from hitl_cli.output import emit, warn
-from hitl_cli.rendering import Templates
-from hitl_cli.signing import sshsig
-from hitl_cli.store.connection import Mode, open_store, state_path
-from hitl_cli.workflow import digest as digest_entries
-from hitl_cli.workflow import integrity, queries, text, trust, verdict_files, verdicts
-from hitl_cli.workflow import stats as workflow_stats
-from hitl_cli.workflow.policy_context import PolicyContext
-from hitl_cli.workflow.track import track_record
-from hitl_cli.workflow.verdict_files import VerdictFile
-from hitl_cli.workflow.views import RequestView
+from hitl_cli.store.connection import state_path
+
+# The workflow's core (hitl_cli.workflow, the store's reading, the templates, signing) is imported by the commands
+# that use it: every other command, a single evaluate above all, starts without it (bench/RESULTS.md).
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from hitl_cli.rendering import Templates
+    from hitl_cli.workflow.verdict_files import VerdictFile
+    from hitl_cli.workflow.views import RequestView
 
 
 TextOrJson = choices("TextOrJson", [OutputFormat.TEXT, OutputFormat.JSON])
@@ -74,8 +71,10 @@ def _json(data) -> str:
     return json_text(json.dumps(data, indent=2, ensure_ascii=False)) + "\n"
 
 
-def _message(templates: Templates, name: str, format: MessageFormat, context: dict) -> str:
+def _message(templates: "Templates", name: str, format: MessageFormat, context: dict) -> str:
     """A message in a template's format, or for scripts the very context the templates are given, as JSON."""
+    from pydantic_core import to_jsonable_python
+
     chosen = MessageFormat(format).value
     return _json(to_jsonable_python(context)) if chosen == OutputFormat.JSON else templates.render(name, chosen, context)
 
@@ -84,15 +83,19 @@ def _wants_json(format: TextOrJson) -> bool:
     return TextOrJson(format).value == OutputFormat.JSON
 
 
-def _show(view: RequestView, format: TextOrJson) -> None:
+def _show(view: "RequestView", format: TextOrJson) -> None:
+    from hitl_cli.workflow import text
+
     emit(_json(view.model_dump(mode="json")) if _wants_json(format) else visible_lines(text.status(view)), None)
 
 
-def _show_all(items: list[BaseModel], format: TextOrJson, as_text: str) -> None:
+def _show_all(items: list["BaseModel"], format: TextOrJson, as_text: str) -> None:
     emit(_json([item.model_dump(mode="json") for item in items]) if _wants_json(format) else visible_lines(as_text), None)
 
 
-def _decided(given: tuple[RequestView, VerdictFile | None], attest: Path | None, format: TextOrJson) -> None:
+def _decided(given: tuple["RequestView", "VerdictFile | None"], attest: Path | None, format: TextOrJson) -> None:
+    from hitl_cli.workflow import verdict_files
+
     view, carried = given
     _show(view, format)
     if attest is not None and carried is None:
@@ -124,7 +127,7 @@ def submit(
     """
     files = input_files(manifests)
     from hitl_cli import run_context  # submitting decides: the core is imported by this command only
-    from hitl_cli.workflow import submission
+    from hitl_cli.workflow import submission, text
 
     context = run_context.gather(profile, track_record_file, state_path(state), recording=True)
     result = submission.submit(files, context, remote_endpoint(opa_url, opa_token_file, opa_ca_file))
@@ -160,6 +163,8 @@ def approve(
 
     Exit 0: recorded; 6: refused by a rule (or it would not count); 7: no such request.
     """
+    from hitl_cli.workflow import verdicts
+
     _decided(verdicts.give_verdict(state_path(state), request_id, VerdictAction.APPROVE, by, reason, key), attest, format)
 
 
@@ -177,6 +182,8 @@ def reject(
 
     Exit 0: recorded; 6: refused (empty reason, not allowed, already final); 7: no such request.
     """
+    from hitl_cli.workflow import verdicts
+
     _decided(verdicts.give_verdict(state_path(state), request_id, VerdictAction.REJECT, by, reason, key), attest, format)
 
 
@@ -195,6 +202,8 @@ def override(
 
     Exit 0: recorded; 6: refused; 7: no such request.
     """
+    from hitl_cli.workflow import verdicts
+
     _decided(verdicts.give_verdict(state_path(state), request_id, VerdictAction.OVERRIDE, by, reason, key), attest, format)
 
 
@@ -204,6 +213,8 @@ def status(request_id: RequestId, format: FormatOption = "text", state: StateOpt
     Exit 0: the action may run now; 1: it waits for people; 3: it cannot run as submitted (blocked,
     rejected, stale or expired); 7: no such request.
     """
+    from hitl_cli.workflow import queries
+
     view, _ = queries.request_view(state_path(state), request_id)
     _show(view, format)
     raise typer.Exit(queries.outcome_code(view))
@@ -219,6 +230,8 @@ def queue(
 ) -> None:
     """What waits for people, oldest first: approvals, escalations, blocks and post-hoc reviews; then every
     message `hitl deliver` failed to deliver (each request's `undelivered` in JSON)."""
+    from hitl_cli.workflow import queries, text
+
     every = queries.all_views(state_path(state))
     if delivery is not None:
         every = [view for view in every if view.decision.delivery == DeliveryChoice(delivery).value]
@@ -238,6 +251,11 @@ def digest(
     policy: PolicyOption = None,
 ) -> None:
     """The batched review of what the profile routes to the digest, grouped and ordered by priority."""
+    from hitl_cli.rendering import Templates
+    from hitl_cli.workflow import digest as digest_entries
+    from hitl_cli.workflow import queries
+    from hitl_cli.workflow.policy_context import PolicyContext
+
     now = clock.now()
     start = now - digest_entries.parse_since(since)
     views = queries.all_views(state_path(state))
@@ -254,6 +272,9 @@ def digest(
 
 def notify(request_id: RequestId, format: MessageFormatOption = "markdown", state: StateOption = None, policy: PolicyOption = None) -> None:
     """The interrupt message for one request, in the templates of the profile that decided it."""
+    from hitl_cli.rendering import Templates
+    from hitl_cli.workflow import queries
+
     view, context = queries.request_view(state_path(state), request_id)
     emit(_message(Templates(context.templates), "notify", format, {"request": view, "generated_at": clock.now()}), None)
 
@@ -269,6 +290,10 @@ def stats(
 
     A reviewer is flagged as rubber-stamping under the profile's `rubber_stamping` thresholds.
     """
+    from hitl_cli.store.connection import Mode, open_store
+    from hitl_cli.workflow import stats as workflow_stats
+    from hitl_cli.workflow import text
+
     loaded = load_profile(profile_path(profile))
     with open_store(state_path(state), Mode.READ) as store, store.read() as connection:
         result = workflow_stats.compute(connection, loaded, top)
@@ -282,6 +307,8 @@ review_app = typer.Typer(help="Post-hoc review of auto-approved actions.", invok
 @guarded
 def review(ctx: typer.Context, format: FormatOption = "text", state: StateOption = None, policy: PolicyOption = None) -> None:
     """List auto-approved actions awaiting post-hoc review, oldest first; `review mark` records a verdict."""
+    from hitl_cli.workflow import queries, text
+
     if ctx.invoked_subcommand is not None:
         return
     views = queries.review_queue(state_path(state))
@@ -303,6 +330,8 @@ def review_mark(
 
     Exit 0: recorded; 6: refused (not auto-approved, already reviewed, `wrong` without a reason); 7: no such request.
     """
+    from hitl_cli.workflow import verdicts
+
     _show(verdicts.mark_review(state_path(state), request_id, by, ReviewChoice(verdict).value, reason), format)
 
 
@@ -317,6 +346,9 @@ def audit_verify(format: FormatOption = "text", expect_head: ExpectHeadOption = 
 
     Exit 0: it verifies; 8: it does not (the first bad record is named); 7: no store.
     """
+    from hitl_cli.store.connection import Mode, open_store
+    from hitl_cli.workflow import integrity, text
+
     path = state_path(state)
     with open_store(path, Mode.READ) as store, store.read() as connection:
         check = integrity.verify(connection, expect_head)
@@ -334,6 +366,9 @@ def audit_head(state: StateOption = None) -> None:
 
     Exit 0: printed; 8: the trail does not verify (nothing is printed); 7: no store or an empty trail.
     """
+    from hitl_cli.store.connection import Mode, open_store
+    from hitl_cli.workflow import integrity
+
     path = state_path(state)
     with open_store(path, Mode.READ) as store, store.read() as connection:
         integrity.require_verified(connection, str(path))
@@ -353,6 +388,9 @@ def audit_export(
 ) -> None:
     """Every audit record, one JSON object per line, in order, as stored (verify before relying on it). A verdict's
     record carries its signature; `signed_with`, beside the record and outside its hash, names the key's fingerprint."""
+    from hitl_cli import audit
+    from hitl_cli.store.connection import Mode, open_store
+
     with open_store(state_path(state), Mode.READ) as store, store.read() as connection:
         lines = [json_text(json.dumps(_with_signer(record), ensure_ascii=False, sort_keys=True)) + "\n"
                  for record in audit.export(connection)]
@@ -360,6 +398,8 @@ def audit_export(
 
 
 def _with_signer(record: dict) -> dict:
+    from hitl_cli.signing import sshsig
+
     verdict = record["payload"].get("verdict") if isinstance(record.get("payload"), dict) else None
     signature = verdict.get("signature") if isinstance(verdict, dict) else None
     return {**record, "signed_with": sshsig.claimed_fingerprint(signature)} if isinstance(signature, str) else record
@@ -380,6 +420,8 @@ def approvals_export(
 
     Unsigned verdicts are not written: a file is only worth its signature. Exit 0: written; 7: no such request.
     """
+    from hitl_cli.workflow import queries, verdict_files
+
     written = verdict_files.write(output, queries.signed_verdicts(state_path(state), request_id))
     emit("".join(f"{path}\n" for path in written), None)
 
@@ -395,6 +437,11 @@ def trust_export(
     state: StateOption = None,
 ) -> None:
     """The track record (docs/track-record.md) measured in the store, for --track-record."""
+    import yaml
+
+    from hitl_cli.store.connection import Mode, open_store
+    from hitl_cli.workflow.track import track_record
+
     with open_store(state_path(state), Mode.READ) as store, store.read() as connection:
         record = track_record(connection).model_dump(mode="json")
     as_json = RecordFormat(format).value == OutputFormat.JSON
@@ -413,6 +460,8 @@ def trust_offers(
     policy: PolicyOption = None,
 ) -> None:
     """Agents whose measured accuracy supports a higher level than they were granted (the policy decides)."""
+    from hitl_cli.workflow import text, trust
+
     found = trust.offers(state_path(state), profile, remote_endpoint(opa_url, opa_token_file, opa_ca_file))
     if _wants_json(format):
         emit(_json([offer.as_dict() for offer in found]), None)
@@ -438,6 +487,8 @@ def trust_promote(
 
     Exit 0: granted; 6: refused (the numbers do not support it, or it is no promotion); 7: no record of the agent.
     """
+    from hitl_cli.workflow import text, trust
+
     grant = trust.promote(state_path(state), agent, LevelChoice(level).value, by, profile, remote_endpoint(opa_url, opa_token_file, opa_ca_file))
     emit(_json(grant.model_dump(mode="json")) if _wants_json(format) else visible_lines(text.granted(grant)), None)
 

@@ -34,7 +34,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from hitl_cli.escaping import json_text
 from hitl_cli import clock, paths, policy_set
@@ -44,7 +44,7 @@ from hitl_cli.engine.pipeline import DecisionPipeline
 from hitl_cli.errors import ExitCode, Problem
 from hitl_cli.inputs import LoadedManifest
 from hitl_cli.models import Decision, Profile, TrackRecord
-from hitl_cli.models.common import TIERS
+from hitl_cli.models.common import TIERS, DeferredModel
 from hitl_cli.profile_changes import ProfileChange, compare_profiles
 
 Direction = Literal["loosening", "tightening", "mixed", "neutral"]
@@ -61,20 +61,20 @@ _FOLLOW_THE_TIER = ("approvals_required", "post_hoc_review")  # judged only when
 OUTCOME_FIELDS = ("tier", "approvals_required", "post_hoc_review", "delivery", "agent_level", "risk", "action_type")
 
 
-class Side(BaseModel):
+class Side(DeferredModel):
     profile: str
     source: str
     rego: str
     policy: list[str]  # the organisation folders
 
 
-class Transition(BaseModel):
+class Transition(DeferredModel):
     from_tier: str = Field(serialization_alias="from")
     to_tier: str = Field(serialization_alias="to")
     count: int
 
 
-class Change(BaseModel):
+class Change(DeferredModel):
     id: str
     source: str
     direction: Direction
@@ -87,7 +87,7 @@ class Change(BaseModel):
     after: Decision
 
 
-class DiffReport(BaseModel):
+class DiffReport(DeferredModel):
     """`hitl diff --format json`: stable; fields may be added, none removed or renamed (README)."""
 
     version: Literal[1] = 1

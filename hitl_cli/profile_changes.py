@@ -14,10 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel
-
 from hitl_cli.models import Profile
-from hitl_cli.models.common import TIERS, Delivery, Risk
+from hitl_cli.models.common import TIERS, DeferredModel, Delivery, Risk
 
 Movement = Literal["loosening", "tightening", "neutral"]
 LOOSER: Movement = "loosening"
@@ -25,7 +23,7 @@ TIGHTER: Movement = "tightening"
 NEUTRAL_MOVE: Movement = "neutral"
 
 
-class ProfileChange(BaseModel):
+class ProfileChange(DeferredModel):
     """One field that differs (`hitl diff --format json`: profile_changes; fields may be added, never renamed)."""
 
     field: str

@@ -1,8 +1,9 @@
 """hitl refuses an OPA older than the release it supports (hitl_cli/opa.version), naming both versions, exit 5.
 
-The local binary is asked (`opa version`) before it is started; an --opa-url OPA is asked through the REST API
-hitl uses for decisions (data.hitl.runtime.opa_version). The old binaries and servers here are FAULT INJECTION
-ONLY: a shell script that claims an old version, and a loopback stub that does; the rest is the real CLI and OPA.
+The local binary is asked (`opa version`) while it starts, and judged before it is asked anything; an --opa-url
+OPA is asked through the REST API hitl uses for decisions (data.hitl.runtime.opa_version). The old binaries and
+servers here are FAULT INJECTION ONLY: a shell script that claims an old version, and a loopback stub that does;
+the rest is the real CLI and OPA.
 """
 
 import json

@@ -50,21 +50,41 @@ def run_child(
     process = None
     try:
         with stop_signals.held():
-            process = start_child(
-                command,
-                stdin=subprocess.DEVNULL if input is None else subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                cwd=cwd,
-            )
-        stdout, stderr = process.communicate(input, timeout=timeout)
+            process = start_captured(command, input is not None, cwd)
     except BaseException:
         if process is not None:
-            process.kill()
-            process.wait()
+            _kill(process)
         raise
-    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+    return finish_child(process, timeout, input)
+
+
+def start_captured(command: list[str], piped_input: bool = False, cwd: Path | None = None) -> subprocess.Popen:
+    """start_child with the output captured as text, for finish_child (run_child, or a child started now and read
+    later). Call it inside stop_signals.held() and assign the result there, as start_child."""
+    return start_child(
+        command,
+        stdin=subprocess.PIPE if piped_input else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=cwd,
+    )
+
+
+def finish_child(process: subprocess.Popen, timeout: float, input: str | None = None) -> subprocess.CompletedProcess:
+    """What a child of start_captured's wrote, once it exits; it is killed and waited for when hitl is stopped or
+    the timeout passes (subprocess.TimeoutExpired) first."""
+    try:
+        stdout, stderr = process.communicate(input, timeout=timeout)
+    except BaseException:
+        _kill(process)
+        raise
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+def _kill(process: subprocess.Popen) -> None:
+    process.kill()
+    process.wait()
 
 
 def die_with_parent() -> None:
@@ -79,18 +99,34 @@ def supported_opa_version() -> str:
     return (paths.PACKAGE / "opa.version").read_text().strip()
 
 
-def opa_version(opa: Path) -> str:
-    """What the binary says its version is, as `v1.2.3`."""
+VERSION_TIMEOUT_SECONDS = 30
+
+
+def version_command(opa: Path) -> list[str]:
+    """`opa version`: start_captured it to have opa_version read its answer later (while OPA starts)."""
+    return [str(opa), "version"]
+
+
+def opa_version(opa: Path, started: subprocess.Popen | None = None) -> str:
+    """What the binary says its version is, as `v1.2.3`; started: its version_command already running."""
     try:
-        answer = run_child([str(opa), "version"], timeout=30)
+        if started is None:
+            answer = run_child(version_command(opa), VERSION_TIMEOUT_SECONDS)
+        else:
+            answer = finish_child(started, VERSION_TIMEOUT_SECONDS)
     except (OSError, subprocess.SubprocessError) as error:
-        raise EngineError(f"OPA at {opa} did not tell its version: {error}") from None
+        raise untold_version(opa, error) from None
     if answer.returncode != 0:
         raise EngineError(f"OPA at {opa} did not tell its version: exit code {answer.returncode}")
     for line in answer.stdout.splitlines():
         if line.startswith("Version: "):
             return "v" + line.removeprefix("Version: ").strip()
     raise EngineError(f"OPA at {opa} did not tell its version")
+
+
+def untold_version(opa: Path, error: Exception) -> EngineError:
+    """Why `opa version` gave no answer: it could not run, or did not finish in time."""
+    return EngineError(f"OPA at {opa} did not tell its version: {error}")
 
 
 _RELEASE = re.compile(r"v?(\d+)\.(\d+)\.(\d+)")
@@ -123,5 +159,6 @@ def run_opa(arguments: list[str], timeout: float) -> subprocess.CompletedProcess
         raise EngineError(f"opa {arguments[0]} could not run: {error.strerror}") from None
 
 
-def require_supported_binary(opa: Path) -> None:
-    require_supported(opa_version(opa), f"the opa binary at {opa}")
+def require_supported_binary(opa: Path, started: subprocess.Popen | None = None) -> None:
+    """EngineError (exit 5) unless the binary is the supported release or newer (started: as opa_version)."""
+    require_supported(opa_version(opa, started), f"the opa binary at {opa}")

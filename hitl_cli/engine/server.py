@@ -13,7 +13,9 @@ from pathlib import Path
 from hitl_cli import settings, stop_signals
 from hitl_cli.engine import connection
 from hitl_cli.engine.access import OPA_ACCESS_ARGS, write_opa_access_policy
-from hitl_cli.engine.binary import find_opa, require_supported_binary, start_child
+from hitl_cli.engine.binary import (
+    find_opa, require_supported_binary, start_captured, start_child, untold_version, version_command,
+)
 from hitl_cli.engine.endpoint import OpaEndpoint
 from hitl_cli.engine.rego_errors import rego_error
 from hitl_cli.errors import EngineError
@@ -79,6 +81,7 @@ class LocalOpaServer:
         self._port_chosen_here = address is None
         self.extra_args = list(extra_args)
         self.process: subprocess.Popen | None = None
+        self._version: subprocess.Popen | None = None  # `opa version`, running while OPA starts
         self._log = tempfile.TemporaryFile() if quiet else None
         self._access_folder: tempfile.TemporaryDirectory | None = None
 
@@ -97,11 +100,11 @@ class LocalOpaServer:
     def __enter__(self) -> "LocalOpaServer":
         connection.import_in_background()  # while OPA starts
         opa = find_opa()
-        require_supported_binary(opa)
-        self._access_folder = tempfile.TemporaryDirectory(prefix="hitl-access-")
-        folder = Path(self._access_folder.name)
-        served = [write_opa_access_policy(folder / "access", self.token), self._write_instance(folder / "instance")]
         try:
+            self._ask_version(opa)
+            self._access_folder = tempfile.TemporaryDirectory(prefix="hitl-access-")
+            folder = Path(self._access_folder.name)
+            served = [write_opa_access_policy(folder / "access", self.token), self._write_instance(folder / "instance")]
             for attempt in range(1, PORT_ATTEMPTS + 1):
                 try:
                     self._start(opa, served)
@@ -113,6 +116,15 @@ class LocalOpaServer:
         except BaseException:
             self.stop()
             raise
+
+    def _ask_version(self, opa: Path) -> None:
+        """Start `opa version`: it runs while OPA starts, and its answer is judged before OPA is asked anything
+        (an older release than hitl supports is refused, exit 5)."""
+        try:
+            with stop_signals.held():
+                self._version = start_captured(version_command(opa))
+        except OSError as error:
+            raise untold_version(opa, error) from None
 
     def _write_instance(self, folder: Path) -> Path:
         """data.hitl_instance: a random name only this server serves, so that it is told apart from any other
@@ -140,6 +152,9 @@ class LocalOpaServer:
                 )
         except OSError as error:
             raise EngineError(f"OPA failed to start ({opa}): {error.strerror}") from None
+        if self._version is not None:
+            require_supported_binary(opa, self._version)
+            self._version = None
         self._wait_until_healthy()
 
     def __exit__(self, *exc_info) -> None:
@@ -190,6 +205,9 @@ class LocalOpaServer:
         return self._log.read().decode(errors="replace")
 
     def stop(self) -> None:
+        if self._version is not None and self._version.poll() is None:
+            self._version.kill()
+            self._version.wait()
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:

@@ -30,7 +30,14 @@ PromotableLevel = Literal["low", "medium"]
 Delivery = Literal["none", "digest", "interrupt"]
 
 
-class StrictModel(BaseModel):
+class DeferredModel(BaseModel):
+    """Every hitl model: its validator and serializer are built when it is first used, not when its module is
+    imported (pydantic's defer_build), so a command builds only the models it uses (bench/RESULTS.md, start-up)."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class StrictModel(DeferredModel):
     """Unknown keys are errors (a typo must not pass silently), values are not coerced across types, and a
     number is finite (an infinite cost would reach the policy as null, and dodge the budget)."""
 

@@ -1,11 +1,11 @@
 """What OPA decided for one manifest (spec/cli.md, JSON output)."""
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
-from hitl_cli.models.common import TIERS, AgentLevel, Delivery, Risk, Tier
+from hitl_cli.models.common import TIERS, AgentLevel, DeferredModel, Delivery, Risk, Tier
 
 
-class Reason(BaseModel):
+class Reason(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
     code: str
@@ -13,7 +13,7 @@ class Reason(BaseModel):
     message: str
 
 
-class Decision(BaseModel):
+class Decision(DeferredModel):
     """Validated on the way back from OPA: a malformed answer is a policy fault, never a decision."""
 
     model_config = ConfigDict(extra="forbid")

@@ -5,9 +5,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import ConfigDict, StringConstraints
 
-from hitl_cli.models.common import Identifier, PromotableLevel
+from hitl_cli.models.common import DeferredModel, Identifier, PromotableLevel
 from hitl_cli.models.decision import Decision
 from hitl_cli.models.manifest import ActionManifest
 
@@ -48,7 +48,7 @@ INITIAL_STATUS: dict[str, RecordedStatus] = {
 }
 
 
-class Recorded(BaseModel):
+class Recorded(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
 

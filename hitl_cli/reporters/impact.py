@@ -2,11 +2,14 @@
 
 import json
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from hitl_cli.formats import OutputFormat
 from hitl_cli.escaping import markdown_code_span, markdown_inline, markdown_table_cell, visible
-from hitl_cli.impact import Change, DiffReport
-from hitl_cli.profile_changes import ProfileChange
+
+if TYPE_CHECKING:  # the formats are named at start-up by every command; the impact analysis is `hitl diff`'s
+    from hitl_cli.impact import Change, DiffReport
+    from hitl_cli.profile_changes import ProfileChange
 
 VERBS = {"loosening": "LOOSENS", "tightening": "TIGHTENS", "mixed": "MIXED", "neutral": "NEUTRAL"}
 
@@ -15,7 +18,7 @@ def _cell(text: str) -> str:
     return markdown_inline(text)
 
 
-def _headline(report: DiffReport) -> list[str]:
+def _headline(report: "DiffReport") -> list[str]:
     current, candidate = report.current, report.candidate
     counts = ", ".join(f"{count} {direction}" for direction, count in report.directions.items())
     loosening = sum(change.direction == "loosening" for change in report.profile_changes)
@@ -28,7 +31,7 @@ def _headline(report: DiffReport) -> list[str]:
     ]
 
 
-def _profile_change(change: ProfileChange) -> str:
+def _profile_change(change: "ProfileChange") -> str:
     """Values as JSON: a profile's free text (a waiver's reason) cannot start a line of its own."""
     before, after = (json.dumps(value, ensure_ascii=False) for value in (change.before, change.after))
     if change.before is None:
@@ -38,7 +41,7 @@ def _profile_change(change: ProfileChange) -> str:
     return f"{change.field}: {before} -> {after}"
 
 
-def _field_changes(change: Change) -> list[str]:
+def _field_changes(change: "Change") -> list[str]:
     details = [
         f"{name}: {getattr(change.before, name)} -> {getattr(change.after, name)}"
         for name in change.changed
@@ -51,7 +54,7 @@ def _field_changes(change: Change) -> list[str]:
     return details
 
 
-def text(report: DiffReport) -> str:
+def text(report: "DiffReport") -> str:
     lines = [visible(line) for line in _headline(report)]
     if report.profile_changes:
         lines += ["", "profile changes:"]
@@ -71,7 +74,7 @@ def text(report: DiffReport) -> str:
     return "\n".join(lines) + "\n"
 
 
-def markdown(report: DiffReport) -> str:
+def markdown(report: "DiffReport") -> str:
     lines = ["## hitl diff", ""] + [f"- {_cell(line)}" for line in _headline(report)]
     if report.profile_changes:
         lines += ["", "| direction | profile field |", "|---|---|"]
@@ -93,8 +96,12 @@ def markdown(report: DiffReport) -> str:
     return "\n".join(lines) + "\n"
 
 
-DIFF_FORMATS: dict[OutputFormat, Callable[[DiffReport], str]] = {
+def as_json(report: "DiffReport") -> str:
+    return report.as_json()
+
+
+DIFF_FORMATS: dict[OutputFormat, Callable[["DiffReport"], str]] = {
     OutputFormat.TEXT: text,
-    OutputFormat.JSON: DiffReport.as_json,
+    OutputFormat.JSON: as_json,
     OutputFormat.MARKDOWN: markdown,
 }

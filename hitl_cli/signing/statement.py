@@ -8,16 +8,16 @@ The signed message is the statement's canonical JSON (hitl_cli.canonical: sorted
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from hitl_cli.canonical import canonical_json
-from hitl_cli.models.common import Tier
+from hitl_cli.models.common import DeferredModel, Tier
 from hitl_cli.models.workflow import PersonName, ReasonText, Request, Verdict, VerdictKind
 
 STATEMENT_TYPE = "hitl-verdict/v1"
 
 
-class VerdictStatement(BaseModel):
+class VerdictStatement(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
     type: Literal["hitl-verdict/v1"]

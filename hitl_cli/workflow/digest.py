@@ -9,10 +9,8 @@ import re
 from datetime import datetime, timedelta
 from typing import get_args
 
-from pydantic import BaseModel
-
 from hitl_cli.errors import UsageError
-from hitl_cli.models.common import Risk
+from hitl_cli.models.common import DeferredModel, Risk
 from hitl_cli.workflow.status import WAITING
 from hitl_cli.workflow.views import RequestView
 
@@ -20,7 +18,7 @@ _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks
 _RISK_RANK = {risk: rank for rank, risk in enumerate(get_args(Risk))}
 
 
-class DigestGroup(BaseModel):
+class DigestGroup(DeferredModel):
     title: str
     entries: list[RequestView]
 

@@ -12,15 +12,14 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from statistics import mean, median
 
-from pydantic import BaseModel
-
 from hitl_cli.models import Profile, names
+from hitl_cli.models.common import DeferredModel
 from hitl_cli.store import outbox, records
 from hitl_cli.workflow.track import RequestOutcome, outcomes
 from hitl_cli.workflow.views import Undelivered
 
 
-class Rates(BaseModel):
+class Rates(DeferredModel):
     decided: int
     approved: int
     rejected: int
@@ -28,13 +27,13 @@ class Rates(BaseModel):
     rejection_rate: float | None
 
 
-class TimeToDecide(BaseModel):
+class TimeToDecide(DeferredModel):
     decided: int
     median_seconds: float | None
     mean_seconds: float | None
 
 
-class Reviewer(BaseModel):
+class Reviewer(DeferredModel):
     person: str
     approvals: int
     rejections: int
@@ -45,7 +44,7 @@ class Reviewer(BaseModel):
     rubber_stamping: bool
 
 
-class ReasonCount(BaseModel):
+class ReasonCount(DeferredModel):
     reason: str
     count: int
 
@@ -54,7 +53,7 @@ class DeliveryFailure(Undelivered):
     request_id: str
 
 
-class Deliveries(BaseModel):
+class Deliveries(DeferredModel):
     """The profile's outbox: messages by state, and every one that failed (for good, or so far)."""
 
     pending: int
@@ -64,7 +63,7 @@ class Deliveries(BaseModel):
     failures: list[DeliveryFailure]
 
 
-class Stats(BaseModel):
+class Stats(DeferredModel):
     profile: str
     requests: int
     overall: Rates

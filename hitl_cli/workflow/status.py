@@ -13,8 +13,7 @@ Recorded facts (verdicts, supersession) meet time and the current policy revisio
 
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel
-
+from hitl_cli.models.common import DeferredModel
 from hitl_cli.models.workflow import INITIAL_STATUS, Request, RequestStatus, Verdict
 from hitl_cli.workflow.policy_context import PolicyContext
 from hitl_cli.workflow.requirements import Missing, Requirement, missing, requirement
@@ -25,12 +24,12 @@ WAITING: frozenset[RequestStatus] = frozenset({"pending", "escalated", "blocked"
 DEAD: frozenset[RequestStatus] = frozenset({"rejected", "stale", "expired"})
 
 
-class Ignored(BaseModel):
+class Ignored(DeferredModel):
     verdict: Verdict
     why: str
 
 
-class Standing(BaseModel):
+class Standing(DeferredModel):
     status: RequestStatus
     may_run: bool
     approvals: list[Verdict]

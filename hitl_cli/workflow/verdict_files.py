@@ -10,10 +10,11 @@ import json
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
+from pydantic import ConfigDict, StringConstraints, ValidationError
 
 from hitl_cli.canonical import sha256_hex
 from hitl_cli.errors import InvalidInput, Problem, UsageError
+from hitl_cli.models.common import DeferredModel
 from hitl_cli.models.workflow import Request, Verdict
 from hitl_cli.signing.statement import VerdictStatement
 from hitl_cli.validation import validate
@@ -23,7 +24,7 @@ SUFFIX = ".verdict.json"
 MAX_BYTES = 64 * 1024
 
 
-class VerdictFile(BaseModel):
+class VerdictFile(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
     apiVersion: Literal["hitl/v1"]

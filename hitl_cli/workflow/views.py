@@ -7,10 +7,9 @@ import sqlite3
 from datetime import datetime
 from pathlib import Path
 
-from pydantic import BaseModel
-
 from hitl_cli import collector
 from hitl_cli.models import ActionManifest, Decision, names
+from hitl_cli.models.common import DeferredModel
 from hitl_cli.models.workflow import Request, RequestStatus, Review, Verdict
 from hitl_cli.signing import sshsig
 from hitl_cli.store import outbox, records
@@ -22,7 +21,7 @@ ANYONE = "YOUR_NAME"
 KEY = "YOUR_KEY_FILE"
 
 
-class VerdictView(BaseModel):
+class VerdictView(DeferredModel):
     kind: str
     person: str  # as typed
     identity: str  # what hitl compares (hitl_cli.models.names)
@@ -38,12 +37,12 @@ class IgnoredView(VerdictView):
     why: str
 
 
-class Command(BaseModel):
+class Command(DeferredModel):
     action: str
     command: str
 
 
-class Undelivered(BaseModel):
+class Undelivered(DeferredModel):
     """A message about the request that `hitl deliver` could not deliver: failed for good, or still retrying."""
 
     channel: str
@@ -53,7 +52,7 @@ class Undelivered(BaseModel):
     error: str | None
 
 
-class RequestView(BaseModel):
+class RequestView(DeferredModel):
     id: str
     manifest_id: str
     status: RequestStatus
