@@ -61,8 +61,6 @@ class PolicyClient:
         self._calibration = calibration
         # one OpaClient per caller at a time: the client is shared by the threads of a long-lived Engine
         self._opa = connection.Clients(endpoint, settings.opa_request_timeout())
-        # One Reason object per distinct reason: 100,000 decisions share a few hundred of them.
-        self._reasons: dict[tuple[str, str, str], Reason] = {}
 
     def close(self) -> None:
         self._opa.close()
@@ -132,8 +130,12 @@ class PolicyClient:
         consistency.require_consistent(
             self._profiles[profile], ids, decisions, [json.loads(m) for m in manifests_json], [json.loads(f) for f in facts_json]
         )
+        # One Reason object per distinct reason of this answer: 100,000 decisions share a few hundred of them. Kept
+        # for this answer only: what a long-lived client kept would grow with every distinct message an agent
+        # causes, and one caller's answer would share objects with another's.
+        distinct: dict[tuple[str, str, str], Reason] = {}
         for decision in decisions:
-            decision.reasons = [self._reasons.setdefault((r.code, r.tier, r.message), r) for r in decision.reasons]
+            decision.reasons = [distinct.setdefault((r.code, r.tier, r.message), r) for r in decision.reasons]
         return decisions
 
     def _untiered(self, input_data: dict) -> str:
