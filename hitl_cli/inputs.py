@@ -8,7 +8,7 @@ from pathlib import Path
 from hitl_cli.documents import Document, read_documents
 from hitl_cli.errors import InvalidInput, Problem, UsageError
 from hitl_cli.models import ActionManifest, AgentRecord, Profile, TrackRecord
-from hitl_cli.validation import validate
+from hitl_cli.validation import unpaired_surrogate_field, validate
 from hitl_cli import clock, floor, paths, people, policy_set, profile_settings, settings
 
 
@@ -80,9 +80,11 @@ def document_label(source: ManifestSource, index: int) -> str:
 def _documents(source: ManifestSource, label: str) -> tuple[list[Document], list[Problem]]:
     if isinstance(source, Path):
         return read_documents(source)
-    if isinstance(source, ActionManifest):
-        return [Document(label, 1, source.policy_input())], []
-    return [Document(label, 1, source)], []
+    data = source.policy_input() if isinstance(source, ActionManifest) else source
+    unpaired = unpaired_surrogate_field(data)
+    if unpaired is not None:
+        return [], [Problem(label, unpaired, "holds half of a UTF-16 surrogate pair, which is no text")]
+    return [Document(label, 1, data)], []
 
 
 def _bounded(problems: list[Problem], path: Path | str) -> list[Problem]:

@@ -16,6 +16,35 @@ def field_path(location: tuple) -> str:
     return path
 
 
+def unpaired_surrogate_field(data: Any) -> str | None:
+    """The field path of a key or string under `data` holding half of a UTF-16 surrogate pair (which JSON and
+    Python strings can carry, and no text holds), or None. For data handed over in memory, which no file reader
+    has checked (hitl_cli.documents refuses such files)."""
+    seen: set[int] = set()
+    stack: list[tuple[tuple, Any]] = [((), data)]
+    while stack:
+        location, value = stack.pop()
+        if isinstance(value, str):
+            if not _is_text(value):
+                return field_path(location)
+        elif isinstance(value, (dict, list, tuple)) and id(value) not in seen:
+            seen.add(id(value))
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, child in items:
+                if isinstance(key, str) and not _is_text(key):
+                    return field_path((*location, key))
+                stack.append(((*location, key), child))
+    return None
+
+
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _message(error: dict) -> str:
     if error["type"] == "extra_forbidden":
         return "unknown field"
