@@ -61,6 +61,11 @@ def read_policy_history(state: Path, now: datetime, missing_is_empty: bool = Fal
         return _history([], {}, now)
 
 
+def recorded_history_json(connection, now: datetime) -> bytes:
+    """input.history in JSON, read in a transaction the caller holds open (submit's write transaction)."""
+    return history_json(_stored_history(connection, now))
+
+
 def history_json(history: dict | None) -> bytes | None:
     """input.history as a decision request carries it (None: no history)."""
     return None if history is None else json.dumps(history).encode()

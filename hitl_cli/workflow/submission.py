@@ -7,7 +7,7 @@ rejection is final. A changed manifest, a changed policy or profile, or an expir
 """
 
 import sqlite3
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 
@@ -16,10 +16,11 @@ from hitl_cli.delivery import enqueue
 from hitl_cli.errors import ExitCode, Problem
 from hitl_cli.engine.client import PolicyClient
 from hitl_cli.engine.endpoint import OpaEndpoint
-from hitl_cli.evaluation import Evaluated, decide_files
+from hitl_cli.evaluation import Evaluated, RunResult, decide_files
 from hitl_cli.inputs import ManifestSource
 from hitl_cli.models import Profile
 from hitl_cli.models.workflow import INITIAL_STATUS, Request
+from hitl_cli.policy_history import recorded_history_json
 from hitl_cli.revision import manifest_sha256
 from hitl_cli.run_context import RunContext
 from hitl_cli.store import records
@@ -62,18 +63,32 @@ def submit(files: list[ManifestSource], run: RunContext, remote: OpaEndpoint | P
     # new request stale, never bind approvals to a policy that did not decide it.
     context = PolicyContext.of(profile, run.profile_source, state)
     result = decide_files(files, run, remote)
-    outcome = SubmitResult(profile=profile.name, problems=result.problems)
     if not result.evaluated:
-        return outcome
+        return SubmitResult(profile=profile.name, problems=result.problems)
     resolved = str(run.profile_source.resolve())
     contexts = PolicyContexts(state, {(resolved, profile.name): context})
     with open_store(state, Mode.CREATE) as store, store.write("submit") as connection:
         now = clock.now()  # under the write lock: audit records are dated in the order they are written
+        result = _decided_on_recorded_history(connection, files, run, remote, result)
+        outcome = SubmitResult(profile=profile.name, problems=result.problems)
         for item in result.evaluated:
             request_id, kind, superseded = _record_submission(connection, item, profile, context, resolved, now)
             view = views.load(connection, records.get_request(connection, request_id), contexts, now, state)
             outcome.submitted.append(Submitted(view, kind, superseded))
     return outcome
+
+
+def _decided_on_recorded_history(
+    connection: sqlite3.Connection, files: list[ManifestSource], run: RunContext,
+    remote: OpaEndpoint | PolicyClient | None, decided: RunResult,
+) -> RunResult:
+    """The decisions, made again under the write lock when another process recorded something since the run read
+    the store's history: two submissions at once must each count the other's spend and precedents, or both could
+    spend today's budget."""
+    recorded = recorded_history_json(connection, run.now)
+    if recorded == run.history_json:
+        return decided
+    return decide_files(files, replace(run, history_json=recorded), remote)
 
 
 def _record_submission(
