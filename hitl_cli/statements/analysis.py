@@ -4,6 +4,7 @@ import json
 import logging
 import re
 from dataclasses import replace
+from functools import lru_cache
 
 from sqlglot import Dialect, ErrorLevel
 from sqlglot.tokens import TokenType
@@ -34,15 +35,27 @@ _EMBEDDED_MAX_CHARS = 100_000
 # also read as each of _OTHER_READINGS.
 _LEXICALLY_AMBIGUOUS = re.compile(r"""[\\#$\[`"]|/\*|--\S|'''""")
 _OTHER_READINGS = ("postgres", "mysql", "tsql")
+# The facts depend on the text and the dialect alone, and a batch repeats statements (the same query on the same
+# system in many plans): each distinct pair is analysed once per process, the last this many remembered.
+_REMEMBERED = 4096
 
 
-def analyse(statement: str | None, system: str | None) -> dict:
+def analysis_json(statement: str | None, system: str | None) -> bytes:
+    """analyse() in JSON, for the dialect target.system is read in."""
+    return _analysed_json(statement, dialect_for(system))
+
+
+@lru_cache(maxsize=_REMEMBERED)
+def _analysed_json(statement: str | None, dialect: str) -> bytes:
+    return json.dumps(analyse(statement, dialect), separators=(",", ":")).encode()
+
+
+def analyse(statement: str | None, dialect: str) -> dict:
     """{dialect, statements: [{kind, detail, has_where, writes, reads}], unanalysable: [why]}.
 
     `statements` lists every operation found, in order; `unanalysable` says why the text cannot be trusted
     to do only what those operations say (empty when it can).
     """
-    dialect = dialect_for(system)
     facts = {"dialect": dialect or "generic", "statements": [], "unanalysable": []}
     if statement is None:
         return facts
@@ -58,10 +71,6 @@ def analyse(statement: str | None, system: str | None) -> dict:
         if operation.kind in UNANALYSABLE_KINDS
     ]
     return facts
-
-
-def analysis_json(statement: str | None, system: str | None) -> bytes:
-    return json.dumps(analyse(statement, system), separators=(",", ":")).encode()
 
 
 def _other_readings(statement: str, dialect: str, found: list[tuple[int, Operation]]) -> list[tuple[int, Operation]]:
