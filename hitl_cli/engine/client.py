@@ -106,9 +106,9 @@ class PolicyClient:
             b",".join(manifests_json),
             b",".join(facts_json),
         )
-        input_data = json.loads(input_json)
-        answer = self._query(DECISIONS_WHAT, input_data)
+        answer = connection.query_encoded(self._opa, self.url, DECISIONS_WHAT, input_json)
         if not isinstance(answer, dict) or "result" not in answer:
+            input_data = json.loads(input_json)
             why = self._untiered(input_data) or self._undeclared(input_data)
             raise EngineError(f"policy returned no decision ({DECISIONS_WHAT} is undefined){why}")
         result = consistency.require_count(answer["result"], len(ids))
