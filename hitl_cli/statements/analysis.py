@@ -36,18 +36,25 @@ _EMBEDDED_MAX_CHARS = 100_000
 _LEXICALLY_AMBIGUOUS = re.compile(r"""[\\#$\[`"]|/\*|--\S|'''""")
 _OTHER_READINGS = ("postgres", "mysql", "tsql")
 # The facts depend on the text and the dialect alone, and a batch repeats statements (the same query on the same
-# system in many plans): each distinct pair is analysed once per process, the last this many remembered.
+# system in many plans): each distinct pair is analysed once per process, the last this many remembered (of
+# statements no longer than _REMEMBERED_LENGTH, so that what is remembered stays within some tens of MB).
 _REMEMBERED = 4096
+_REMEMBERED_LENGTH = 1000
 
 
 def analysis_json(statement: str | None, system: str | None) -> bytes:
     """analyse() in JSON, for the dialect target.system is read in."""
-    return _analysed_json(statement, dialect_for(system))
+    dialect = dialect_for(system)
+    if statement is not None and len(statement) > _REMEMBERED_LENGTH:
+        return _analysed_json(statement, dialect)
+    return _remembered_json(statement, dialect)
 
 
-@lru_cache(maxsize=_REMEMBERED)
 def _analysed_json(statement: str | None, dialect: str) -> bytes:
     return json.dumps(analyse(statement, dialect), separators=(",", ":")).encode()
+
+
+_remembered_json = lru_cache(maxsize=_REMEMBERED)(_analysed_json)
 
 
 def analyse(statement: str | None, dialect: str) -> dict:
