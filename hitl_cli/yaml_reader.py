@@ -14,6 +14,7 @@ two passes above, so what a file holds, and every refusal and its message, are t
 """
 
 from collections.abc import Iterator
+from functools import lru_cache
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -195,15 +196,14 @@ class _Scalars(yaml.constructor.SafeConstructor, yaml.resolver.Resolver):
         yaml.resolver.Resolver.__init__(self)
         self.by_tag = {tag: self.yaml_constructors[tag] for tag in _SCALAR_TAGS}
 
-    def built(self, event: yaml.ScalarEvent) -> object:
-        tag = event.tag
+    def built(self, tag: str | None, value: str, implicit: tuple[bool, bool]) -> object:
         if tag is None or tag == "!":
-            tag = self.resolve(ScalarNode, event.value, event.implicit)
+            tag = self.resolve(ScalarNode, value, implicit)
         if tag == _STR_TAG:
-            return event.value
+            return value
         if tag not in self.by_tag:
             raise _Unusual
-        return self.by_tag[tag](self, ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style))
+        return self.by_tag[tag](self, ScalarNode(tag, value))
 
     def opened(self, event: yaml.CollectionStartEvent) -> dict | list:
         node, expected, empty = _CONTAINERS[type(event)]
@@ -220,6 +220,18 @@ _CONTAINERS = {
     yaml.SequenceStartEvent: (SequenceNode, _SEQ_TAG, list),
 }
 _SCALARS = _Scalars()
+# Every scalar the safe constructor builds is immutable, and manifests repeat most of theirs (keys, environments,
+# systems...): each distinct short (tag, text, implicitness) is resolved and built once, the last so many remembered.
+_remembered_scalar = lru_cache(maxsize=16384)(_SCALARS.built)
+_REMEMBERED_LENGTH = 256
+
+
+def _scalar(event: yaml.ScalarEvent) -> object:
+    if len(event.value) <= _REMEMBERED_LENGTH:
+        return _remembered_scalar(event.tag, event.value, event.implicit)
+    return _SCALARS.built(event.tag, event.value, event.implicit)
+
+
 _NO_KEY = object()
 _PASSED_OVER = (yaml.StreamStartEvent, yaml.StreamEndEvent, yaml.DocumentEndEvent)
 
@@ -252,7 +264,7 @@ def _built_from_events(text: str, max_depth: int, max_values: int, max_documents
             if not open_values:
                 line = event.start_mark.line + 1
             if kind is yaml.ScalarEvent:
-                _place(open_values, found, line, _SCALARS.built(event), scalar=True)
+                _place(open_values, found, line, _scalar(event), scalar=True)
             elif len(open_values) < max_depth:
                 open_values.append([_SCALARS.opened(event), _NO_KEY])
             else:
