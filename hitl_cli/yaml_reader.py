@@ -89,31 +89,36 @@ class _Loader(_Parser, _BoundedConstructor, yaml.resolver.Resolver):
         self.allow_aliases = allow_aliases
 
 
-def _check_events(text: str, allow_aliases: bool, max_depth: int, max_values: int, max_documents: int) -> None:
+def _events(text: str) -> Iterator[yaml.Event]:
+    """The parser's events; the parser is disposed of however the reading ends."""
     parser = _Parser(text)
-    depth = documents = nodes = 0
     try:
         while parser.check_event():
-            event = parser.get_event()
-            kind = type(event)
-            if kind in _VALUES:
-                nodes += 1
-                if nodes > max_values:
-                    raise InputLimitError(f"holds more than {max_values} values (HITL_MAX_VALUES_PER_FILE)", event.start_mark)
-            if kind is yaml.DocumentStartEvent:
-                documents += 1
-                if documents > max_documents:
-                    raise InputLimitError(f"holds more than {max_documents} documents (HITL_MAX_DOCUMENTS_PER_FILE)", event.start_mark)
-            elif kind in _OPENING:
-                depth += 1
-                if depth > max_depth:
-                    raise InputLimitError(f"nested deeper than {max_depth} levels", event.start_mark)
-            elif kind in _CLOSING:
-                depth -= 1
-            elif kind is yaml.AliasEvent and not allow_aliases:
-                raise InputLimitError("aliases are not allowed", event.start_mark)
+            yield parser.get_event()
     finally:
         parser.dispose()
+
+
+def _check_events(text: str, allow_aliases: bool, max_depth: int, max_values: int, max_documents: int) -> None:
+    depth = documents = nodes = 0
+    for event in _events(text):
+        kind = type(event)
+        if kind in _VALUES:
+            nodes += 1
+            if nodes > max_values:
+                raise InputLimitError(f"holds more than {max_values} values (HITL_MAX_VALUES_PER_FILE)", event.start_mark)
+        if kind is yaml.DocumentStartEvent:
+            documents += 1
+            if documents > max_documents:
+                raise InputLimitError(f"holds more than {max_documents} documents (HITL_MAX_DOCUMENTS_PER_FILE)", event.start_mark)
+        elif kind in _OPENING:
+            depth += 1
+            if depth > max_depth:
+                raise InputLimitError(f"nested deeper than {max_depth} levels", event.start_mark)
+        elif kind in _CLOSING:
+            depth -= 1
+        elif kind is yaml.AliasEvent and not allow_aliases:
+            raise InputLimitError("aliases are not allowed", event.start_mark)
 
 
 def _expanded_size(root: Node, limit: int) -> int:
@@ -239,38 +244,33 @@ _PASSED_OVER = (yaml.StreamStartEvent, yaml.StreamEndEvent, yaml.DocumentEndEven
 def _built_from_events(text: str, max_depth: int, max_values: int, max_documents: int) -> list[tuple[int, object]]:
     """load_yaml_documents without aliases for a plain file, in one pass over the parser's events (the module's
     docstring): raises _Unusual, or whatever the parser raises, for anything else."""
-    parser = _Parser(text)
     found: list[tuple[int, object]] = []
     # Each open mapping or list: [the value, a mapping's key still waiting for its value (or _NO_KEY)].
     open_values: list[list] = []
     documents = values = line = 0
-    try:
-        while parser.check_event():
-            event = parser.get_event()
-            kind = type(event)
-            if kind in _PASSED_OVER:
-                continue
-            if kind is yaml.DocumentStartEvent:
-                documents += 1
-                if documents > max_documents:
-                    raise _Unusual
-                continue
-            if kind in _CLOSING:
-                _place(open_values, found, line, open_values.pop()[0], scalar=False)
-                continue
-            values += 1
-            if values > max_values or getattr(event, "anchor", None) is not None or kind is yaml.AliasEvent:
+    for event in _events(text):
+        kind = type(event)
+        if kind in _PASSED_OVER:
+            continue
+        if kind is yaml.DocumentStartEvent:
+            documents += 1
+            if documents > max_documents:
                 raise _Unusual
-            if not open_values:
-                line = event.start_mark.line + 1
-            if kind is yaml.ScalarEvent:
-                _place(open_values, found, line, _scalar(event), scalar=True)
-            elif len(open_values) < max_depth:
-                open_values.append([_SCALARS.opened(event), _NO_KEY])
-            else:
-                raise _Unusual
-    finally:
-        parser.dispose()
+            continue
+        if kind in _CLOSING:
+            _place(open_values, found, line, open_values.pop()[0], scalar=False)
+            continue
+        values += 1
+        if values > max_values or getattr(event, "anchor", None) is not None or kind is yaml.AliasEvent:
+            raise _Unusual
+        if not open_values:
+            line = event.start_mark.line + 1
+        if kind is yaml.ScalarEvent:
+            _place(open_values, found, line, _scalar(event), scalar=True)
+        elif len(open_values) < max_depth:
+            open_values.append([_SCALARS.opened(event), _NO_KEY])
+        else:
+            raise _Unusual
     return found
 
 
