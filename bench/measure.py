@@ -1,4 +1,4 @@
-"""Running one command and measuring it: wall time, and peak memory of the whole process tree.
+"""Running one command and measuring it: wall time, CPU time, and peak memory of the whole process tree.
 
 Peak memory is taken two ways: the largest single process (the kernel's own maximum resident set, from
 wait4, which covers every descendant the command waited for — hitl waits for its OPA), and the whole
@@ -21,6 +21,7 @@ class Measurement:
     largest_process_mb: float
     tree_mb: float
     returncode: int
+    cpu_seconds: float  # user + system, of the command and every descendant it waited for (hitl: its OPA too)
 
 
 def _children(pid: int) -> list[int]:
@@ -79,4 +80,5 @@ def run_measured(command: list[str], stdout: Path, env: dict | None = None, cwd:
         sampler.stop.set()
         sampler.join()
     process.returncode = os.waitstatus_to_exitcode(status)
-    return Measurement(wall, usage.ru_maxrss / 1024, sampler.peak_kb / 1024, process.returncode)
+    cpu = usage.ru_utime + usage.ru_stime
+    return Measurement(wall, usage.ru_maxrss / 1024, sampler.peak_kb / 1024, process.returncode, cpu)

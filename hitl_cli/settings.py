@@ -36,6 +36,7 @@ POLICY_PATH = _variable("HITL_POLICY_PATH", "none: only hitl's own policies")
 OPA_TIMEOUT = _variable("HITL_OPA_TIMEOUT", 60)
 OPA_START_TIMEOUT = _variable("HITL_OPA_START_TIMEOUT", 20)
 OPA_BATCH_SIZE = _variable("HITL_OPA_BATCH_SIZE", 1000)
+OPA_REQUESTS = _variable("HITL_OPA_REQUESTS", 2)
 STATE_TIMEOUT = _variable("HITL_STATE_TIMEOUT", 30)
 # The bounds of every input file (docs/manifest.md, "Limits").
 MAX_FILE_BYTES = _variable("HITL_MAX_FILE_BYTES", 33554432)
@@ -122,6 +123,11 @@ def opa_batch_size() -> int:
     """Manifests decided per OPA request (OPA's time per manifest is the same from a few hundred up; smaller
     batches let the first request start while later files are still being read)."""
     return _positive(OPA_BATCH_SIZE, int)
+
+
+def opa_requests() -> int:
+    """Batches in flight at once: a large run waits on OPA, which evaluates each request on a core of its own."""
+    return _positive(OPA_REQUESTS, int)
 
 
 def state_busy_timeout() -> float:

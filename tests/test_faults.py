@@ -68,7 +68,8 @@ def test_opa_killed_during_a_batch(plan, real_opa):
     url, pid = real_opa
     # Batches of 10: the first is answered, OPA is SIGKILLed while the second is in flight.
     with FaultProxy(url, pid, "kill", on_post=2) as proxy:
-        result = hitl("check", plan, "--profile", "default", "--opa-url", proxy.url, env={"HITL_OPA_BATCH_SIZE": "10"})
+        env = {"HITL_OPA_BATCH_SIZE": "10", "HITL_OPA_REQUESTS": "1"}  # one at a time: none sent after the failure
+        result = hitl("check", plan, "--profile", "default", "--opa-url", proxy.url, env=env)
     assert proxy.posts_seen == 2
     assert_failed_closed(result, "OPA")
     assert result.stdout == ""

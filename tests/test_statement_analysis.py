@@ -101,6 +101,19 @@ def test_an_unknown_system_falls_back_to_the_generic_dialect():
     assert json.loads(analysis_json("SELECT 1", None))["dialect"] == "generic"
 
 
+def test_a_statement_seen_again_is_read_again_in_its_own_dialect():
+    """Facts are remembered per statement and dialect: the same text on another system is not given the first's."""
+    statement = "SELECT 'a\\'; UPDATE t SET x = NULL; -- '"
+    first = json.loads(analysis_json(statement, "mysql"))
+    other = json.loads(analysis_json(statement, "snowflake"))
+    assert (first["dialect"], other["dialect"]) == ("mysql", "snowflake")
+    assert "update" in [s["kind"] for s in first["statements"]]  # as PostgreSQL reads it
+    assert [s["kind"] for s in other["statements"]][0] == "select"
+    assert json.loads(analysis_json(statement, "mysql")) == first
+    long_statement = "UPDATE t SET x = NULL WHERE " + " OR ".join(f"y = {n}" for n in range(400))
+    assert json.loads(analysis_json(long_statement, "postgres")) == json.loads(analysis_json(long_statement, "postgres"))
+
+
 def test_the_agent_cannot_supply_the_facts(opa_bin, tmp_path):
     manifest = read_in_production("UPDATE analytics.customers SET email = NULL", "snowflake")
     manifest["statement_facts"] = {"statements": [{"kind": "select"}], "unanalysable": []}

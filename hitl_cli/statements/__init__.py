@@ -9,7 +9,8 @@ __all__ = ["ANALYSABLE_KINDS", "UNANALYSABLE_KINDS", "analysis_json", "load_pars
 
 
 def analysis_json(statement: str | None, system: str | None) -> bytes:
-    """hitl_cli.statements.analysis.analyse() in JSON: input.statement_facts for one manifest."""
+    """hitl_cli.statements.analysis.analyse() in JSON: input.statement_facts for one manifest (each distinct statement
+    and dialect analysed once per process)."""
     # Imported here: sqlglot takes a tenth of a second to load, which commands that decide nothing never need.
     from hitl_cli.statements.analysis import analysis_json as analysed
 

@@ -4,6 +4,7 @@ import json
 import logging
 import re
 from dataclasses import replace
+from functools import lru_cache
 
 from sqlglot import Dialect, ErrorLevel
 from sqlglot.tokens import TokenType
@@ -34,15 +35,34 @@ _EMBEDDED_MAX_CHARS = 100_000
 # also read as each of _OTHER_READINGS.
 _LEXICALLY_AMBIGUOUS = re.compile(r"""[\\#$\[`"]|/\*|--\S|'''""")
 _OTHER_READINGS = ("postgres", "mysql", "tsql")
+# The facts depend on the text and the dialect alone, and a batch repeats statements (the same query on the same
+# system in many plans): each distinct pair is analysed once per process, the last this many remembered (of
+# statements no longer than _REMEMBERED_LENGTH, so that what is remembered stays within some tens of MB).
+_REMEMBERED = 4096
+_REMEMBERED_LENGTH = 1000
 
 
-def analyse(statement: str | None, system: str | None) -> dict:
+def analysis_json(statement: str | None, system: str | None) -> bytes:
+    """analyse() in JSON, for the dialect target.system is read in."""
+    dialect = dialect_for(system)
+    if statement is not None and len(statement) > _REMEMBERED_LENGTH:
+        return _analysed_json(statement, dialect)
+    return _remembered_json(statement, dialect)
+
+
+def _analysed_json(statement: str | None, dialect: str) -> bytes:
+    return json.dumps(analyse(statement, dialect), separators=(",", ":")).encode()
+
+
+_remembered_json = lru_cache(maxsize=_REMEMBERED)(_analysed_json)
+
+
+def analyse(statement: str | None, dialect: str) -> dict:
     """{dialect, statements: [{kind, detail, has_where, writes, reads}], unanalysable: [why]}.
 
     `statements` lists every operation found, in order; `unanalysable` says why the text cannot be trusted
     to do only what those operations say (empty when it can).
     """
-    dialect = dialect_for(system)
     facts = {"dialect": dialect or "generic", "statements": [], "unanalysable": []}
     if statement is None:
         return facts
@@ -58,10 +78,6 @@ def analyse(statement: str | None, system: str | None) -> dict:
         if operation.kind in UNANALYSABLE_KINDS
     ]
     return facts
-
-
-def analysis_json(statement: str | None, system: str | None) -> bytes:
-    return json.dumps(analyse(statement, system), separators=(",", ":")).encode()
 
 
 def _other_readings(statement: str, dialect: str, found: list[tuple[int, Operation]]) -> list[tuple[int, Operation]]:
