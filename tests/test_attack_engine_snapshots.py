@@ -1,0 +1,183 @@
+"""Red team on the long-lived Engine's speed-ups (hitl_cli/api.py, hitl_cli/policy_history.StoreSnapshots): decisions
+run side by side, and the store's history and track record are reused while its audit head, the day and the store
+stand still. Each test tries to get a decision made on stale history (a daily budget undercounted) or to get one
+call's answer given to another."""
+
+import shutil
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from conftest import make_manifest
+from test_api import record  # noqa: F401 - the fixture: a trusted track record file
+from workflow.support import at, copy_profile, make_workspace, manifest
+from hitl_cli import Engine, clock
+from hitl_cli.models.workflow import VerdictAction
+from hitl_cli.policy_history import StoreSnapshots
+from hitl_cli.workflow import submission
+
+pytestmark = pytest.mark.attack  # each test tries a way past the gate (make bench counts them)
+
+PER_AGENT_USD = 100
+
+
+@pytest.fixture
+def budget(tmp_path, monkeypatch):
+    """A workspace (its folders in this process's environment) and a copy of the default profile with a daily
+    budget of 100 USD an agent, with 1 USD already approved today (at(0))."""
+    ws = make_workspace(tmp_path / "ws")
+    for name, value in ws.env.items():
+        monkeypatch.setenv(name, value)
+    profile = copy_profile(ws, "default", "budget",
+                           {"daily_budget.per_agent_usd": PER_AGENT_USD, "daily_budget.organisation_usd": 150})
+    assert ws.submit([manifest("b-0", type="write", env="dev", cost=1)], profile=profile, now=at(0))["b-0"]["status"] == "approved"
+    monkeypatch.setattr(clock, "now", lambda: datetime.fromisoformat(at(5)))
+    return ws, profile
+
+
+def _decision(engine: Engine, asked: dict):
+    decision = engine.decide(asked).evaluated[0].decision
+    return decision.tier, {reason.code for reason in decision.reasons}
+
+
+def test_two_submissions_at_once_through_one_engine_see_each_others_spend(budget, monkeypatch):
+    """60 + 60 USD over a 100 USD budget, submitted from two threads through one Engine at the same moment: the
+    second must decide with the first's spend recorded, however the threads interleave (the decision is held a
+    while before it is recorded, to give the other thread every chance to decide on the same history)."""
+    ws, profile = budget
+    deciding = submission.decide_files
+
+    def slow_decide(*args, **kwargs):
+        result = deciding(*args, **kwargs)
+        time.sleep(0.5)
+        return result
+
+    monkeypatch.setattr(submission, "decide_files", slow_decide)
+    spends = [manifest(f"s-{n}", type="write", env="dev", cost=60) for n in range(2)]
+    with Engine([profile], state=ws.state, track_record=ws.trusted_record) as engine:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            results = list(pool.map(lambda m: engine.submit(m).submitted[0].view, spends))
+    statuses = sorted(view.status for view in results)
+    assert statuses.count("approved") <= 1, statuses  # 1 + 60 + 60 > 100: both approved would break the budget
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "FINDING: submission decides with history read before the store's write lock (submission.submit: decide_files, "
+    "then open_store(...).write); two processes (here two Engines on one store) submitting at once both decide on "
+    "the same history and both auto-approve, spending 121 USD of a 100 USD daily budget. Not new with the snapshots: "
+    "the read-then-write gap was there before; the snapshot keeps it no wider."))
+def test_two_submissions_at_once_from_two_engines_see_each_others_spend(budget, monkeypatch):
+    """As above, but each submission from its own Engine on the same store: two processes (hitl serve and a CLI,
+    two agents' Engines) are the everyday case, and nothing serialises them but the store's write lock."""
+    ws, profile = budget
+    deciding = submission.decide_files
+    both_decided = threading.Barrier(2, timeout=60)
+
+    def decide_then_wait(*args, **kwargs):
+        result = deciding(*args, **kwargs)
+        both_decided.wait()  # the schedule two processes can always have: both decide, then both record
+        return result
+
+    monkeypatch.setattr(submission, "decide_files", decide_then_wait)
+    spends = [manifest(f"s-{n}", type="write", env="dev", cost=60) for n in range(2)]
+    with (Engine([profile], state=ws.state, track_record=ws.trusted_record) as first,
+          Engine([profile], state=ws.state, track_record=ws.trusted_record) as second):
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            results = list(pool.map(lambda pair: pair[0].submit(pair[1]).submitted[0].view,
+                                    zip((first, second), spends)))
+    statuses = sorted(view.status for view in results)
+    assert statuses.count("approved") <= 1, statuses
+
+
+def test_a_decision_after_a_verdict_recorded_elsewhere_counts_the_approved_spend(budget):
+    """A spend waiting for approval does not count; once a person approves it (in-process, on the same store, not
+    through the Engine) the next decision of the Engine kept open must count it."""
+    ws, profile = budget
+    asked = manifest("b-asked", type="write", env="dev", cost=50)
+    pending = manifest("b-pending", type="write", env="staging", cost=60)  # staging writes wait for one approval
+    with Engine([profile], state=ws.state, track_record=ws.trusted_record) as engine:
+        submitted = engine.submit(pending).submitted[0].view
+        assert submitted.status not in ("approved", "overridden"), submitted.status
+        assert _decision(engine, asked)[0] == "auto_approve"  # 1 USD approved today: 51 of 100
+        view = None
+        for person in ("data-platform-lead", "security-oncall", "cto"):
+            try:
+                view = ws.verdict(VerdictAction.APPROVE, submitted.id, person)
+                break
+            except Exception:  # noqa: BLE001 - a person this profile does not let approve; try the next
+                continue
+        assert view is not None and view["status"] in ("approved", "overridden"), view
+        tier, codes = _decision(engine, asked)  # 1 + 60 approved + 50 asked: over 100
+        assert tier == "block" and "daily_agent_budget" in codes, (tier, codes)
+
+
+def test_a_store_replaced_under_an_open_engine_is_read_again(budget, tmp_path):
+    """The store file swapped for another (a restore, a rotation) between two decisions: the second decision is
+    the new store's, never what was kept from the old one."""
+    ws, profile = budget
+    asked = manifest("b-asked", type="write", env="dev", cost=50)
+    spent = tmp_path / "spent.db"
+    with Engine([profile], state=ws.state, track_record=ws.trusted_record) as engine:
+        assert _decision(engine, asked)[0] == "auto_approve"
+        shutil.copy(ws.state, spent)  # the same store as it stood: the same audit head
+        ws.submit([manifest("b-1", type="write", env="dev", cost=60)], name="spent.yaml", profile=profile, now=at(1))
+        assert _decision(engine, asked)[0] == "block"
+        shutil.copy(spent, ws.state)  # rolled back to the copy: the 60 USD is gone, the head is the old one
+        assert _decision(engine, asked)[0] == "auto_approve"
+        spent.unlink()
+
+
+@pytest.mark.parametrize("seconds", [-1, 0, 1])
+def test_the_day_turns_at_midnight_utc_for_kept_history(tmp_path, seconds):
+    """StoreSnapshots keyed by the day: a read one second before, at and after midnight UTC of the day spent."""
+    ws = make_workspace(tmp_path / "ws")
+    ws.submit([manifest("m-0", type="write", env="dev", cost=7)], now=at(0))  # 09:00 UTC on 2026-11-24
+    snapshots = StoreSnapshots()
+    day = datetime(2026, 11, 24, 12, tzinfo=UTC)
+    midnight = datetime(2026, 11, 25, tzinfo=UTC) + timedelta(seconds=seconds)
+    first = json.loads(snapshots.read(ws.state, day, False, True)[0])
+    later = json.loads(snapshots.read(ws.state, midnight, False, True)[0])
+    assert first["spent_today"]["organisation"] == 7
+    assert later["spent_today"]["day"] == midnight.date().isoformat()
+    assert later["spent_today"]["organisation"] == (7 if seconds < 0 else 0)
+
+
+def test_two_hundred_decisions_at_once_each_get_their_own_answer(opa_bin, tmp_path, record):  # noqa: F811
+    """200 calls at once through one Engine, each a distinct manifest (id, type, environment, cost): every answer
+    is the one its own call gets alone - same id, same tier, same reasons."""
+    shapes = [("read", "dev"), ("write", "production"), ("drop", "production"), ("write", "staging"), ("read", "production")]
+    manifests = [make_manifest(id=f"mix-{n}", type=shapes[n % 5][0], env=shapes[n % 5][1], cost=float(n % 7))
+                 for n in range(200)]
+    companion = make_manifest(id="companion", type="drop", env="production", statement="DROP TABLE analytics.orders")
+    with Engine(["default"], state=tmp_path / "state.db", track_record=record) as engine:
+        alone = {m["metadata"]["id"]: engine.decide(m).evaluated[0].decision for m in [*manifests[:25], companion]}
+        start = threading.Barrier(16, timeout=60)
+
+        def ask(m):
+            if int(m["metadata"]["id"].split("-")[1]) < 16:
+                start.wait()
+            return m["metadata"]["id"], engine.decide([m, companion]).evaluated
+
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            answers = list(pool.map(ask, manifests))
+    for asked, evaluated in answers:
+        assert [item.decision.id for item in evaluated] == [asked, "companion"]
+        if asked in alone:
+            assert evaluated[0].decision == alone[asked]
+        assert evaluated[1].decision == alone["companion"]
+    assert len({evaluated[0].decision.tier for _, evaluated in answers}) > 1
+
+
+def test_a_caller_changing_a_decision_it_was_given_changes_nobody_elses(opa_bin, tmp_path, record):  # noqa: F811
+    drop = make_manifest(id="d", type="drop", env="production", statement="DROP TABLE analytics.customers")
+    with Engine(["default"], state=tmp_path / "state.db", track_record=record) as engine:
+        first = engine.decide(drop).evaluated[0].decision
+        expected = first.model_copy(deep=True)
+        first.reasons.clear()
+        object.__setattr__(first, "tier", "auto_approve")
+        again = engine.decide(drop).evaluated[0].decision
+    assert again == expected and again.tier == "block"
