@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from conftest import make_manifest
-from test_serve import TOKEN, Service
+from test_serve import TOKEN, Service, signed_verdict
 
 pytestmark = pytest.mark.attack  # each test tries a way past the gate (make bench counts them)
 
@@ -108,3 +108,26 @@ def test_a_body_cannot_bring_its_own_history_moment_or_facts(served):
         nested = {**over, "action": {**over["action"], **forged}, "impact": {**over["impact"], **forged}}
         answer = served.call("POST", "/v1/decisions", json={"manifests": [nested]})
         assert answer.status_code == 422 or answer.json() == honest.json(), (forged, answer.text)
+
+
+def test_a_verdict_given_over_http_counts_at_the_next_decision(opa_bin, tmp_path):
+    """891 USD approved today, and a 99 USD production write waiting for two people: a 99 USD decision fits the
+    1,000 USD budget; once both approve over HTTP (the server's history kept from before the verdicts), it does not."""
+    service = Service(tmp_path / "verdicts")
+    try:
+        views = _spend(service, "pre", COST, 9)
+        assert all(view["status"] == "approved" for view in views), [view["status"] for view in views]
+        waiting = make_manifest(id="waiting", type="write", env="production", cost=COST)
+        [item] = service.call("POST", "/v1/requests", json={"manifests": [waiting]}).json()["requests"]
+        view = item["request"]
+        assert view["approvals_missing"] == 2, view
+        asked = {"manifests": [make_manifest(id="asked", type="write", env="dev", cost=COST)]}
+        assert service.call("POST", "/v1/decisions", json=asked).json()["decisions"][0]["tier"] == "auto_approve"
+        for person in ("alice", "bob"):
+            given = service.call("POST", f"/v1/requests/{view['id']}/verdicts", json=signed_verdict(tmp_path, view, person))
+            assert given.status_code == 200, given.text
+        assert given.json()["status"] == "approved", given.text
+        decision = service.call("POST", "/v1/decisions", json=asked).json()["decisions"][0]
+        assert decision["tier"] == "block" and "daily_agent_budget" in {r["code"] for r in decision["reasons"]}, decision
+    finally:
+        service.stop()
