@@ -221,3 +221,59 @@ def test_values_from_the_cache_cannot_carry_one_files_changes_into_another():
     assert type(tz) is dt.timezone  # immutable: nothing another caller could set on it
     with pytest.raises((AttributeError, TypeError)):
         tz.offset = dt.timedelta(0)  # type: ignore[attr-defined]
+
+
+_MANIFEST = """\
+apiVersion: hitl/v1
+kind: ActionManifest
+metadata: {{id: {id}}}
+agent: {{id: claims-agent}}
+action:
+  type: {type}
+  summary: s
+  reversible: true
+  statement: {statement}
+{extra}
+target: {{environment: {env}, resource: analytics.orders, resource_type: table, system: {system}}}
+impact: {{pii: false, exposes_pii: false, estimated_cost_usd: {cost}}}
+context: {{why: w, rollback: r}}
+"""
+_FIELDS = {
+    "id": ["m-1", "'m-1'", "!!str 1", "1", "0x1", "yes", "! m", "m-1 # c"],
+    "type": ["read", "drop", "'drop'", "! read", "!!str read", "Read", "read\n  type: drop", "[read]", "~", "!!str"],
+    "statement": ["SELECT 1", "'DROP TABLE t'", "|\n    SELECT 1;\n    DROP TABLE t", ">\n    SELECT 1;\n    DROP TABLE t",
+                  "\"SELECT 1;\\u2028DROP TABLE t\"", "!!binary U0VMRUNUIDE=", "~", "2020-01-01", "'SELECT 1'\n  statement: DROP TABLE t"],
+    "extra": ["", "  type: drop", "  ? type\n  : drop", "  '<<': {type: drop}", "  <<: {type: drop}", "  =: drop",
+              "  \"type\": drop", "  !!str type: drop"],
+    "env": ["dev", "production", "'production'", "!!str production", "~", "Production", "dev, environment: production"],
+    "system": ["postgres", "mysql", "~", "'mysql'", "!!str 1"],
+    "cost": ["1", "1.0", "0x10", "1_0", "1:0", ".inf", ".nan", "!!float '1'", "!!int '2'", "'1'", "1e2", "yes"],
+}
+
+
+def _loaded_with(load, path):
+    from hitl_cli import documents
+    from hitl_cli.inputs import manifests_by_source
+
+    original = documents.load_yaml_documents
+    documents.load_yaml_documents = load
+    try:
+        found = []
+        for loaded_manifests, problems in manifests_by_source([path]):
+            found.append(([(m.id, m.line, m.policy_json, m.statement, m.system) for m in loaded_manifests],
+                          [str(problem) for problem in problems]))
+        return found
+    finally:
+        documents.load_yaml_documents = original
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.fixed_dictionaries({name: st.sampled_from(values) for name, values in _FIELDS.items()}), st.integers(1, 3))
+def test_manifest_files_hold_the_same_action_target_and_statement_either_way(tmp_path_factory, fields, copies):
+    """Manifests with tricky spellings of their deciding fields (action.type, target.environment, the statement,
+    duplicate and merge keys...), read by hitl's own loader through the one pass and through the two checked passes
+    only: the same manifests, the same policy input byte for byte, the same problems."""
+    text = "---\n".join(_MANIFEST.format(**{**fields, "id": f"{fields['id']}" if n == 0 else f"c-{n}"}) for n in range(copies))
+    path = tmp_path_factory.mktemp("m") / "plan.yaml"
+    path.write_text(text)
+    assert _loaded_with(load_yaml_documents, path) == _loaded_with(_composed_documents, path)
