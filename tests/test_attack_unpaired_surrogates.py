@@ -1,0 +1,50 @@
+"""Red team on text that JSON can carry and UTF-8 cannot: an unpaired UTF-16 surrogate (`"\\ud800"`) in a manifest
+handed to the Engine as a mapping or to `hitl serve` in a request body (where no file reader stands in the way: the
+CLI refuses such a file as invalid JSON/YAML, exit 4). hitl must answer as it answers any invalid manifest - a
+problem naming the field - and never with an exception of its own or an HTTP 500 without hitl's fault body."""
+
+import json
+
+import pytest
+import requests
+
+from conftest import make_manifest
+from test_api import record  # noqa: F401 - the fixture: a trusted track record file
+from test_serve import TOKEN
+from test_attack_serve_concurrency import served  # noqa: F401 - the fixture: a hitl serve of the attack tests
+from hitl_cli import Engine
+from hitl_cli.errors import HitlError
+
+pytestmark = pytest.mark.attack  # each test tries a way past the gate (make bench counts them)
+
+SURROGATE_STATEMENT = make_manifest(id="surrogate", type="read", env="production", statement="SELECT 1;\ud800 DROP TABLE t")
+SURROGATE_CONTEXT = make_manifest(id="surrogate", type="read", env="production", context={"why": "\udfff", "rollback": "r"})
+FINDING = (
+    "FINDING: action.statement is not checked for unpaired surrogates (metadata.id and target.resource are): a "
+    "mapping with statement 'SELECT 1;\\ud800 DROP TABLE t' passes validation, then LoadedManifest's JSON encoding "
+    "raises pydantic_core.PydanticSerializationError (not a HitlError) out of Engine.decide/submit, and hitl serve "
+    "answers HTTP 500 'Internal Server Error' with no Fault body or exit code. Fail-closed, but not the documented "
+    "fault; refuse the field as the other text fields are (a problem: action.statement: holds U+D800 ...)."
+)
+
+
+@pytest.mark.xfail(strict=True, reason=FINDING)
+@pytest.mark.parametrize(("hostile", "field"), [(SURROGATE_STATEMENT, "action.statement"), (SURROGATE_CONTEXT, "context.why")])
+def test_an_engine_given_an_unpaired_surrogate_reports_a_problem(opa_bin, tmp_path, record, hostile, field):  # noqa: F811
+    with Engine(["default"], state=tmp_path / "state.db", track_record=record) as engine:
+        try:
+            result = engine.decide([hostile, make_manifest(id="fine", type="read", env="dev")])
+        except HitlError:
+            return  # a documented fault: acceptable
+        assert [item.decision.id for item in result.evaluated] == ["fine"]
+        assert any(field in str(problem) for problem in result.problems), result.problems
+
+
+@pytest.mark.xfail(strict=True, reason=FINDING)
+@pytest.mark.parametrize("route", ["/v1/decisions", "/v1/requests"])
+def test_hitl_serve_refuses_an_unpaired_surrogate_with_its_own_fault(served, route):  # noqa: F811
+    body = '{"manifests": [%s]}' % json.dumps(SURROGATE_STATEMENT)  # json.dumps keeps \\ud800 escaped
+    answer = requests.post(served.url + route, data=body.encode(), timeout=60,
+                           headers={"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"})
+    assert answer.status_code in (400, 422), (answer.status_code, answer.text)
+    assert answer.json()["exit_code"] == 4 and any("action.statement" in p for p in answer.json()["problems"])
