@@ -181,3 +181,25 @@ def test_a_caller_changing_a_decision_it_was_given_changes_nobody_elses(opa_bin,
         object.__setattr__(first, "tier", "auto_approve")
         again = engine.decide(drop).evaluated[0].decision
     assert again == expected and again.tier == "block"
+
+
+def test_manifest_files_read_from_many_threads_at_once_are_read_as_one_by_one(opa_bin, tmp_path, record):  # noqa: F811
+    """The one-pass YAML reader's shared scalar builder and cache, and the statement cache, used by 12 threads at
+    once through one Engine: every file gives the decisions it gives alone."""
+    import yaml
+
+    files = []
+    for n in range(24):
+        kind, env = [("read", "production"), ("drop", "production"), ("write", "dev")][n % 3]
+        documents = [make_manifest(id=f"f{n}-{k}", type=kind, env=env, cost=float(k),
+                                   statement=["SELECT 1", "SELECT 1; DROP TABLE analytics.customers", None][(n + k) % 3],
+                                   system=["postgres", "mysql", None][k % 3]) for k in range(5)]
+        path = tmp_path / f"plan-{n}.yaml"
+        path.write_text(yaml.safe_dump_all(documents, default_flow_style=bool(n % 2)))
+        files.append(path)
+    with Engine(["default"], state=tmp_path / "state.db", track_record=record) as engine:
+        alone = [[item.decision for item in engine.decide(path).evaluated] for path in files]
+        with ThreadPoolExecutor(max_workers=12) as pool:
+            together = list(pool.map(lambda path: [item.decision for item in engine.decide(path).evaluated], files * 3))
+    assert together == alone * 3
+    assert {d.tier for decisions in alone for d in decisions} >= {"auto_approve", "block"}
