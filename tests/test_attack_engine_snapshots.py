@@ -3,7 +3,7 @@ run side by side, and the store's history and track record are reused while its 
 stand still. Each test tries to get a decision made on stale history (a daily budget undercounted) or to get one
 call's answer given to another."""
 
-import shutil
+import sqlite3
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -75,11 +75,14 @@ def test_two_submissions_at_once_from_two_engines_see_each_others_spend(budget, 
     two agents' Engines) are the everyday case, and nothing serialises them but the store's write lock."""
     ws, profile = budget
     deciding = submission.decide_files
-    both_decided = threading.Barrier(2, timeout=60)
+    both_decided = threading.Barrier(2)
 
     def decide_then_wait(*args, **kwargs):
         result = deciding(*args, **kwargs)
-        both_decided.wait()  # the schedule two processes can always have: both decide, then both record
+        try:
+            both_decided.wait(timeout=10)  # the schedule two processes can always have: both decide, then both record
+        except threading.BrokenBarrierError:
+            pass  # the other could not decide meanwhile (a fix that decides under the write lock): go on
         return result
 
     monkeypatch.setattr(submission, "decide_files", decide_then_wait)
@@ -123,12 +126,20 @@ def test_a_store_replaced_under_an_open_engine_is_read_again(budget, tmp_path):
     spent = tmp_path / "spent.db"
     with Engine([profile], state=ws.state, track_record=ws.trusted_record) as engine:
         assert _decision(engine, asked)[0] == "auto_approve"
-        shutil.copy(ws.state, spent)  # the same store as it stood: the same audit head
+        _restore(ws.state, spent)  # the same store as it stood: the same audit head
         ws.submit([manifest("b-1", type="write", env="dev", cost=60)], name="spent.yaml", profile=profile, now=at(1))
         assert _decision(engine, asked)[0] == "block"
-        shutil.copy(spent, ws.state)  # rolled back to the copy: the 60 USD is gone, the head is the old one
+        _restore(spent, ws.state)  # rolled back to the copy: the 60 USD is gone, the head is the old one
         assert _decision(engine, asked)[0] == "auto_approve"
         spent.unlink()
+
+
+def _restore(source, target) -> None:
+    """SQLite's own online backup (the store is in WAL mode: copying its file alone could leave a stale log)."""
+    with sqlite3.connect(source) as reading, sqlite3.connect(target) as writing:
+        reading.backup(writing)
+    reading.close()
+    writing.close()
 
 
 @pytest.mark.parametrize("seconds", [-1, 0, 1])
