@@ -107,6 +107,14 @@ def policy(opa_bin) -> Policy:
         yield Policy(client)
 
 
+@pytest.fixture
+def record(tmp_path) -> Path:
+    """A track-record file in which the usual agent (TRUSTED_AGENT) is trusted."""
+    path = tmp_path / "record.yaml"
+    path.write_text(yaml.safe_dump(TRUSTED_RECORD))
+    return path
+
+
 @pytest.fixture(scope="session")
 def installed(tmp_path_factory, opa_bin) -> dict:
     """hitl installed from its wheel in a new virtualenv, with an environment and a working folder that know

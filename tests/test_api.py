@@ -38,13 +38,6 @@ def _verdict(people: Workspace, verb: str, request_id: str, person: str, state: 
     return people.hitl(verb, request_id, "--by", person, "--state", state, *extra).returncode
 
 
-@pytest.fixture
-def record(tmp_path) -> Path:
-    path = tmp_path / "record.yaml"
-    path.write_text(yaml.safe_dump(TRUSTED_RECORD))
-    return path
-
-
 def _opa_children() -> list[str]:
     found = []
     for pid in os.listdir("/proc"):
@@ -192,7 +185,7 @@ def test_a_waiver_expires_for_an_engine_kept_open_across_its_expiry(opa_bin, tmp
     from datetime import datetime
 
     from hitl_cli import clock
-    from test_waivers import AFTER_EXPIRY, NOW, profile_with, WAIVER
+    from waiver_fixtures import AFTER_EXPIRY, NOW, WAIVER, profile_with
 
     waived = profile_with(tmp_path, [WAIVER])
     manifest = make_manifest(type="write", env="production")

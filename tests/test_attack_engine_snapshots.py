@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from conftest import make_manifest
-from test_api import record  # noqa: F401 - the fixture: a trusted track record file
 from workflow.support import at, copy_profile, make_workspace, manifest
 from hitl_cli import Engine, clock
 from hitl_cli.models.workflow import VerdictAction
@@ -65,11 +64,6 @@ def test_two_submissions_at_once_through_one_engine_see_each_others_spend(budget
     assert statuses.count("approved") <= 1, statuses  # 1 + 60 + 60 > 100: both approved would break the budget
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "FINDING: submission decides with history read before the store's write lock (submission.submit: decide_files, "
-    "then open_store(...).write); two processes (here two Engines on one store) submitting at once both decide on "
-    "the same history and both auto-approve, spending 121 USD of a 100 USD daily budget. Not new with the snapshots: "
-    "the read-then-write gap was there before; the snapshot keeps it no wider."))
 def test_two_submissions_at_once_from_two_engines_see_each_others_spend(budget, monkeypatch):
     """As above, but each submission from its own Engine on the same store: two processes (hitl serve and a CLI,
     two agents' Engines) are the everyday case, and nothing serialises them but the store's write lock."""
@@ -157,7 +151,7 @@ def test_the_day_turns_at_midnight_utc_for_kept_history(tmp_path, seconds):
     assert later["spent_today"]["organisation"] == (7 if seconds < 0 else 0)
 
 
-def test_two_hundred_decisions_at_once_each_get_their_own_answer(opa_bin, tmp_path, record):  # noqa: F811
+def test_two_hundred_decisions_at_once_each_get_their_own_answer(opa_bin, tmp_path, record):
     """200 calls at once through one Engine, each a distinct manifest (id, type, environment, cost): every answer
     is the one its own call gets alone - same id, same tier, same reasons."""
     shapes = [("read", "dev"), ("write", "production"), ("drop", "production"), ("write", "staging"), ("read", "production")]
@@ -183,7 +177,7 @@ def test_two_hundred_decisions_at_once_each_get_their_own_answer(opa_bin, tmp_pa
     assert len({evaluated[0].decision.tier for _, evaluated in answers}) > 1
 
 
-def test_a_caller_changing_a_decision_it_was_given_changes_nobody_elses(opa_bin, tmp_path, record):  # noqa: F811
+def test_a_caller_changing_a_decision_it_was_given_changes_nobody_elses(opa_bin, tmp_path, record):
     drop = make_manifest(id="d", type="drop", env="production", statement="DROP TABLE analytics.customers")
     with Engine(["default"], state=tmp_path / "state.db", track_record=record) as engine:
         first = engine.decide(drop).evaluated[0].decision
@@ -194,7 +188,7 @@ def test_a_caller_changing_a_decision_it_was_given_changes_nobody_elses(opa_bin,
     assert again == expected and again.tier == "block"
 
 
-def test_manifest_files_read_from_many_threads_at_once_are_read_as_one_by_one(opa_bin, tmp_path, record):  # noqa: F811
+def test_manifest_files_read_from_many_threads_at_once_are_read_as_one_by_one(opa_bin, tmp_path, record):
     """The one-pass YAML reader's shared scalar builder and cache, and the statement cache, used by 12 threads at
     once through one Engine: every file gives the decisions it gives alone."""
     import yaml

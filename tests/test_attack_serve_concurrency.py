@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from conftest import make_manifest
-from test_serve import TOKEN, Service, signed_verdict
+from served_hitl import TOKEN, Service, signed_verdict
 
 pytestmark = pytest.mark.attack  # each test tries a way past the gate (make bench counts them)
 

@@ -9,7 +9,6 @@ import tracemalloc
 import pytest
 
 from conftest import make_manifest
-from test_api import record  # noqa: F401 - the fixture: a trusted track record file
 from hitl_cli import Engine
 
 pytestmark = pytest.mark.attack  # each test tries a way past the gate (make bench counts them)
@@ -17,13 +16,7 @@ pytestmark = pytest.mark.attack  # each test tries a way past the gate (make ben
 DROP = make_manifest(id="drop", type="drop", env="production", statement="DROP TABLE analytics.customers")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "FINDING: PolicyClient.decide_encoded (hitl_cli/engine/client.py) replaces each decision's reasons with one "
-    "shared, mutable Reason object per distinct (code, tier, message) kept for the client's life: a caller that "
-    "changes a reason of the Decision it was given (redacts or translates a message in place) changes the reasons "
-    "of every later decision with that reason, for every caller of the Engine/hitl serve - and submit records them "
-    "in the store as OPA's answer."))
-def test_a_caller_changing_a_reason_it_was_given_changes_no_other_callers_reasons(opa_bin, tmp_path, record):  # noqa: F811
+def test_a_caller_changing_a_reason_it_was_given_changes_no_other_callers_reasons(opa_bin, tmp_path, record):
     with Engine(["default"], state=tmp_path / "state.db", track_record=record) as engine:
         mine = engine.decide(DROP).evaluated[0].decision
         pristine = [reason.model_copy() for reason in mine.reasons]
@@ -34,10 +27,7 @@ def test_a_caller_changing_a_reason_it_was_given_changes_no_other_callers_reason
     assert theirs.reasons == pristine
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "FINDING: the shared Reason objects above reach the store: after one caller changed the reasons of a decision it "
-    "was given, another caller's submission records the changed messages and tiers as the decision OPA made."))
-def test_a_caller_changing_a_reason_it_was_given_changes_nothing_recorded(opa_bin, tmp_path, record):  # noqa: F811
+def test_a_caller_changing_a_reason_it_was_given_changes_nothing_recorded(opa_bin, tmp_path, record):
     with Engine(["default"], state=tmp_path / "state.db", track_record=record) as engine:
         mine = engine.decide(DROP).evaluated[0].decision
         pristine = [(reason.code, reason.tier, reason.message) for reason in mine.reasons]
@@ -48,12 +38,7 @@ def test_a_caller_changing_a_reason_it_was_given_changes_nothing_recorded(opa_bi
     assert [(r.code, r.tier, r.message) for r in stored.decision.reasons] == pristine
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "FINDING: PolicyClient._reasons (hitl_cli/engine/client.py) remembers every distinct reason message for the life "
-    "of the process, with no bound; messages carry manifest data (agent names, table names, costs), so a hostile "
-    "agent sending manifests that differ only there grows hitl serve's memory without limit (about 1.5 kB a manifest "
-    "here)."))
-def test_distinct_manifests_do_not_grow_what_a_long_lived_engine_keeps(opa_bin, tmp_path, record):  # noqa: F811
+def test_distinct_manifests_do_not_grow_what_a_long_lived_engine_keeps(opa_bin, tmp_path, record):
     """Decide 1,500 manifests whose reasons differ only in what the agent wrote (agent name, table, cost), then
     1,500 more: what the Engine still holds after the second round (everything else released) is not more than
     after the first, beyond a little noise."""

@@ -14,7 +14,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import make_manifest
-from test_api import record  # noqa: F401 - the fixture: a trusted track record file
 from hitl_cli import Engine
 from hitl_cli.statements import analysis_json
 from hitl_cli.statements.analysis import _REMEMBERED_LENGTH, analyse
@@ -125,7 +124,7 @@ def test_remembered_facts_cannot_be_changed_by_a_caller():
 
 
 @pytest.mark.parametrize("statement", HIDDEN_DROPS)
-def test_a_drop_hidden_in_a_repeated_statement_is_caught_in_every_manifest_of_a_batch(opa_bin, tmp_path, record, statement):  # noqa: F811
+def test_a_drop_hidden_in_a_repeated_statement_is_caught_in_every_manifest_of_a_batch(opa_bin, tmp_path, record, statement):
     """The same statement on 40 read manifests in production (one batch, and the same batches from 4 threads at
     once, in several systems): not one of them is auto-approved."""
     systems = ["postgres", "mysql", "snowflake", None]

@@ -9,40 +9,32 @@ import pytest
 import requests
 
 from conftest import make_manifest
-from test_api import record  # noqa: F401 - the fixture: a trusted track record file
-from test_serve import TOKEN
-from test_attack_serve_concurrency import served  # noqa: F401 - the fixture: a hitl serve of the attack tests
+from served_hitl import TOKEN, Service
 from hitl_cli import Engine
-from hitl_cli.errors import HitlError
 
 pytestmark = pytest.mark.attack  # each test tries a way past the gate (make bench counts them)
 
 SURROGATE_STATEMENT = make_manifest(id="surrogate", type="read", env="production", statement="SELECT 1;\ud800 DROP TABLE t")
 SURROGATE_CONTEXT = make_manifest(id="surrogate", type="read", env="production", context={"why": "\udfff", "rollback": "r"})
-FINDING = (
-    "FINDING: action.statement is not checked for unpaired surrogates (metadata.id and target.resource are): a "
-    "mapping with statement 'SELECT 1;\\ud800 DROP TABLE t' passes validation, then LoadedManifest's JSON encoding "
-    "raises pydantic_core.PydanticSerializationError (not a HitlError) out of Engine.decide/submit, and hitl serve "
-    "answers HTTP 500 'Internal Server Error' with no Fault body or exit code. Fail-closed, but not the documented "
-    "fault; refuse the field as the other text fields are (a problem: action.statement: holds U+D800 ...)."
-)
 
 
-@pytest.mark.xfail(strict=True, reason=FINDING)
+@pytest.fixture(scope="module")
+def served(opa_bin, tmp_path_factory):
+    service = Service(tmp_path_factory.mktemp("serve-surrogates"))
+    yield service
+    service.stop()
+
+
 @pytest.mark.parametrize(("hostile", "field"), [(SURROGATE_STATEMENT, "action.statement"), (SURROGATE_CONTEXT, "context.why")])
-def test_an_engine_given_an_unpaired_surrogate_reports_a_problem(opa_bin, tmp_path, record, hostile, field):  # noqa: F811
+def test_an_engine_given_an_unpaired_surrogate_reports_a_problem(opa_bin, tmp_path, record, hostile, field):
     with Engine(["default"], state=tmp_path / "state.db", track_record=record) as engine:
-        try:
-            result = engine.decide([hostile, make_manifest(id="fine", type="read", env="dev")])
-        except HitlError:
-            return  # a documented fault: acceptable
+        result = engine.decide([hostile, make_manifest(id="fine", type="read", env="dev")])
         assert [item.decision.id for item in result.evaluated] == ["fine"]
         assert any(field in str(problem) for problem in result.problems), result.problems
 
 
-@pytest.mark.xfail(strict=True, reason=FINDING)
 @pytest.mark.parametrize("route", ["/v1/decisions", "/v1/requests"])
-def test_hitl_serve_refuses_an_unpaired_surrogate_with_its_own_fault(served, route):  # noqa: F811
+def test_hitl_serve_refuses_an_unpaired_surrogate_with_its_own_fault(served, route):
     body = '{"manifests": [%s]}' % json.dumps(SURROGATE_STATEMENT)  # json.dumps keeps \\ud800 escaped
     answer = requests.post(served.url + route, data=body.encode(), timeout=60,
                            headers={"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"})

@@ -27,3 +27,22 @@ def test_the_core_never_opens_the_store_nor_loads_a_profile():
     }
     forbidden = [name for name in imported if re.search(r"store|policy_history|load_profile|read_track_record|clock", name)]
     assert forbidden == []
+
+
+def test_no_test_module_imports_another():
+    """Shared fixtures and helpers live in conftest.py and the support modules (served_hitl.py, installed_package.py,
+    ...): a test module imported by another runs its module fixtures twice and couples unrelated suites."""
+    importing = {}
+    for source in (ROOT / "tests").rglob("test_*.py"):
+        modules = [
+            name
+            for node in ast.walk(ast.parse(source.read_text()))
+            for name in (
+                [alias.name for alias in node.names] if isinstance(node, ast.Import)
+                else [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            )
+        ]
+        found = [module for module in modules if module.split(".")[-1].startswith("test_")]
+        if found:
+            importing[source.relative_to(ROOT).as_posix()] = found
+    assert importing == {}

@@ -7,13 +7,10 @@ hitl's own problems; the OpenAPI document served is the committed one.
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
 import time
-import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -21,63 +18,16 @@ import requests
 import yaml
 
 from conftest import ROOT, TRUSTED_RECORD, hitl, make_manifest
-from workflow.support import keyed_person, make_workspace
-from hitl_cli.canonical import canonical_json
+from served_hitl import TOKEN, Service, signed_verdict
 from hitl_cli.engine.server import free_loopback_port
 
 pytestmark = pytest.mark.attack  # each test tries a way past the gate (make bench counts them)
 
-TOKEN = "serve-test-token-41c9"
-DEADLINE_SECONDS = 60  # generous: only a broken setup ever waits this long
 WRITE = make_manifest(id="write-orders", type="write", env="production")
 READ = make_manifest(id="read-orders", type="read", env="dev")
 # pipeline-agent is unknown to the server's track record: a new agent, at the strictest level.
 STRANGER_WRITE = make_manifest(id="stranger-write", type="write", env="staging", agent="pipeline-agent")
 FORGED_RECORD = {"agents": {"pipeline-agent": {"level": "high", "reviewed": 100000, "approved": 100000, "rejected": 0}}}
-
-
-class Service:
-    """`hitl serve` as a subprocess on a free loopback port, with a token and its own store."""
-
-    def __init__(self, folder: Path, *args: str, token: str | None = TOKEN):
-        folder.mkdir(parents=True, exist_ok=True)
-        self.state = folder / "state.db"
-        self.record = folder / "record.yaml"
-        self.record.write_text(yaml.safe_dump(TRUSTED_RECORD))
-        self.port = free_loopback_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.token = token
-        # The shipped profiles and policies, with people who sign their verdicts (tests/workflow/support.py).
-        self.people = make_workspace(folder / "people")
-        environment = {key: value for key, value in os.environ.items() if not key.startswith(("HITL_SERVE", "HITL_OPA"))}
-        environment.update({name: value for name, value in self.people.env.items() if name != "HITL_STATE"})
-        if token:
-            environment["HITL_SERVE_TOKEN"] = token
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "hitl_cli", "serve", "--addr", f"127.0.0.1:{self.port}", "--state", str(self.state),
-             "--track-record", str(self.record), *args],
-            cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        )
-        deadline = time.monotonic() + DEADLINE_SECONDS
-        while not self._healthy():
-            assert self.process.poll() is None, self.process.stderr.read()
-            assert time.monotonic() < deadline, "hitl serve never became healthy"
-            time.sleep(0.05)
-
-    def _healthy(self) -> bool:
-        try:
-            return requests.get(self.url + "/health", timeout=1).status_code == 200
-        except requests.RequestException:
-            return False
-
-    def call(self, method: str, path: str, token: str | None = TOKEN, **kwargs) -> requests.Response:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return requests.request(method, self.url + path, headers=headers, timeout=30, **kwargs)
-
-    def stop(self) -> str:
-        self.process.send_signal(signal.SIGTERM)
-        _, stderr = self.process.communicate(timeout=30)
-        return stderr
 
 
 @pytest.fixture(scope="module")
@@ -181,23 +131,6 @@ def test_an_agent_submits_waits_and_learns_the_outcome_while_a_person_approves(s
 def test_a_wait_out_of_bounds_is_refused(service, timeout):
     answer = service.call("GET", f"/v1/requests/write-orders/wait?timeout={timeout}")
     assert answer.status_code == 422 and answer.json()["problems"][0].startswith("request: query.timeout:"), answer.text
-
-
-def signed_verdict(folder: Path, view: dict, person: str, verdict: str = "approve", reason: str | None = None,
-                   signer: str | None = None, **statement_changes) -> dict:
-    """A verdict file made as a person elsewhere makes one: the statement of the request as the API shows it,
-    signed with OpenSSH's own `ssh-keygen -Y sign` (with the key of `signer`, the person by default)."""
-    statement = {"type": "hitl-verdict/v1", "request_id": view["id"], "manifest_sha256": view["manifest_sha256"],
-                 "policy_revision": view["policy_revision"], "tier": view["decision"]["tier"], "verdict": verdict,
-                 "person": person, "reason": reason,
-                 "at": datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z"),
-                 **statement_changes}
-    message = folder / f"statement-{uuid.uuid4().hex}"
-    message.write_text(canonical_json(statement))
-    subprocess.run(["ssh-keygen", "-Y", "sign", "-f", str(keyed_person(signer or person)[0]), "-n", "hitl-verdict",
-                    str(message)], check=True, capture_output=True)
-    return {"apiVersion": "hitl/v1", "kind": "SignedVerdict", "statement": statement,
-            "signature": message.with_name(message.name + ".sig").read_text()}
 
 
 def test_signed_verdicts_are_taken_over_http_and_count_as_the_clis(service, tmp_path):

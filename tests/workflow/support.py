@@ -394,3 +394,13 @@ def refused(ws, *args, needle: str) -> None:
     assert result.stderr.startswith("hitl: ") and len(result.stderr.strip().splitlines()) == 1
     assert needle in result.stderr, result.stderr
     assert ws.audit_count() == before
+
+
+def unguard(ws, connection) -> None:
+    """Inside an open transaction: the append-only guards off, as only the file's or server's owner can."""
+    if ws.backend == "sqlite":
+        for table in ("audit_log", "verdicts", "reviews", "trust_grants"):
+            connection.execute(f"DROP TRIGGER {table}_no_update")
+            connection.execute(f"DROP TRIGGER {table}_no_delete")
+    else:
+        connection.execute("SET LOCAL session_replication_role = replica")  # the superuser's: no triggers fire

@@ -25,7 +25,7 @@ from hitl_cli.store.connection import Mode, open_store, state_path
 from hitl_cli.workflow.integrity import verify
 
 from .conftest import BACKENDS
-from .support import Postgres, at, copy_profile, make_workspace, manifest, tier_manifest
+from .support import Postgres, at, copy_profile, make_workspace, manifest, tier_manifest, unguard
 
 pytestmark = pytest.mark.attack  # each test tries a way past the gate (make bench counts them)
 
@@ -64,16 +64,6 @@ def built(request, tmp_path_factory):
 
 def copy_of(ws, name: str):
     return ws.copy_store(name)
-
-
-def unguard(ws, connection) -> None:
-    """Inside an open transaction: the append-only guards off, as only the file's or server's owner can."""
-    if ws.backend == "sqlite":
-        for table in ("audit_log", "verdicts", "reviews", "trust_grants"):
-            connection.execute(f"DROP TRIGGER {table}_no_update")
-            connection.execute(f"DROP TRIGGER {table}_no_delete")
-    else:
-        connection.execute("SET LOCAL session_replication_role = replica")  # the superuser's: no triggers fire
 
 
 @contextmanager

@@ -12,8 +12,7 @@ import pytest
 
 from hitl_cli.store.connection import state_path
 from hitl_cli.workflow import queries
-from .support import tier_manifest
-from .test_audit_tampering import unguard
+from .support import tier_manifest, unguard
 
 REQUESTS = 150
 VERDICT_COLUMNS = "request_id, kind, person, person_key, reason, at, signature"
