@@ -3,7 +3,7 @@ check and diff alike and reported by `hitl profile lint`. What no waiver may do:
 
 import json
 
-from conftest import TRUSTED_RECORD, hitl, make_manifest, write_manifests, write_yaml
+from conftest import TRUSTED_RECORD, hitl, make_manifest, shipped_profile, write_manifests, write_yaml
 from waiver_fixtures import AFTER_EXPIRY, NOW, WAIVER, profile_with
 
 def evaluate(tmp_path, profile, manifests: list[dict], now: str) -> list[dict]:
