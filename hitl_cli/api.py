@@ -21,9 +21,9 @@ from hitl_cli.engine.client import PolicyClient
 from hitl_cli.engine.endpoint import OpaEndpoint, valid_token
 from hitl_cli.errors import Problem, UsageError
 from hitl_cli.evaluation import RunResult, decide_files
-from hitl_cli.inputs import ManifestSource, load_profile, profile_path
+from hitl_cli.inputs import ManifestSource, load_profile, load_track_record, profile_path
 from hitl_cli.models import ActionManifest, Profile, TrackRecord
-from hitl_cli.policy_history import StoreSnapshots, read_track_record
+from hitl_cli.policy_history import StoreSnapshots
 from hitl_cli.run_context import RunContext, gather_loaded
 from hitl_cli.store.connection import state_path
 from hitl_cli.workflow import queries, submission, verdict_files, verdicts
@@ -85,7 +85,7 @@ class Engine:
         loaded = [load_profile(source) for source in sources]
         self._profiles = dict(zip(self._profile_refs, zip(loaded, sources)))
         if self.track_record is not None:  # a file is read once; the store's record is read at every call
-            self._record_file = read_track_record(self.track_record, None)
+            self._record_file = load_track_record(self.track_record)
         self._client = self._stack.enter_context(policy_engine(loaded, self._remote, calibration=self.calibration))
         return self
 

@@ -24,8 +24,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from hitl_cli.errors import NotFound, Problem
-from hitl_cli.inputs import load_track_record
+from hitl_cli.errors import NotFound
 from hitl_cli.models import TrackRecord
 from hitl_cli.models.workflow import Request, Verdict, VerdictAction
 from hitl_cli.store import audit_log, records
@@ -33,32 +32,6 @@ from hitl_cli.store.connection import Mode, open_store
 from hitl_cli.workflow.track import track_record
 
 APPROVED = ("approved", "overridden")
-
-
-def read_track_record(track_record_file: Path | None, state: Path) -> tuple[TrackRecord, list[Problem]]:
-    """input.track_record for a run, and the problems of the file's invalid entries."""
-    if track_record_file is not None:
-        return load_track_record(track_record_file)
-    if not state.exists():
-        return TrackRecord(), []
-    try:
-        with open_store(state, Mode.READ) as store, store.read() as connection:
-            return track_record(connection), []
-    except NotFound:  # an empty store file: nothing measured yet
-        return TrackRecord(), []
-
-
-def read_policy_history(state: Path, now: datetime, missing_is_empty: bool = False) -> dict | None:
-    """input.history from the store at `state`, as of `now`; None when there is none (or an empty one when a
-    run that is about to create the store - submit - asks for that)."""
-    empty = _history([], {}, now) if missing_is_empty else None
-    if not state.exists():
-        return empty
-    try:
-        with open_store(state, Mode.READ) as store, store.read() as connection:
-            return _stored_history(connection, now)
-    except NotFound:  # an empty store file: nothing recorded yet
-        return _history([], {}, now)
 
 
 def recorded_history_json(connection, now: datetime) -> bytes:
@@ -79,8 +52,8 @@ class StoreSnapshots:
     (hitl_cli.workflow.events), and every append moves the audit head (its seq and hash). So each call reads the
     head - in the same read transaction, the same snapshot, as the tables would be read in - and reuses what it
     found last time only when that head, the day (spent_today counts the UTC day of `now`) and the store are
-    unchanged; otherwise it reads the tables, as read_policy_history and read_track_record do. A decision is never
-    made on history older than the store's state when the call began."""
+    unchanged; otherwise it reads the tables. A decision is never made on history older than the store's state when
+    the call began. A single run (the CLI) uses a snapshot of its own, read once."""
 
     def __init__(self) -> None:
         self._kept: tuple[tuple, bytes, TrackRecord | None] | None = None  # (what it was read at, history, record)

@@ -12,9 +12,9 @@ from pathlib import Path
 from hitl_cli import clock
 from hitl_cli.calibration import storage as calibration_storage
 from hitl_cli.errors import Problem
-from hitl_cli.inputs import load_profile, profile_path
+from hitl_cli.inputs import load_profile, load_track_record, profile_path
 from hitl_cli.models import Profile, TrackRecord
-from hitl_cli.policy_history import StoreSnapshots, history_json, read_policy_history, read_track_record
+from hitl_cli.policy_history import StoreSnapshots
 from hitl_cli.store.connection import upgrade_store
 
 
@@ -34,7 +34,7 @@ def gather(profile_ref: str, track_record_file: Path | None, state: Path, record
     """recording: the run records into the store (submit), so an existing store is upgraded before it is read
     and a missing one counts as an empty history rather than none."""
     source = profile_path(profile_ref)
-    record = read_track_record(track_record_file, state) if track_record_file is not None else None
+    record = load_track_record(track_record_file) if track_record_file is not None else None
     return gather_loaded(load_profile(source), source, record, state, recording)
 
 
@@ -49,16 +49,13 @@ def gather_loaded(
     """The context of one run under a profile already loaded, and a track record already read from its file
     (with its problems) or None for the store's own: a long-lived caller (hitl_cli.api.Engine, hitl serve)
     loads those once, and the store's history and record for each run, through its snapshots (read again only
-    when the store changed: hitl_cli.policy_history.StoreSnapshots)."""
+    when the store changed: hitl_cli.policy_history.StoreSnapshots); a single run reads them once, in one read
+    transaction."""
     if recording:
         upgrade_store(state)
     now = clock.now()
-    if snapshots is not None:
-        history, stored = snapshots.read(state, now, missing_is_empty=recording, with_record=record is None)
-        track_record, record_problems = record if record is not None else (stored, [])
-    else:
-        track_record, record_problems = record if record is not None else read_track_record(None, state)
-        history = history_json(read_policy_history(state, now, missing_is_empty=recording))
+    history, stored = (snapshots or StoreSnapshots()).read(state, now, missing_is_empty=recording, with_record=record is None)
+    track_record, record_problems = record if record is not None else (stored, [])
     return RunContext(
         now=now,
         profile=profile,
