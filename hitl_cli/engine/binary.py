@@ -53,7 +53,7 @@ def run_child(
             process = start_captured(command, input is not None, cwd)
     except BaseException:
         if process is not None:
-            _kill(process)
+            kill_child(process)
         raise
     return finish_child(process, timeout, input)
 
@@ -77,12 +77,13 @@ def finish_child(process: subprocess.Popen, timeout: float, input: str | None = 
     try:
         stdout, stderr = process.communicate(input, timeout=timeout)
     except BaseException:
-        _kill(process)
+        kill_child(process)
         raise
     return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
-def _kill(process: subprocess.Popen) -> None:
+def kill_child(process: subprocess.Popen) -> None:
+    """Kill a child and wait for it: it is gone when this returns."""
     process.kill()
     process.wait()
 

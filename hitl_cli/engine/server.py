@@ -14,7 +14,7 @@ from hitl_cli import settings, stop_signals
 from hitl_cli.engine import connection
 from hitl_cli.engine.access import OPA_ACCESS_ARGS, write_opa_access_policy
 from hitl_cli.engine.binary import (
-    find_opa, require_supported_binary, start_captured, start_child, untold_version, version_command,
+    find_opa, kill_child, require_supported_binary, start_captured, start_child, untold_version, version_command,
 )
 from hitl_cli.engine.endpoint import OpaEndpoint
 from hitl_cli.engine.rego_errors import rego_error
@@ -206,8 +206,7 @@ class LocalOpaServer:
 
     def stop(self) -> None:
         if self._version is not None and self._version.poll() is None:
-            self._version.kill()
-            self._version.wait()
+            kill_child(self._version)
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
