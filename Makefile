@@ -46,7 +46,10 @@ test-rego: $(OPA)
 # The PostgreSQL store's tests run against a throwaway server that scripts/with-postgres starts (installing
 # PostgreSQL when it is missing) and stops; set HITL_TEST_POSTGRES_URL to use a server of your own instead.
 # Tests run in one worker per core (pytest-xdist), a test file per worker at a time (module fixtures start once).
+# hitl's bytecode is compiled first, as a wheel install has it: most tests start the CLI as a process, and
+# each start would otherwise compile its sources again (the environment may say PYTHONDONTWRITEBYTECODE).
 test-python: setup
+	$(PYTHON) -m compileall -q hitl_cli
 	scripts/with-postgres $(PYTHON) -m pytest -n auto --dist loadfile
 
 schemas: setup
