@@ -1,12 +1,13 @@
 """The digest schedule is profile data read in its own time zone, daylight saving included."""
 
 from datetime import UTC, datetime
+from zoneinfo import available_timezones
 
 import pytest
 from pydantic import ValidationError
 
 from hitl_cli.delivery.schedule import next_digest
-from hitl_cli.models.notifications import DigestSchedule
+from hitl_cli.models.notifications import DigestSchedule, is_iana_zone
 
 
 def utc(text: str) -> datetime:
@@ -33,3 +34,23 @@ def test_the_next_digest_time_follows_the_profiles_zone(zone, times, after, due)
 def test_a_bad_schedule_is_refused(data):
     with pytest.raises(ValidationError):
         DigestSchedule.model_validate(data)
+
+
+NEAR_ZONES = [
+    "Europe/../Europe/London", "./UTC", "UTC/", "/usr/share/zoneinfo/UTC", "../zoneinfo/UTC", "Europe//London", "",
+    ".", "..", "posixrules", "posix/UTC", "right/UTC", "Europe", "Etc", "zone.tab", "tzdata.zi", "leapseconds",
+    "Mars/Olympus", "UTC\x00", "europe/london",
+]
+
+
+def test_a_zone_is_accepted_exactly_when_the_zone_database_lists_it():
+    """The schedule checks a zone by its name and by loading it, not by listing the database: the same answer
+    as zoneinfo.available_timezones() for every zone it lists and for names that are paths or files beside them."""
+    listed = available_timezones()
+    assert listed, "the system has no zone database"
+    assert {zone for zone in listed if is_iana_zone(zone)} == listed
+    assert [zone for zone in NEAR_ZONES if is_iana_zone(zone) != (zone in listed)] == []
+    for zone in NEAR_ZONES:
+        if zone not in listed:
+            with pytest.raises(ValidationError):
+                DigestSchedule.model_validate({"time_zone": zone, "times": ["09:00"]})
