@@ -190,12 +190,45 @@ value (config.*, the rules' settings, the rank tables) is computed again for eac
 `with` bought 2%. The destructive patterns (regex.match and regex.is_valid of each, per statement) allocate little
 but take tens of µs of a decision's time on a loaded machine.
 
-What remains, outside rego/: `opa run --optimize-store-for-read-speed` (hitl's engine and `hitl serve` start OPA
-without it) cuts a single decision from 3,063 to 2,627 allocations and a batch manifest from 2,283 to 2,221. A
-tenth of the cost needs a decision that evaluates about a tenth of the rules, which rewriting rules one by one
-does not reach. Untried directions, each a change to how hitl loads its policies: partial evaluation against each
-loaded profile (a quick `opa build --optimize 1 -e hitl/main/decision` with the profiles as data folds next to
-nothing, as input.profile selects the profile), one decision document per profile with its values bound, or Wasm.
+What remains, outside rego/: `opa run --optimize-store-for-read-speed` (hitl's engine and `hitl serve` have started
+OPA with it since d1f0d5c) cut a single decision from 3,063 to 2,627 allocations and a batch manifest from 2,283 to
+2,221. A tenth of the cost needs a decision that evaluates about a tenth of the rules, which rewriting rules one by
+one does not reach, and neither does partial evaluation (below). Untried: Wasm.
+
+### Partial evaluation per profile: tried, not taken
+
+The same 60 manifests and batch with `opa bench`, each variant interleaved manifest by manifest (load average 2.4 to
+4.2 on 2 cores; judge by allocations). Batch of one: `data.hitl.main.decisions` over one manifest, what a `hitl
+serve` request asks (10 of the 60). Every variant decided each manifest it was given as the readable rego does.
+
+| policy | single µs | single allocs | batch µs per manifest | batch allocs per manifest | batch of one allocs |
+|---|---:|---:|---:|---:|---:|
+| readable rego (this checkout) | 1,276 | 3,049 | 847 | 2,323 | 3,351 |
+| profile bound, `opa build -O=1` | 971 | 2,377 | 958 | 2,281 | 2,564 |
+| `opa eval --partial --shallow-inlining`, input.profile known | 1,205 | 2,781 | | | |
+| profile bound, `opa build -O=2` (10 manifests) | 5,287 | 12,942 | 869 | 2,340 | |
+| every config value a literal (the most folding the profile can buy) | 925 | 2,288 | 953 | 2,266 | 2,474 |
+
+How the profile was made known. `decision := main.decision with input.profile as "<name>"` cannot be a rule head
+(rego_parse_error); in a rule body, `opa build -O=1` keeps the `with` expression whole, as input is unknown, and
+folds nothing. `opa build -O=1` of the readable rego with the profiles as data does not build: the type checker,
+knowing the data, rejects config.rego's `calibration.fallback.penalty` (the default profile's fallback has only
+`mode`). `opa eval --partial` with input.profile given and the other input keys unknown: with OPA's default inlining,
+one decision becomes 225 alternative queries and costs 9,600 to 14,000 allocations (3 manifests); with
+`--shallow-inlining` the config values fold, but every comprehension over the manifest is kept as written, still
+reading the original rules (`data.hitl.main.reasons`, so every rule package, the effective type, the agent's level,
+delivery) at run time. The
+best variant binds the profile in a generated copy of config.rego (`profile := data.hitl.profiles["<name>"]`) and
+builds it with `opa build -O=1`: one build per profile (0.1 s each), and the decision corpus of
+tests/test_decisions_unchanged.py (2,319 decisions, three profiles, each with its own build) came out identical.
+
+Why not taken: what partial evaluation folds is the profile completeness check (config.complete, 880 allocations on
+its own) and the profile lookups. hitl asks data.hitl.main.decisions, which checks completeness once per request and
+evaluates each manifest under `with input as`, which partial evaluation keeps whole: a 60-manifest batch gains 2%, a
+`hitl serve` request (a batch of one) 23%, far from the 2x asked. The rest of a decision depends on the manifest, the
+track record and the statement facts, which partial evaluation either leaves as they are or, inlined, multiplies.
+The gain would cost a generated copy of config.rego per profile, and one residual per profile where one OPA serves
+every profile today (`opa build` keeps the packages' paths).
 """
 
 
