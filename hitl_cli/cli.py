@@ -1,6 +1,5 @@
 """The `hitl` command: parse the command line, call the core, render, exit with the documented code."""
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -282,13 +281,8 @@ def _root(
     """hitl — policy-as-code oversight for AI data agents."""
 
 
-# pydantic runs every plugin an installed package declares inside each validation (and lists them by reading
-# every installed package's metadata): hitl's models are validated by pydantic alone.
-PYDANTIC_PLUGINS_OFF = {"PYDANTIC_DISABLE_PLUGINS": "__all__"}
-
-
 def main() -> None:
     """Entry point: SIGTERM unwinds like Ctrl-C, so a local OPA is always stopped."""
-    os.environ.update(PYDANTIC_PLUGINS_OFF)
+    settings.turn_off_pydantic_plugins()
     stop_signals.install()
     app()

@@ -20,6 +20,12 @@ def _variable(name: str, default: str | int = "—") -> str:
     return name
 
 
+def turn_off_pydantic_plugins() -> None:
+    """The hitl command's models are validated by pydantic alone: pydantic would run, inside every validation,
+    each plugin an installed package declares (and find them by reading every installed package's metadata)."""
+    os.environ["PYDANTIC_DISABLE_PLUGINS"] = "__all__"
+
+
 # Defaults of command-line options: the option declarations name these, and typer reads them.
 PROFILE = _variable("HITL_PROFILE")
 STATE = _variable("HITL_STATE", "`.hitl/state.db`")
