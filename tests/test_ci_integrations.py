@@ -1,7 +1,8 @@
 """Where CI users meet hitl: the pre-commit hook and the composite GitHub Action, run as far as this machine allows.
 
-The hook runs for real through `pre-commit try-repo` (pre-commit builds its own environment from the
-package index). GitHub's runner is not here, so the Action's scripts run as its steps would, with the
+The hook runs for real through `pre-commit try-repo`: pre-commit clones the repository, builds the hook's
+environment and pip installs hitl into it; hitl's dependencies come from the test's own environment rather than
+the package index (half a minute of downloads, and not what is under test). GitHub's runner is not here, so the Action's scripts run as its steps would, with the
 variables GitHub sets; its definition is checked for the rule that keeps inputs out of the shell's code.
 """
 
@@ -9,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -36,8 +38,10 @@ def test_the_hook_gates_plan_files_through_pre_commit(opa_bin, tmp_path):
     write_manifests(repository, [make_manifest(id="drop-1", type="drop", env="production")], "drop.yaml")
     write_manifests(repository, [make_manifest(id="read-1", type="read", env="production")], "read.yaml")
     _git(repository, "add", ".")
-    env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"),
-           "PATH": f"{opa_bin.parent}{os.pathsep}{os.environ['PATH']}"}
+    # pre-commit builds the hook's environment and pip installs hitl into it from the repository; its
+    # dependencies come from the test's own environment, as for the wheel's tests (tests/installed_package.py)
+    env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"), "PIP_NO_DEPS": "1",
+           "PYTHONPATH": sysconfig.get_paths()["purelib"], "PATH": f"{opa_bin.parent}{os.pathsep}{os.environ['PATH']}"}
 
     def hook(*files: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "pre_commit", "try-repo", ROOT, "hitl-check", "--files", *files],
