@@ -43,7 +43,8 @@ class Engine:
 
     state: the state store submit records into and decisions read their history and track record from
     (`.hitl/state.db` by default); track_record: a track record file used instead of the store's;
-    calibration: the calibration file OPA loads (`hitl calibrate`), the one beside the store by default.
+    calibration: the calibration file OPA loads (`hitl calibrate`); by default the store's own
+    (hitl_cli.calibration.storage).
     The engine is safe to share between threads. Decisions run side by side (each call asks OPA through its own
     connection, and OPA evaluates concurrently); submissions run one at a time, each deciding with the history
     the one before it recorded.

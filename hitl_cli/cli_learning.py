@@ -60,7 +60,7 @@ def register(app: typer.Typer) -> None:
         state: StateOption = None,
         calibration: Annotated[
             Optional[Path],
-            typer.Option("--calibration", dir_okay=False, help="Write here instead (for serve or bundle build --calibration); default: calibration.json beside the state store, where every command using that store reads it."),
+            typer.Option("--calibration", dir_okay=False, help="Write here instead (for serve or bundle build --calibration); default: the state store's calibration (calibration.json beside a SQLite store, a PostgreSQL store's own table), which every command using that store reads."),
         ] = None,
         plot_file: Annotated[
             Optional[Path], typer.Option("--plot", dir_okay=False, help="Draw the reliability diagram (.png or .svg).")

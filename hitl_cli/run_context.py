@@ -1,5 +1,5 @@
 """What one run decides with, gathered once at the CLI edge and passed in: the moment, the profile, the track
-record, the store's history and the calibration beside it.
+record, the store's history and the store's calibration.
 
 The core (hitl_cli.evaluation) only decides with what it is given; it never opens the store. The track record
 follows one rule for evaluate, check and submit (hitl_cli.policy_history).
@@ -11,6 +11,7 @@ from pathlib import Path
 
 from hitl_cli import clock
 from hitl_cli.calibration import storage as calibration_storage
+from hitl_cli.calibration.storage import CalibrationLocation
 from hitl_cli.errors import Problem
 from hitl_cli.inputs import load_profile, load_track_record, profile_path
 from hitl_cli.models import Profile, TrackRecord
@@ -24,7 +25,7 @@ class RunContext:
     profile: Profile
     profile_source: Path
     state: Path
-    calibration: Path  # the calibration file beside the store (hitl_cli.calibration.storage); it may not exist
+    calibration: CalibrationLocation  # the store's calibration (hitl_cli.calibration.storage); there may be none
     track_record: TrackRecord
     history_json: bytes | None  # input.history, in JSON; None when the store does not exist
     record_problems: list[Problem] = field(default_factory=list)

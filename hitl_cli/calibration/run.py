@@ -1,23 +1,30 @@
 """`hitl calibrate`: gather outcomes, build each agent's reliability tables with the profile's bins, and write
-the calibration file the policy reads. Invalid JSONL lines are reported and left out; the rest still count."""
+the calibration data the policy reads. Invalid JSONL lines are reported and left out; the rest still count."""
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hitl_cli import clock
 from hitl_cli.calibration import metrics, outcomes, storage
+from hitl_cli.calibration.storage import CalibrationLocation
 from hitl_cli.errors import NotFound, Problem
 from hitl_cli.models import Profile
+
+if TYPE_CHECKING:
+    from hitl_cli.store.connection import StateLocation
 
 
 @dataclass
 class Calibrated:
-    path: Path
+    path: CalibrationLocation
     data: dict
     problems: list[Problem] = field(default_factory=list)
 
 
-def calibrate(profile: Profile, state: Path, outcome_files: list[Path], target: Path) -> Calibrated:
+def calibrate(
+    profile: Profile, state: "StateLocation", outcome_files: list[Path], target: CalibrationLocation
+) -> Calibrated:
     gathered: list[outcomes.ConfidenceOutcome] = []
     problems: list[Problem] = []
     sources = []

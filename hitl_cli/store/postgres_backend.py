@@ -12,7 +12,6 @@ port and database.
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -45,11 +44,6 @@ class DatabaseURL:
 
     def __hash__(self) -> int:
         return hash(self.url)
-
-    @property
-    def parent(self) -> Path:
-        """Where files kept beside a store go (calibration): the working directory's .hitl folder."""
-        return Path(".hitl")
 
     def exists(self) -> bool:
         """Whether the database holds a store (a server that cannot be reached is a fault, not an absence)."""

@@ -122,6 +122,18 @@ MIGRATIONS: tuple[Migration, ...] = (
     ALTER TABLE verdicts ADD COLUMN signature TEXT;
         """,
     ),
+    # 4: a PostgreSQL store's calibration data (hitl_cli.calibration.storage), one row that `hitl calibrate`
+    # replaces: such a store has no folder to keep the file beside. A SQLite store keeps the file, and this empty.
+    Migration(
+        """
+    CREATE TABLE calibration (
+        id          INTEGER PRIMARY KEY CHECK (id = 1),
+        data        TEXT NOT NULL,
+        written_at  TEXT NOT NULL
+    );
+        """,
+        changing=("calibration",),
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
