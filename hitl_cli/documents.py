@@ -93,7 +93,7 @@ def read_documents(path: Path, allow_aliases: bool = False) -> tuple[list[Docume
     except OSError as error:
         return [], [Problem(str(path), "", f"cannot read: {error.strerror or error}")]
     if path.suffix.lower() == ".json":
-        return _json_documents(path, text)
+        return json_documents(path, text)
     return _yaml_documents(path, text, allow_aliases)
 
 
@@ -106,7 +106,9 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
     return mapping
 
 
-def _json_documents(path: Path, text: str) -> tuple[list[Document], list[Problem]]:
+def json_documents(path: Path | str, text: str) -> tuple[list[Document], list[Problem]]:
+    """The documents of a JSON text read from `path` (a file, or where else it was kept: a top-level array holds
+    one document per element), each problem found instead under the limits of any input file."""
     try:
         _within_value_limit(text, settings.max_values_per_file())
         data = _json_value(text, settings.max_documents_per_file())

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Union
 
+from hitl_cli.documents import json_documents
 from hitl_cli.errors import StoreError
 from hitl_cli.output import replaced_atomically
 
@@ -43,10 +44,10 @@ def load(location: CalibrationLocation | None) -> dict:
     if not location.exists():
         return EMPTY
     try:
-        data = json.loads(location.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as error:
+        text = location.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
         raise StoreError(f"calibration data {location} cannot be read: {error}") from None
-    return _checked(data, location)
+    return _parsed(text, location)
 
 
 def save(data: dict, location: CalibrationLocation) -> None:
@@ -57,6 +58,18 @@ def save(data: dict, location: CalibrationLocation) -> None:
     location.parent.mkdir(parents=True, exist_ok=True)
     with replaced_atomically(location, CALIBRATION_FILE_MODE) as temporary:
         temporary.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def _parsed(text: str, location: CalibrationLocation) -> dict:
+    """The data of a calibration text, read under the limits of any input file (hitl_cli.documents: no NaN, no
+    duplicate key, no nesting deep enough to overflow the parser): whoever can write the file or the table must
+    not be able to end a run with a traceback, or give OPA a value it cannot load."""
+    if not text.lstrip().startswith("{"):  # a top-level array would be split into documents
+        return _checked(None, location)
+    documents, problems = json_documents(str(location), text)
+    if problems:
+        raise StoreError(f"calibration data {location} cannot be read: {problems[0].message}")
+    return _checked(documents[0].data, location)
 
 
 def _checked(data: object, location: CalibrationLocation) -> dict:
@@ -72,13 +85,7 @@ def _load_stored(store: "DatabaseURL") -> dict:
         return EMPTY
     with open_store(store, Mode.READ) as opened, opened.read() as connection:
         row = connection.execute("SELECT data FROM calibration WHERE id = 1").fetchone()
-    if row is None:
-        return EMPTY
-    try:
-        data = json.loads(row[0])
-    except ValueError as error:
-        raise StoreError(f"calibration data in {store} cannot be read: {error}") from None
-    return _checked(data, store)
+    return EMPTY if row is None else _parsed(row[0], store)
 
 
 def _save_stored(data: dict, store: "DatabaseURL") -> None:
