@@ -10,6 +10,7 @@ from hitl_cli.calibration import metrics, outcomes, storage
 from hitl_cli.calibration.storage import CalibrationLocation
 from hitl_cli.errors import NotFound, Problem
 from hitl_cli.models import Profile
+from hitl_cli.store.connection import upgrade_store
 
 if TYPE_CHECKING:
     from hitl_cli.store.connection import StateLocation
@@ -28,6 +29,8 @@ def calibrate(
     gathered: list[outcomes.ConfidenceOutcome] = []
     problems: list[Problem] = []
     sources = []
+    if target == state:  # a store that keeps its own calibration: this run writes it, so upgrades it as any write
+        upgrade_store(state)
     if state.exists():
         gathered.extend(outcomes.from_store(state))
         sources.append(str(state))
