@@ -3,6 +3,9 @@ by the store's writer role, a store an older hitl left, and a working directory 
 calibration file of its own. Real CLI, real OPA, real PostgreSQL."""
 
 import json
+import os
+import subprocess
+import sys
 
 import psycopg
 import pytest
@@ -58,6 +61,7 @@ HOSTILE_ROWS = {
     "NaN": '{"format": "hitl/calibration-v1", "agents": {"under-agent": NaN}}',
     "a duplicate key": '{"format": "hitl/calibration-v1", "agents": {}, "agents": {"under-agent": {}}}',
     "a lone surrogate": '{"format": "hitl/calibration-v1", "agents": {"\\ud800": {}}}',
+    "huge": json.dumps({"format": "hitl/calibration-v1", "agents": {f"agent-{index}": {} for index in range(260_000)}}),
     "an array of one": json.dumps([{"format": "hitl/calibration-v1", "agents": {}}]),
 }
 
@@ -166,3 +170,23 @@ def test_calibrations_at_once_with_submits_leave_one_row_and_decide_with_one_or_
         assert connection.execute("SELECT count(*) FROM calibration").fetchall() == [(1,)]
         assert connection.execute("SELECT count(*) FROM requests").fetchall() == [(3,)]
     assert _low_confidence(ws.json("evaluate", plan, "--profile", "default")[0]["reasons"]) == []
+
+
+ENGINE_RUN = """
+import json, sys
+from hitl_cli import Engine
+with Engine(["default"], state=sys.argv[1]) as engine:
+    result = engine.decide(sys.argv[2])
+print(json.dumps([reason.code for item in result.evaluated for reason in item.decision.reasons]))
+"""
+
+
+def test_the_python_api_on_a_postgresql_store_reads_no_calibration_file_in_the_working_directory(ws, tmp_path):
+    _calibrated(ws, tmp_path, target=ws.root / ".hitl" / "calibration.json")
+    plan = _under_plan(ws)
+    environment = {name: value for name, value in os.environ.items() if not name.startswith("HITL_")}
+    environment.update(ws.env, HITL_OPA_BIN=os.environ["HITL_OPA_BIN"])
+    ran = subprocess.run([sys.executable, "-c", ENGINE_RUN, ws.state, str(plan)], cwd=ws.root, env=environment,
+                         capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 0, ran.stderr
+    assert "low_confidence" in json.loads(ran.stdout)
