@@ -193,7 +193,7 @@ def test_manifests_in_process(policy, tmp_path_factory, batch, as_json):
     valid, invalid = expected_outcome(path, batch)
     tally("fuzz: manifests (in-process, real OPA)", len(batch))
     tally("fuzz: of those, invalid by construction (none may be decided)", len(invalid))
-    assert {item.id for item in loaded} == valid
+    assert {item.id for item in loaded} == valid, [str(problem) for problem in problems]
     assert_reported_at(problems, invalid)
     if loaded:
         decisions = policy.decide_loaded("default", loaded, {"agents": {}})
