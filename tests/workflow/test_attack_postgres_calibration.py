@@ -10,6 +10,8 @@ import sys
 import psycopg
 import pytest
 
+from hitl_cli.calibration import storage as calibration_storage
+from hitl_cli.errors import StoreError
 from workflow.support import make_workspace, manifest
 
 pytestmark = pytest.mark.attack
@@ -66,12 +68,27 @@ HOSTILE_ROWS = {
 }
 
 
-@pytest.mark.parametrize("row", HOSTILE_ROWS.values(), ids=HOSTILE_ROWS.keys())
-def test_a_hostile_calibration_row_stops_every_deciding_command_with_one_line(ws, tmp_path, row):
-    plan = _under_plan(ws)
-    ws.submit([manifest("s-1", type="write", env="staging")])
+def _write_row(ws, row: str) -> None:
     with _as_writer(ws) as writer:
         writer.execute("INSERT INTO calibration (id, data, written_at) VALUES (1, %s, 'now')", (row,))
+
+
+@pytest.mark.parametrize("row", HOSTILE_ROWS.values(), ids=HOSTILE_ROWS.keys())
+def test_a_hostile_calibration_row_is_refused_naming_the_calibration(ws, row):
+    """Every command reads the row through the same loader (the policy data and the policy revision alike)."""
+    ws.submit([manifest("s-1", type="write", env="staging")])
+    _write_row(ws, row)
+    with pytest.raises(StoreError, match="calibration data") as refused:
+        calibration_storage.load(calibration_storage.beside(ws.store))
+    assert len(str(refused.value).splitlines()) == 1
+
+
+@pytest.mark.parametrize("row", [HOSTILE_ROWS["not JSON"], HOSTILE_ROWS["nested past any limit"]],
+                         ids=["not JSON", "nested past any limit"])
+def test_a_hostile_calibration_row_stops_every_deciding_command_with_one_line(ws, row):
+    plan = _under_plan(ws)
+    ws.submit([manifest("s-1", type="write", env="staging")])
+    _write_row(ws, row)
     for command in (("evaluate", plan, "--profile", "default"), ("check", plan, "--profile", "default"),
                     ("submit", plan, "--profile", "default")):
         result = ws.hitl(*command)
