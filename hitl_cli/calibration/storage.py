@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Union
 
 from hitl_cli.documents import json_documents
-from hitl_cli.errors import StoreError
+from hitl_cli.errors import NotFound, StoreError
 from hitl_cli.output import replaced_atomically
 
 if TYPE_CHECKING:
@@ -81,10 +81,11 @@ def _checked(data: object, location: CalibrationLocation) -> dict:
 def _load_stored(store: "DatabaseURL") -> dict:
     from hitl_cli.store.connection import Mode, open_store
 
-    if not store.exists():
+    try:
+        with open_store(store, Mode.READ) as opened, opened.read() as connection:
+            row = connection.execute("SELECT data FROM calibration WHERE id = 1").fetchone()
+    except NotFound:  # no store in the database yet, or one that holds nothing: nothing calibrated
         return EMPTY
-    with open_store(store, Mode.READ) as opened, opened.read() as connection:
-        row = connection.execute("SELECT data FROM calibration WHERE id = 1").fetchone()
     return EMPTY if row is None else _parsed(row[0], store)
 
 
