@@ -1,3 +1,3 @@
-from hitl_cli.cli import main
+from hitl_cli.program import main
 
 main()

@@ -4,7 +4,6 @@ import functools
 from collections.abc import Iterable
 from enum import Enum
 import os
-import signal
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -16,9 +15,9 @@ from hitl_cli.errors import ExitCode, HitlError, InvalidInput, Problem, UsageErr
 from hitl_cli.inputs import load_profiles, profile_path
 from hitl_cli.models import Profile
 from hitl_cli.output import silence_stdout, warn
+from hitl_cli.program import CLOSED_PIPE
 
 INTERRUPTED = 130
-CLOSED_PIPE = 128 + signal.SIGPIPE  # what a shell reports for a program that SIGPIPE ended
 
 ProfileOption = Annotated[
     str,

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from hitl_cli import clock
-from hitl_cli.cli import main
+from hitl_cli.program import main
 from hitl_cli.store.connection import Store
 
 PAUSE_SECONDS = 3600

@@ -1,0 +1,61 @@
+"""The `hitl` command as a process: the console script and `python -m hitl_cli` start here.
+
+Starting allocates about a million objects that live as long as the process (modules, classes, pydantic's
+validators) and frees few of them: Python's garbage collector, run again and again over them while they are made,
+costs a short command more than a tenth of its start (bench/RESULTS.md, "One evaluate"). It is held off until
+work that makes garbage in volume begins (`resume_collection`: deciding manifests), and the objects made before
+then are frozen out of its way. When the command is done, the process ends once its output is flushed, without
+tearing every module down one object at a time (another tenth). hitl used as a library keeps Python's defaults.
+"""
+
+import gc
+import os
+import signal
+import sys
+from typing import NoReturn
+
+CLOSED_PIPE = 128 + signal.SIGPIPE  # what a shell reports for a program that SIGPIPE ended
+_collection_held = False
+
+
+def main() -> NoReturn:
+    global _collection_held
+    gc.disable()
+    _collection_held = True
+    from hitl_cli.cli import main as run_command
+
+    try:
+        run_command()
+        code = 0
+    except SystemExit as done:
+        code = done.code
+    _end(code)
+
+
+def resume_collection() -> None:
+    """Collect garbage from here on, if the command held it off; what start-up made is left out of it."""
+    global _collection_held
+    if _collection_held:
+        _collection_held = False
+        gc.freeze()
+        gc.enable()
+
+
+def _end(code: object) -> NoReturn:
+    """Exit as sys.exit(code) would: None is 0, a number is itself, anything else is printed and is 1."""
+    if code is None:
+        status = 0
+    elif isinstance(code, int):
+        status = code
+    else:
+        print(code, file=sys.stderr)
+        status = 1
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        status = status or CLOSED_PIPE
+    try:
+        sys.stderr.flush()
+    except OSError:
+        pass
+    os._exit(status)
