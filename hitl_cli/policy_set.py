@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import jsonschema
+import jsonschema_rs
 import yaml
 
 from hitl_cli import paths, settings
@@ -87,8 +87,8 @@ class Rule:
         if not isinstance(given, dict):
             return None, [("", "expected a mapping of the rule's settings")]
         merged = {**self.defaults, **_values(documented, self.fields), **given}
-        validator = jsonschema.Draft202012Validator(self.schema)
-        problems = [(".".join(map(str, error.absolute_path)), error.message) for error in validator.iter_errors(merged)]
+        errors = settings_validator(self.schema).iter_errors(merged)
+        problems = [(".".join(map(str, error.instance_path)), error.message) for error in errors]
         return (None, sorted(problems)) if problems else (merged, [])
 
 
@@ -294,18 +294,26 @@ def _code_names(declared: object) -> tuple[str, ...]:
     return tuple(code for code in declared if isinstance(code, str)) if isinstance(declared, list) else ()
 
 
+def settings_validator(schema: dict) -> jsonschema_rs.Validator:
+    """A validator of settings against a rule's JSON Schema (draft 2020-12, as the schema is checked against). A
+    `$ref` is followed only inside the schema: nothing is fetched from the network or the file system."""
+    return jsonschema_rs.Draft202012Validator(schema, offline=True)
+
+
 def _schema(folder: Path, relative: Path, checked: bool = True) -> dict:
-    """The JSON Schema in the file; checked against the JSON Schema metaschema unless told otherwise."""
+    """The JSON Schema in the file; checked against the JSON Schema metaschema, and its references resolved,
+    unless told otherwise."""
     try:
         schema = json.loads((folder / relative).read_text(encoding="utf-8"))
-        if checked:
-            jsonschema.Draft202012Validator.check_schema(schema)
     except (OSError, UnicodeDecodeError, ValueError) as error:
         raise UsageError(f"policy folder {folder}: {relative} is not JSON: {' '.join(str(error).split())}") from None
-    except jsonschema.SchemaError as error:
-        raise UsageError(f"policy folder {folder}: {relative} is not a JSON Schema: {error.message}") from None
     if not isinstance(schema, dict):
         raise UsageError(f"policy folder {folder}: {relative} is not a JSON Schema object")
+    if checked:
+        try:
+            settings_validator(schema)
+        except jsonschema_rs.ValidationError as error:
+            raise UsageError(f"policy folder {folder}: {relative} is not a JSON Schema: {' '.join(error.message.split())}") from None
     return schema
 
 

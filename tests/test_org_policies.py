@@ -91,7 +91,7 @@ def test_without_the_folder_the_profile_setting_is_refused(opa_bin, tmp_path, pl
 
 
 @pytest.mark.parametrize("settings, field, message", [
-    ({"tables": "analytics.orders"}, "rules.sox.tables", "is not of type 'array'"),
+    ({"tables": "analytics.orders"}, "rules.sox.tables", 'is not of type "array"'),
     ({"tables": [], "tier": "never"}, "rules.sox.tier", "is not one of"),
     ({"tables": [], "tablez": []}, "rules.sox", "Additional properties are not allowed"),
 ])
@@ -263,3 +263,41 @@ def test_serve_decides_with_its_org_folder_and_refuses_a_profile_whose_rule_it_l
     # Without the folder, the profile's SOX setting names a rule nobody loads: refused before serving.
     without = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120)
     assert without.returncode == 4, without.stderr
+
+
+@pytest.mark.parametrize("reference", ["http", "file"])
+def test_a_settings_schema_that_refers_outside_itself_is_refused_and_nothing_is_fetched(opa_bin, tmp_path, plan, reference):
+    """A PR author's schema that would pull its rules (or a secret's shape) from the network or the disk."""
+    import http.server
+    import threading
+
+    asked: list[str] = []
+
+    class Recording(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            asked.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Recording)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    secret = tmp_path / "elsewhere.json"
+    secret.write_text("{}")
+    target = f"http://127.0.0.1:{server.server_port}/tables.json" if reference == "http" else secret.as_uri()
+    folder = org_folder(tmp_path)
+    schema_file = folder / "rules" / "sox.schema.json"
+    schema = json.loads(schema_file.read_text())
+    schema["properties"]["tables"] = {"$ref": target}
+    schema_file.write_text(json.dumps(schema))
+    try:
+        result = hitl("evaluate", plan, "--profile", acme(tmp_path, {"tables": []}), "--policy", folder)
+    finally:
+        server.shutdown()
+    assert result.returncode == 2, result.stderr
+    assert "sox.schema.json is not a JSON Schema" in result.stderr and "Traceback" not in result.stderr
+    assert asked == []
