@@ -61,7 +61,7 @@ class PiiPolicy(StrictModel):
 
     exposure_tier: Tier
     touch_floor: Tier | None
-    tables: list[Pattern] = Field(default_factory=list)
+    tables: list[Pattern] = []  # pydantic copies it for each instance
 
 
 class BudgetPolicy(StrictModel):

@@ -23,7 +23,7 @@ class AgentRecord(StrictModel):
 
 
 class TrackRecord(StrictModel):
-    agents: dict[Identifier, AgentRecord] = Field(default_factory=dict)
+    agents: dict[Identifier, AgentRecord] = {}  # pydantic copies it for each instance
     _invalid_agents: frozenset[str] = PrivateAttr(default=frozenset())
 
     @classmethod
