@@ -16,7 +16,9 @@ setting there or under `rules.<name>`, never both (hitl_cli.profile_settings fol
 """
 
 import json
+import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -87,9 +89,32 @@ class Rule:
         if not isinstance(given, dict):
             return None, [("", "expected a mapping of the rule's settings")]
         merged = {**self.defaults, **_values(documented, self.fields), **given}
-        errors = settings_validator(self.schema).iter_errors(merged)
-        problems = [(".".join(map(str, error.instance_path)), error.message) for error in errors]
+        problems = list(_not_json(merged)) or [
+            (_joined(error.instance_path), error.message) for error in settings_validator(self.schema).iter_errors(merged)
+        ]
         return (None, sorted(problems)) if problems else (merged, [])
+
+
+def _not_json(value: object, path: tuple = ()) -> Iterator[tuple[str, str]]:
+    """Where settings hold what JSON cannot, which a JSON Schema cannot judge and OPA cannot load: a YAML date or
+    binary, a key that is not a string, NaN or infinity."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str):
+                yield from _not_json(item, (*path, key))
+            else:
+                yield _joined(path), f"key {key!r} is not a string"
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _not_json(item, (*path, index))
+    elif isinstance(value, float) and not math.isfinite(value):
+        yield _joined(path), f"{value} is not a finite number"
+    elif value is not None and not isinstance(value, (str, int, float)):
+        yield _joined(path), f"is not a JSON value (YAML read a {type(value).__name__}; quote it to keep it a string)"
+
+
+def _joined(path) -> str:
+    return ".".join(map(str, path))
 
 
 def _values(documented: dict, fields: dict[str, tuple[str, ...]]) -> dict:

@@ -5,6 +5,7 @@ like a shipped one, reads its settings through config.rule_setting, and is refus
 outside hitl.rules, clashes with another rule's name, has no reason code, or brings a data file of any other kind.
 """
 
+import datetime
 import json
 import os
 import shutil
@@ -94,6 +95,11 @@ def test_without_the_folder_the_profile_setting_is_refused(opa_bin, tmp_path, pl
     ({"tables": "analytics.orders"}, "rules.sox.tables", 'is not of type "array"'),
     ({"tables": [], "tier": "never"}, "rules.sox.tier", "is not one of"),
     ({"tables": [], "tablez": []}, "rules.sox", "Additional properties are not allowed"),
+    # what YAML reads but JSON (the schema's language, and OPA's) cannot hold is refused, never a crash
+    ({"tables": [datetime.date(2026, 1, 1)]}, "rules.sox.tables.0", "not a JSON value (YAML read a date"),
+    ({"tables": [], "tier": b"block"}, "rules.sox.tier", "not a JSON value (YAML read a bytes"),
+    ({"tables": [float("nan")], "tier": "block"}, "rules.sox.tables.0", "nan is not a finite number"),
+    ({"tables": [{2: "x"}], "tier": "block"}, "rules.sox.tables.0", "key 2 is not a string"),
 ])
 def test_a_setting_the_schema_refuses_is_invalid_input(opa_bin, tmp_path, plan, settings, field, message):
     folder = org_folder(tmp_path)
