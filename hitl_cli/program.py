@@ -48,7 +48,9 @@ def _end(code: object) -> NoReturn:
     elif isinstance(code, int):
         status = code
     else:
-        print(code, file=sys.stderr)
+        from hitl_cli.output import warn
+
+        warn(str(code))
         status = 1
     try:
         sys.stdout.flush()
