@@ -24,6 +24,7 @@ from hitl_cli.evaluation import RunResult, decide_files
 from hitl_cli.inputs import ManifestSource, load_profile, load_track_record, profile_path
 from hitl_cli.models import ActionManifest, Profile, TrackRecord
 from hitl_cli.policy_history import StoreSnapshots
+from hitl_cli.revision import policy_revision
 from hitl_cli.run_context import RunContext, gather_loaded
 from hitl_cli.store.connection import state_path
 from hitl_cli.workflow import queries, submission, verdict_files, verdicts
@@ -87,7 +88,13 @@ class Engine:
         self._profiles = dict(zip(self._profile_refs, zip(loaded, sources)))
         if self.track_record is not None:  # a file is read once; the store's record is read at every call
             self._record_file = load_track_record(self.track_record)
-        self._client = self._stack.enter_context(policy_engine(loaded, self._remote, calibration=self.calibration))
+        # taken before a local OPA reads the policies: an edit made meanwhile can only make what it records stale
+        revisions = None if self._remote is not None else {
+            profile.name: policy_revision(profile, self.calibration) for profile in loaded
+        }
+        self._client = self._stack.enter_context(
+            policy_engine(loaded, self._remote, calibration=self.calibration, revisions=revisions)
+        )
         return self
 
     def __exit__(self, *exc_info) -> None:

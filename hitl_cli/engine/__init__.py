@@ -86,13 +86,16 @@ def policy_engine(
     rego: Path | None = None,
     calibration: Path | None = None,
     org: tuple[Path, ...] | None = None,
+    revisions: dict[str, str] | None = None,
 ) -> Iterator["PolicyClient"]:
     """A client for decisions under the given profiles; a local OPA lives exactly as long as the block.
 
     remote: a running OPA (--opa-url), believed only once it serves the expected policy revisions.
     rego: another policy folder for the local OPA (`hitl diff --candidate-rego`); the checkout's by default.
     org: other organisation folders for the local OPA (`hitl diff --candidate-policy`); the configured ones by default.
-    calibration: the calibration file the engine loads (hitl_cli.calibration.storage); none by default."""
+    calibration: the calibration file the engine loads (hitl_cli.calibration.storage); none by default.
+    revisions: for a local OPA, the policy revision of each profile, computed before it starts (hitl_cli.api.Engine
+    records requests under them: PolicyClient.loaded_revision)."""
     from hitl_cli.engine.client import PolicyClient
     from hitl_cli.engine.server import LocalOpaServer
     from hitl_cli.statements import load_parser_in_background
@@ -113,7 +116,7 @@ def policy_engine(
         data = write_policy_data(profiles, Path(folder), calibration, policy_set.current(rego, org))
         sources = policy_sources(data, rego, org)
         with LocalOpaServer(sources) as server:
-            client = PolicyClient(server.endpoint, profiles, calibration)
+            client = PolicyClient(server.endpoint, profiles, calibration, revisions)
             try:
                 yield client
             finally:

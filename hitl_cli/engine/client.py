@@ -55,10 +55,19 @@ class RunInput:
 class PolicyClient:
     """Decisions under the given profiles (the ones loaded in the engine), each checked before it is returned."""
 
-    def __init__(self, endpoint: OpaEndpoint, profiles: list[Profile], calibration: Path | None = None):
+    def __init__(
+        self,
+        endpoint: OpaEndpoint,
+        profiles: list[Profile],
+        calibration: Path | None = None,
+        revisions: dict[str, str] | None = None,
+    ):
+        """revisions: the policy revision of each profile, computed before the OPA read the policies (a remote OPA's
+        are learned from it: require_served_revisions)."""
         self.url = endpoint.url.rstrip("/")
         self._profiles = {profile.name: profile for profile in profiles}
         self._calibration = calibration
+        self._revisions = dict(revisions or {})
         # one OpaClient per caller at a time: the client is shared by the threads of a long-lived Engine
         self._opa = connection.Clients(endpoint, settings.opa_request_timeout())
 
@@ -103,6 +112,15 @@ class PolicyClient:
             )
             if mismatch is not None:
                 raise EngineError(mismatch)
+            self._revisions[profile.name] = served[profile.name]
+
+    def loaded_revision(self, profile: str) -> str:
+        """The policy revision this engine decides the profile with. A long-lived caller records its requests under
+        it, never under the revision the files have since: a policy edit or a recalibration made while it runs
+        makes the requests it records stale, where they would otherwise pass for decided under the new policy."""
+        if profile not in self._revisions:
+            raise EngineError(f"the policy revision OPA at {self.url} decides profile {profile!r} with is not known")
+        return self._revisions[profile]
 
     def decide_encoded(
         self, run: RunInput, ids: list[str], manifests_json: list[bytes], facts_json: list[bytes]

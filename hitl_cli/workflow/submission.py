@@ -60,8 +60,11 @@ def submit(files: list[ManifestSource], run: RunContext, remote: OpaEndpoint | P
     the track record evaluate and check would use."""
     profile, state = run.profile, run.state
     # The revision is taken before OPA reads the policies: a policy edited during the run can only make the
-    # new request stale, never bind approvals to a policy that did not decide it.
+    # new request stale, never bind approvals to a policy that did not decide it. An engine already running
+    # (hitl_cli.api.Engine, hitl serve) decides with the revision it loaded, and the request is recorded under
+    # that one, then judged, as every request is, against the revision in force.
     context = PolicyContext.of(profile, run.profile_source, state)
+    deciding = replace(context, revision=remote.loaded_revision(profile.name)) if isinstance(remote, PolicyClient) else context
     result = decide_files(files, run, remote)
     if not result.evaluated:
         return SubmitResult(profile=profile.name, problems=result.problems)
@@ -72,7 +75,7 @@ def submit(files: list[ManifestSource], run: RunContext, remote: OpaEndpoint | P
         result = _decided_on_recorded_history(connection, files, run, remote, result)
         outcome = SubmitResult(profile=profile.name, problems=result.problems)
         for item in result.evaluated:
-            request_id, kind, superseded = _record_submission(connection, item, profile, context, resolved, now)
+            request_id, kind, superseded = _record_submission(connection, item, profile, deciding, resolved, now)
             view = views.load(connection, records.get_request(connection, request_id), contexts, now, state)
             outcome.submitted.append(Submitted(view, kind, superseded))
     return outcome
