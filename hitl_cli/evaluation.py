@@ -12,6 +12,7 @@ from hitl_cli.inputs import LoadedManifest, ManifestSource, manifests_by_source
 from hitl_cli.models import Decision
 from hitl_cli.progress import Progress
 from hitl_cli.run_context import RunContext
+from hitl_cli.statements import prefetch
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,7 @@ def decide_files(
                 progress.file_read()
             if not loaded:
                 continue
+            prefetch((item.statement, item.system) for item in loaded)  # analysed meanwhile, where a process does it
             if pipeline is None:
                 client = remote if isinstance(remote, PolicyClient) else running.enter_context(
                     policy_engine([profile], remote, calibration=context.calibration)

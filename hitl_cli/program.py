@@ -18,10 +18,19 @@ CLOSED_PIPE = 128 + signal.SIGPIPE  # what a shell reports for a program that SI
 _collection_held = False
 
 
+# Commands whose start-up waits for the statement parser: it is forked before anything else is imported
+# (hitl_cli.statements.forked), a guess from the first argument that costs nothing when wrong.
+FORKS_ANALYSER = ("evaluate",)
+
+
 def main() -> NoReturn:
     global _collection_held
     gc.disable()
     _collection_held = True
+    if sys.argv[1:2] and sys.argv[1] in FORKS_ANALYSER:
+        from hitl_cli.statements import forked
+
+        forked.start()
     from hitl_cli.cli import main as run_command
 
     try:

@@ -2,21 +2,34 @@
 
 import importlib
 import threading
+from collections.abc import Iterable
 
+from hitl_cli.statements import forked
 from hitl_cli.statements.kind_names import ANALYSABLE_KINDS, UNANALYSABLE_KINDS
 
-__all__ = ["ANALYSABLE_KINDS", "UNANALYSABLE_KINDS", "analysis_json", "load_parser_in_background"]
+__all__ = ["ANALYSABLE_KINDS", "UNANALYSABLE_KINDS", "analysis_json", "load_parser_in_background", "prefetch"]
 
 
 def analysis_json(statement: str | None, system: str | None) -> bytes:
     """hitl_cli.statements.analysis.analyse() in JSON: input.statement_facts for one manifest (each distinct statement
-    and dialect analysed once per process)."""
+    and dialect analysed once per process), from the forked analyser when the command started one
+    (hitl_cli.statements.forked), else here."""
+    answered = forked.answer((statement, system))
+    if answered is not None:
+        return answered
     # Imported here: sqlglot takes a tenth of a second to load, which commands that decide nothing never need.
     from hitl_cli.statements.analysis import analysis_json as analysed
 
     return analysed(statement, system)
 
 
+def prefetch(requests: Iterable[tuple[str | None, str | None]]) -> None:
+    """Let a forked analyser start on these (statement, system) pairs while the command does something else."""
+    forked.prefetch(requests)
+
+
 def load_parser_in_background() -> None:
-    """Import sqlglot on another thread, while this one waits for something else (a local OPA starting)."""
-    threading.Thread(target=importlib.import_module, args=("hitl_cli.statements.analysis",), daemon=True).start()
+    """Import sqlglot on another thread, while this one waits for something else (a local OPA starting), unless a
+    forked analyser parses statements."""
+    if not forked.running():
+        threading.Thread(target=importlib.import_module, args=("hitl_cli.statements.analysis",), daemon=True).start()

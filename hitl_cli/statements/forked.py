@@ -1,0 +1,130 @@
+"""Statements analysed in a process of their own, forked as `hitl evaluate` starts (hitl_cli.program): sqlglot's
+import (about 0.15 s of CPU) then runs on another core while this one imports the rest and starts OPA.
+
+The child is a fork of the command made before any thread exists, its standard streams on /dev/null. It reads
+requests (a statement and its system) from one pipe and answers each, in order, on another with what
+hitl_cli.statements.analysis.analysis_json gives; it ends when the command's end of the pipe closes, however the
+command ends. Requests may be sent as soon as manifests are read (`prefetch`) and their answers read when the
+decision needs them (`answer`). If the child fails, the run stops (EngineError, exit 5): a statement is never
+taken as analysed without it. Without it (hitl used as a library, every other command) statements are analysed
+in the calling process.
+"""
+
+import gc
+import json
+import os
+import signal
+import struct
+import threading
+from collections.abc import Iterable
+
+_HEADER = struct.Struct(">I")
+_ANSWERED, _FAILED = b"+", b"-"
+
+Request = tuple[str | None, str | None]  # (action.statement, target.system)
+
+
+class ForkedAnalyser:
+    def __init__(self) -> None:
+        requests_read, self._requests = os.pipe()
+        self._replies, replies_write = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:
+            os.close(self._requests)
+            os.close(self._replies)
+            _serve(requests_read, replies_write)
+        os.close(requests_read)
+        os.close(replies_write)
+        self._writer = os.fdopen(self._requests, "wb")
+        self._reader = os.fdopen(self._replies, "rb")
+        self._asked: list[Request] = []  # sent, not yet read back, in order
+        self._answers: dict[Request, bytes] = {}  # read back, not yet taken
+        self._lock = threading.Lock()
+
+    def prefetch(self, requests: Iterable[Request]) -> None:
+        with self._lock:
+            self._send([request for request in requests if request not in self._answers])
+
+    def answer(self, request: Request) -> bytes:
+        with self._lock:
+            if request not in self._answers and request not in self._asked:
+                self._send([request])
+            while request not in self._answers:
+                self._answers[self._asked.pop(0)] = self._read()
+            return self._answers.pop(request)
+
+    def _send(self, requests: list[Request]) -> None:
+        from hitl_cli.errors import EngineError
+
+        try:
+            for request in requests:
+                self._writer.write(_frame(json.dumps(request).encode()))
+            self._writer.flush()
+        except OSError as error:
+            raise EngineError(f"statement analysis stopped (its process: {error.strerror})") from None
+        self._asked.extend(requests)
+
+    def _read(self) -> bytes:
+        from hitl_cli.errors import EngineError
+
+        header = self._reader.read(_HEADER.size)
+        body = self._reader.read(_HEADER.unpack(header)[0]) if len(header) == _HEADER.size else b""
+        if not body:
+            raise EngineError("statement analysis stopped: its process exited")
+        if body[:1] != _ANSWERED:
+            raise EngineError(f"statement analysis failed: {body[1:].decode(errors='replace')}")
+        return body[1:]
+
+
+def _frame(body: bytes) -> bytes:
+    return _HEADER.pack(len(body)) + body
+
+
+def _serve(requests_fd: int, replies_fd: int) -> None:
+    """The child: never returns. Ctrl-C reaches it with the command's process group; the command alone answers it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    quiet = os.open(os.devnull, os.O_RDWR)
+    for standard in (0, 1, 2):
+        os.dup2(quiet, standard)
+    status = 1
+    try:
+        from hitl_cli.statements.analysis import analysis_json
+
+        gc.freeze()  # the command held collection off while starting (hitl_cli.program); parsed trees need it
+        gc.enable()
+        with os.fdopen(requests_fd, "rb") as requests, os.fdopen(replies_fd, "wb") as replies:
+            while len(header := requests.read(_HEADER.size)) == _HEADER.size:
+                statement, system = json.loads(requests.read(_HEADER.unpack(header)[0]))
+                try:
+                    reply = _ANSWERED + analysis_json(statement, system)
+                except Exception as error:  # noqa: BLE001 - said to the command, which stops the run
+                    reply = _FAILED + f"{type(error).__name__}: {error}".encode(errors="replace")
+                replies.write(_frame(reply))
+                replies.flush()
+        status = 0
+    finally:
+        os._exit(status)
+
+
+_analyser: ForkedAnalyser | None = None
+
+
+def start() -> None:
+    """Fork the analyser; call it before any thread is started."""
+    global _analyser
+    _analyser = ForkedAnalyser()
+
+
+def running() -> bool:
+    return _analyser is not None
+
+
+def prefetch(requests: Iterable[Request]) -> None:
+    """Have the analyser start on these statements; nothing happens without one."""
+    if _analyser is not None:
+        _analyser.prefetch(requests)
+
+
+def answer(request: Request) -> bytes | None:
+    """The analysis of one statement in JSON, from the analyser; None when there is none."""
+    return None if _analyser is None else _analyser.answer(request)
