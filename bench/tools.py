@@ -6,8 +6,10 @@
 """
 
 import argparse
+import ctypes
 import io
 import json
+import os
 import re
 import resource
 import subprocess
@@ -68,7 +70,9 @@ def bytecode_environment(env: dict, root: Path, no_bytecode: bool) -> dict:
 def interleaved(trees: dict[str, Path], runs: int, env: dict, arguments: Callable[[], list[str]]) -> dict[str, dict]:
     """`python -m hitl_cli ARGUMENTS` of each tree (see checkout), runs interleaved after one untimed round (it
     fills a bytecode cache, when env names one): each tree's wall and CPU (user + system) seconds, run by run.
-    arguments() gives each run's arguments."""
+    arguments() gives each run's arguments. The CPU counts every process a run made, also one that outlived hitl
+    (the statement analyser `hitl evaluate` forks ends just after it): the bench adopts and waits for those."""
+    adopt_orphans()
     timings: dict[str, dict] = {name: {"wall": [], "cpu": []} for name in trees}
     for index in range(runs + 1):
         for name, tree in trees.items():
@@ -77,6 +81,7 @@ def interleaved(trees: dict[str, Path], runs: int, env: dict, arguments: Callabl
             done = subprocess.run([str(VENV_PYTHON), "-m", "hitl_cli", *arguments()], env={**env, "PYTHONPATH": str(tree)},
                                   cwd=tree, capture_output=True, text=True)
             elapsed = time.perf_counter() - started
+            wait_for_orphans()
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             if done.returncode != 0:
                 raise SystemExit(f"bench: hitl ({name}) failed: {done.stderr.strip()}")
@@ -84,6 +89,24 @@ def interleaved(trees: dict[str, Path], runs: int, env: dict, arguments: Callabl
                 timings[name]["wall"].append(elapsed)
                 timings[name]["cpu"].append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
     return timings
+
+
+def adopt_orphans() -> None:
+    """Become the parent of any process a run leaves behind (Linux: PR_SET_CHILD_SUBREAPER), so that its CPU time
+    is counted with the run's."""
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def wait_for_orphans() -> None:
+    """Wait until every process left behind by the last run has ended."""
+    while True:
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            return
+
+
+_PR_SET_CHILD_SUBREAPER = 36
 
 
 def hitl_check(folder: Path, profile: str, track_record: Path) -> list[str]:
