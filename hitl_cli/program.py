@@ -27,6 +27,7 @@ def main() -> NoReturn:
     global _collection_held
     gc.disable()
     _collection_held = True
+    _standard_streams_open()
     if sys.argv[1:2] and sys.argv[1] in FORKS_ANALYSER:
         from hitl_cli.statements import forked
 
@@ -39,6 +40,19 @@ def main() -> NoReturn:
     except SystemExit as done:
         code = done.code
     _end(code)
+
+
+def _standard_streams_open() -> None:
+    """A standard stream the command was started without (`hitl check >&-`) is /dev/null instead: its descriptor
+    would otherwise be the next file or pipe hitl opens, which its output (or a child's) would then overwrite."""
+    for descriptor in (0, 1, 2):
+        try:
+            os.fstat(descriptor)
+        except OSError:
+            os.open(os.devnull, os.O_RDWR)  # the lowest free descriptor: this one
+    for name, descriptor in (("stdin", 0), ("stdout", 1), ("stderr", 2)):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(descriptor, "r" if descriptor == 0 else "w", encoding="utf-8", closefd=False))
 
 
 def resume_collection() -> None:

@@ -3,10 +3,11 @@ that makes garbage in volume, and an exit that loses no output and keeps every d
 
 import gc
 import json
+import subprocess
 
 import pytest
 
-from conftest import hitl, make_manifest, write_manifests
+from conftest import hitl, hitl_command, isolated_environment, make_manifest, write_manifests
 from hitl_cli import program
 from hitl_cli.engine.pipeline import DecisionPipeline
 
@@ -50,3 +51,15 @@ def test_a_long_report_through_a_pipe_arrives_whole_before_the_process_ends(opa_
 @pytest.mark.parametrize(("arguments", "code"), [(["--version"], 0), (["evaluate"], 2), (["no-such-command"], 2)])
 def test_exit_codes_survive_the_fast_exit(arguments, code):
     assert hitl(*arguments).returncode == code
+
+
+@pytest.mark.parametrize("closed", [">&-", "<&-", "2>&-"])
+def test_a_command_started_without_a_standard_stream_still_decides_and_exits_with_its_code(opa_bin, tmp_path, closed):
+    """`hitl evaluate >&-`: the missing stream's descriptor would be the next pipe hitl opens (the statement
+    analyser's), which writing to it would then break; it is /dev/null instead."""
+    plan = write_manifests(tmp_path, [make_manifest(id="w-1", type="write", env="production", statement="DROP TABLE t")])
+    for command, code in (("evaluate", 0), ("check", 3)):
+        ran = subprocess.run(["sh", "-c", f'exec "$@" {closed}', "sh", *hitl_command([command, plan, "--profile", "default"])],
+                             capture_output=True, env=isolated_environment(), cwd=tmp_path, text=True, timeout=120)
+        assert ran.returncode == code, (command, ran.stderr)
+        assert not ran.stderr or "Traceback" not in ran.stderr
