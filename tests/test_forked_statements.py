@@ -104,3 +104,16 @@ def _processes_naming(marker: str) -> list[int]:
             except OSError:
                 pass
     return found
+
+
+def test_a_file_with_more_statements_than_a_pipe_holds_is_decided_whole(opa_bin, tmp_path):
+    """Every statement of a file is sent to the analyser as soon as the file is read; were the command to wait
+    writing them while the analyser waits for its answers to be read, neither would ever go on."""
+    padding = "x" * 200
+    manifests = [make_manifest(id=f"m-{index}", statement=f"SELECT '{padding}' FROM analytics.orders_{index}",
+                               system="snowflake") for index in range(700)]
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps(manifests))
+    assert len(plan.read_bytes()) > 4 * 65536
+    decided = _decisions("evaluate", plan)
+    assert sorted(decided) == sorted(f"m-{index}" for index in range(700))

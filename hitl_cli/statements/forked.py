@@ -13,9 +13,11 @@ in the calling process.
 import gc
 import json
 import os
+import queue
 import signal
 import struct
 import threading
+from collections import Counter, deque
 from collections.abc import Iterable
 
 _HEADER = struct.Struct(">I")
@@ -35,11 +37,17 @@ class ForkedAnalyser:
             _serve(requests_read, replies_write)
         os.close(requests_read)
         os.close(replies_write)
-        self._writer = os.fdopen(self._requests, "wb")
         self._reader = os.fdopen(self._replies, "rb")
-        self._asked: list[Request] = []  # sent, not yet read back, in order
+        self._asked: deque[Request] = deque()  # sent, not yet read back, in order
+        self._awaited: Counter[Request] = Counter()  # the same, counted
         self._answers: dict[Request, bytes] = {}  # read back, not yet taken
         self._lock = threading.Lock()
+        # Requests are written by a thread of their own: the caller only ever waits reading answers, so that a
+        # child waiting for its answers to be read can never wait on a caller waiting to write (prefetch sends a
+        # whole file's statements, more than a pipe holds).
+        self._outbox: queue.SimpleQueue[bytes] = queue.SimpleQueue()
+        threading.Thread(target=_write_requests, args=(self._requests, self._outbox), name="hitl-statement-requests",
+                         daemon=True).start()
 
     def prefetch(self, requests: Iterable[Request]) -> None:
         with self._lock:
@@ -47,22 +55,19 @@ class ForkedAnalyser:
 
     def answer(self, request: Request) -> bytes:
         with self._lock:
-            if request not in self._answers and request not in self._asked:
+            if request not in self._answers and not self._awaited[request]:
                 self._send([request])
             while request not in self._answers:
-                self._answers[self._asked.pop(0)] = self._read()
+                answered = self._asked.popleft()
+                self._awaited[answered] -= 1
+                self._answers[answered] = self._read()
             return self._answers.pop(request)
 
     def _send(self, requests: list[Request]) -> None:
-        from hitl_cli.errors import EngineError
-
-        try:
-            for request in requests:
-                self._writer.write(_frame(json.dumps(request).encode()))
-            self._writer.flush()
-        except OSError as error:
-            raise EngineError(f"statement analysis stopped (its process: {error.strerror})") from None
+        for request in requests:
+            self._outbox.put(_frame(json.dumps(request).encode()))
         self._asked.extend(requests)
+        self._awaited.update(requests)
 
     def _read(self) -> bytes:
         from hitl_cli.errors import EngineError
@@ -78,6 +83,17 @@ class ForkedAnalyser:
 
 def _frame(body: bytes) -> bytes:
     return _HEADER.pack(len(body)) + body
+
+
+def _write_requests(descriptor: int, outbox: "queue.SimpleQueue[bytes]") -> None:
+    """Until the child is gone (the caller then reads the end of its answers, and says so)."""
+    try:
+        while True:
+            frame = memoryview(outbox.get())
+            while frame:
+                frame = frame[os.write(descriptor, frame):]
+    except OSError:
+        return
 
 
 def _serve(requests_fd: int, replies_fd: int) -> None:
