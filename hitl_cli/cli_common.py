@@ -15,7 +15,7 @@ from hitl_cli.errors import ExitCode, HitlError, InvalidInput, Problem, UsageErr
 from hitl_cli.inputs import load_profiles, profile_path
 from hitl_cli.models import Profile
 from hitl_cli.output import silence_stdout, warn
-from hitl_cli.program import CLOSED_PIPE
+from hitl_cli.program import CLOSED_PIPE, resume_collection
 
 INTERRUPTED = 130
 
@@ -79,10 +79,13 @@ def choices(name: str, values: Iterable[str]) -> type[Enum]:
 
 
 def guarded(command):
-    """Faults become one line on stderr and their documented exit code, never a traceback."""
+    """Faults become one line on stderr and their documented exit code, never a traceback. The command's own
+    work collects its garbage (hitl_cli.program): a caught exception is a cycle, and a command that loops over
+    them (deliver --watch retrying a dead channel, serve) would otherwise grow without bound."""
 
     @functools.wraps(command)
     def run(*args, **kwargs):
+        resume_collection()
         try:
             return command(*args, **kwargs)
         except typer.Exit:

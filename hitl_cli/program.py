@@ -3,8 +3,9 @@
 Starting allocates about a million objects that live as long as the process (modules, classes, pydantic's
 validators) and frees few of them: Python's garbage collector, run again and again over them while they are made,
 costs a short command more than a tenth of its start (bench/RESULTS.md, "One evaluate"). It is held off until
-work that makes garbage in volume begins (`resume_collection`: deciding manifests), and the objects made before
-then are frozen out of its way. When the command is done, the process ends once its output is flushed, without
+the command itself starts (`resume_collection`, in the fault guard every command runs through, hitl_cli.cli_common),
+and the objects made before then are frozen out of its way: a command's own work makes garbage in cycles (parsed
+statements, caught exceptions), and one that runs long (deliver --watch, serve) would otherwise grow without bound. When the command is done, the process ends once its output is flushed, without
 tearing every module down one object at a time (another tenth). hitl used as a library keeps Python's defaults.
 """
 
