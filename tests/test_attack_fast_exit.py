@@ -1,0 +1,82 @@
+"""The `hitl` process ends with os._exit once its output is flushed (hitl_cli.program): no interpreter teardown, no
+atexit handlers, no finalizers. An attack on that looks for what teardown used to do and now nobody does: a
+report file cut short, a temporary folder left in $TMPDIR, a local OPA left running, a stop signal that loses
+its exit code. Real CLI, real OPA; each run gets a $TMPDIR of its own, so what it leaves there is its own.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import hitl, hitl_process, make_manifest, write_manifests
+
+MANIFESTS = 600
+
+
+def opa_processes_under(folder: Path) -> list[int]:
+    """The OPA processes whose command line or environment names this run's $TMPDIR (only the run's own)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes()
+            environment = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if b"opa" in command.split(b"\0")[0] and (str(folder).encode() in command or str(folder).encode() in environment):
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.fixture
+def run_tmp(tmp_path) -> Path:
+    folder = tmp_path / "tmpdir"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def big_plan(tmp_path) -> Path:
+    return write_manifests(tmp_path, [make_manifest(id=f"w-{n}", type="write", env="production") for n in range(MANIFESTS)])
+
+
+@pytest.mark.attack
+def test_every_report_file_is_whole_and_nothing_is_left_behind(opa_bin, tmp_path, run_tmp, big_plan):
+    output, sarif, junit = tmp_path / "out.json", tmp_path / "out.sarif", tmp_path / "out.xml"
+    result = hitl("check", big_plan, "--profile", "default", "--format", "json", "--output", output,
+                  "--report", f"sarif={sarif}", "--report", f"junit={junit}", env={"TMPDIR": str(run_tmp)})
+    assert result.returncode == 1, result.stderr  # production writes wait for people
+    assert len(json.loads(output.read_text())) == MANIFESTS
+    assert len(json.loads(sarif.read_text())["runs"][0]["results"]) >= MANIFESTS
+    assert junit.read_text().rstrip().endswith("</testsuites>")
+    assert list(run_tmp.iterdir()) == []  # OPA's folders (hitl-*, hitl-access-*) are removed before the exit
+    assert opa_processes_under(run_tmp) == []
+
+
+@pytest.mark.attack
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_stop_signal_mid_run_stops_opa_cleans_up_and_keeps_its_exit_code(opa_bin, tmp_path, run_tmp, big_plan,
+                                                                          signum, code):
+    plans = [big_plan]
+    for n in range(10):
+        (tmp_path / f"more-{n}").mkdir()
+        plans.append(write_manifests(tmp_path / f"more-{n}", [make_manifest(id=f"m-{n}-{k}") for k in range(300)]))
+    process = hitl_process("evaluate", *plans, "--profile", "default", "--format", "json",
+                           env={"TMPDIR": str(run_tmp)}, cwd=tmp_path)
+    deadline = time.monotonic() + 60
+    while not opa_processes_under(run_tmp) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    started = opa_processes_under(run_tmp)
+    process.send_signal(signum)
+    stdout, stderr = process.communicate(timeout=60)
+    assert started, f"OPA never started (exit {process.returncode}): {stderr[-300:]}"
+    assert process.returncode == code, stderr
+    assert "Traceback" not in stderr
+    assert opa_processes_under(run_tmp) == [] and not any(Path(f"/proc/{pid}").exists() for pid in started)
+    assert list(run_tmp.iterdir()) == []
