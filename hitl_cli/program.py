@@ -16,6 +16,8 @@ import sys
 from typing import NoReturn
 
 CLOSED_PIPE = 128 + signal.SIGPIPE  # what a shell reports for a program that SIGPIPE ended
+INTERRUPTED = 128 + signal.SIGINT  # Ctrl-C (docs/cli.md)
+INTERRUPTED_LINE = "hitl: interrupted; nothing was decided"
 _collection_held = False
 
 
@@ -23,13 +25,18 @@ def main() -> NoReturn:
     global _collection_held
     gc.disable()
     _collection_held = True
-    from hitl_cli.cli import main as run_command
-
     try:
+        from hitl_cli.cli import main as run_command
+
         run_command()
         code = 0
     except SystemExit as done:
         code = done.code
+    except KeyboardInterrupt:  # Ctrl-C while hitl starts, before a command's fault guard can answer it
+        from hitl_cli.output import warn
+
+        warn(INTERRUPTED_LINE)
+        code = INTERRUPTED
     _end(code)
 
 

@@ -80,3 +80,21 @@ def test_a_stop_signal_mid_run_stops_opa_cleans_up_and_keeps_its_exit_code(opa_b
     assert "Traceback" not in stderr
     assert opa_processes_under(run_tmp) == [] and not any(Path(f"/proc/{pid}").exists() for pid in started)
     assert list(run_tmp.iterdir()) == []
+
+
+@pytest.mark.attack
+@pytest.mark.parametrize("library", ["pydantic_core", "jsonschema_rs"])
+def test_ctrl_c_while_hitl_starts_is_one_line_and_exit_130(opa_bin, tmp_path, library):
+    """Start-up (importing hitl) is most of a short run: Ctrl-C there came before any fault guard, and Python
+    printed a KeyboardInterrupt traceback and died of the signal. The signal is sent once hitl's imports have
+    loaded the library (a native module, seen in the process's memory map): Python itself has started by then."""
+    plan = write_manifests(tmp_path, [make_manifest()])
+    process = hitl_process("evaluate", plan, "--profile", "default", cwd=tmp_path)
+    maps = Path(f"/proc/{process.pid}/maps")
+    deadline = time.monotonic() + 60
+    while process.poll() is None and library not in maps.read_text() and time.monotonic() < deadline:
+        time.sleep(0.001)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert stderr == "hitl: interrupted; nothing was decided\n"
