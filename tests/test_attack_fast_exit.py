@@ -98,3 +98,22 @@ def test_ctrl_c_while_hitl_starts_is_one_line_and_exit_130(opa_bin, tmp_path, li
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
     assert stderr == "hitl: interrupted; nothing was decided\n"
+
+
+@pytest.mark.attack
+def test_serve_stopped_by_sigterm_stops_its_opa_and_leaves_nothing_in_tmpdir(opa_bin, tmp_path, run_tmp, monkeypatch):
+    from served_hitl import Service
+
+    monkeypatch.setenv("TMPDIR", str(run_tmp))
+    service = Service(tmp_path / "serve")
+    try:
+        answer = service.call("POST", "/v1/decisions", json={"manifests": [make_manifest()]})
+        assert answer.status_code == 200, answer.text
+        running = opa_processes_under(run_tmp)
+    finally:
+        stderr = service.stop()
+    assert running, "the service's OPA was not found under its TMPDIR"
+    assert service.process.returncode == 143, stderr
+    assert "Traceback" not in stderr
+    assert opa_processes_under(run_tmp) == [] and not any(Path(f"/proc/{pid}").exists() for pid in running)
+    assert list(run_tmp.iterdir()) == []
