@@ -15,9 +15,8 @@ from hitl_cli.errors import ExitCode, HitlError, InvalidInput, Problem, UsageErr
 from hitl_cli.inputs import load_profiles, profile_path
 from hitl_cli.models import Profile
 from hitl_cli.output import silence_stdout, warn
-from hitl_cli.program import CLOSED_PIPE
+from hitl_cli.program import CLOSED_PIPE, INTERRUPTED, INTERRUPTED_LINE, resume_collection
 
-INTERRUPTED = 130
 
 ProfileOption = Annotated[
     str,
@@ -79,10 +78,13 @@ def choices(name: str, values: Iterable[str]) -> type[Enum]:
 
 
 def guarded(command):
-    """Faults become one line on stderr and their documented exit code, never a traceback."""
+    """Faults become one line on stderr and their documented exit code, never a traceback. The command's own
+    work collects its garbage (hitl_cli.program): a caught exception is a cycle, and a command that loops over
+    them (deliver --watch retrying a dead channel, serve) would otherwise grow without bound."""
 
     @functools.wraps(command)
     def run(*args, **kwargs):
+        resume_collection()
         try:
             return command(*args, **kwargs)
         except typer.Exit:
@@ -95,7 +97,7 @@ def guarded(command):
             warn(f"hitl: {error}")
             raise typer.Exit(error.exit_code) from None
         except KeyboardInterrupt:
-            warn("hitl: interrupted; nothing was decided")
+            warn(INTERRUPTED_LINE)
             raise typer.Exit(INTERRUPTED) from None
         except BrokenPipeError:  # the reader went away (`hitl check | head -1`): nothing more to say to anyone
             silence_stdout()

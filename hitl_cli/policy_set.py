@@ -24,9 +24,9 @@ from functools import cache
 from pathlib import Path
 
 import jsonschema_rs
-import yaml
 
 from hitl_cli import paths, settings
+from hitl_cli.documents import read_documents
 from hitl_cli.engine.binary import run_opa
 from hitl_cli.engine.rego_errors import rego_error
 from hitl_cli.errors import EngineError, UsageError
@@ -328,10 +328,7 @@ def settings_validator(schema: dict) -> jsonschema_rs.Validator:
 def _schema(folder: Path, relative: Path, checked: bool = True) -> dict:
     """The JSON Schema in the file; checked against the JSON Schema metaschema, and its references resolved,
     unless told otherwise."""
-    try:
-        schema = json.loads((folder / relative).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as error:
-        raise UsageError(f"policy folder {folder}: {relative} is not JSON: {' '.join(str(error).split())}") from None
+    schema = _document(folder, relative, "is not JSON")
     if not isinstance(schema, dict):
         raise UsageError(f"policy folder {folder}: {relative} is not a JSON Schema object")
     if checked:
@@ -342,11 +339,18 @@ def _schema(folder: Path, relative: Path, checked: bool = True) -> dict:
     return schema
 
 
+def _document(folder: Path, relative: Path, fault: str) -> object:
+    """A rule's settings file, read as every input file is (hitl_cli.documents): bounded in size and nesting, so a
+    pull request's file can neither exhaust the parser's recursion nor go deeper than the schema checker can."""
+    documents, problems = read_documents(folder / relative)
+    if problems or len(documents) != 1:
+        found = problems[0].message if problems else f"holds {len(documents)} documents, not one"
+        raise UsageError(f"policy folder {folder}: {relative} {fault}: {' '.join(found.split())}")
+    return documents[0].data
+
+
 def _defaults(folder: Path, relative: Path, schema: dict | None) -> dict:
-    try:
-        defaults = yaml.safe_load((folder / relative).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        raise UsageError(f"policy folder {folder}: {relative} cannot be read: {' '.join(str(error).split())}") from None
+    defaults = _document(folder, relative, "cannot be read")
     if not isinstance(defaults, dict) or schema is None:
         raise UsageError(f"policy folder {folder}: {relative} must be a mapping, beside the rule's {SCHEMA_SUFFIX}")
     return defaults

@@ -3,9 +3,11 @@
 Starting allocates about a million objects that live as long as the process (modules, classes, pydantic's
 validators) and frees few of them: Python's garbage collector, run again and again over them while they are made,
 costs a short command more than a tenth of its start (bench/RESULTS.md, "One evaluate"). It is held off until
-work that makes garbage in volume begins (`resume_collection`: deciding manifests), and the objects made before
-then are frozen out of its way. When the command is done, the process ends once its output is flushed, without
-tearing every module down one object at a time (another tenth). hitl used as a library keeps Python's defaults.
+the command itself starts (`resume_collection`, in the fault guard every command runs through, hitl_cli.cli_common),
+and the objects made before then are frozen out of its way: a command's own work makes garbage in cycles (parsed
+statements, caught exceptions), and one that runs long (deliver --watch, serve) would otherwise grow without
+bound. When the command is done, the process ends once its output is flushed, without tearing every module down
+one object at a time (another tenth). hitl used as a library keeps Python's defaults.
 """
 
 import gc
@@ -15,6 +17,8 @@ import sys
 from typing import NoReturn
 
 CLOSED_PIPE = 128 + signal.SIGPIPE  # what a shell reports for a program that SIGPIPE ended
+INTERRUPTED = 128 + signal.SIGINT  # Ctrl-C (docs/cli.md)
+INTERRUPTED_LINE = "hitl: interrupted; nothing was decided"
 _collection_held = False
 
 
@@ -32,13 +36,18 @@ def main() -> NoReturn:
         from hitl_cli.statements import forked
 
         forked.start()
-    from hitl_cli.cli import main as run_command
-
     try:
+        from hitl_cli.cli import main as run_command
+
         run_command()
         code = 0
     except SystemExit as done:
         code = done.code
+    except KeyboardInterrupt:  # Ctrl-C while hitl starts, before a command's fault guard can answer it
+        from hitl_cli.output import warn
+
+        warn(INTERRUPTED_LINE)
+        code = INTERRUPTED
     _end(code)
 
 

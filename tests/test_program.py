@@ -9,7 +9,7 @@ import pytest
 
 from conftest import hitl, hitl_command, isolated_environment, make_manifest, write_manifests
 from hitl_cli import program
-from hitl_cli.engine.pipeline import DecisionPipeline
+from hitl_cli.cli_common import guarded
 
 
 @pytest.fixture
@@ -24,9 +24,9 @@ def held_collection(monkeypatch):
         gc.enable()
 
 
-def test_deciding_manifests_resumes_collection(held_collection):
-    DecisionPipeline(client=None, run=None)
-    assert gc.isenabled()
+def test_every_command_resumes_collection_once_it_starts(held_collection):
+    """Every command runs through the fault guard: its own work (deciding, deliver --watch, serve) collects."""
+    assert guarded(gc.isenabled)()
     assert gc.get_freeze_count() > 0  # what start-up made is kept out of every collection
 
 

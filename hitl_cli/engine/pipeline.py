@@ -12,7 +12,7 @@ import queue
 import threading
 from collections.abc import Callable
 
-from hitl_cli import program, settings
+from hitl_cli import settings
 from hitl_cli.engine.client import PolicyClient, RunInput
 from hitl_cli.inputs import LoadedManifest
 from hitl_cli.models import Decision
@@ -26,7 +26,6 @@ class DecisionPipeline:
     """`add(manifests)` as manifests are read; `decisions()` once every file is read: all, in order."""
 
     def __init__(self, client: PolicyClient, run: RunInput, on_decided: Callable[[int], None] | None = None):
-        program.resume_collection()  # parsed statements are garbage in cycles (each node knows its parent)
         self._client = client
         self._run = run
         self._on_decided = on_decided
