@@ -3,10 +3,14 @@ pull-request author would make them: each statement must be decided as the in-pr
 decides it, any fault of the child must stop the run (exit 5), and no child may outlive the command."""
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
+import uuid
 
-from conftest import hitl, make_manifest
+from conftest import assert_failed_closed, hitl, hitl_process, make_manifest, write_manifests
 
 DECIDED = (0, 1, 3)
 
@@ -113,3 +117,104 @@ def test_a_process_forked_after_analysing_statements_still_analyses_them():
     """hitl used as a library by a program that forks its workers (multiprocessing's default on Linux)."""
     ran = subprocess.run([sys.executable, "-c", FORKED_AFTER_ANALYSING], capture_output=True, text=True, timeout=10)
     assert ran.stdout.strip() == "0", ran.stderr
+
+
+# Analysed in some seconds (hundreds of thousands of characters read in four SQL families): long enough for a
+# signal to find the child busy with it, the command waiting for its answer.
+SLOW = "SELECT `a` FROM analytics.orders WHERE x = 1;" * 20_000
+
+
+def _busy_run(tmp_path, **popen):
+    """`hitl evaluate` of a plan with SLOW, in a folder only it names, once its forked child is parsing SLOW:
+    (the command, the child's pid, the folder)."""
+    folder = tmp_path / f"plan-{uuid.uuid4().hex}"
+    folder.mkdir()
+    plan = write_manifests(folder, [make_manifest(type="read", env="production", statement=SLOW, system="mysql")])
+    running = hitl_process("evaluate", plan, "--profile", "default", cwd=tmp_path, **popen)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        children = [pid for pid in _processes_naming(str(folder)) if pid != running.pid]
+        if children and _cpu_seconds(children[0]) > 0.5:  # importing sqlglot takes less
+            return running, children[0], folder
+        time.sleep(0.05)
+    running.kill()
+    raise AssertionError("the analyser never started on the statement")
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _gone_soon(folder, seconds: float = 2.0) -> list[int]:
+    deadline = time.monotonic() + seconds
+    while (left := _processes_naming(str(folder))) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left
+
+
+def _processes_naming(marker: str) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                    if marker.encode() in cmdline.read():
+                        found.append(int(entry))
+            except OSError:
+                pass
+    return found
+
+
+def test_sigterm_while_a_statement_is_parsed_ends_the_command_and_its_analyser(opa_bin, tmp_path):
+    running, _, folder = _busy_run(tmp_path)
+    running.send_signal(signal.SIGTERM)
+    stdout, _ = running.communicate(timeout=30)
+    assert running.returncode == 143
+    assert "auto_approve" not in stdout
+    assert _gone_soon(folder) == []
+
+
+def test_ctrl_c_while_a_statement_is_parsed_ends_the_command_and_its_analyser(opa_bin, tmp_path):
+    """Ctrl-C reaches the whole process group; the child ignores it and leaves the command to answer it."""
+    running, _, folder = _busy_run(tmp_path, start_new_session=True)
+    os.killpg(running.pid, signal.SIGINT)
+    stdout, _ = running.communicate(timeout=30)
+    assert running.returncode == 130
+    assert "auto_approve" not in stdout
+    assert _gone_soon(folder) == []
+
+
+def test_the_analyser_does_not_outlive_a_command_killed_outright(opa_bin, tmp_path):
+    running, _, folder = _busy_run(tmp_path)
+    running.kill()
+    running.communicate(timeout=30)
+    assert _gone_soon(folder) == []
+
+
+def test_the_analyser_killed_while_parsing_stops_the_run(opa_bin, tmp_path):
+    running, child, folder = _busy_run(tmp_path)
+    os.kill(child, signal.SIGKILL)
+    stdout, stderr = running.communicate(timeout=30)
+    assert_failed_closed(subprocess.CompletedProcess([], running.returncode, stdout, stderr),
+                         "statement analysis stopped")
+    assert _gone_soon(folder) == []
+
+
+def test_a_stopped_analyser_goes_with_the_command(opa_bin, tmp_path):
+    """SIGSTOP of the child leaves the command waiting for its answer (as a parse that never ends would, in any
+    process); whatever then ends the command ends the stopped child too."""
+    running, child, folder = _busy_run(tmp_path)
+    os.kill(child, signal.SIGSTOP)
+    try:
+        running.send_signal(signal.SIGTERM)
+        stdout, _ = running.communicate(timeout=30)
+        assert running.returncode == 143 and "auto_approve" not in stdout
+        assert _gone_soon(folder) == []
+    finally:
+        if _processes_naming(str(folder)):
+            os.kill(child, signal.SIGKILL)

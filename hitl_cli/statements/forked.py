@@ -30,11 +30,12 @@ class ForkedAnalyser:
     def __init__(self) -> None:
         requests_read, self._requests = os.pipe()
         self._replies, replies_write = os.pipe()
+        command = os.getpid()
         self.pid = os.fork()
         if self.pid == 0:
             os.close(self._requests)
             os.close(self._replies)
-            _serve(requests_read, replies_write)
+            _serve(requests_read, replies_write, command)
         os.close(requests_read)
         os.close(replies_write)
         self._reader = os.fdopen(self._replies, "rb")
@@ -96,9 +97,16 @@ def _write_requests(descriptor: int, outbox: "queue.SimpleQueue[bytes]") -> None
         return
 
 
-def _serve(requests_fd: int, replies_fd: int) -> None:
-    """The child: never returns. Ctrl-C reaches it with the command's process group; the command alone answers it."""
+def _serve(requests_fd: int, replies_fd: int, command: int) -> None:
+    """The child: never returns. Ctrl-C reaches it with the command's process group; the command alone answers it.
+    It is killed when the command ends, however it ends: the end of the pipe would reach it only once it is done
+    with the statement in hand (a long one takes minutes), and never if it is stopped."""
+    from hitl_cli.stop_signals import on_parent_death
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    on_parent_death(signal.SIGKILL)
+    if os.getppid() != command:  # the command ended before that
+        os._exit(1)
     quiet = os.open(os.devnull, os.O_RDWR)
     for standard in (0, 1, 2):
         os.dup2(quiet, standard)
