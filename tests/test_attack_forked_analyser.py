@@ -4,13 +4,14 @@ decides it, any fault of the child must stop the run (exit 5), and no child may 
 
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
 import time
 import uuid
 
-from conftest import assert_failed_closed, hitl, hitl_process, make_manifest, write_manifests
+from conftest import assert_failed_closed, hitl, hitl_process, isolated_environment, make_manifest, write_manifests
 
 DECIDED = (0, 1, 3)
 
@@ -218,3 +219,39 @@ def test_a_stopped_analyser_goes_with_the_command(opa_bin, tmp_path):
     finally:
         if _processes_naming(str(folder)):
             os.kill(child, signal.SIGKILL)
+
+
+NO_PROCESS_TO_SPARE = """
+import errno, os, sys
+def fork():
+    raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")  # RLIMIT_NPROC reached
+os.fork = fork
+from hitl_cli.program import main
+sys.argv = ["hitl", *sys.argv[1:]]
+main()
+"""
+
+
+def test_without_a_process_to_spare_evaluate_analyses_statements_itself(opa_bin, tmp_path):
+    """A fork that fails (RLIMIT_NPROC, which does not bind root, so it is made to fail here) leaves the command
+    to parse statements itself, as every other command does: the same facts, the same decisions."""
+    manifests = [make_manifest(id=f"s-{index}", type="read", env="production", statement=statement, system=system)
+                 for index, (statement, system) in enumerate(UNUSUAL_TEXT[:11])]
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps(manifests))
+    ran = subprocess.run([sys.executable, "-c", NO_PROCESS_TO_SPARE, "evaluate", str(plan), "--profile", "default",
+                          "--format", "json"], capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                         env=isolated_environment())
+    assert ran.returncode == 0, ran.stderr
+    decided = {decision["id"]: (decision["tier"], decision["reasons"]) for decision in json.loads(ran.stdout)}
+    assert decided == _decisions("check", plan)
+
+
+def test_without_descriptors_to_spare_evaluate_fails_closed_in_one_line(opa_bin, tmp_path):
+    """With hardly a descriptor left (ulimit -n 5), the analyser's pipes cannot be made: the command goes on
+    without it, until something it cannot do without fails, in one line (exit 5), never with a traceback."""
+    plan = write_manifests(tmp_path, [make_manifest(statement="DROP TABLE t", env="production")])
+    running = hitl_process("evaluate", plan, "--profile", "default", cwd=tmp_path,
+                           preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (5, 5)))
+    stdout, stderr = running.communicate(timeout=60)
+    assert_failed_closed(subprocess.CompletedProcess([], running.returncode, stdout, stderr), "Too many open files")

@@ -28,10 +28,17 @@ Request = tuple[str | None, str | None]  # (action.statement, target.system)
 
 class ForkedAnalyser:
     def __init__(self) -> None:
-        requests_read, self._requests = os.pipe()
-        self._replies, replies_write = os.pipe()
-        command = os.getpid()
-        self.pid = os.fork()
+        pipes: list[int] = []
+        try:
+            pipes += os.pipe()
+            pipes += os.pipe()
+            command = os.getpid()
+            self.pid = os.fork()
+        except OSError:
+            for descriptor in pipes:
+                os.close(descriptor)
+            raise
+        requests_read, self._requests, self._replies, replies_write = pipes
         if self.pid == 0:
             os.close(self._requests)
             os.close(self._replies)
@@ -134,9 +141,13 @@ _analyser: ForkedAnalyser | None = None
 
 
 def start() -> None:
-    """Fork the analyser; call it before any thread is started."""
+    """Fork the analyser; call it before any thread is started. Without descriptors or a process to spare for it
+    (a pipe or the fork failed), there is none, and the command analyses statements itself, with the same facts."""
     global _analyser
-    _analyser = ForkedAnalyser()
+    try:
+        _analyser = ForkedAnalyser()
+    except OSError:
+        _analyser = None
 
 
 def running() -> bool:
