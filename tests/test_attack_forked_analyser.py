@@ -11,13 +11,14 @@ import sys
 import time
 import uuid
 
+import pytest
 from conftest import assert_failed_closed, hitl, hitl_process, isolated_environment, make_manifest, write_manifests
 
 DECIDED = (0, 1, 3)
 
 
-def _decisions(command: str, plan) -> dict:
-    result = hitl(command, plan, "--profile", "default", "--format", "json")
+def _decisions(command: str, plan, env: dict | None = None) -> dict:
+    result = hitl(command, plan, "--profile", "default", "--format", "json", env=env)
     assert result.returncode in DECIDED, result.stderr
     return {decision["id"]: (decision["tier"], decision["reasons"]) for decision in json.loads(result.stdout)}
 
@@ -255,3 +256,76 @@ def test_without_descriptors_to_spare_evaluate_fails_closed_in_one_line(opa_bin,
                            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (5, 5)))
     stdout, stderr = running.communicate(timeout=60)
     assert_failed_closed(subprocess.CompletedProcess([], running.returncode, stdout, stderr), "Too many open files")
+
+
+@pytest.mark.parametrize("forked_env, in_process_env", [
+    ({"PYTHONWARNINGS": "error"}, {"PYTHONWARNINGS": "error"}),
+    ({"PYTHONDEVMODE": "1"}, {}),
+    ({"PYTHONHASHSEED": "1"}, {"PYTHONHASHSEED": "2"}),
+])
+def test_python_settings_change_no_decision(opa_bin, tmp_path, forked_env, in_process_env):
+    manifests = [make_manifest(id=f"s-{index}", type="read", env="production", statement=statement, system=system)
+                 for index, (statement, system) in enumerate(UNUSUAL_TEXT[:11])]
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps(manifests))
+    assert _decisions("evaluate", plan, forked_env) == _decisions("check", plan, in_process_env)
+
+
+# One text, different facts by the system it is read for (MySQL reads it as one SELECT, others also as an UPDATE).
+AMBIGUOUS = "SELECT 'a\\'; UPDATE analytics.customers SET email = NULL; -- '"
+POOL = [(AMBIGUOUS, "mysql"), (AMBIGUOUS, "postgres"), (AMBIGUOUS, None), ("SELECT 1", "mysql"),
+        ("DROP TABLE analytics.customers", "snowflake"), ("SELECT * FROM analytics.orders", "snowflake"),
+        ("DELETE FROM analytics.orders", "postgres"), (None, "mysql")]
+
+
+def test_statements_repeated_across_files_and_systems_each_get_their_own_facts(opa_bin, tmp_path):
+    """The command sends each file's statements as soon as it is read and keeps answers it has not used yet: a
+    folder of YAML and JSON files repeating the same texts for different systems, in an order that differs from
+    file to file, with invalid documents between them, must be decided manifest by manifest as `check` decides."""
+    folder = tmp_path / "plans"
+    folder.mkdir()
+    drawn = {}  # id: its place in POOL
+    for number in range(24):
+        manifests = []
+        for index in range(9):
+            drawn[f"f{number}-m{index}"] = place = (number + index * 3) % len(POOL)
+            statement, system = POOL[place]
+            manifests.append(make_manifest(id=f"f{number}-m{index}", type="read", env="production",
+                                           statement=statement, system=system))
+        manifests.insert(number % 9, {"apiVersion": "hitl/v1", "kind": "ActionManifest", "invalid": True})
+        write_manifests(folder, manifests, name=f"plan-{number:02}.{'json' if number % 2 else 'yaml'}")
+    run = hitl("evaluate", folder, "--profile", "default", "--format", "json")
+    checked = hitl("check", folder, "--profile", "default", "--format", "json")
+    assert run.returncode == checked.returncode == 4, run.stderr  # the invalid documents
+    assert run.stdout == checked.stdout
+    reasons = {decision["id"]: decision["reasons"] for decision in json.loads(run.stdout)}
+    assert sorted(reasons) == sorted(drawn)
+    by_place = {place: [reasons[key] for key in drawn if drawn[key] == place] for place in range(len(POOL))}
+    assert by_place[0][0] != by_place[1][0]  # AMBIGUOUS has different facts for mysql and postgres
+
+
+def test_the_analyser_holds_none_of_the_commands_output(opa_bin, tmp_path):
+    """Its standard streams are /dev/null: a reader of the command's output or errors (a pipe) sees their end when
+    the command ends, not when its child does; what else it holds are its two pipes."""
+    running, child, folder = _busy_run(tmp_path)
+    try:
+        held = {int(fd): os.readlink(f"/proc/{child}/fd/{fd}") for fd in os.listdir(f"/proc/{child}/fd")}
+    finally:
+        running.kill()
+        running.communicate(timeout=30)
+    assert all(held[standard] == os.devnull for standard in (0, 1, 2)), held
+    others = [target for fd, target in held.items() if fd > 2 and target != os.devnull]
+    assert len(others) == 2 and all(target.startswith("pipe:") for target in others), held
+    assert _gone_soon(folder) == []
+
+
+def test_a_closed_output_ends_the_command_and_its_analyser(opa_bin, tmp_path):
+    folder = tmp_path / f"plan-{uuid.uuid4().hex}"
+    folder.mkdir()
+    plan = write_manifests(folder, [make_manifest(id=f"m-{index}", statement=f"SELECT {index} FROM t")
+                                    for index in range(300)])
+    running = hitl_process("evaluate", plan, "--profile", "default", cwd=tmp_path)
+    running.stdout.close()
+    running.wait(timeout=60)
+    assert running.returncode == 128 + signal.SIGPIPE, running.stderr.read()
+    assert _gone_soon(folder) == []
