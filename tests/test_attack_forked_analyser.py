@@ -329,3 +329,30 @@ def test_a_closed_output_ends_the_command_and_its_analyser(opa_bin, tmp_path):
     running.wait(timeout=60)
     assert running.returncode == 128 + signal.SIGPIPE, running.stderr.read()
     assert _gone_soon(folder) == []
+
+
+def _nested_subqueries(depth: int) -> str:
+    return "SELECT * FROM " + "(SELECT * FROM " * depth + "analytics.orders" + ")" * depth
+
+
+@pytest.mark.parametrize("stack", [resource.RLIM_INFINITY, 1024 * 1024])
+def test_how_deep_a_statement_parses_does_not_depend_on_ulimit_s(opa_bin, tmp_path, stack):
+    """sqlglot's compiled parser recurses on the C stack without counting against Python's recursion limit: a
+    thread's stack is what `ulimit -s` says (2 MiB when unlimited), so statements are analysed on a thread with a
+    stack of its own size, in the forked analyser and in the command alike."""
+    plan = write_manifests(tmp_path, [make_manifest(type="read", env="production", statement=_nested_subqueries(3000),
+                                                    system="snowflake")], name="plan.json")
+    limited = {"preexec_fn": lambda: resource.setrlimit(resource.RLIMIT_STACK, (stack, stack))}
+    for command in ("evaluate", "check"):
+        running = hitl_process(command, plan, "--profile", "default", "--format", "json", cwd=tmp_path, **limited)
+        stdout, stderr = running.communicate(timeout=60)
+        assert running.returncode in DECIDED, (command, running.returncode, stderr)
+        assert json.loads(stdout)[0]["tier"] == "auto_approve"  # a read, parsed whole
+
+
+def test_a_statement_that_crashes_the_parser_stops_the_run(opa_bin, tmp_path):
+    """Nested deep enough (tens of thousands of subqueries), sqlglot's compiled parser overflows its stack and
+    the process parsing dies: in the forked analyser, the run stops (exit 5) and nothing is decided."""
+    plan = write_manifests(tmp_path, [make_manifest(type="read", env="production", statement=_nested_subqueries(40_000),
+                                                    system="snowflake")])
+    assert_failed_closed(hitl("evaluate", plan, "--profile", "default"), "statement analysis stopped")

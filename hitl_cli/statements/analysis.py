@@ -58,7 +58,9 @@ def analysis_json(statement: str | None, system: str | None) -> bytes:
 # at a depth Python's recursion limit sets for the whole stack, the caller's calls included. Those differ from one
 # entry point to another (the forked analyser asks from near the bottom of its stack, `hitl check` from under its
 # CLI): statements are analysed on a thread of their own instead, always from the same depth, so that one text has
-# the same facts whoever asks.
+# the same facts whoever asks. Its stack is of one size everywhere too (a thread's is otherwise what `ulimit -s` says,
+# 2 MiB when that is unlimited): sqlglot's compiled parser recurses on it without counting against Python's limit.
+_ANALYST_STACK_BYTES = 16 * 1024 * 1024
 _Request = tuple[Future, str | None, str]  # (its answer, statement, dialect)
 _requests: "queue.SimpleQueue[_Request]" = queue.SimpleQueue()
 _analyst: threading.Thread | None = None
@@ -70,7 +72,11 @@ def _analysed_json(statement: str | None, dialect: str) -> bytes:
     with _starting:
         if _analyst is None:
             _analyst = threading.Thread(target=_analyse_requests, name="hitl-statement-analysis", daemon=True)
-            _analyst.start()
+            default_stack = threading.stack_size(_ANALYST_STACK_BYTES)
+            try:
+                _analyst.start()
+            finally:
+                threading.stack_size(default_stack)
     answer: Future = Future()
     _requests.put((answer, statement, dialect))
     return answer.result()
