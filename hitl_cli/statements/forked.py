@@ -3,11 +3,11 @@ import (about 0.15 s of CPU) then runs on another core while this one imports th
 
 The child is a fork of the command made before any thread exists, its standard streams on /dev/null. It reads
 requests (a statement and its system) from one pipe and answers each, in order, on another with what
-hitl_cli.statements.analysis.analysis_json gives; it ends when the command's end of the pipe closes, however the
-command ends. Requests may be sent as soon as manifests are read (`prefetch`) and their answers read when the
-decision needs them (`answer`). If the child fails, the run stops (EngineError, exit 5): a statement is never
-taken as analysed without it. Without it (hitl used as a library, every other command) statements are analysed
-in the calling process.
+hitl_cli.statements.analysis.analysis_json gives; it ends when the command's end of the pipe closes, and is killed
+when the command ends, however it ends. Requests may be sent as soon as manifests are read (`prefetch`) and their
+answers read when the decision needs them (`answer`). If the child fails, the run stops (EngineError, exit 5): a
+statement is never taken as analysed without it. Without it (hitl used as a library, every other command, or no
+process to spare for it) statements are analysed in the calling process.
 """
 
 import gc
