@@ -347,3 +347,18 @@ def test_a_statement_that_crashes_the_parser_stops_the_run(opa_bin, tmp_path):
     plan = write_manifests(tmp_path, [make_manifest(type="read", env="production", statement=_nested_subqueries(40_000),
                                                     system="snowflake")])
     assert_failed_closed(hitl("evaluate", plan, "--profile", "default"), "statement analysis stopped")
+
+
+@pytest.mark.parametrize("arguments, code", [
+    (["--profile", "no-such-profile"], 2),
+    (["--no-such-option"], 2),
+    (["--profile", "default", "--format", "json"], 4),
+])
+def test_no_analyser_is_left_after_a_command_that_fails(opa_bin, tmp_path, arguments, code):
+    folder = tmp_path / f"plan-{uuid.uuid4().hex}"
+    folder.mkdir()
+    plan = write_manifests(folder, [make_manifest(statement="SELECT 1"), {"apiVersion": "hitl/v1", "bad": True}])
+    running = hitl_process("evaluate", plan, *arguments, cwd=tmp_path)
+    _, stderr = running.communicate(timeout=60)
+    assert running.returncode == code, stderr
+    assert _gone_soon(folder) == []
