@@ -70,13 +70,14 @@ _starting = threading.Lock()
 def _analysed_json(statement: str | None, dialect: str) -> bytes:
     global _analyst
     with _starting:
-        if _analyst is None:
-            _analyst = threading.Thread(target=_analyse_requests, name="hitl-statement-analysis", daemon=True)
+        if _analyst is None:  # set once it runs: a thread that could not start is tried again, never waited for
+            analyst = threading.Thread(target=_analyse_requests, name="hitl-statement-analysis", daemon=True)
             default_stack = threading.stack_size(_ANALYST_STACK_BYTES)
             try:
-                _analyst.start()
+                analyst.start()
             finally:
                 threading.stack_size(default_stack)
+            _analyst = analyst
     answer: Future = Future()
     _requests.put((answer, statement, dialect))
     return answer.result()
