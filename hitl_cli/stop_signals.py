@@ -3,6 +3,7 @@ stopped on the way out. While a child process starts they wait: one arriving bet
 holds the child would unwind without it, and leave the child to outlive the run."""
 
 import signal
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -43,3 +44,11 @@ def held() -> Iterator[None]:
         waiting, _held = _held, outer
         if outer is None and waiting:
             _unwind(waiting[0])
+
+
+def on_parent_death(signum: int) -> None:
+    """Linux: have this process (a child of hitl's) receive signum when hitl ends, however it ends."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signum)  # PR_SET_PDEATHSIG

@@ -9,7 +9,7 @@ import sys
 import time
 import uuid
 
-from conftest import assert_failed_closed, hitl, hitl_process, make_manifest, write_manifests
+from conftest import assert_failed_closed, hitl, hitl_process, make_manifest, processes_naming, write_manifests
 
 STATEMENTS = [
     ("SELECT * FROM analytics.orders", "snowflake"),
@@ -78,7 +78,7 @@ def test_the_analyser_never_outlives_the_command(opa_bin, tmp_path):
     _, stderr = running.communicate(timeout=120)
     assert running.returncode == 0, stderr
     deadline = time.monotonic() + 10
-    while (left := _processes_naming(str(folder))) and time.monotonic() < deadline:
+    while (left := processes_naming(str(folder))) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert left == []
 
@@ -91,19 +91,6 @@ def test_evaluate_fails_closed_when_the_analyser_cannot_start_its_parser(opa_bin
     plan = write_manifests(tmp_path, [make_manifest(statement="SELECT 1")])
     result = hitl("evaluate", plan, "--profile", "default", env={"PYTHONPATH": f"{shadow}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"})
     assert_failed_closed(result, "statement analysis stopped")
-
-
-def _processes_naming(marker: str) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
-                    if marker.encode() in cmdline.read():
-                        found.append(int(entry))
-            except OSError:
-                pass
-    return found
 
 
 def test_a_file_with_more_statements_than_a_pipe_holds_is_decided_whole(opa_bin, tmp_path):

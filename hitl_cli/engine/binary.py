@@ -1,11 +1,9 @@
 """Finding the opa binary (HITL_OPA_BIN, then the project's tools folder, then PATH) and refusing one older than
 the release hitl supports."""
 
-import ctypes
 import os
 import re
 import signal
-import sys
 import shutil
 import subprocess
 from pathlib import Path
@@ -91,8 +89,7 @@ def kill_child(process: subprocess.Popen) -> None:
 def die_with_parent() -> None:
     """Linux: an opa child receives SIGTERM if hitl itself is killed (even before it knows its child), so no
     OPA outlives its run."""
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    stop_signals.on_parent_death(signal.SIGTERM)
 
 
 def supported_opa_version() -> str:

@@ -2,7 +2,11 @@
 
 import json
 import logging
+import os
+import queue
 import re
+import threading
+from concurrent.futures import Future
 from dataclasses import replace
 from functools import lru_cache
 
@@ -50,8 +54,51 @@ def analysis_json(statement: str | None, system: str | None) -> bytes:
     return _remembered_json(statement, dialect)
 
 
+# sqlglot recurses once or more per level of nesting, so a statement nested deep enough is unparsed (RecursionError)
+# at a depth Python's recursion limit sets for the whole stack, the caller's calls included. Those differ from one
+# entry point to another (the forked analyser asks from near the bottom of its stack, `hitl check` from under its
+# CLI): statements are analysed on a thread of their own instead, always from the same depth, so that one text has
+# the same facts whoever asks. Its stack is of one size everywhere too (a thread's is otherwise what `ulimit -s` says,
+# 2 MiB when that is unlimited): sqlglot's compiled parser recurses on it without counting against Python's limit.
+_ANALYST_STACK_BYTES = 16 * 1024 * 1024
+_Request = tuple[Future, str | None, str]  # (its answer, statement, dialect)
+_requests: "queue.SimpleQueue[_Request]" = queue.SimpleQueue()
+_analyst: threading.Thread | None = None
+_starting = threading.Lock()
+
+
 def _analysed_json(statement: str | None, dialect: str) -> bytes:
-    return json.dumps(analyse(statement, dialect), separators=(",", ":")).encode()
+    global _analyst
+    with _starting:
+        if _analyst is None:  # set once it runs: a thread that could not start is tried again, never waited for
+            analyst = threading.Thread(target=_analyse_requests, name="hitl-statement-analysis", daemon=True)
+            default_stack = threading.stack_size(_ANALYST_STACK_BYTES)
+            try:
+                analyst.start()
+            finally:
+                threading.stack_size(default_stack)
+            _analyst = analyst
+    answer: Future = Future()
+    _requests.put((answer, statement, dialect))
+    return answer.result()
+
+
+def _analyse_requests() -> None:
+    while True:
+        answer, statement, dialect = _requests.get()
+        try:
+            answer.set_result(json.dumps(analyse(statement, dialect), separators=(",", ":")).encode())
+        except BaseException as error:  # noqa: BLE001 - raised where the analysis was asked for
+            answer.set_exception(error)
+
+
+def _forget_the_analyst() -> None:
+    """A process forked from this one has the requests' queue, not the thread that reads it."""
+    global _requests, _analyst, _starting
+    _requests, _analyst, _starting = queue.SimpleQueue(), None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_the_analyst)
 
 
 _remembered_json = lru_cache(maxsize=_REMEMBERED)(_analysed_json)

@@ -3,11 +3,11 @@ import (about 0.15 s of CPU) then runs on another core while this one imports th
 
 The child is a fork of the command made before any thread exists, its standard streams on /dev/null. It reads
 requests (a statement and its system) from one pipe and answers each, in order, on another with what
-hitl_cli.statements.analysis.analysis_json gives; it ends when the command's end of the pipe closes, however the
-command ends. Requests may be sent as soon as manifests are read (`prefetch`) and their answers read when the
-decision needs them (`answer`). If the child fails, the run stops (EngineError, exit 5): a statement is never
-taken as analysed without it. Without it (hitl used as a library, every other command) statements are analysed
-in the calling process.
+hitl_cli.statements.analysis.analysis_json gives; it ends when the command's end of the pipe closes, and is killed
+when the command ends, however it ends. Requests may be sent as soon as manifests are read (`prefetch`) and their
+answers read when the decision needs them (`answer`). If the child fails, the run stops (EngineError, exit 5): a
+statement is never taken as analysed without it. Without it (hitl used as a library, every other command, or no
+process to spare for it) statements are analysed in the calling process.
 """
 
 import gc
@@ -28,13 +28,21 @@ Request = tuple[str | None, str | None]  # (action.statement, target.system)
 
 class ForkedAnalyser:
     def __init__(self) -> None:
-        requests_read, self._requests = os.pipe()
-        self._replies, replies_write = os.pipe()
-        self.pid = os.fork()
+        pipes: list[int] = []
+        try:
+            pipes += os.pipe()
+            pipes += os.pipe()
+            command = os.getpid()
+            self.pid = os.fork()
+        except OSError:
+            for descriptor in pipes:
+                os.close(descriptor)
+            raise
+        requests_read, self._requests, self._replies, replies_write = pipes
         if self.pid == 0:
             os.close(self._requests)
             os.close(self._replies)
-            _serve(requests_read, replies_write)
+            _serve(requests_read, replies_write, command)
         os.close(requests_read)
         os.close(replies_write)
         self._reader = os.fdopen(self._replies, "rb")
@@ -96,9 +104,16 @@ def _write_requests(descriptor: int, outbox: "queue.SimpleQueue[bytes]") -> None
         return
 
 
-def _serve(requests_fd: int, replies_fd: int) -> None:
-    """The child: never returns. Ctrl-C reaches it with the command's process group; the command alone answers it."""
+def _serve(requests_fd: int, replies_fd: int, command: int) -> None:
+    """The child: never returns. Ctrl-C reaches it with the command's process group; the command alone answers it.
+    It is killed when the command ends, however it ends: the end of the pipe would reach it only once it is done
+    with the statement in hand (a long one takes minutes), and never if it is stopped."""
+    from hitl_cli.stop_signals import on_parent_death
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    on_parent_death(signal.SIGKILL)
+    if os.getppid() != command:  # the command ended before that
+        os._exit(1)
     quiet = os.open(os.devnull, os.O_RDWR)
     for standard in (0, 1, 2):
         os.dup2(quiet, standard)
@@ -126,9 +141,13 @@ _analyser: ForkedAnalyser | None = None
 
 
 def start() -> None:
-    """Fork the analyser; call it before any thread is started."""
+    """Fork the analyser; call it before any thread is started. Without descriptors or a process to spare for it
+    (a pipe or the fork failed), there is none, and the command analyses statements itself, with the same facts."""
     global _analyser
-    _analyser = ForkedAnalyser()
+    try:
+        _analyser = ForkedAnalyser()
+    except OSError:
+        _analyser = None
 
 
 def running() -> bool:
