@@ -118,8 +118,9 @@ class LocalOpaServer:
             raise
 
     def _ask_version(self, opa: Path) -> None:
-        """Start `opa version`: it runs while OPA starts, and its answer is judged before OPA is asked anything
-        (an older release than hitl supports is refused, exit 5)."""
+        """Start `opa version`: it runs while OPA starts, and its answer is judged once OPA is healthy, or has
+        failed to start, before it is asked for any decision (an older release than hitl supports is refused, exit
+        5)."""
         try:
             with stop_signals.held():
                 self._version = start_captured(version_command(opa))
@@ -152,10 +153,17 @@ class LocalOpaServer:
                 )
         except OSError as error:
             raise EngineError(f"OPA failed to start ({opa}): {error.strerror}") from None
+        try:
+            self._wait_until_healthy()
+        except EngineError:
+            self._judge_version(opa)  # an older release than hitl supports explains a failed start best
+            raise
+        self._judge_version(opa)
+
+    def _judge_version(self, opa: Path) -> None:
         if self._version is not None:
             require_supported_binary(opa, self._version)
             self._version = None
-        self._wait_until_healthy()
 
     def __exit__(self, *exc_info) -> None:
         self.stop()
