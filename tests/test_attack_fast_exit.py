@@ -18,8 +18,9 @@ from conftest import hitl, hitl_process, make_manifest, write_manifests
 MANIFESTS = 600
 
 
-def opa_processes_under(folder: Path) -> list[int]:
-    """The OPA processes whose command line or environment names this run's $TMPDIR (only the run's own)."""
+def opa_processes_under(folder: Path, servers_only: bool = False) -> list[int]:
+    """The OPA processes whose command line or environment names this run's $TMPDIR (only the run's own); only
+    `opa run`, not the short-lived `opa version` beside it, when servers_only."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -29,7 +30,10 @@ def opa_processes_under(folder: Path) -> list[int]:
             environment = (entry / "environ").read_bytes()
         except OSError:
             continue
-        if b"opa" in command.split(b"\0")[0] and (str(folder).encode() in command or str(folder).encode() in environment):
+        arguments = command.split(b"\0")
+        if servers_only and arguments[1:2] != [b"run"]:
+            continue
+        if b"opa" in arguments[0] and (str(folder).encode() in command or str(folder).encode() in environment):
             found.append(int(entry.name))
     return found
 
@@ -70,9 +74,9 @@ def test_a_stop_signal_mid_run_stops_opa_cleans_up_and_keeps_its_exit_code(opa_b
     process = hitl_process("evaluate", *plans, "--profile", "default", "--format", "json",
                            env={"TMPDIR": str(run_tmp)}, cwd=tmp_path)
     deadline = time.monotonic() + 60
-    while not opa_processes_under(run_tmp) and process.poll() is None and time.monotonic() < deadline:
+    while not (started := opa_processes_under(run_tmp, servers_only=True)) and process.poll() is None \
+            and time.monotonic() < deadline:
         time.sleep(0.02)
-    started = opa_processes_under(run_tmp)
     process.send_signal(signum)
     stdout, stderr = process.communicate(timeout=60)
     assert started, f"OPA never started (exit {process.returncode}): {stderr[-300:]}"
