@@ -205,7 +205,29 @@ def _carried(embedded: "_Embedded", found: list, tokens: list) -> list[tuple[int
 
 
 def _parse(reader: Dialect, tokens: list, text: str) -> list:
+    _refuse_costly_joins(tokens)
     return reader.parser(error_level=ErrorLevel.RAISE).parse(tokens, text)
+
+
+# sqlglot backtracks over a JOIN with neither ON nor USING (a nested join's condition may follow), so the time to
+# parse a run of them doubles with each one: 18 take a second, 25 take minutes, and the run would never be decided.
+# A longer run than this is not parsed (the statement is unanalysable). A CROSS or NATURAL JOIN never has a
+# condition, and is not part of a run.
+_CONDITIONLESS_JOINS = 12
+_RUN_ENDS = {TokenType.ON, TokenType.USING, TokenType.SEMICOLON}
+_NO_CONDITION = {TokenType.CROSS, TokenType.NATURAL}
+
+
+def _refuse_costly_joins(tokens: list) -> None:
+    run, previous = 0, None
+    for token in tokens:
+        if token.token_type in _RUN_ENDS:
+            run = 0
+        elif token.token_type == TokenType.JOIN and previous not in _NO_CONDITION:
+            run += 1
+            if run > _CONDITIONLESS_JOINS:
+                raise ValueError(f"more than {_CONDITIONLESS_JOINS} joins in a row without ON or USING: too costly to parse")
+        previous = token.token_type
 
 
 class _Embedded:
