@@ -82,8 +82,9 @@ def _refuse_special(mode: int) -> None:
         raise NotRegularFile(mode)
 
 
-def read_documents(path: Path, allow_aliases: bool = False) -> tuple[list[Document], list[Problem]]:
-    """Every non-empty document in a file; a file that cannot be parsed, or is beyond the limits, is one problem."""
+def read_documents(path: Path, allow_aliases: bool = False, whole: bool = False) -> tuple[list[Document], list[Problem]]:
+    """Every non-empty document in a file; a file that cannot be parsed, or is beyond the limits, is one problem.
+    whole: a JSON file is one document, even when it is an array (see json_documents)."""
     try:
         text = _read_bounded(path).decode("utf-8")
     except UnicodeDecodeError as error:
@@ -93,7 +94,7 @@ def read_documents(path: Path, allow_aliases: bool = False) -> tuple[list[Docume
     except OSError as error:
         return [], [Problem(str(path), "", f"cannot read: {error.strerror or error}")]
     if path.suffix.lower() == ".json":
-        return json_documents(path, text)
+        return json_documents(path, text, whole)
     return _yaml_documents(path, text, allow_aliases)
 
 
@@ -106,12 +107,13 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
     return mapping
 
 
-def json_documents(path: Path | str, text: str) -> tuple[list[Document], list[Problem]]:
+def json_documents(path: Path | str, text: str, whole: bool = False) -> tuple[list[Document], list[Problem]]:
     """The documents of a JSON text read from `path` (a file, or where else it was kept: a top-level array holds
-    one document per element), each problem found instead under the limits of any input file."""
+    one document per element, unless the text is read `whole`, as one document), each problem found instead under
+    the limits of any input file."""
     try:
         _within_value_limit(text, settings.max_values_per_file())
-        data = _json_value(text, settings.max_documents_per_file())
+        data = _json_value(text, None if whole else settings.max_documents_per_file())
         _within_depth(data, settings.max_nesting_depth())
         _refuse_lone_surrogates(text, data)
     except json.JSONDecodeError as error:
@@ -122,7 +124,7 @@ def json_documents(path: Path | str, text: str) -> tuple[list[Document], list[Pr
         return [], [Problem(str(path), "", str(error))]
     except ValueError as error:  # a duplicate key, an integer too long to convert, a depth over the limit
         return [], [Problem(str(path), "", f"invalid JSON: {str(error).split(';')[0]}")]
-    items = data if isinstance(data, list) else [data]
+    items = data if isinstance(data, list) and not whole else [data]
     return [Document(_label(path, i, len(items)), 1, item) for i, item in enumerate(items)], []
 
 
@@ -143,12 +145,12 @@ def _within_value_limit(text: str, limit: int) -> None:
                 raise TooManyValues(limit)
 
 
-def _json_value(text: str, max_documents: int) -> Any:
+def _json_value(text: str, max_documents: int | None) -> Any:
     """json.loads, except that a top-level array is decoded one element at a time and refused (TooManyDocuments)
-    as soon as it holds more elements than a file may have documents."""
+    as soon as it holds more elements than a file may have documents (none: the text is one document)."""
     decoder = json.JSONDecoder(object_pairs_hook=_unique_keys, parse_constant=_refuse_constant)
     start = _BLANK.match(text).end()
-    if not text.startswith("[", start):
+    if max_documents is None or not text.startswith("[", start):
         return decoder.decode(text)
     items: list[Any] = []
     at = _BLANK.match(text, start + 1).end()

@@ -342,7 +342,7 @@ def _schema(folder: Path, relative: Path, checked: bool = True) -> dict:
 def _document(folder: Path, relative: Path, fault: str) -> object:
     """A rule's settings file, read as every input file is (hitl_cli.documents): bounded in size and nesting, so a
     pull request's file can neither exhaust the parser's recursion nor go deeper than the schema checker can."""
-    documents, problems = read_documents(folder / relative)
+    documents, problems = read_documents(folder / relative, whole=True)
     if problems or len(documents) != 1:
         found = problems[0].message if problems else f"holds {len(documents)} documents, not one"
         raise UsageError(f"policy folder {folder}: {relative} {fault}: {' '.join(found.split())}")

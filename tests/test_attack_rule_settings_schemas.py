@@ -65,6 +65,8 @@ FOLDER_ATTACKS = {
     "schema nested 3000 deep": ('{' + '"items":{' * 3000 + '}' * 3000 + '}', None, "sox.schema.json is not JSON"),
     "schema NaN": ('{"type": "object", "properties": {"tables": {"minItems": NaN}}}', None, "sox.schema.json is not JSON"),
     "schema two documents": ('{"type": "object"} {"type": "object"}', None, "sox.schema.json is not JSON"),
+    # a JSON file is one document here: an array is not a schema object, not a list of schemas to take the first of
+    "schema in an array": ('[{"type": "object"}]', None, "sox.schema.json is not a JSON Schema object"),
     "schema pattern no regex": (with_sox_pattern("(?<"), None, "sox.schema.json is not a JSON Schema"),
     "$dynamicRef to nowhere": ('{"$dynamicRef": "#meta"}', None, "sox.schema.json is not a JSON Schema"),
     "$id moves a relative $ref off the file": (

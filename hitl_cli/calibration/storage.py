@@ -64,9 +64,7 @@ def _parsed(text: str, location: CalibrationLocation) -> dict:
     """The data of a calibration text, read under the limits of any input file (hitl_cli.documents: no NaN, no
     duplicate key, no nesting deep enough to overflow the parser): whoever can write the file or the table must
     not be able to end a run with a traceback, or give OPA a value it cannot load."""
-    if not text.lstrip().startswith("{"):  # a top-level array would be split into documents
-        return _checked(None, location)
-    documents, problems = json_documents(str(location), text)
+    documents, problems = json_documents(str(location), text, whole=True)
     if problems:
         raise StoreError(f"calibration data {location} cannot be read: {problems[0].message}")
     return _checked(documents[0].data, location)
