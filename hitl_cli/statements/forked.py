@@ -59,23 +59,24 @@ class ForkedAnalyser:
 
     def prefetch(self, requests: Iterable[Request]) -> None:
         with self._lock:
-            self._send([request for request in requests if request not in self._answers])
+            for request in requests:
+                self._ask(request)
 
     def answer(self, request: Request) -> bytes:
         with self._lock:
-            if request not in self._answers and not self._awaited[request]:
-                self._send([request])
+            self._ask(request)
             while request not in self._answers:
                 answered = self._asked.popleft()
                 self._awaited[answered] -= 1
                 self._answers[answered] = self._read()
             return self._answers.pop(request)
 
-    def _send(self, requests: list[Request]) -> None:
-        for request in requests:
+    def _ask(self, request: Request) -> None:
+        """Send the request, unless its answer is in hand or on its way."""
+        if request not in self._answers and not self._awaited[request]:
             self._outbox.put(_frame(json.dumps(request).encode()))
-        self._asked.extend(requests)
-        self._awaited.update(requests)
+            self._asked.append(request)
+            self._awaited[request] += 1
 
     def _read(self) -> bytes:
         from hitl_cli.errors import EngineError
