@@ -56,11 +56,12 @@ schemas: setup
 	$(HITL) schema --write schemas
 
 # Benchmarks (not part of `make test`): the reliability and attack tests first, for their figures, then the timings.
-# BENCH_ARGS passes options on, e.g. make bench BENCH_ARGS="--sizes 1000,10000,100000".
+# BENCH_ARGS passes options on, e.g. make bench BENCH_ARGS="--sizes 1000,10000" (the default is 10,000 and 100,000).
 bench: setup
 	bench/install-conftest
 	PYTHONPATH=bench $(PYTHON) -m pytest -q -p no:cacheprovider -p reliability_plugin tests
 	$(PYTHON) bench/policy_cost.py
+	$(PYTHON) bench/serve_api.py --skip-startup
 	$(PYTHON) bench/run.py $(BENCH_ARGS)
 	scripts/with-postgres $(PYTHON) bench/store_queue.py
 	scripts/with-postgres $(PYTHON) bench/signed_approve.py

@@ -1,6 +1,6 @@
 """The benchmark: hitl against conftest and the raw-OPA floor, single decisions, and `hitl serve` under load.
 
-    make bench                                   # 10,000 manifests, 5 runs
+    make bench                                   # 10,000 manifests (5 runs) and 100,000 (3 runs)
     .venv/bin/python bench/run.py --sizes 1000,10000,100000 --runs 5
 
 Writes bench/RESULTS.md (and the raw figures as bench/out/results.json). Everything it generates lives in
@@ -188,7 +188,7 @@ def _first_line(command: list[str], containing: str = "") -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description="hitl vs conftest vs raw OPA; writes bench/RESULTS.md")
-    parser.add_argument("--sizes", default="10000", help="comma-separated manifest counts (default 10000)")
+    parser.add_argument("--sizes", default="10000,100000", help="comma-separated manifest counts (default 10000,100000)")
     parser.add_argument("--runs", type=int, default=5, help="runs per contender and size (medians are reported)")
     parser.add_argument("--large-runs", type=int, default=3, help="runs for sizes of 100,000 and more")
     parser.add_argument("--single-runs", type=int, default=10)

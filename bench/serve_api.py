@@ -32,9 +32,10 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import generate  # noqa: E402
+import shape_floor  # noqa: E402
 import tools  # noqa: E402
 
-from hitl_cli.engine import served_sources  # noqa: E402
+from hitl_cli.engine import served_sources, write_policy_data  # noqa: E402
 from hitl_cli.engine.server import free_loopback_port, opa_run_command  # noqa: E402
 from hitl_cli.inputs import load_profile, profile_path  # noqa: E402
 
@@ -42,6 +43,7 @@ OUT = tools.ROOT / "bench" / "out"
 TOKEN = "bench-serve-token"
 RATES = (100, 200, 300, 400, 500, 750, 1000, 1500, 2000, 3000, 4000)
 P99_LIMIT_MS = 20.0
+SHAPE_FLOOR = "raw OPA, shape floor"
 START_SECONDS = 60
 
 
@@ -93,11 +95,13 @@ def running_hitl_serve(record: Path, profile: str, state: Path, tree: Path | Non
 
 
 @contextmanager
-def running_raw_opa(profile: str, folder: Path) -> Iterator[str]:
-    """OPA alone on the same policies and profile, no access policy: the floor hitl serve is compared with."""
+def running_raw_opa(profile: str, folder: Path, policy: Path | None = None) -> Iterator[str]:
+    """OPA alone on the same policies and profile, no access policy: the floor hitl serve is compared with.
+    policy: other Rego in place of hitl's (the shape floor, bench/shape_floor.py), with the same profile data."""
     port = free_loopback_port()
     url = f"http://127.0.0.1:{port}"
-    sources = served_sources([load_profile(profile_path(profile))], folder, None)
+    profiles = [load_profile(profile_path(profile))]
+    sources = served_sources(profiles, folder, None) if policy is None else [policy, write_policy_data(profiles, folder, None)]
     with _running(opa_run_command(tools.OPA, f"127.0.0.1:{port}", sources), url, "OPA",
                   {**os.environ, "GOGC": "400"}):
         yield url
@@ -159,13 +163,16 @@ def render(results: dict) -> str:
         lines.append("")
     lines += ["| server | p50 at 500/s (ms) | p99 at 500/s (ms) | achieved at 500/s | errors | highest rate with p99 < 20 ms |",
               "|---|---:|---:|---:|---:|---:|"]
-    for name in [key for key in results if key.startswith("hitl serve")] + ["raw OPA"]:
+    for name in [key for key in results if key.startswith("hitl serve")] + ["raw OPA", SHAPE_FLOOR]:
         found = results[name]
         at_500 = found["at_500"]
         lines.append(f"| {name} | {at_500['p50_ms']:.2f} | {at_500['p99_ms']:.2f} | {at_500['achieved_rate']:.0f}/s "
                      f"| {at_500['errors']} | {found['max_rate_p99_under_20ms'] or 'below ' + str(RATES[0])}/s |")
     lines += ["", "hitl serve: POST /v1/decisions with one manifest, a bearer token, validation, the private OPA "
-              "behind it and every consistency check; raw OPA: data.hitl.main.decision on the same policies and profile."]
+              "behind it and every consistency check; raw OPA: data.hitl.main.decision on the same policies and profile; "
+              f"{SHAPE_FLOOR}: OPA alone serving a policy of the same shape whose {len(shape_floor.rule_names())} rule "
+              "packages do nothing (bench/shape_floor.py), the least any policy of this shape costs through OPA's server, "
+              "with the same load generator on the same cores."]
     return "\n".join(lines) + "\n"
 
 
@@ -194,6 +201,9 @@ def main() -> int:
             results["hitl serve"] = _load_figures("hitl", url, generated.batch_input, args.profile, args.seconds, environment)
         with running_raw_opa(args.profile, Path(scratch)) as url:
             results["raw OPA"] = _load_figures("opa", url, generated.batch_input, args.profile, args.seconds, None)
+        floor = shape_floor.write(Path(scratch) / "shape-floor")
+        with running_raw_opa(args.profile, Path(scratch), floor) as url:
+            results[SHAPE_FLOOR] = _load_figures("opa", url, generated.batch_input, args.profile, args.seconds, None)
     results["load_after"] = os.getloadavg()
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "serve-api.json").write_text(json.dumps(results, indent=2))
