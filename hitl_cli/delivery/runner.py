@@ -48,13 +48,16 @@ class Deliverer:
     holder: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     def run_once(self, stop: threading.Event | None = None) -> Report:
+        """Send what was due when the run started; a message retried in this run waits for a later one, however
+        short its backoff, so a run always ends."""
         report = Report()
         context = PolicyContext.of(self.profile, self.source, self.state)
         contexts = PolicyContexts(self.state, {(str(self.source.resolve()), self.profile.name): context})
         templates = Templates(context.templates)
+        started = clock.now()
         with open_store(self.state, Mode.CREATE) as store:
             while stop is None or not stop.is_set():
-                unit = self._claim(store, contexts, report)
+                unit = self._claim(store, contexts, report, started)
                 if unit is None:
                     break
                 if not unit.messages:
@@ -63,12 +66,13 @@ class Deliverer:
                 self._record(store, unit, self._send(unit, templates, now), now, report)
         return report
 
-    def _claim(self, store: Store, contexts: PolicyContexts, report: Report) -> compose.Unit | None:
-        """The next due unit, leased to this deliverer; digest items whose request stopped waiting are withdrawn."""
+    def _claim(self, store: Store, contexts: PolicyContexts, report: Report, due_by: datetime) -> compose.Unit | None:
+        """The next unit due by `due_by`, leased to this deliverer; digest items whose request stopped waiting are
+        withdrawn."""
         now = clock.now()
         lease = now + timedelta(seconds=self.profile.notifications.retry.lease_seconds)
         with store.write("deliver") as connection:
-            claimed = outbox.claim_next(connection, self.profile.name, now, lease, self.holder)
+            claimed = outbox.claim_next(connection, self.profile.name, due_by, now, lease, self.holder)
             if not claimed:
                 return None
             kept, shown, gone = [], [], []

@@ -72,12 +72,13 @@ _DUE = (
 )
 
 
-def claim_next(connection: Connection, profile: str, now: datetime, lease_until: datetime,
+def claim_next(connection: Connection, profile: str, due_by: datetime, now: datetime, lease_until: datetime,
                holder: str) -> list[Message]:
-    """The next unit to send, leased to `holder`: one interrupt, or every due item of one channel's digest."""
-    at = stamp(now)
+    """The next unit to send, leased to `holder`: one interrupt, or every item of one channel's digest, of those
+    due by `due_by` and not leased to anyone at `now`."""
+    due, at = stamp(due_by), stamp(now)
     found = _rows(connection, f"SELECT * FROM outbox WHERE {_DUE} ORDER BY next_attempt_at, id LIMIT 1",
-                  (profile, at, at))
+                  (profile, due, at))
     if not found:
         return []
     first = found[0]
@@ -85,7 +86,7 @@ def claim_next(connection: Connection, profile: str, now: datetime, lease_until:
         rows = found
     else:
         rows = _rows(connection, f"SELECT * FROM outbox WHERE {_DUE} AND delivery = 'digest' AND channel = ? "
-                     "ORDER BY id", (profile, at, at, first["channel"]))
+                     "ORDER BY id", (profile, due, at, first["channel"]))
     connection.executemany(
         "UPDATE outbox SET lease_until = ?, lease_holder = ? WHERE id = ?",
         [(stamp(lease_until), holder, row["id"]) for row in rows],

@@ -261,8 +261,9 @@ class Workspace:
                     pause_at=pause_at)
 
     def popen(self, *args, env: dict | None = None, now: str | None = None,
-              pause_at: str | None = None) -> subprocess.Popen:
-        return hitl_process(*_signed(args), env={**self.env, **(env or {})}, cwd=self.root, now=now, pause_at=pause_at)
+              pause_at: str | None = None, **popen) -> subprocess.Popen:
+        return hitl_process(*_signed(args), env={**self.env, **(env or {})}, cwd=self.root, now=now, pause_at=pause_at,
+                            **popen)
 
     def json(self, *args, env: dict | None = None, expect: int | tuple = (0,), now: str | None = None):
         result = self.hitl(*args, "--format", "json", env=env, now=now)

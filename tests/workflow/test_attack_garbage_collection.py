@@ -8,6 +8,7 @@ Real `hitl` processes, a real SQLite store, and a loopback port that nothing lis
 
 import signal
 import socket
+import subprocess
 import time
 from contextlib import closing
 from pathlib import Path
@@ -19,7 +20,9 @@ from .support import copy_profile, tier_manifest
 FAILED_SENDS = 3000  # each leaves ~200 objects in cycles: ~60 MB that the collector, when on, frees
 PEAK_RSS_BOUND_MB = 110  # what the process needs with the collector on (about 70 MB), with room to spare
 SECONDS = {"connect_timeout_seconds": 1, "read_timeout_seconds": 1, "max_retry_after_seconds": 1, "lease_seconds": 60}
-# Retry settings may be any positive number of seconds: with these, each pass of the watch retries every message.
+# Retry settings may be any positive number of seconds: with these, each pass of the watch retries every message
+# once (a run sends what was due when it started), so the messages are many.
+MESSAGES = 60
 DEAD_CHANNEL = {
     "channels": {"hook": {"kind": "webhook", "url": {"env": "TEST_HOOK_URL"}, "signing_key": {"file": "signing.key"}}},
     "routes": [{"delivery": "interrupt", "tiers": ["escalate"], "channels": ["hook"]}],
@@ -53,19 +56,22 @@ def test_deliver_watch_retrying_a_dead_channel_does_not_grow_without_bound(sqlit
     ws = sqlite_ws
     profile = copy_profile(ws, "default", "dead-channel", {"notifications": DEAD_CHANNEL})
     (ws.root / "signing.key").write_text("a key\n")
-    ws.submit([tier_manifest("escalate", id=f"e-{n}") for n in range(5)], "--profile", str(profile))
+    ws.submit([tier_manifest("escalate", id=f"e-{n}") for n in range(MESSAGES)], "--profile", str(profile))
     deadline = time.monotonic() + 300  # only a broken setup waits this long
-    process = ws.popen("deliver", "--profile", str(profile), "--watch", "--interval", "0.05",
-                       env={"TEST_HOOK_URL": refusing_url()})
-    try:
-        failed = failed_sends(ws)
-        while failed < FAILED_SENDS and process.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.2)
+    log = ws.root / "deliver.log"  # a line per failed send: a pipe nobody reads would fill and stop the deliverer
+    with log.open("w") as stderr_file:
+        process = ws.popen("deliver", "--profile", str(profile), "--watch", "--interval", "0.05",
+                           env={"TEST_HOOK_URL": refusing_url()}, stdout=subprocess.DEVNULL, stderr=stderr_file)
+        try:
             failed = failed_sends(ws)
-        peak = peak_rss_mb(process.pid)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        _, stderr = process.communicate(timeout=60)
+            while failed < FAILED_SENDS and process.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.2)
+                failed = failed_sends(ws)
+            peak = peak_rss_mb(process.pid)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=60)
+    stderr = log.read_text()
     assert failed >= FAILED_SENDS, f"{failed} failed sends, exit {process.returncode}: {stderr[-500:]}"
     assert process.returncode == 0, stderr[-500:]
     assert "cannot connect" in stderr

@@ -357,3 +357,21 @@ def test_a_signing_key_file_that_is_missing_is_reported_and_the_message_kept(ws)
         (ws.root / "signing.key").write_text(SIGNING_KEY)
         assert deliver(ws, profile, urls(HttpReceiver(), hook), at(1)).returncode == 0
         assert verify_signature(hook.accepted[0], SIGNING_KEY, epoch(at(1)))
+
+
+@pytest.mark.attack
+def test_a_sub_second_backoff_in_the_profile_cannot_keep_a_run_going(ws):
+    # A profile author sets a backoff under a second against a channel that always fails: a run used to claim the
+    # message it had just put back again and again, until give_up_after_hours, so a cron `hitl deliver` never
+    # ended. A run sends what was due when it started (the real clock here); the retry is a later run's.
+    with HttpReceiver([Answer(status=500)] * 200) as slack:
+        profile = delivering(ws, ["slack"], backoff_seconds=0.05, max_backoff_seconds=0.1)
+        ws.submit([tier_manifest("escalate", id="urgent")], "--profile", profile)
+        first = ws.hitl("deliver", "--profile", profile, env=urls(slack), timeout=60)
+        assert first.returncode == 1, first.stderr
+        [row] = outbox(ws)
+        assert (row["status"], row["attempts"]) == ("pending", 1)
+        assert len(slack.received) == 1 + RETRY["attempts_per_send"]  # one send: the first try and its retries
+        second = ws.hitl("deliver", "--profile", profile, env=urls(slack), timeout=60)
+        assert second.returncode == 1, second.stderr
+        assert outbox(ws)[0]["attempts"] == 2
