@@ -58,7 +58,8 @@ schemas: setup
 # Benchmarks (not part of `make test`): the reliability and attack tests first, for their figures, then the timings.
 # BENCH_ARGS passes options on, e.g. make bench BENCH_ARGS="--sizes 1000,10000" (the default is 10,000 and 100,000).
 bench: setup
-	bench/install-conftest
+	bench/install-go-tool conftest github.com/open-policy-agent/conftest
+	bench/install-go-tool vegeta github.com/tsenart/vegeta/v12
 	PYTHONPATH=bench $(PYTHON) -m pytest -q -p no:cacheprovider -p reliability_plugin tests
 	$(PYTHON) bench/policy_cost.py
 	$(PYTHON) bench/serve_api.py --skip-startup
