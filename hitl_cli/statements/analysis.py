@@ -206,6 +206,7 @@ def _carried(embedded: "_Embedded", found: list, tokens: list) -> list[tuple[int
 
 def _parse(reader: Dialect, tokens: list, text: str) -> list:
     _refuse_costly_joins(tokens)
+    _refuse_deep_nesting(tokens, reader.parser_class.NESTED_TYPE_TOKENS)
     return reader.parser(error_level=ErrorLevel.RAISE).parse(tokens, text)
 
 
@@ -228,6 +229,44 @@ def _refuse_costly_joins(tokens: list) -> None:
             if run > _CONDITIONLESS_JOINS:
                 raise ValueError(f"more than {_CONDITIONLESS_JOINS} joins in a row without ON or USING: too costly to parse")
         previous = token.token_type
+
+
+# sqlglot's parser recurses for each bracket, CASE and nested type (`ARRAY<`) open at a point of a statement, and
+# some of those recursions (a subquery in FROM, a nested type) run in its compiled code without counting against
+# Python's recursion limit: some 15,000 of them overflow the analyst's stack and kill the process, `hitl serve`
+# with it. The others end in a RecursionError near 500 deep, a depth the Python and sqlglot builds decide. A
+# statement nested deeper than this is not parsed (it is unanalysable): real SQL nests some tens deep. A closer
+# only closes the opener it pairs with (END a CASE, `>` an `ARRAY<`), and a semicolon ends every one of them, as
+# it ends the statement sqlglot parses.
+_NESTING_DEPTH = 128
+_CLOSES = {
+    TokenType.R_PAREN: TokenType.L_PAREN, TokenType.R_BRACKET: TokenType.L_BRACKET,
+    TokenType.R_BRACE: TokenType.L_BRACE, TokenType.END: TokenType.CASE, TokenType.GT: TokenType.LT,
+}  # fmt: skip
+_OPENERS = {TokenType.L_PAREN, TokenType.L_BRACKET, TokenType.L_BRACE, TokenType.CASE}
+# END and `>` are also a column named end and a comparison: they close only the innermost opener, brackets close
+# theirs wherever it is (what was opened inside it and left open cannot outlive it in sqlglot either). A CASE
+# closed early by a column named end, and chains of prefix operators (NOT NOT ...), are not counted: sqlglot
+# recurses over those where Python's recursion limit counts, and they end in a RecursionError (unparsed).
+_BRACKETS = {TokenType.R_PAREN, TokenType.R_BRACKET, TokenType.R_BRACE}
+
+
+def _refuse_deep_nesting(tokens: list, nested_types: set) -> None:
+    opened: list = []
+    previous = None
+    for token in tokens:
+        kind = token.token_type
+        if kind == TokenType.SEMICOLON:
+            opened.clear()
+        elif kind in _OPENERS or (kind == TokenType.LT and previous in nested_types):
+            opened.append(kind)
+            if len(opened) > _NESTING_DEPTH:
+                raise ValueError(f"nested more than {_NESTING_DEPTH} deep (brackets, CASE, nested types): too deep to parse")
+        elif kind in _BRACKETS and _CLOSES[kind] in opened:
+            del opened[len(opened) - 1 - opened[::-1].index(_CLOSES[kind]) :]
+        elif kind in _CLOSES and opened[-1:] == [_CLOSES[kind]]:
+            opened.pop()
+        previous = kind
 
 
 class _Embedded:
