@@ -8,7 +8,7 @@ import json
 import pytest
 
 from conftest import hitl, make_manifest
-from hitl_cli.statements.analysis import _NESTING_DEPTH, analysis_json
+from hitl_cli.statements.analysis import _NESTING_DEPTH, _TYPE_CALL_DEPTH, analysis_json
 
 pytestmark = pytest.mark.attack
 
@@ -85,6 +85,35 @@ def test_each_statement_has_its_own_budget():
     assert facts["unanalysable"] == [] and len(facts["statements"]) == 4
 
 
+# A bracket after a type's name is parsed twice (as the type's arguments, then as an expression): 18 of these nested
+# took ten seconds, 25 would take hours.
+TYPE_CALLS = {
+    "ARRAY[": ("SELECT " + _nested("ARRAY[", 25, "1", "]"), "postgres"),
+    "ARRAY[ with calls between": ("SELECT " + _nested("ARRAY[coalesce(", 25, "1", ")]"), "duckdb"),
+    "STRUCT(": ("SELECT " + _nested("STRUCT(", 25), "bigquery"),
+    "DATE(": ("SELECT " + _nested("DATE(", 25), "postgres"),
+    "BINARY(": ("SELECT " + _nested("BINARY(", 25), "mysql"),
+}
+
+
+@pytest.mark.parametrize("shape", TYPE_CALLS)
+def test_brackets_after_type_names_nested_past_their_budget_are_unanalysable_without_being_parsed(shape):
+    statement, system = TYPE_CALLS[shape]
+    facts = _facts(statement, system)
+    assert any(f"more than {_TYPE_CALL_DEPTH} brackets after a type's name" in why for why in facts["unanalysable"])
+
+
+def test_brackets_after_type_names_within_their_budget_have_the_facts_they_always_had():
+    arrays = "SELECT " + _nested("ARRAY[", _TYPE_CALL_DEPTH, "1", "]") + " FROM analytics.orders"
+    clickhouse = "SELECT CAST(x AS Map(String, Array(Tuple(String, Nullable(String))))) FROM analytics.orders"
+    side_by_side = "SELECT " + ", ".join([_nested("DATE(", _TYPE_CALL_DEPTH)] * 20) + " FROM analytics.orders"
+    for statement, system in ((arrays, "postgres"), (clickhouse, "clickhouse"), (side_by_side, "snowflake")):
+        facts = _facts(statement, system)
+        assert facts["unanalysable"] == [], (statement, facts)
+        assert facts["statements"][0]["kind"] == "select"  # (Snowflake's DATE of a DATE is a function call too)
+        assert facts["statements"][0]["reads"] == ["analytics.orders"]
+
+
 def _decided(tmp_path, command: str, manifests: list[dict]) -> tuple[int, dict]:
     plan = tmp_path / "plan.json"
     plan.write_text(json.dumps(manifests))
@@ -101,11 +130,13 @@ def _codes(decision: dict) -> set[str]:
 def test_check_escalates_a_deeply_nested_read_instead_of_crashing(opa_bin, tmp_path):
     manifests = [
         make_manifest(id="deep", type="read", env="dev", statement=_subqueries(CRASHED), system="snowflake"),
+        make_manifest(id="arrays", type="read", env="dev", statement=TYPE_CALLS["ARRAY["][0], system="postgres"),
         make_manifest(id="plain", type="read", env="dev", statement="SELECT * FROM t", system="snowflake"),
     ]
     code, decided = _decided(tmp_path, "check", manifests)
     assert code == 1  # at least one needs a human, none blocked
-    assert decided["deep"]["tier"] == "escalate" and "unanalysable_statement" in _codes(decided["deep"])
+    for refused in ("deep", "arrays"):
+        assert decided[refused]["tier"] == "escalate" and "unanalysable_statement" in _codes(decided[refused])
     assert decided["plain"]["tier"] == "auto_approve"
 
 
