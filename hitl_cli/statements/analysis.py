@@ -206,6 +206,7 @@ def _carried(embedded: "_Embedded", found: list, tokens: list) -> list[tuple[int
 
 def _parse(reader: Dialect, tokens: list, text: str) -> list:
     _refuse_costly_joins(tokens)
+    _refuse_deep_nesting(tokens, reader.parser_class)
     return reader.parser(error_level=ErrorLevel.RAISE).parse(tokens, text)
 
 
@@ -228,6 +229,57 @@ def _refuse_costly_joins(tokens: list) -> None:
             if run > _CONDITIONLESS_JOINS:
                 raise ValueError(f"more than {_CONDITIONLESS_JOINS} joins in a row without ON or USING: too costly to parse")
         previous = token.token_type
+
+
+# sqlglot's parser recurses for each bracket, CASE and nested type (`ARRAY<`) open at a point of a statement, and
+# some of those recursions (a subquery in FROM, a nested type) run in its compiled code without counting against
+# Python's recursion limit: some 15,000 of them overflow the analyst's stack and kill the process, `hitl serve`
+# with it. The others end in a RecursionError near 500 deep, a depth the Python and sqlglot builds decide. A
+# statement nested deeper than this is not parsed (it is unanalysable): real SQL nests some tens deep. A closer
+# only closes the opener it pairs with (END a CASE, `>` an `ARRAY<`), and a semicolon ends every one of them, as
+# it ends the statement sqlglot parses.
+_NESTING_DEPTH = 128
+# A bracket after a type's name (`ARRAY[`, `DATE(`, `STRUCT(`) is read as the type's arguments first, and again
+# as an expression when that fails, so the time to parse them doubles (triples for MySQL's BINARY) with each one
+# nested in another: 18 `ARRAY[` took ten seconds. More than this many open at once are not parsed: real SQL
+# nests them a few deep (ClickHouse's `Map(String, Array(Tuple(String, Nullable(String))))`), and 6 cost about as
+# much as a run of 12 joins.
+_TYPE_CALL_DEPTH = 6
+_CLOSES = {
+    TokenType.R_PAREN: TokenType.L_PAREN, TokenType.R_BRACKET: TokenType.L_BRACKET,
+    TokenType.R_BRACE: TokenType.L_BRACE, TokenType.END: TokenType.CASE, TokenType.GT: TokenType.LT,
+}  # fmt: skip
+_OPENERS = {TokenType.L_PAREN, TokenType.L_BRACKET, TokenType.L_BRACE, TokenType.CASE}
+_TYPE_ARGUMENTS = {TokenType.L_PAREN, TokenType.L_BRACKET}
+# END and `>` are also a column named end and a comparison: they close only the innermost opener, brackets close
+# theirs wherever it is (what was opened inside it and left open cannot outlive it in sqlglot either). A CASE
+# closed early by a column named end, and chains of prefix operators (NOT NOT ...), are not counted: sqlglot
+# recurses over those where Python's recursion limit counts, and they end in a RecursionError (unparsed).
+_BRACKETS = {TokenType.R_PAREN, TokenType.R_BRACKET, TokenType.R_BRACE}
+
+
+def _refuse_deep_nesting(tokens: list, parser: type) -> None:
+    opened: list[TokenType] = []
+    after_type: list[bool] = []  # for each opener, whether it follows a type's name
+    previous = None
+    for token in tokens:
+        kind = token.token_type
+        if kind == TokenType.SEMICOLON:
+            opened, after_type = [], []
+        elif kind in _OPENERS or (kind == TokenType.LT and previous in parser.NESTED_TYPE_TOKENS):
+            opened.append(kind)
+            after_type.append(kind in _TYPE_ARGUMENTS and previous in parser.TYPE_TOKENS)
+            if len(opened) > _NESTING_DEPTH:
+                raise ValueError(f"nested more than {_NESTING_DEPTH} deep (brackets, CASE, nested types): too deep to parse")
+            if sum(after_type) > _TYPE_CALL_DEPTH:
+                raise ValueError(f"more than {_TYPE_CALL_DEPTH} brackets after a type's name nested: too costly to parse")
+        elif kind in _BRACKETS and _CLOSES[kind] in opened:
+            del opened[len(opened) - 1 - opened[::-1].index(_CLOSES[kind]) :]
+            del after_type[len(opened) :]
+        elif kind in _CLOSES and opened[-1:] == [_CLOSES[kind]]:
+            opened.pop()
+            after_type.pop()
+        previous = kind
 
 
 class _Embedded:
