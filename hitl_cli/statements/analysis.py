@@ -207,6 +207,7 @@ def _carried(embedded: "_Embedded", found: list, tokens: list) -> list[tuple[int
 def _parse(reader: Dialect, tokens: list, text: str) -> list:
     _refuse_costly_joins(tokens)
     _refuse_deep_nesting(tokens, reader.parser_class)
+    _refuse_long_subscript_chains(tokens)
     return reader.parser(error_level=ErrorLevel.RAISE).parse(tokens, text)
 
 
@@ -280,6 +281,32 @@ def _refuse_deep_nesting(tokens: list, parser: type) -> None:
             opened.pop()
             after_type.pop()
         previous = kind
+
+
+# sqlglot's time to read subscripts one after another on one value (`x[1][2][3]`, `x[1].a[2].b`) grows with the
+# square of how many there are: 800 took one to three seconds, and a statement within the input limits could hold
+# hundreds of thousands. A longer chain than this is not parsed (the statement is unanalysable): real SQL takes a
+# few subscripts in a row, and 32 parse in about 10 ms. Subscripts side by side (`x[1], y[2]`) are not a chain.
+_SUBSCRIPT_CHAIN = 32
+_CHAIN_LINKS = {TokenType.DOT, TokenType.VAR, TokenType.IDENTIFIER}  # `.name` between two subscripts of one chain
+
+
+def _refuse_long_subscript_chains(tokens: list) -> None:
+    chains, linked = [0], [False]  # per bracket level: the chain being read there, and whether a `[` continues it
+    for token in tokens:
+        kind = token.token_type
+        if kind == TokenType.L_BRACKET:
+            chains[-1] = chains[-1] + 1 if linked[-1] else 1
+            if chains[-1] > _SUBSCRIPT_CHAIN:
+                raise ValueError(f"more than {_SUBSCRIPT_CHAIN} subscripts in a row on one value: too costly to parse")
+            chains.append(0)
+            linked.append(False)
+        elif kind == TokenType.R_BRACKET and len(chains) > 1:
+            chains.pop()
+            linked.pop()
+            linked[-1] = True
+        elif kind not in _CHAIN_LINKS:
+            linked[-1] = False
 
 
 class _Embedded:
