@@ -41,7 +41,7 @@ POLICY_PATH = _variable("HITL_POLICY_PATH", "none: only hitl's own policies")
 # How long to wait, and how much to send at once.
 OPA_TIMEOUT = _variable("HITL_OPA_TIMEOUT", 60)
 OPA_START_TIMEOUT = _variable("HITL_OPA_START_TIMEOUT", 20)
-OPA_BATCH_SIZE = _variable("HITL_OPA_BATCH_SIZE", 1000)
+OPA_BATCH_SIZE = _variable("HITL_OPA_BATCH_SIZE", 250)
 OPA_REQUESTS = _variable("HITL_OPA_REQUESTS", 2)
 STATE_TIMEOUT = _variable("HITL_STATE_TIMEOUT", 30)
 # The bounds of every input file (docs/manifest.md, "Limits").

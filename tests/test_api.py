@@ -15,6 +15,7 @@ import hitl_cli
 from conftest import ROOT, TRUSTED_RECORD, hitl, make_manifest
 from workflow.support import Workspace, make_workspace
 from hitl_cli import ActionManifest, Engine, EngineError, ExitCode, NotFound, UsageError
+from hitl_cli.models import Decision
 
 READ = make_manifest(id="read-orders", type="read", env="dev")
 WRITE = make_manifest(id="write-orders", type="write", env="production")
@@ -71,6 +72,20 @@ def test_decisions_from_mappings_models_and_files_are_the_clis(opa_bin, tmp_path
         assert {item.decision.id: item.decision.tier for item in result.evaluated} == expected
         assert result.problems == []
     assert expected["drop-customers"] == "block"
+
+
+def test_decisions_share_their_set_fields_and_still_behave_as_models(opa_bin, tmp_path, record):
+    """The engine gives every decision one set of set fields (hitl_cli.engine.client): right only while every
+    field of a decision is required, and only if a copy or an update of one decision leaves the others alone."""
+    assert all(field.is_required() for field in Decision.model_fields.values())
+    with Engine(["default"], state=tmp_path / "state.db", track_record=record) as engine:
+        first, second = (item.decision for item in engine.decide([READ, WRITE]).evaluated)
+    assert first.model_fields_set == second.model_fields_set == set(Decision.model_fields)
+    lowered = first.model_copy(update={"tier": "block"})
+    lowered.reasons = []
+    assert (first.tier, second.tier, lowered.tier) == ("auto_approve", "double_approval", "block")
+    assert first.reasons and first.model_fields_set == set(Decision.model_fields)
+    assert Decision.model_validate_json(first.model_dump_json(exclude_unset=True)) == first
 
 
 def test_invalid_manifests_are_problems_and_the_valid_rest_is_decided(opa_bin, tmp_path):

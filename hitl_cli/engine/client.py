@@ -24,6 +24,7 @@ TRUST_LEVELS_WHAT = "data.hitl.trust_levels.levels"
 PROFILES_WHAT = "data.hitl.profiles"
 OPA_VERSION_WHAT = "data.hitl.runtime.opa_version"
 _DECISION_LIST = TypeAdapter(list[Decision])
+_DECISION_FIELDS = set(Decision.model_fields)
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,9 @@ class PolicyClient:
         distinct: dict[tuple[str, str, str], Reason] = {}
         for decision in decisions:
             decision.reasons = [distinct.setdefault((r.code, r.tier, r.message), r) for r in decision.reasons]
+            # Every field of a decision is required, so the set of fields pydantic records as set is the same for
+            # each: one set for all, where each decision had its own (half a decision's memory).
+            object.__setattr__(decision, "__pydantic_fields_set__", _DECISION_FIELDS)
         return decisions
 
     def _untiered(self, input_data: dict) -> str:
