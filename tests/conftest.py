@@ -187,6 +187,17 @@ def wait_until_healthy(url: str, process: subprocess.Popen, what: str, deadline_
         time.sleep(0.05)
 
 
+def decide_plan(tmp_path: Path, command: str, manifests: list[dict]) -> tuple[int, dict[str, dict]]:
+    """`hitl check|evaluate` of the manifests in one file, JSON out: its exit code (a decision's, never a crash's
+    or a signal's) and each decision by manifest id."""
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps(manifests))
+    result = hitl(command, plan, "--profile", "default", "--format", "json", timeout=60)
+    assert result.returncode >= 0, f"hitl {command} was killed by signal {-result.returncode}"
+    assert result.returncode in (0, 1, 3), result.stderr
+    return result.returncode, {decision["id"]: decision for decision in json.loads(result.stdout)}
+
+
 def assert_failed_closed(result, needle: str) -> None:
     """Exit 5, one line naming what failed, nothing reported as approved, no traceback."""
     assert result.returncode == 5, result.stderr

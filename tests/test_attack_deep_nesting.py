@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from conftest import hitl, make_manifest
+from conftest import decide_plan, make_manifest
 from hitl_cli.statements.analysis import _NESTING_DEPTH, _TYPE_CALL_DEPTH, analysis_json
 
 pytestmark = pytest.mark.attack
@@ -114,15 +114,6 @@ def test_brackets_after_type_names_within_their_budget_have_the_facts_they_alway
         assert facts["statements"][0]["reads"] == ["analytics.orders"]
 
 
-def _decided(tmp_path, command: str, manifests: list[dict]) -> tuple[int, dict]:
-    plan = tmp_path / "plan.json"
-    plan.write_text(json.dumps(manifests))
-    result = hitl(command, plan, "--profile", "default", "--format", "json", timeout=60)
-    assert result.returncode >= 0, f"hitl {command} was killed by signal {-result.returncode}"
-    assert result.returncode in (0, 1, 3), result.stderr
-    return result.returncode, {decision["id"]: decision for decision in json.loads(result.stdout)}
-
-
 def _codes(decision: dict) -> set[str]:
     return {reason["code"] for reason in decision["reasons"]}
 
@@ -133,7 +124,7 @@ def test_check_escalates_a_deeply_nested_read_instead_of_crashing(opa_bin, tmp_p
         make_manifest(id="arrays", type="read", env="dev", statement=TYPE_CALLS["ARRAY["][0], system="postgres"),
         make_manifest(id="plain", type="read", env="dev", statement="SELECT * FROM t", system="snowflake"),
     ]
-    code, decided = _decided(tmp_path, "check", manifests)
+    code, decided = decide_plan(tmp_path, "check", manifests)
     assert code == 1  # at least one needs a human, none blocked
     for refused in ("deep", "arrays"):
         assert decided[refused]["tier"] == "escalate" and "unanalysable_statement" in _codes(decided[refused])
@@ -152,7 +143,7 @@ def test_a_drop_or_delete_behind_deep_nesting_is_still_blocked(opa_bin, tmp_path
                       statement=f"EXECUTE IMMEDIATE 'DROP TABLE analytics.customers; {_subqueries(5000)}'"),
         make_manifest(id="deep-read", type="read", env="dev", statement=deep_paren, system="postgres"),
     ]
-    _, decided = _decided(tmp_path, command, manifests)
+    _, decided = decide_plan(tmp_path, command, manifests)
     assert decided["delete-nested"]["tier"] == "block"
     assert decided["drop-behind"]["tier"] == "block"
     assert decided["drop-carried"]["tier"] == "block"

@@ -3,25 +3,15 @@ each one. A 200-character read with 25 of them hung every hitl command (and held
 anything. Such a run is now unanalysable at once: never auto-approved, and never hiding what else the text does.
 Real CLI, real OPA."""
 
-import json
-
 import pytest
 
-from conftest import hitl, make_manifest
+from conftest import decide_plan, make_manifest
 
 pytestmark = pytest.mark.attack
 
 CONDITIONLESS = " ".join(f"JOIN t{index}" for index in range(1, 26))
 WITH_CONDITIONS = " ".join(f"JOIN t{index} ON t{index}.id = t0.id" for index in range(1, 31))
 CROSS = " ".join(f"CROSS JOIN t{index}" for index in range(1, 21))
-
-
-def _decided(tmp_path, command: str, manifests: list[dict]) -> dict:
-    plan = tmp_path / "plan.json"
-    plan.write_text(json.dumps(manifests))
-    result = hitl(command, plan, "--profile", "default", "--format", "json", timeout=60)
-    assert result.returncode in (0, 1, 3), result.stderr
-    return {decision["id"]: decision for decision in json.loads(result.stdout)}
 
 
 def _codes(decision: dict) -> set[str]:
@@ -38,7 +28,7 @@ def test_a_long_run_of_joins_without_conditions_is_decided_at_once_and_never_aut
         make_manifest(id="joined", type="read", env="dev", statement=f"SELECT * FROM t0 {WITH_CONDITIONS}"),
         make_manifest(id="crossed", type="read", env="dev", statement=f"SELECT * FROM t0 {CROSS}"),
     ]
-    decided = _decided(tmp_path, command, manifests)
+    _, decided = decide_plan(tmp_path, command, manifests)
     for chained in ("chain", "chain-pg"):
         assert "unanalysable_statement" in _codes(decided[chained]) and decided[chained]["tier"] != "auto_approve"
     assert decided["delete-behind"]["tier"] == "block"  # the DELETE still counts

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from conftest import hitl, make_manifest
+from conftest import decide_plan, make_manifest
 from hitl_cli.statements.analysis import _SUBSCRIPT_CHAIN, analysis_json
 
 pytestmark = pytest.mark.attack
@@ -44,14 +44,6 @@ def test_chains_within_the_budget_and_subscripts_side_by_side_have_the_facts_the
         assert facts["unanalysable"] == [] and facts["statements"] == read, (statement[:80], facts)
 
 
-def _decided(tmp_path, command: str, manifests: list[dict]) -> dict:
-    plan = tmp_path / "plan.json"
-    plan.write_text(json.dumps(manifests))
-    result = hitl(command, plan, "--profile", "default", "--format", "json", timeout=60)
-    assert result.returncode in (0, 1, 3), result.stderr
-    return {decision["id"]: decision for decision in json.loads(result.stdout)}
-
-
 @pytest.mark.parametrize("command", ["check", "evaluate"])
 def test_a_long_chain_is_decided_at_once_and_a_delete_behind_it_still_blocked(opa_bin, tmp_path, command):
     manifests = [
@@ -60,7 +52,7 @@ def test_a_long_chain_is_decided_at_once_and_a_delete_behind_it_still_blocked(op
                       statement=f"DELETE FROM analytics.customers WHERE x{'[1]' * LONG} = 1"),
         make_manifest(id="plain", type="read", env="dev", statement="SELECT x[1][2] FROM t", system="postgres"),
     ]
-    decided = _decided(tmp_path, command, manifests)
+    _, decided = decide_plan(tmp_path, command, manifests)
     assert decided["chain"]["tier"] == "escalate"
     assert "unanalysable_statement" in {reason["code"] for reason in decided["chain"]["reasons"]}
     assert decided["delete-behind"]["tier"] == "block"
