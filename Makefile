@@ -60,7 +60,7 @@ schemas: setup
 bench: setup
 	bench/install-go-tool conftest github.com/open-policy-agent/conftest
 	bench/install-go-tool vegeta github.com/tsenart/vegeta/v12
-	PYTHONPATH=bench scripts/with-postgres $(PYTHON) -m pytest -q -p no:cacheprovider -p reliability_plugin tests
+	PYTHONPATH=bench scripts/with-postgres $(PYTHON) -m pytest -q -p no:cacheprovider -p reliability_plugin -n auto --dist loadfile tests
 	$(PYTHON) bench/policy_cost.py
 	$(PYTHON) bench/serve_api.py --skip-startup
 	$(PYTHON) bench/run.py $(BENCH_ARGS)

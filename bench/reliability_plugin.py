@@ -1,6 +1,7 @@
 """pytest plugin for `make bench`: writes the reliability tests' figures to bench/out/reliability.json.
 
     PYTHONPATH=bench .venv/bin/python -m pytest -p reliability_plugin tests/test_fuzz.py ...
+    PYTHONPATH=bench scripts/with-postgres .venv/bin/python -m pytest -p reliability_plugin -n auto tests  # make bench
 
 Inputs tried come from the tests' own tallies (tests/reliability.py); faults injected are the fault-injection
 tests that passed (each injects one fault and checks hitl failed closed); records lost come from the store
@@ -12,6 +13,8 @@ Run over the whole tests folder, it keeps only the reliability files and the att
 import json
 from pathlib import Path
 
+import pytest
+
 OUT = Path(__file__).resolve().parent / "out" / "reliability.json"
 FAULT_FILES = {
     "engine": ("test_faults.py", "test_engine_faults.py"),
@@ -20,6 +23,7 @@ FAULT_FILES = {
 RELIABILITY_FILES = {"test_fuzz.py", "test_hostile_input.py", *(name for files in FAULT_FILES.values() for name in files)}
 _passed: dict[str, int] = {}
 _attacks = {"tried": 0, "got through": 0}
+_worker_figures: list[dict[str, int]] = []
 
 
 def _file_name(nodeid: str) -> str:
@@ -44,9 +48,21 @@ def pytest_runtest_logreport(report):
             _passed[kind] = _passed.get(kind, 0) + 1
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """pytest-xdist: a worker's tallies of inputs tried, summed into the controller's when the session ends."""
+    _worker_figures.append(getattr(node, "workeroutput", {}).get("reliability_figures", {}))
+
+
 def pytest_sessionfinish(session, exitstatus):
     from reliability import FIGURES  # tests/reliability.py: the tests' folder is on sys.path by then
 
+    if hasattr(session.config, "workerinput"):  # a pytest-xdist worker: its tallies go to the controller
+        session.config.workeroutput["reliability_figures"] = dict(FIGURES)
+        return
+    for tallies in _worker_figures:
+        for name, value in tallies.items():
+            FIGURES[name] = FIGURES.get(name, 0) + value
     figures = dict(sorted(FIGURES.items()))
     for kind in FAULT_FILES:
         figures[f"faults injected ({kind}), each failing closed"] = _passed.get(kind, 0)
