@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -163,6 +164,12 @@ def hitl(*args: str, env: dict | None = None, cwd: Path | None = None, timeout: 
             cwd=cwd or scratch,
             timeout=timeout,
         )
+
+
+def default_sigint() -> None:
+    """preexec_fn for a hitl that a test sends Ctrl-C: a suite started as a background job (`cmd &`, nohup)
+    inherits SIGINT ignored, and so would hitl; it must see Ctrl-C as a user's would."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def hitl_process(*args: str, env: dict | None = None, cwd: Path, now: str | None = None,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import hitl, hitl_process, make_manifest, write_manifests
+from conftest import default_sigint, hitl, hitl_process, make_manifest, write_manifests
 
 MANIFESTS = 600
 
@@ -72,7 +72,7 @@ def test_a_stop_signal_mid_run_stops_opa_cleans_up_and_keeps_its_exit_code(opa_b
         (tmp_path / f"more-{n}").mkdir()
         plans.append(write_manifests(tmp_path / f"more-{n}", [make_manifest(id=f"m-{n}-{k}") for k in range(300)]))
     process = hitl_process("evaluate", *plans, "--profile", "default", "--format", "json",
-                           env={"TMPDIR": str(run_tmp)}, cwd=tmp_path)
+                           env={"TMPDIR": str(run_tmp)}, cwd=tmp_path, preexec_fn=default_sigint)
     deadline = time.monotonic() + 60
     while not (started := opa_processes_under(run_tmp, servers_only=True)) and process.poll() is None \
             and time.monotonic() < deadline:
@@ -95,7 +95,7 @@ def test_ctrl_c_while_hitl_starts_is_one_line_and_exit_130(opa_bin, tmp_path, li
     (A library loaded later in the imports, such as jsonschema_rs, leaves too little time on a loaded machine: the
     signal can land once click parses the arguments, which answers it with `Aborted!` and exit 1.)"""
     plan = write_manifests(tmp_path, [make_manifest()])
-    process = hitl_process("evaluate", plan, "--profile", "default", cwd=tmp_path)
+    process = hitl_process("evaluate", plan, "--profile", "default", cwd=tmp_path, preexec_fn=default_sigint)
     maps = Path(f"/proc/{process.pid}/maps")
     deadline = time.monotonic() + 60
     while process.poll() is None and library not in maps.read_text() and time.monotonic() < deadline:

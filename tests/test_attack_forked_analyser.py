@@ -12,7 +12,7 @@ import time
 import uuid
 
 import pytest
-from conftest import (assert_failed_closed, hitl, hitl_process, isolated_environment, make_manifest,
+from conftest import (assert_failed_closed, default_sigint, hitl, hitl_process, isolated_environment, make_manifest,
                       processes_naming, write_manifests)
 from hitl_cli.statements.analysis import _NESTING_DEPTH
 
@@ -174,7 +174,7 @@ def test_sigterm_while_a_statement_is_parsed_ends_the_command_and_its_analyser(o
 
 def test_ctrl_c_while_a_statement_is_parsed_ends_the_command_and_its_analyser(opa_bin, tmp_path):
     """Ctrl-C reaches the whole process group; the child ignores it and leaves the command to answer it."""
-    running, _, folder = _busy_run(tmp_path, start_new_session=True)
+    running, _, folder = _busy_run(tmp_path, start_new_session=True, preexec_fn=default_sigint)
     os.killpg(running.pid, signal.SIGINT)
     stdout, _ = running.communicate(timeout=30)
     assert running.returncode == 130

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from conftest import (
-    TRUSTED_RECORD, assert_failed_closed, hitl, hitl_process, make_manifest, standalone_profile_text,
+    TRUSTED_RECORD, assert_failed_closed, default_sigint, hitl, hitl_process, make_manifest, standalone_profile_text,
     write_manifests, write_yaml,
 )
 from fault_proxy import FaultProxy
@@ -140,14 +140,9 @@ def processes_mentioning(text: str) -> list[int]:
     return found
 
 
-def _default_sigint() -> None:
-    """A suite started as a background job inherits SIGINT ignored; hitl here must see Ctrl-C as a user's would."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 def spawn_hitl(args, tmpdir: Path, env=None) -> subprocess.Popen:
     return hitl_process(*args, env={"TMPDIR": str(tmpdir), **(env or {})}, cwd=tmpdir.parent,
-                        preexec_fn=_default_sigint)
+                        preexec_fn=default_sigint)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
