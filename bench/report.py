@@ -151,7 +151,8 @@ def render(results: dict) -> str:
     lines += ["", (HERE / "LIMITS.md").read_text().strip()]
     lines += ["", "## Whole folder: hitl check vs conftest vs the floor", "",
               "Medians of the runs; ratios are medians of per-run ratios. Memory: the largest single process "
-              "(kernel maximum RSS) and the whole process tree at once (summed RSS, sampled every 20 ms).", "",
+              "(its VmHWM, the kernel's peak resident set of its program) and the whole process tree at once (summed RSS), "
+              "both sampled every 20 ms.", "",
               "| manifests | files | runs | contender | wall (s) | largest process (MB) | process tree (MB) | vs hitl |",
               "|---:|---:|---:|---|---:|---:|---:|---:|"]
     for entry in results["sizes"]:
