@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from conftest import (
-    TRUSTED_RECORD, assert_failed_closed, default_sigint, hitl, hitl_process, make_manifest, standalone_profile_text,
-    write_manifests, write_yaml,
+    TRUSTED_RECORD, assert_failed_closed, default_sigint, hitl, hitl_process, make_manifest, processes_naming,
+    standalone_profile_text, write_manifests, write_yaml,
 )
 from fault_proxy import FaultProxy
 from hitl_cli.engine.binary import find_opa
@@ -128,18 +128,6 @@ def test_broken_policies_fail_closed(opa_bin, plan, tmp_path, main_rego, needle)
     assert_failed_closed(result, needle)
 
 
-def processes_mentioning(text: str) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if text in (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"):
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-    return found
-
-
 def spawn_hitl(args, tmpdir: Path, env=None) -> subprocess.Popen:
     return hitl_process(*args, env={"TMPDIR": str(tmpdir), **(env or {})}, cwd=tmpdir.parent,
                         preexec_fn=default_sigint)
@@ -155,14 +143,14 @@ def test_the_local_opa_is_stopped_when_hitl_is_interrupted(opa_bin, plan, tmp_pa
     hanging.chmod(0o755)
     process = spawn_hitl(["check", plan, "--profile", "default"], tmpdir, {"HITL_OPA_BIN": str(hanging)})
     deadline = time.monotonic() + 30
-    while not processes_mentioning(str(hanging)) and time.monotonic() < deadline:
+    while not processes_naming(str(hanging)) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert processes_mentioning(str(hanging)), "the stand-in OPA never started"
+    assert processes_naming(str(hanging)), "the stand-in OPA never started"
     process.send_signal(signum)
     out, err = process.communicate(timeout=30)
     assert process.returncode == (130 if signum == signal.SIGINT else 128 + signum)
     assert out == ""
-    assert processes_mentioning(str(hanging)) == []
+    assert processes_naming(str(hanging)) == []
 
 
 def test_no_opa_outlives_a_run(opa_bin, plan, tmp_path):
@@ -172,4 +160,4 @@ def test_no_opa_outlives_a_run(opa_bin, plan, tmp_path):
     process = spawn_hitl(["check", plan, "--profile", "default", "--track-record", record], tmpdir)
     process.communicate(timeout=60)
     assert process.returncode == 0
-    assert processes_mentioning(str(tmpdir)) == []
+    assert processes_naming(str(tmpdir)) == []
