@@ -120,6 +120,7 @@ class Clients:
 
 def _client_class() -> type:
     from opa_client.opa import OpaClient
+    from pydantic_core import from_json
 
     class EnvironmentBlindClient(OpaClient):
         """OpaClient whose session ignores the environment (requests' trust_env): no proxy variable can route
@@ -136,8 +137,6 @@ def _client_class() -> type:
             (hitl_cli.engine.client.RunInput) is sent as it is, not decoded only to be encoded again. The answer
             is decoded by pydantic's JSON parser, which gives equal short strings one object: the decisions of
             100,000 manifests repeat a few hundred names, types and environments (json.loads made one object each)."""
-            from pydantic_core import from_json
-
             response = self._session.post(
                 f"{self.root_url}/data/{package_path}", data=body, headers={"Content-Type": "application/json"},
                 timeout=self.timeout,
