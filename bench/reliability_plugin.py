@@ -55,14 +55,14 @@ def pytest_testnodedown(node, error):
 
 
 def pytest_sessionfinish(session, exitstatus):
-    from reliability import FIGURES  # tests/reliability.py: the tests' folder is on sys.path by then
+    from reliability import FIGURES, tally  # tests/reliability.py: the tests' folder is on sys.path by then
 
     if hasattr(session.config, "workerinput"):  # a pytest-xdist worker: its tallies go to the controller
         session.config.workeroutput["reliability_figures"] = dict(FIGURES)
         return
     for tallies in _worker_figures:
         for name, value in tallies.items():
-            FIGURES[name] = FIGURES.get(name, 0) + value
+            tally(name, value)
     figures = dict(sorted(FIGURES.items()))
     for kind in FAULT_FILES:
         figures[f"faults injected ({kind}), each failing closed"] = _passed.get(kind, 0)
