@@ -32,7 +32,7 @@ from hitl_cli.policy_files import ignore_options  # noqa: E402
 
 NOW = "2026-01-15T12:00:00Z"  # waivers are judged at a fixed moment, so every revision sees the same ones
 REPORT = tools.ROOT / "bench" / "policy-cost.md"
-SHAPE_FLOOR = "shape floor"
+SHAPE_FLOOR = shape_floor.NAME
 
 
 def decisions_of(rego: Path, data: Path, batch_input: Path) -> list[dict]:

@@ -43,7 +43,7 @@ OUT = tools.ROOT / "bench" / "out"
 TOKEN = "bench-serve-token"
 RATES = (100, 200, 300, 400, 500, 750, 1000, 1500, 2000, 3000, 4000)
 P99_LIMIT_MS = 20.0
-SHAPE_FLOOR = "raw OPA, shape floor"
+SHAPE_FLOOR = f"raw OPA, {shape_floor.NAME}"
 START_SECONDS = 60
 
 

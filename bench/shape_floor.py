@@ -11,6 +11,8 @@ from pathlib import Path
 
 import tools
 
+NAME = "shape floor"  # what the benches call it beside the real policy
+
 _RULE = """package hitl.rules.{name}
 
 reasons contains {{"code": "{name}", "tier": "block", "message": "never"}} if {{
