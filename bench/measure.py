@@ -42,8 +42,9 @@ def _resident_kb(pid: int) -> tuple[int, int]:
     try:
         with open(f"/proc/{pid}/status") as status:
             for line in status:
-                if line.split(maxsplit=1)[0] in found:
-                    found[line.split()[0]] = int(line.split()[1])
+                fields = line.split()
+                if fields and fields[0] in found:
+                    found[fields[0]] = int(fields[1])
     except OSError:
         pass
     return found["VmRSS:"], found["VmHWM:"]
