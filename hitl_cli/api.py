@@ -2,6 +2,7 @@
 
     with Engine(state=".hitl/state.db") as engine:
         decided = engine.decide(manifest)              # a mapping, an ActionManifest, a file, or a list of them
+        decided = await engine.decide_async(manifest)  # the same, on an asyncio event loop (then: await engine.aclose())
         request = engine.submit(manifest).submitted[0].view
         final = engine.wait(request.id, timeout=600)   # decided, expired, or still waiting after the timeout
 
@@ -20,7 +21,7 @@ from hitl_cli.engine import policy_engine
 from hitl_cli.engine.client import PolicyClient
 from hitl_cli.engine.endpoint import OpaEndpoint, valid_token
 from hitl_cli.errors import Problem, UsageError
-from hitl_cli.evaluation import RunResult, decide_files
+from hitl_cli.evaluation import RunResult, decide_async, decide_files
 from hitl_cli.inputs import ManifestSource, load_profile, load_track_record, profile_path
 from hitl_cli.models import ActionManifest, Profile, TrackRecord
 from hitl_cli.policy_history import StoreSnapshots
@@ -115,6 +116,17 @@ class Engine:
         """Each valid manifest's decision (`.evaluated[i].decision`), and a problem for each invalid one
         (`.problems`: `source: field.path: message`); the valid ones are decided either way."""
         return decide_files(_sources(manifests), self._run(profile), self._connected())
+
+    async def decide_async(self, manifests: Manifests, profile: str | None = None) -> RunResult:
+        """decide, for a caller on an asyncio event loop: OPA is asked through opa-python-client's asyncio client and
+        no call holds the loop while it waits (for OPA, or for a statement's analysis). The asyncio client is made
+        for the loop of the first call; `await aclose()` closes it, on that loop, before the loop ends."""
+        return await decide_async(_sources(manifests), self._run(profile), self._connected())
+
+    async def aclose(self) -> None:
+        """Close what decide_async opened, on the loop it ran on (the `with` block closes the rest)."""
+        if self._client is not None:
+            await self._client.aclose()
 
     def submit(self, manifests: Manifests, profile: str | None = None) -> SubmitResult:
         """Decide each manifest and record it as a request in the store (`hitl submit`)."""

@@ -12,7 +12,8 @@ from hitl_cli.inputs import LoadedManifest, ManifestSource, manifests_by_source
 from hitl_cli.models import Decision
 from hitl_cli.progress import Progress
 from hitl_cli.run_context import RunContext
-from hitl_cli.statements import prefetch
+from hitl_cli import settings
+from hitl_cli.statements import analysis_json_async, prefetch
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,7 @@ def decide_files(
                 client = remote if isinstance(remote, PolicyClient) else running.enter_context(
                     policy_engine([profile], remote, calibration=context.calibration)
                 )
-                run = RunInput.of(profile.name, context.track_record.policy_input(), context.now, context.history_json)
+                run = _run_input(context)
                 on_decided = progress.manifests_decided if progress is not None else None
                 pipeline = running.enter_context(DecisionPipeline(client, run, on_decided))
             manifests.extend(loaded)
@@ -109,3 +110,28 @@ def decide_files(
         decisions = pipeline.decisions() if pipeline is not None else []
     result.evaluated = [Evaluated(item, decision) for item, decision in zip(manifests, decisions, strict=True)]
     return result
+
+
+async def decide_async(files: list[ManifestSource], context: RunContext, client: PolicyClient) -> RunResult:
+    """decide_files for a caller on an asyncio event loop with a connected client (hitl serve): the manifests are
+    validated here, and their statements' analysis and OPA's answers awaited, batch after batch, without holding
+    the loop."""
+    result = RunResult(profile=context.profile.name, other_problems=list(context.record_problems))
+    manifests: list[LoadedManifest] = []
+    for loaded, problems in manifests_by_source(files):
+        result.manifest_problems.extend(problems)
+        manifests.extend(loaded)
+    run = _run_input(context)
+    size = settings.opa_batch_size()
+    for start in range(0, len(manifests), size):
+        batch = manifests[start : start + size]
+        facts = [await analysis_json_async(item.statement, item.system) for item in batch]
+        decisions = await client.decide_encoded_async(
+            run, [item.id for item in batch], [item.policy_json for item in batch], facts
+        )
+        result.evaluated += [Evaluated(item, decision) for item, decision in zip(batch, decisions, strict=True)]
+    return result
+
+
+def _run_input(context: RunContext) -> RunInput:
+    return RunInput.of(context.profile.name, context.track_record.policy_input(), context.now, context.history_json)

@@ -91,7 +91,7 @@ DEEPER_CALLER = """
 import json, sys
 from hitl_cli.statements import analysis
 def deeper(depth, statement):
-    return analysis._analysed_json(statement, "snowflake") if depth == 0 else deeper(depth - 1, statement)
+    return analysis._analysed_json(statement, "snowflake").result() if depth == 0 else deeper(depth - 1, statement)
 for level in range(440, 560, 3):  # a chain of NOTs, which sqlglot stops with a RecursionError near 500
     statement = "SELECT " + "NOT " * level + "1"
     facts = {deeper(depth, statement) for depth in (0, 40, 300)}

@@ -137,3 +137,21 @@ def test_a_drop_hidden_in_a_repeated_statement_is_caught_in_every_manifest_of_a_
     for item in first + again:
         assert item.decision.tier != "auto_approve", (item.decision.id, item.loaded.manifest.target.system)
     assert [item.decision for item in first] * 4 == [item.decision for item in again]
+
+
+def test_what_an_event_loop_awaits_is_the_same_as_what_a_thread_gets():
+    # hitl serve awaits the analysis of a statement it has not seen (analysis_json_async), where a command waits for
+    # it: the facts are the same, whichever asks first, and a statement is analysed anew each time it is too long
+    # to remember.
+    import asyncio
+
+    from hitl_cli.statements import analysis_json_async
+    from hitl_cli.statements.analysis import analysis_future
+
+    long_drop = "DROP TABLE analytics.customers; SELECT '" + "x" * _REMEMBERED_LENGTH + "'"
+    for statement in HIDDEN_DROPS + [long_drop]:
+        awaited = json.loads(asyncio.run(analysis_json_async(statement, "postgres")))
+        assert awaited == remembered(statement, "postgres") == fresh(statement, "postgres")
+        assert "drop" in kinds(awaited) or awaited["unanalysable"]
+    assert analysis_future(HIDDEN_DROPS[0], "postgres").done()  # remembered: no wait
+    assert analysis_future(long_drop, "postgres").result() == analysis_json(long_drop, "postgres")

@@ -7,6 +7,7 @@ ONLY: loopback stubs and a proxy in front of a real OPA that rewrite its answers
 OPA and CLI.
 """
 
+import asyncio
 import datetime
 import ipaddress
 import json
@@ -30,10 +31,10 @@ from hitl_cli.engine.endpoint import OpaEndpoint, configured_token
 from hitl_cli.engine import served_sources
 from hitl_cli.engine.access import OPA_ACCESS_ARGS, write_opa_access_policy
 from hitl_cli.engine.binary import find_opa
-from hitl_cli.engine.connection import connect
+from hitl_cli.engine.connection import connect, connect_async, query_encoded_async
 from hitl_cli.engine.revisions import REVISIONS_PATH, expected_revision
 from hitl_cli.engine.server import free_loopback_port, opa_run_command
-from hitl_cli.errors import UsageError
+from hitl_cli.errors import EngineError, UsageError
 from hitl_cli.inputs import load_all_profiles, load_profile, profile_path
 
 pytestmark = pytest.mark.attack  # each test tries a way past the gate (make bench counts them)
@@ -391,6 +392,32 @@ def test_tls_with_a_ca_file_against_a_real_opa(plan, tls_files):
         for ca_option in ((), ("--opa-ca-file", stranger)):  # the system's authorities, then another CA
             untrusted = hitl("check", plan, "--profile", "default", "--opa-url", server.url, *ca_option, env=env)
             assert_failed_closed(untrusted, "its certificate did not verify")
+    finally:
+        server.stop()
+
+
+def test_the_asyncio_client_trusts_only_the_ca_file_and_ignores_the_environment(tls_files, monkeypatch):
+    # hitl serve asks its OPA through opa-python-client's asyncio client (aiohttp): it must verify as the synchronous
+    # one does, whatever CA bundle or proxy the environment names.
+    ca, certificate, key, stranger = tls_files
+    server = Served(tls=(certificate, key), ca_file=ca)  # started (and seen healthy) before the environment turns
+    for variable in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.setenv(variable, str(ca))
+    for variable in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"):
+        monkeypatch.setenv(variable, "http://127.0.0.1:1")
+
+    async def ask(ca_file: Path | None):
+        client = connect_async(OpaEndpoint(server.url, TOKEN, ca_file), timeout=10)
+        try:
+            return await query_encoded_async(client, server.url, "data.hitl.runtime.opa_version", b"{}")
+        finally:
+            await client.close_connection()
+
+    try:
+        assert asyncio.run(ask(ca))["result"]  # verified with the CA file, asked directly (not through the proxy)
+        for ca_file in (None, stranger):  # certifi's authorities (not the environment's bundle), then another CA
+            with pytest.raises(EngineError, match="its certificate did not verify"):
+                asyncio.run(ask(ca_file))
     finally:
         server.stop()
 

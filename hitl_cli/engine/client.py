@@ -71,9 +71,17 @@ class PolicyClient:
         self._revisions = dict(revisions or {})
         # one OpaClient per caller at a time: the client is shared by the threads of a long-lived Engine
         self._opa = connection.Clients(endpoint, settings.opa_request_timeout())
+        self._endpoint = endpoint
+        self._async_opa = None  # made by the first decision asked on an event loop (decide_encoded_async)
 
     def close(self) -> None:
         self._opa.close()
+
+    async def aclose(self) -> None:
+        """Close the asyncio client, on the event loop its decisions were asked on."""
+        if self._async_opa is not None:
+            opa, self._async_opa = self._async_opa, None
+            await opa.close_connection()
 
     def _query(self, what: str, input_data: dict):
         with self._opa.lent() as opa:
@@ -130,17 +138,45 @@ class PolicyClient:
 
         facts_json[i] is what hitl derived from manifest i's statement (hitl_cli.statements): input.statement_facts.
         """
-        profile = run.profile
-        if profile not in self._profiles:
-            raise EngineError(f"no decision can be checked under profile {profile!r}: it was not loaded for this run")
-        input_json = b'{%s,"manifests":[%s],"statement_facts":[%s]}' % (
+        input_json = self._decisions_input(run, manifests_json, facts_json)
+        answer = self._query_encoded(DECISIONS_WHAT, input_json)
+        if not _defined(answer):
+            self._refuse_undefined(input_json)
+        return self._checked(run.profile, answer, ids, manifests_json, facts_json)
+
+    async def decide_encoded_async(
+        self, run: RunInput, ids: list[str], manifests_json: list[bytes], facts_json: list[bytes]
+    ) -> list[Decision]:
+        """decide_encoded, asked on the running event loop through opa-python-client's asyncio client (the first
+        call makes it, for this loop; `aclose` closes it). Only the explanation of a batch with no decision, a
+        fault, is asked from a worker thread."""
+        import asyncio
+
+        input_json = self._decisions_input(run, manifests_json, facts_json)
+        if self._async_opa is None:
+            self._async_opa = connection.connect_async(self._endpoint, settings.opa_request_timeout())
+        answer = await connection.query_encoded_async(self._async_opa, self.url, DECISIONS_WHAT, input_json)
+        if not _defined(answer):
+            await asyncio.to_thread(self._refuse_undefined, input_json)
+        return self._checked(run.profile, answer, ids, manifests_json, facts_json)
+
+    def _decisions_input(self, run: RunInput, manifests_json: list[bytes], facts_json: list[bytes]) -> bytes:
+        if run.profile not in self._profiles:
+            raise EngineError(f"no decision can be checked under profile {run.profile!r}: it was not loaded for this run")
+        return b'{%s,"manifests":[%s],"statement_facts":[%s]}' % (
             run.encoded, b",".join(manifests_json), b",".join(facts_json)
         )
-        answer = self._query_encoded(DECISIONS_WHAT, input_json)
-        if not isinstance(answer, dict) or "result" not in answer:
-            input_data = json.loads(input_json)
-            why = self._untiered(input_data) or self._undeclared(input_data)
-            raise EngineError(f"policy returned no decision ({DECISIONS_WHAT} is undefined){why}")
+
+    def _refuse_undefined(self, input_json: bytes) -> None:
+        """The EngineError for a batch with no decision, naming the rule that caused it when one did."""
+        input_data = json.loads(input_json)
+        why = self._untiered(input_data) or self._undeclared(input_data)
+        raise EngineError(f"policy returned no decision ({DECISIONS_WHAT} is undefined){why}")
+
+    def _checked(
+        self, profile: str, answer: dict, ids: list[str], manifests_json: list[bytes], facts_json: list[bytes]
+    ) -> list[Decision]:
+        """OPA's decisions for the batch, each checked against its manifest (hitl_cli.engine.consistency)."""
         result = consistency.require_count(answer["result"], len(ids))
         try:
             decisions = _DECISION_LIST.validate_python(result)
@@ -199,3 +235,7 @@ class PolicyClient:
             return {agent: TrustStanding.model_validate(standing) for agent, standing in result.items()}
         except ValidationError as error:
             raise EngineError(f"policy returned a malformed trust level: {error.errors()[0]['msg']}") from None
+
+
+def _defined(answer) -> bool:
+    return isinstance(answer, dict) and "result" in answer

@@ -2,15 +2,20 @@
 up from an OpaEndpoint and turns whatever it raises into one EngineError line.
 
 The client is set up with no retries (a request that failed is never sent twice) and hitl's timeout for every
-answer. `Clients` keeps one per caller at a time, so the threads of a long-lived Engine (hitl serve) ask OPA at
-once and OPA, which answers concurrently, evaluates their questions side by side. Its package imports its asyncio
-client too (aiohttp, aiofiles), which hitl never uses: only the synchronous client's module is imported
+answer. `Clients` keeps one per caller at a time, so the threads of a long-lived Engine ask OPA at once and OPA,
+which answers concurrently, evaluates their questions side by side. Its package imports its asyncio client too
+(aiohttp, aiofiles), which a command never uses: only the synchronous client's module is imported
 (_import_synchronous_client). Importing that still takes about a tenth of a second (requests):
 `import_in_background()` starts it in a thread while a local OPA starts.
+
+A caller on an asyncio event loop (hitl serve) asks through the package's asyncio client instead
+(`connect_async`, `query_encoded_async`): no worker thread, whose hand-over of Python's interpreter lock costs a
+decision milliseconds under load.
 """
 
 import importlib
 import importlib.util
+import json
 import queue
 import sys
 import threading
@@ -18,11 +23,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from hitl_cli.engine.endpoint import OpaEndpoint
+from hitl_cli.engine.endpoint import OpaEndpoint, split_url
 from hitl_cli.errors import EngineError
 
 if TYPE_CHECKING:
     from opa_client.opa import OpaClient
+    from opa_client.opa_async import AsyncOpaClient
 
 _imported = threading.Event()
 _import_lock = threading.Lock()
@@ -178,6 +184,81 @@ def _data_path(what: str) -> str:
     return what.removeprefix("data.").replace(".", "/")
 
 
+def connect_async(endpoint: OpaEndpoint, timeout: float) -> "AsyncOpaClient":
+    """An AsyncOpaClient for the endpoint, set up as `connect` sets up the synchronous one; its session is opened by
+    the first question, on the event loop that asks it, and closed by `close_connection()` on the same loop."""
+    return _async_client_class()(
+        host=endpoint.client_host,
+        port=endpoint.port,
+        ssl=split_url(endpoint.url)[2],
+        verify=endpoint.verify,
+        token=endpoint.token,
+        retries=0,
+        timeout=timeout,
+    )
+
+
+def _async_client_class() -> type:
+    import ssl
+
+    import aiohttp
+    import certifi
+    from opa_client.opa_async import AsyncOpaClient
+    from pydantic_core import from_json
+
+    class EnvironmentBlindAsyncClient(AsyncOpaClient):
+        """AsyncOpaClient that, like EnvironmentBlindClient, takes nothing from the environment (no proxy, no CA
+        bundle: aiohttp's trust_env off, and the authorities are the CA file's or certifi's, never a default
+        path an environment variable can move), and sends an input already in JSON."""
+
+        def __init__(self, *args, verify: bool | str, **kwargs):
+            super().__init__(*args, **kwargs)
+            self._verify = verify
+
+        async def _init_session(self):
+            context = ssl.create_default_context(
+                cafile=self._verify if isinstance(self._verify, str) else certifi.where()
+            ) if self._verify else None
+            self._connector = aiohttp.TCPConnector(ssl=context if context is not None else True)
+            self._session = aiohttp.ClientSession(
+                headers=self.headers, connector=self._connector, trust_env=False,
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+            )
+
+        async def query_rule_encoded(self, body: bytes, package_path: str) -> Any:
+            """query_rule_encoded of EnvironmentBlindClient, awaited: OPA's status, and its answer decoded."""
+            if self._session is None:
+                await self._init_session()
+            async with self._request(
+                "POST", f"{self.root_url}/data/{package_path}", data=body, headers={"Content-Type": "application/json"}
+            ) as response:
+                body = await response.read()
+                return response.status, (from_json(body) if response.status == 200 else body)
+
+    return EnvironmentBlindAsyncClient
+
+
+async def query_encoded_async(client: "AsyncOpaClient", url: str, what: str, input_json: bytes) -> Any:
+    """query_encoded, asked on the running event loop; the same one-line EngineError for every failure."""
+    import asyncio
+
+    import aiohttp
+
+    try:
+        status, answer = await client.query_rule_encoded(b'{"input":%s}' % input_json, _data_path(what))
+    except (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError) as error:
+        raise EngineError(f"OPA at {url} is not trusted: its certificate did not verify ({_ssl_reason(error)})") from None
+    except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
+        raise EngineError(f"OPA at {url} did not answer {what} within {client.timeout:g}s") from None
+    except aiohttp.ClientError:
+        raise EngineError(f"OPA at {url} is unreachable (asking for {what})") from None
+    except ValueError as error:  # the body was not JSON
+        raise EngineError(f"OPA at {url} gave an unusable answer for {what}: {error}") from None
+    if status != 200:
+        raise EngineError(f"OPA failed evaluating {what}: {_opa_message(status, answer)}")
+    return answer
+
+
 def _asking(client: "OpaClient", url: str, what: str, ask) -> Any:
     import requests
 
@@ -186,7 +267,7 @@ def _asking(client: "OpaClient", url: str, what: str, ask) -> Any:
     except requests.exceptions.SSLError as error:
         raise EngineError(f"OPA at {url} is not trusted: its certificate did not verify ({_ssl_reason(error)})") from None
     except requests.exceptions.HTTPError as error:
-        raise EngineError(f"OPA failed evaluating {what}: {_opa_message(error.response)}") from None
+        raise EngineError(f"OPA failed evaluating {what}: {_opa_message(error.response.status_code, error.response.content)}") from None
     except requests.exceptions.JSONDecodeError as error:
         raise EngineError(f"OPA at {url} gave an unusable answer for {what}: {error}") from None
     except requests.exceptions.RequestException as error:
@@ -225,10 +306,10 @@ def _ssl_reason(error: BaseException) -> str:
     return text.split(marker, 1)[1].split(" (_ssl", 1)[0] if marker in text else "TLS handshake failed"
 
 
-def _opa_message(response) -> str:
-    status = f"HTTP {response.status_code}"
+def _opa_message(status_code: int, content: bytes) -> str:
+    status = f"HTTP {status_code}"
     try:
-        body = response.json()
+        body = json.loads(content)
     except ValueError:
         return status
     if not isinstance(body, dict):

@@ -10,6 +10,8 @@ needs `Authorization: Bearer TOKEN`.
 import asyncio
 import hmac
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Path, Query
@@ -34,6 +36,7 @@ from hitl_cli.workflow.views import RequestView
 MAX_MANIFESTS = 1000
 MAX_WAIT_SECONDS = 300.0
 MAX_PROBLEMS = 100
+ON_THE_LOOP = 8  # manifests a decision request may carry to be decided on the event loop (POST /v1/decisions)
 MANIFEST_SCHEMA = "ActionManifest"
 REQUEST_ID = Annotated[str, Path(min_length=1, max_length=300, description="A request id (hitl submit).")]
 
@@ -86,7 +89,13 @@ FAULTS = {status: {"model": Fault} for status in (400, 401, 404, 422, 503)}
 
 def create_app(engine: Engine, token: str | None) -> FastAPI:
     """The API in front of an Engine already started; `token`: what every request must carry (None: nothing)."""
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await engine.aclose()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="hitl",
         version=__version__,
         description="How much human involvement an AI data agent's next action needs, decided by OPA from policy.",
@@ -132,8 +141,13 @@ def create_app(engine: Engine, token: str | None) -> FastAPI:
     @app.post("/v1/decisions", response_model=Decisions, dependencies=guarded, tags=["decisions"])
     async def decide(body: ManifestsBody) -> Response:
         """Each manifest's decision under the server's profile and track record; nothing is recorded."""
-        # records nothing: an invalid manifest is refused afterwards
-        result = await run_in_threadpool(engine.decide, body.manifests)
+        # records nothing: an invalid manifest is refused afterwards. A few manifests are decided on the event loop,
+        # which a worker thread would make wait for Python's interpreter lock; more, whose validation would hold the
+        # loop, on a worker thread.
+        if len(body.manifests) <= ON_THE_LOOP:
+            result = await engine.decide_async(body.manifests)
+        else:
+            result = await run_in_threadpool(engine.decide, body.manifests)
         if result.manifest_problems:
             raise InvalidInput(result.manifest_problems)
         return _json(Decisions(profile=engine.profile_name, decisions=[item.decision for item in result.evaluated]))

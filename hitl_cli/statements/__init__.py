@@ -7,7 +7,9 @@ from collections.abc import Iterable
 from hitl_cli.statements import forked
 from hitl_cli.statements.kind_names import ANALYSABLE_KINDS, UNANALYSABLE_KINDS
 
-__all__ = ["ANALYSABLE_KINDS", "UNANALYSABLE_KINDS", "analysis_json", "load_parser_in_background", "prefetch"]
+__all__ = [
+    "ANALYSABLE_KINDS", "UNANALYSABLE_KINDS", "analysis_json", "analysis_json_async", "load_parser_in_background", "prefetch",
+]
 
 
 def analysis_json(statement: str | None, system: str | None) -> bytes:
@@ -21,6 +23,19 @@ def analysis_json(statement: str | None, system: str | None) -> bytes:
     from hitl_cli.statements.analysis import analysis_json as analysed
 
     return analysed(statement, system)
+
+
+async def analysis_json_async(statement: str | None, system: str | None) -> bytes:
+    """analysis_json for a caller on an asyncio event loop (hitl serve): a statement not analysed before is waited
+    for without holding the loop, which goes on answering other requests meanwhile."""
+    if forked.running():
+        return analysis_json(statement, system)
+    import asyncio
+
+    from hitl_cli.statements.analysis import analysis_future
+
+    future = analysis_future(statement, system)
+    return future.result() if future.done() else await asyncio.wrap_future(future)
 
 
 def prefetch(requests: Iterable[tuple[str | None, str | None]]) -> None:

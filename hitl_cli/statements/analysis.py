@@ -6,9 +6,9 @@ import os
 import queue
 import re
 import threading
+from collections import OrderedDict
 from concurrent.futures import Future
 from dataclasses import replace
-from functools import lru_cache
 
 from sqlglot import Dialect, ErrorLevel
 from sqlglot.tokens import TokenType
@@ -48,10 +48,21 @@ _REMEMBERED_LENGTH = 1000
 
 def analysis_json(statement: str | None, system: str | None) -> bytes:
     """analyse() in JSON, for the dialect target.system is read in."""
+    return analysis_future(statement, system).result()
+
+
+def analysis_future(statement: str | None, system: str | None) -> Future:
+    """analysis_json's answer as a Future: done at once for a statement remembered, else once the analyst thread has
+    analysed it (a caller on an event loop awaits it without holding the loop)."""
     dialect = dialect_for(system)
-    if statement is not None and len(statement) > _REMEMBERED_LENGTH:
-        return _analysed_json(statement, dialect)
-    return _remembered_json(statement, dialect)
+    remembered = statement is None or len(statement) <= _REMEMBERED_LENGTH
+    if remembered:
+        known = _remembered.get((statement, dialect))
+        if known is not None:
+            done: Future = Future()
+            done.set_result(known)
+            return done
+    return _analysed_json(statement, dialect, remembered)
 
 
 # sqlglot recurses once or more per level of nesting, so a statement nested deep enough is unparsed (RecursionError)
@@ -61,13 +72,39 @@ def analysis_json(statement: str | None, system: str | None) -> bytes:
 # the same facts whoever asks. Its stack is of one size everywhere too (a thread's is otherwise what `ulimit -s` says,
 # 2 MiB when that is unlimited): sqlglot's compiled parser recurses on it without counting against Python's limit.
 _ANALYST_STACK_BYTES = 16 * 1024 * 1024
-_Request = tuple[Future, str | None, str]  # (its answer, statement, dialect)
+_Request = tuple[Future, str | None, str, bool]  # (its answer, statement, dialect, whether to remember it)
 _requests: "queue.SimpleQueue[_Request]" = queue.SimpleQueue()
 _analyst: threading.Thread | None = None
 _starting = threading.Lock()
 
 
-def _analysed_json(statement: str | None, dialect: str) -> bytes:
+class _Remembered:
+    """The analyses of the last _REMEMBERED distinct (statement, dialect) pairs; shared by every thread."""
+
+    def __init__(self, size: int):
+        self._size = size
+        self._items: OrderedDict[tuple[str | None, str], bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str | None, str]) -> bytes | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[str | None, str], analysed: bytes) -> None:
+        with self._lock:
+            self._items[key] = analysed
+            self._items.move_to_end(key)
+            if len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+
+_remembered = _Remembered(_REMEMBERED)
+
+
+def _analysed_json(statement: str | None, dialect: str, remember: bool = False) -> Future:
     global _analyst
     with _starting:
         if _analyst is None:  # set once it runs: a thread that could not start is tried again, never waited for
@@ -79,29 +116,32 @@ def _analysed_json(statement: str | None, dialect: str) -> bytes:
                 threading.stack_size(default_stack)
             _analyst = analyst
     answer: Future = Future()
-    _requests.put((answer, statement, dialect))
-    return answer.result()
+    _requests.put((answer, statement, dialect, remember))
+    return answer
 
 
 def _analyse_requests() -> None:
     while True:
-        answer, statement, dialect = _requests.get()
+        answer, statement, dialect, remember = _requests.get()
         try:
-            answer.set_result(json.dumps(analyse(statement, dialect), separators=(",", ":")).encode())
+            analysed = json.dumps(analyse(statement, dialect), separators=(",", ":")).encode()
         except BaseException as error:  # noqa: BLE001 - raised where the analysis was asked for
             answer.set_exception(error)
+            continue
+        if remember:
+            _remembered.put((statement, dialect), analysed)
+        answer.set_result(analysed)
 
 
 def _forget_the_analyst() -> None:
-    """A process forked from this one has the requests' queue, not the thread that reads it."""
-    global _requests, _analyst, _starting
+    """A process forked from this one has the requests' queue, not the thread that reads it (and maybe the lock of
+    what is remembered, taken by a thread it does not have)."""
+    global _requests, _analyst, _starting, _remembered
     _requests, _analyst, _starting = queue.SimpleQueue(), None, threading.Lock()
+    _remembered = _Remembered(_REMEMBERED)
 
 
 os.register_at_fork(after_in_child=_forget_the_analyst)
-
-
-_remembered_json = lru_cache(maxsize=_REMEMBERED)(_analysed_json)
 
 
 def analyse(statement: str | None, dialect: str) -> dict:
