@@ -40,13 +40,15 @@ class RunInput:
 
     @classmethod
     def of(
-        cls, profile: str, track_record: dict, now: datetime | None = None, history_json: bytes | None = None
+        cls, profile: str, track_record: dict | bytes, now: datetime | None = None, history_json: bytes | None = None
     ) -> "RunInput":
-        """now: the system clock's when not given; history_json: input.history already in JSON
-        (hitl_cli.policy_history.history_json), None for none."""
+        """track_record: input.track_record, or it already in JSON (TrackRecord.policy_input_json); now: the system
+        clock's when not given; history_json: input.history already in JSON (hitl_cli.policy_history.history_json),
+        None for none."""
         moment = (now or clock.now()).isoformat().replace("+00:00", "Z")
+        record_json = track_record if isinstance(track_record, bytes) else json.dumps(track_record).encode()
         encoded = b'"profile":%s,"track_record":%s,"now":%s' % (
-            json.dumps(profile).encode(), json.dumps(track_record).encode(), json.dumps(moment).encode()
+            json.dumps(profile).encode(), record_json, json.dumps(moment).encode()
         )
         if history_json is not None:
             encoded += b',"history":' + history_json

@@ -1,5 +1,6 @@
 """What the platform measured about each agent (docs/track-record.md)."""
 
+import json
 from typing import Annotated
 
 from pydantic import Field, PrivateAttr, model_validator
@@ -23,8 +24,12 @@ class AgentRecord(StrictModel):
 
 
 class TrackRecord(StrictModel):
+    """A record is read whole and never changed after (a new reading is a new record): a long-lived caller sends the
+    same record with every decision, in JSON made once (policy_input_json)."""
+
     agents: dict[Identifier, AgentRecord] = {}  # pydantic copies it for each instance
     _invalid_agents: frozenset[str] = PrivateAttr(default=frozenset())
+    _policy_json: bytes | None = PrivateAttr(default=None)
 
     @classmethod
     def with_invalid_entries(cls, agents: dict[str, AgentRecord], invalid_agents: set[str]) -> "TrackRecord":
@@ -36,3 +41,9 @@ class TrackRecord(StrictModel):
     def policy_input(self) -> dict:
         """input.track_record: the agents, and the ids whose entry was invalid (they run as new agents)."""
         return {**self.model_dump(mode="json"), "invalid_agents": sorted(self._invalid_agents)}
+
+    def policy_input_json(self) -> bytes:
+        """policy_input() in JSON, made the first time it is asked for."""
+        if self._policy_json is None:
+            self._policy_json = json.dumps(self.policy_input()).encode()
+        return self._policy_json
