@@ -32,6 +32,7 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import generate  # noqa: E402
+import serve_floor  # noqa: E402
 import shape_floor  # noqa: E402
 import tools  # noqa: E402
 
@@ -44,6 +45,7 @@ TOKEN = "bench-serve-token"
 RATES = (100, 200, 300, 400, 500, 750, 1000, 1500, 2000, 3000, 4000)
 P99_LIMIT_MS = 20.0
 SHAPE_FLOOR = f"raw OPA, {shape_floor.NAME}"
+SERVE_FLOOR = serve_floor.NAME
 START_SECONDS = 60
 
 
@@ -107,6 +109,17 @@ def running_raw_opa(profile: str, folder: Path, policy: Path | None = None) -> I
         yield url
 
 
+@contextmanager
+def running_serve_floor(opa_url: str, profile: str) -> Iterator[str]:
+    """bench/serve_floor.py in front of the OPA at opa_url: its URL."""
+    port = free_loopback_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [str(tools.VENV_PYTHON), str(tools.ROOT / "bench" / "serve_floor.py"), str(port),
+               opa_url.rsplit(":", 1)[1], profile]
+    with _running(command, url, serve_floor.NAME):
+        yield url
+
+
 def serve_load(api: str, url: str, batch: Path, profile: str, rate: float, seconds: float,
                environment: dict | None = None) -> dict:
     load = subprocess.run(
@@ -163,8 +176,10 @@ def render(results: dict) -> str:
         lines.append("")
     lines += ["| server | p50 at 500/s (ms) | p99 at 500/s (ms) | achieved at 500/s | errors | highest rate with p99 < 20 ms |",
               "|---|---:|---:|---:|---:|---:|"]
-    for name in [key for key in results if key.startswith("hitl serve")] + ["raw OPA", SHAPE_FLOOR]:
-        found = results[name]
+    for name in [key for key in results if key.startswith("hitl serve")] + ["raw OPA", SHAPE_FLOOR, SERVE_FLOOR]:
+        found = results.get(name)
+        if found is None:  # figures of a run from before it was measured
+            continue
         at_500 = found["at_500"]
         lines.append(f"| {name} | {at_500['p50_ms']:.2f} | {at_500['p99_ms']:.2f} | {at_500['achieved_rate']:.0f}/s "
                      f"| {at_500['errors']} | {found['max_rate_p99_under_20ms'] or 'below ' + str(RATES[0])}/s |")
@@ -172,7 +187,8 @@ def render(results: dict) -> str:
               "behind it and every consistency check; raw OPA: data.hitl.main.decision on the same policies and profile; "
               f"{SHAPE_FLOOR}: OPA alone serving a policy of the same shape whose {len(shape_floor.rule_names())} rule "
               "packages do nothing (bench/shape_floor.py), the least any policy of this shape costs through OPA's server, "
-              "with the same load generator on the same cores."]
+              f"with the same load generator on the same cores; {SERVE_FLOOR}: {serve_floor.DESCRIBED} "
+              "(bench/serve_floor.py), the least a service built on hitl's packages adds to it."]
     return "\n".join(lines) + "\n"
 
 
@@ -204,6 +220,10 @@ def main() -> int:
         floor = shape_floor.write(Path(scratch) / "shape-floor")
         with running_raw_opa(args.profile, Path(scratch), floor) as url:
             results[SHAPE_FLOOR] = _load_figures("opa", url, generated.batch_input, args.profile, args.seconds, None)
+            with running_serve_floor(url, args.profile) as floor_url:
+                results[SERVE_FLOOR] = _load_figures(
+                    "hitl", floor_url, generated.batch_input, args.profile, args.seconds, None
+                )
     results["load_after"] = os.getloadavg()
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "serve-api.json").write_text(json.dumps(results, indent=2))
