@@ -6,11 +6,14 @@ code 5 with no decision. Real `hitl serve` and real OPA unless a test says other
 
 import asyncio
 import threading
+import os
 import uuid
 
 import pytest
+import requests
 
 from conftest import make_manifest
+from served_hitl import Service
 from hitl_cli import Engine
 from hitl_cli.statements import analysis
 
@@ -58,3 +61,125 @@ def test_a_decision_cancelled_while_its_statement_is_analysed_leaves_the_analyst
     with Engine(opa_url=url, state=tmp_path / "state.db") as engine:
         after = asyncio.run(attack(engine)).evaluated[0].decision
         assert after == engine.decide(fresh).evaluated[0].decision
+
+
+def _long_statement(tail: str, size: int = 2_000) -> str:
+    """A SELECT of about `size` characters (longer than what is remembered, 1,000: analysed afresh every time) and
+    then `tail`."""
+    columns = ", ".join(f"c{n}" for n in range(size // 5))
+    return f"SELECT {columns} FROM t_{uuid.uuid4().hex}; {tail}"
+
+
+MIXED = [
+    make_manifest(id="m-read-dev", type="read", env="dev", statement="SELECT a FROM t"),
+    make_manifest(id="m-write-prod", type="write", env="production", statement="UPDATE t SET a = 1 WHERE b = 2"),
+    make_manifest(id="m-hidden-drop", type="read", env="production", statement=_long_statement("DROP TABLE customers")),
+    make_manifest(id="m-long-read", type="read", env="dev", statement=_long_statement("SELECT 1")),
+    make_manifest(id="m-no-statement", type="write", env="staging"),
+    make_manifest(id="m-delete-all", type="write", env="dev", statement="DELETE FROM t"),
+    make_manifest(id="m-costly", type="write", env="dev", cost=5000.0),
+    make_manifest(id="m-pii", type="read", env="production", pii=True, exposes_pii=True),
+    make_manifest(id="m-ninth", type="drop_column", env="staging", statement="ALTER TABLE t DROP COLUMN c"),
+]
+INVALID = {"apiVersion": "hitl/v1", "kind": "ActionManifest", "metadata": {"id": "bad"}}
+
+
+@pytest.fixture(scope="module")
+def served(opa_bin, tmp_path_factory):
+    service = Service(tmp_path_factory.mktemp("serve-event-loop"))
+    yield service
+    service.stop()
+
+
+def test_eight_manifests_on_the_loop_and_nine_on_a_thread_get_the_engines_decisions(served, real_opa, tmp_path):
+    """Attack: find a body the event loop decides otherwise than Engine.decide (the CLI's path): 8 manifests (on the
+    loop) and 9 (a worker thread), statements remembered, analysed afresh (longer than what is remembered) or hiding a
+    DROP after a long SELECT, and the same 8 again once their short statements are remembered."""
+    url, _ = real_opa
+    with Engine(opa_url=url, state=tmp_path / "state.db", track_record=served.record) as engine:
+        expected = [engine.decide(manifest).evaluated[0].decision.model_dump(mode="json") for manifest in MIXED]
+    assert {decision["tier"] for decision in expected} != {"auto_approve"}
+    for body in (MIXED[:8], MIXED, MIXED[:8], MIXED[:1], MIXED[2:3]):
+        answer = served.call("POST", "/v1/decisions", json={"manifests": body})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["decisions"] == [expected[MIXED.index(manifest)] for manifest in body]
+
+
+@pytest.mark.parametrize("size", [8, 9])
+def test_one_invalid_manifest_among_eight_or_nine_refuses_the_body_as_the_engine_reports_it(served, real_opa, tmp_path, size):
+    """Attack: hide an invalid manifest among valid ones, on either side of the event loop's limit, to get the
+    valid ones' decisions. The body is refused whole (422, exit code 4, no decision), with Engine.decide's problems."""
+    url, _ = real_opa
+    body = [*MIXED[: size - 1]]
+    body.insert(3, INVALID)
+    with Engine(opa_url=url, state=tmp_path / "state.db", track_record=served.record) as engine:
+        problems = [str(problem) for problem in engine.decide(body).problems]
+    answer = served.call("POST", "/v1/decisions", json={"manifests": body})
+    assert answer.status_code == 422, answer.text
+    assert answer.json() == {"error": "invalid input", "exit_code": 4, "problems": problems}
+    assert problems and all(problem.startswith("manifests[3]: ") for problem in problems), problems
+
+
+SLOW_DROP = _long_statement("DROP TABLE customers", size=400_000)  # a second or two of the analyst's time, here
+
+
+class Asked(threading.Thread):
+    """One request to the service on a thread of its own: `answer` (or `error`) once `done` is set."""
+
+    def __init__(self, service: Service, manifests: list[dict]):
+        super().__init__(daemon=True)
+        self.service, self.manifests = service, manifests
+        self.answer, self.error, self.done = None, None, threading.Event()
+        self.start()
+
+    def run(self):
+        try:
+            self.answer = self.service.call("POST", "/v1/decisions", json={"manifests": self.manifests})
+        except requests.RequestException as error:
+            self.error = error
+        finally:
+            self.done.set()
+
+
+def test_a_statement_slow_to_analyse_holds_neither_the_loop_nor_a_remembered_decision(served, real_opa, tmp_path):
+    """Attack: one manifest whose statement takes the analyst seconds (a long SELECT hiding a DROP), to hold the event
+    loop and every other agent's decision meanwhile, or to be waved through. /health and a decision whose statement is
+    remembered are answered while it is analysed; it is then decided as Engine.decide decides it, not auto-approved."""
+    url, _ = real_opa
+    slow = make_manifest(id="slow", type="read", env="production", statement=SLOW_DROP)
+    quick = {"manifests": [make_manifest(id="quick", type="read", env="dev", statement="SELECT a FROM t")]}
+    remembered = served.call("POST", "/v1/decisions", json=quick)  # its statement is remembered from now on
+    assert remembered.status_code == 200, remembered.text
+    asked = Asked(served, [slow])
+    for _ in range(3):
+        assert served.call("GET", "/health").status_code == 200
+        again = served.call("POST", "/v1/decisions", json=quick)
+        assert again.status_code == 200 and again.json() == remembered.json(), again.text
+    assert not asked.done.is_set(), "the slow statement was analysed before the quick answers: nothing was shown"
+    assert asked.done.wait(GUARD_SECONDS) and asked.error is None, asked.error
+    assert asked.answer.status_code == 200, asked.answer.text
+    with Engine(opa_url=url, state=tmp_path / "state.db", track_record=served.record) as engine:
+        expected = engine.decide(slow).evaluated[0].decision.model_dump(mode="json")
+    assert asked.answer.json()["decisions"] == [expected]
+    assert expected["tier"] != "auto_approve", expected
+
+
+def test_sigterm_with_a_decision_in_flight_gives_it_whole_or_not_at_all_and_stops_opa(opa_bin, tmp_path):
+    """Attack: stop the service (SIGTERM) while a statement slow to analyse is decided on the loop, hoping for a half
+    answer that claims a decision, or a private OPA left running. The request is answered whole (its decision, not
+    auto-approved) or its connection closed with nothing; the server exits 143 and its OPA with it."""
+    service = Service(tmp_path / "sigterm")
+    try:
+        opa = service.private_opa()
+        assert opa, "hitl serve's OPA was not found"
+        asked = Asked(service, [make_manifest(id="slow", type="read", env="production", statement=SLOW_DROP)])
+        assert service.call("GET", "/health").status_code == 200
+    finally:
+        stderr = service.stop()
+    assert asked.done.wait(GUARD_SECONDS)
+    assert service.process.returncode == 143, stderr  # SIGTERM's documented exit code (docs/cli.md)
+    if asked.error is None:
+        assert asked.answer.status_code == 200, asked.answer.text
+        [decision] = asked.answer.json()["decisions"]
+        assert decision["id"] == "slow" and decision["tier"] != "auto_approve", decision
+    assert not [pid for pid in opa if os.path.exists(f"/proc/{pid}")], "the private OPA outlived hitl serve"
