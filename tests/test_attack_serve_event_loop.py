@@ -5,16 +5,22 @@ than `Engine.decide`'s for the same manifest, to hold the loop, or to make a fau
 code 5 with no decision. Real `hitl serve` and real OPA unless a test says otherwise."""
 
 import asyncio
+import json
 import threading
+import time
 import os
+import signal
 import uuid
 
 import pytest
 import requests
 
 from conftest import make_manifest
+from fault_proxy import LoopbackServer, QuietHandler, truthful_get
 from served_hitl import Service
+from test_engine_faults import decision_for
 from hitl_cli import Engine
+from hitl_cli.service.app import ON_THE_LOOP
 from hitl_cli.statements import analysis
 
 pytestmark = pytest.mark.attack  # each test tries a way past the gate (make bench counts them)
@@ -120,7 +126,7 @@ def test_one_invalid_manifest_among_eight_or_nine_refuses_the_body_as_the_engine
     assert problems and all(problem.startswith("manifests[3]: ") for problem in problems), problems
 
 
-SLOW_DROP = _long_statement("DROP TABLE customers", size=400_000)  # a second or two of the analyst's time, here
+SLOW_DROP = _long_statement("DROP TABLE customers", size=200_000)  # about a second of the analyst's time, here
 
 
 class Asked(threading.Thread):
@@ -183,3 +189,186 @@ def test_sigterm_with_a_decision_in_flight_gives_it_whole_or_not_at_all_and_stop
         [decision] = asked.answer.json()["decisions"]
         assert decision["id"] == "slow" and decision["tier"] != "auto_approve", decision
     assert not [pid for pid in opa if os.path.exists(f"/proc/{pid}")], "the private OPA outlived hitl serve"
+
+
+SHAPES = [("read", "dev"), ("write", "production"), ("drop_column", "staging"), ("write", "dev"), ("read", "production")]
+
+
+def _shaped(tag: str, n: int) -> dict:
+    kind, env = SHAPES[n % len(SHAPES)]
+    return make_manifest(id=f"{tag}-{n}", type=kind, env=env)
+
+
+def _alone(service: Service) -> list[dict]:
+    """Each shape's decision asked alone, before any fault (its id left out)."""
+    return [_without_id(service.call("POST", "/v1/decisions", json={"manifests": [_shaped("alone", n)]}).json()["decisions"][0])
+            for n in range(len(SHAPES))]
+
+
+def _without_id(decision: dict) -> dict:
+    return {key: value for key, value in decision.items() if key != "id"}
+
+
+def _own_decisions_or_503(body: list[dict], status: int, answer: dict, alone: list[dict]) -> bool:
+    """The answer is the body's own decisions, each as its shape is decided alone; or 503, exit code 5, none at all.
+    False for a 503; an assertion fails for anything else."""
+    if status == 503:
+        assert answer["exit_code"] == 5 and "decisions" not in answer, answer
+        return False
+    assert status == 200, answer
+    assert [d["id"] for d in answer["decisions"]] == [m["metadata"]["id"] for m in body], answer
+    for manifest, decision in zip(body, answer["decisions"]):
+        assert _without_id(decision) == alone[int(manifest["metadata"]["id"].rsplit("-", 1)[1]) % len(SHAPES)], decision
+    return True
+
+
+def test_opa_killed_with_decisions_in_flight_answers_each_its_own_or_503(opa_bin, tmp_path):
+    """Attack: kill the private OPA while eight agents ask on the loop at once (bodies of 1 to 8 manifests of distinct
+    ids), hoping for an answer without OPA, or one paired with another request. Every answer is its own request's
+    decisions or 503 with exit code 5 and none; once OPA is dead, every answer is 503; the server stays up."""
+    service = Service(tmp_path / "kill")
+    alone, answers, lock = _alone(service), [], threading.Lock()
+    killed, stop = threading.Event(), threading.Event()
+
+    def agent(tag: int):
+        with requests.Session() as session:
+            for n in range(10_000):
+                if stop.is_set():
+                    return
+                body = [_shaped(f"a{tag}x{n}", tag + n + k) for k in range(1 + (tag + n) % ON_THE_LOOP)]
+                after_kill = killed.is_set()
+                reply = session.post(service.url + "/v1/decisions", json={"manifests": body},
+                                     headers={"Authorization": f"Bearer {service.token}"}, timeout=GUARD_SECONDS)
+                with lock:
+                    answers.append((after_kill, body, reply.status_code, reply.json()))
+
+    def count(after_kill: bool) -> int:
+        with lock:
+            return sum(1 for answer in answers if answer[0] == after_kill)
+
+    try:
+        agents = [threading.Thread(target=agent, args=(tag,), daemon=True) for tag in range(8)]
+        for thread in agents:
+            thread.start()
+        _until(lambda: count(False) >= 40)
+        opa = service.private_opa()
+        assert opa, "hitl serve's OPA was not found"
+        for pid in opa:
+            os.kill(pid, signal.SIGKILL)
+        _until(lambda: not [pid for pid in opa if _alive(pid)])
+        killed.set()
+        _until(lambda: count(True) >= 40)
+        stop.set()
+        for thread in agents:
+            thread.join(GUARD_SECONDS)
+        assert service.call("GET", "/health").status_code == 200
+    finally:
+        stop.set()
+        service.stop()
+    decided = [_own_decisions_or_503(body, status, answer, alone) for _, body, status, answer in answers]
+    assert any(decided), "nothing was decided before the kill: the test proves nothing"
+    assert not any(ok for (after_kill, *_), ok in zip(answers, decided) if after_kill), "decided without OPA"
+
+
+def test_opa_stalled_fails_every_request_in_flight_and_the_service_recovers_with_each_its_own(opa_bin, tmp_path):
+    """Attack: stop the private OPA (SIGSTOP) with HITL_OPA_TIMEOUT at 1 s while agents ask at once, on the loop and
+    on a worker thread (9 manifests), then let it go on: the answers it then gives to the questions given up on
+    must never reach a later request. Every stalled request is 503 (exit code 5, "did not answer"); afterwards each
+    request gets its own decisions."""
+    service = Service(tmp_path / "stall", env={"HITL_OPA_TIMEOUT": "1"})
+    try:
+        alone = _alone(service)
+        opa = service.private_opa()
+        assert opa, "hitl serve's OPA was not found"
+        for pid in opa:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            stalled = [Asked(service, [_shaped(f"s{tag}", tag + k) for k in range(1 + tag)]) for tag in range(9)]
+            for asked in stalled:
+                assert asked.done.wait(GUARD_SECONDS) and asked.error is None, asked.error
+                assert not _own_decisions_or_503(asked.manifests, asked.answer.status_code, asked.answer.json(), alone)
+                assert "did not answer" in asked.answer.json()["error"], asked.answer.text
+        finally:
+            for pid in opa:
+                os.kill(pid, signal.SIGCONT)
+        for round_ in range(3):
+            later = [Asked(service, [_shaped(f"r{round_}t{tag}", tag + k + 1) for k in range(1 + tag)]) for tag in range(9)]
+            for asked in later:
+                assert asked.done.wait(GUARD_SECONDS) and asked.error is None, asked.error
+                assert _own_decisions_or_503(asked.manifests, asked.answer.status_code, asked.answer.json(), alone), \
+                    asked.answer.text
+    finally:
+        service.stop()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _until(condition) -> None:
+    """Wait for the condition (a failure guard only: it holds long before)."""
+    deadline = time.monotonic() + GUARD_SECONDS
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never held"
+        time.sleep(0.01)
+
+
+class RecordingOpa(LoopbackServer):
+    """FAULT INJECTION ONLY: an OPA stand-in (or a proxy a variable names) that records the Authorization header of
+    every request, answers look-ups truthfully and decides each manifest as test_engine_faults' stub does."""
+
+    def __init__(self):
+        self.authorizations: list[str | None] = []
+        recording = self
+
+        class Handler(QuietHandler):
+            def do_GET(self):
+                recording.authorizations.append(self.headers.get("Authorization"))
+                self._answer(200, truthful_get(self.path))
+
+            def do_POST(self):
+                recording.authorizations.append(self.headers.get("Authorization"))
+                manifests = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["input"]["manifests"]
+                self._answer(200, json.dumps({"result": [decision_for(m) for m in manifests]}).encode())
+
+        self._listen(Handler)
+
+
+def test_netrc_and_proxy_variables_reach_neither_opa_client(tmp_path, monkeypatch):
+    """Attack: a hostile environment for the clients hitl asks OPA with (the asyncio one of hitl serve's event loop,
+    the synchronous one of a worker thread): a ~/.netrc (or NETRC) naming the OPA's host would have aiohttp or
+    requests send its password to OPA in an Authorization header, and HTTP_PROXY / ALL_PROXY (NO_PROXY empty) would
+    send every question, with hitl's token, to another server. Neither client reads either."""
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login agent password stolen-secret\ndefault login agent password stolen-secret\n")
+    netrc.chmod(0o600)
+    (tmp_path / ".netrc").write_bytes(netrc.read_bytes())
+    (tmp_path / ".netrc").chmod(0o600)
+    with RecordingOpa() as opa, RecordingOpa() as proxy:
+        monkeypatch.setenv("HOME", str(tmp_path))
+        monkeypatch.setenv("NETRC", str(netrc))
+        for variable in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+            monkeypatch.setenv(variable, proxy.url)
+        monkeypatch.setenv("NO_PROXY", "")
+        monkeypatch.setenv("no_proxy", "")
+        with Engine(opa_url=opa.url, state=tmp_path / "state.db") as engine:
+            asked = [make_manifest(id="netrc", type="read", env="dev")]
+            on_the_loop = _decided_on_a_loop(engine, asked)
+            on_a_thread = [item.decision for item in engine.decide(asked).evaluated]
+    assert on_the_loop == on_a_thread and [d.id for d in on_the_loop] == ["netrc"]
+    assert proxy.authorizations == [], "a question went through the proxy a variable names"
+    assert len(opa.authorizations) >= 3 and set(opa.authorizations) == {None}, opa.authorizations
+
+
+def _decided_on_a_loop(engine: Engine, manifests: list[dict]) -> list:
+    async def deciding():
+        try:
+            return (await engine.decide_async(manifests)).evaluated
+        finally:
+            await engine.aclose()
+
+    return [item.decision for item in asyncio.run(deciding())]
