@@ -13,14 +13,16 @@ import signal
 import uuid
 
 import pytest
+import uvicorn
 import requests
 
 from conftest import make_manifest
 from fault_proxy import LoopbackServer, QuietHandler, truthful_get
-from served_hitl import Service
+from served_hitl import TOKEN, Service
 from test_engine_faults import decision_for
 from hitl_cli import Engine
-from hitl_cli.service.app import ON_THE_LOOP
+from hitl_cli.engine.server import free_loopback_port
+from hitl_cli.service.app import ON_THE_LOOP, create_app
 from hitl_cli.statements import analysis
 
 pytestmark = pytest.mark.attack  # each test tries a way past the gate (make bench counts them)
@@ -372,3 +374,43 @@ def _decided_on_a_loop(engine: Engine, manifests: list[dict]) -> list:
             await engine.aclose()
 
     return [item.decision for item in asyncio.run(deciding())]
+
+
+def test_a_statement_whose_analysis_raises_is_503_with_exit_code_5_and_no_decision(real_opa, tmp_path, monkeypatch):
+    """Attack: a statement whose analysis raises (sqlglot failing in a way analyse() does not catch), alone on the
+    event loop or among nine on a worker thread: the service must answer as for any engine fault - 503, the documented
+    body with exit code 5 (as the CLI exits on an internal error), no decision - not a bare "Internal Server Error"
+    an agent cannot read; and go on deciding. hitl's app in uvicorn in this process: the analysis is made to fail
+    here (FAULT INJECTION ONLY), which no real statement is known to do."""
+    url, _ = real_opa
+    failing = _fresh_statement()
+    real_analyse = analysis.analyse
+
+    def analyse(statement, dialect):
+        if statement == failing:
+            raise RuntimeError("the analysis failed")
+        return real_analyse(statement, dialect)
+
+    monkeypatch.setattr(analysis, "analyse", analyse)
+    port = free_loopback_port()
+    with Engine(opa_url=url, state=tmp_path / "state.db") as engine:
+        server = uvicorn.Server(uvicorn.Config(create_app(engine, TOKEN), host="127.0.0.1", port=port, log_level="critical"))
+        running = threading.Thread(target=server.run, daemon=True)
+        running.start()
+        try:
+            _until(lambda: server.started)
+
+            def ask(manifests):
+                return requests.post(f"http://127.0.0.1:{port}/v1/decisions", json={"manifests": manifests},
+                                     headers={"Authorization": f"Bearer {TOKEN}"}, timeout=GUARD_SECONDS)
+
+            for body in ([make_manifest(id="fails", statement=failing)], [_shaped("nine", n) for n in range(8)]
+                         + [make_manifest(id="fails", statement=failing)]):
+                answer = ask(body)
+                assert answer.status_code == 503, answer.text
+                assert answer.json() == {"error": "internal error (RuntimeError): nothing was decided", "exit_code": 5,
+                                         "problems": []}
+            assert ask([_shaped("after", 0)]).status_code == 200
+        finally:
+            server.should_exit = True
+            running.join(GUARD_SECONDS)
