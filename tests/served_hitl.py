@@ -25,8 +25,10 @@ DEADLINE_SECONDS = 60  # generous: only a broken setup ever waits this long
 class Service:
     """`hitl serve` as a subprocess on a free loopback port, with a token and its own store."""
 
-    def __init__(self, folder: Path, *args: str, token: str | None = TOKEN, env: dict[str, str] | None = None):
-        """env: variables set for the server beside the inherited ones (none of the caller's HITL_SERVE*, HITL_OPA*)."""
+    def __init__(self, folder: Path, *args: str, token: str | None = TOKEN, env: dict[str, str] | None = None,
+                 record_file: bool = True):
+        """env: variables set for the server beside the inherited ones (none of the caller's HITL_SERVE*, HITL_OPA*);
+        record_file: decide with a track record file (TRUSTED_RECORD), or else with the store's own record."""
         folder.mkdir(parents=True, exist_ok=True)
         self.state = folder / "state.db"
         self.record = folder / "record.yaml"
@@ -43,7 +45,7 @@ class Service:
         environment.update(env or {})
         self.process = subprocess.Popen(
             [sys.executable, "-m", "hitl_cli", "serve", "--addr", f"127.0.0.1:{self.port}", "--state", str(self.state),
-             "--track-record", str(self.record), *args],
+             *(["--track-record", str(self.record)] if record_file else []), *args],
             cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         )
         deadline = time.monotonic() + DEADLINE_SECONDS

@@ -18,7 +18,7 @@ import requests
 
 from conftest import make_manifest
 from fault_proxy import LoopbackServer, QuietHandler, truthful_get
-from served_hitl import TOKEN, Service
+from served_hitl import TOKEN, Service, signed_verdict
 from test_engine_faults import decision_for
 from hitl_cli import Engine
 from hitl_cli.engine.server import free_loopback_port
@@ -414,3 +414,36 @@ def test_a_statement_whose_analysis_raises_is_503_with_exit_code_5_and_no_decisi
         finally:
             server.should_exit = True
             running.join(GUARD_SECONDS)
+
+
+def test_the_stores_track_record_changed_by_a_rejection_is_seen_by_the_next_decision_on_the_loop(opa_bin, real_opa, tmp_path):
+    """Attack: the record's JSON is made once per record read (TrackRecord.policy_input_json) and the read is kept
+    while the store is unchanged: have the store's own track record change between two decisions on the event loop
+    (a request submitted, then rejected with a signed verdict over HTTP) and look for the first record served again.
+    Each decision is a fresh Engine's reading the store afresh, and the agent is no longer new after the rejection."""
+    url, _ = real_opa
+    service = Service(tmp_path / "record", record_file=False)
+    asked = {"manifests": [make_manifest(id="asked", type="write", env="staging", agent="loop-agent")]}
+
+    def served_and_fresh() -> tuple[dict, dict]:
+        served = service.call("POST", "/v1/decisions", json=asked)
+        assert served.status_code == 200, served.text
+        with Engine(opa_url=url, state=service.state) as engine:
+            fresh = engine.decide(asked["manifests"]).evaluated[0].decision.model_dump(mode="json")
+        return served.json()["decisions"][0], fresh
+
+    try:
+        before, fresh = served_and_fresh()
+        assert before == fresh and "new: not in the track record" in str(before["reasons"]), before
+        waiting = make_manifest(id="rejected", type="write", env="production", agent="loop-agent")
+        [item] = service.call("POST", "/v1/requests", json={"manifests": [waiting]}).json()["requests"]
+        submitted, fresh = served_and_fresh()
+        assert submitted == fresh
+        verdict = signed_verdict(tmp_path, item["request"], "alice", verdict="reject", reason="not now")
+        rejected = service.call("POST", f"/v1/requests/{item['request']['id']}/verdicts", json=verdict)
+        assert rejected.status_code == 200 and rejected.json()["status"] == "rejected", rejected.text
+        after, fresh = served_and_fresh()
+        assert after == fresh
+        assert after != before and "new: not in the track record" not in str(after["reasons"]), after
+    finally:
+        service.stop()
