@@ -19,9 +19,10 @@ import requests
 from conftest import make_manifest
 from fault_proxy import LoopbackServer, QuietHandler, truthful_get
 from served_hitl import TOKEN, Service, signed_verdict
-from test_engine_faults import decision_for
+from test_engine_faults import StubOpa, decision_for
 from hitl_cli import Engine
 from hitl_cli.engine.server import free_loopback_port
+from hitl_cli.errors import EngineError
 from hitl_cli.service.app import ON_THE_LOOP, create_app
 from hitl_cli.statements import analysis
 
@@ -447,3 +448,37 @@ def test_the_stores_track_record_changed_by_a_rejection_is_seen_by_the_next_deci
         assert after != before and "new: not in the track record" not in str(after["reasons"]), after
     finally:
         service.stop()
+
+
+def test_a_body_split_into_batches_on_the_loop_gets_the_same_decisions(opa_bin, real_opa, tmp_path):
+    """Attack: with HITL_OPA_BATCH_SIZE at 3, a body of 8 is asked of OPA in three batches on the event loop (9: on a
+    worker thread), each batch awaited in turn while other requests interleave: look for a decision put in another
+    manifest's place, or one of another request."""
+    url, _ = real_opa
+    service = Service(tmp_path / "batches", env={"HITL_OPA_BATCH_SIZE": "3"})
+    try:
+        with Engine(opa_url=url, state=tmp_path / "state.db", track_record=service.record) as engine:
+            expected = [engine.decide(manifest).evaluated[0].decision.model_dump(mode="json") for manifest in MIXED]
+        bodies = [MIXED[:8], MIXED, MIXED[3:8], MIXED[::-1][:8]] * 3
+        asked = [Asked(service, body) for body in bodies]
+        for body, answer in zip(bodies, asked):
+            assert answer.done.wait(GUARD_SECONDS) and answer.error is None, answer.error
+            assert answer.answer.status_code == 200, answer.answer.text
+            assert answer.answer.json()["decisions"] == [expected[MIXED.index(manifest)] for manifest in body]
+    finally:
+        service.stop()
+
+
+def test_a_later_batch_failing_on_the_loop_fails_the_whole_call_as_decide_does(tmp_path, monkeypatch):
+    """Attack: OPA answers the first batches and fails a later one (test_engine_faults' stub, FAULT INJECTION ONLY):
+    decide_async must not hand back the batches answered before (a partial result an agent could act on), but fail
+    with decide's line."""
+    monkeypatch.setenv("HITL_OPA_BATCH_SIZE", "1")
+    reads = [make_manifest(id=f"read-{n}", type="read") for n in range(4)]
+    with StubOpa("later-batch-fails") as stub, Engine(opa_url=stub.url, state=tmp_path / "state.db") as engine:
+        with pytest.raises(EngineError) as on_the_loop:
+            _decided_on_a_loop(engine, reads)
+        assert stub.posts == 3  # two batches answered, the third failed, the fourth never asked
+        with pytest.raises(EngineError) as on_a_thread:
+            engine.decide(reads)
+    assert str(on_the_loop.value) == str(on_a_thread.value) == "OPA failed evaluating data.hitl.main.decisions: overloaded"
