@@ -6,19 +6,20 @@ code 5 with no decision. Real `hitl serve` and real OPA unless a test says other
 
 import asyncio
 import json
-import threading
-import time
 import os
 import signal
+import threading
+import time
 import uuid
 
 import pytest
-import uvicorn
 import requests
+import uvicorn
 
 from conftest import make_manifest
 from fault_proxy import LoopbackServer, QuietHandler, truthful_get
 from served_hitl import TOKEN, Service, signed_verdict
+from test_engine_async import _decided_async
 from test_engine_faults import StubOpa, decision_for
 from hitl_cli import Engine
 from hitl_cli.engine.server import free_loopback_port
@@ -360,21 +361,12 @@ def test_netrc_and_proxy_variables_reach_neither_opa_client(tmp_path, monkeypatc
         monkeypatch.setenv("no_proxy", "")
         with Engine(opa_url=opa.url, state=tmp_path / "state.db") as engine:
             asked = [make_manifest(id="netrc", type="read", env="dev")]
-            on_the_loop = _decided_on_a_loop(engine, asked)
+            on_the_loop = _decided_async(engine, asked)
             on_a_thread = [item.decision for item in engine.decide(asked).evaluated]
     assert on_the_loop == on_a_thread and [d.id for d in on_the_loop] == ["netrc"]
     assert proxy.authorizations == [], "a question went through the proxy a variable names"
     assert len(opa.authorizations) >= 3 and set(opa.authorizations) == {None}, opa.authorizations
 
-
-def _decided_on_a_loop(engine: Engine, manifests: list[dict]) -> list:
-    async def deciding():
-        try:
-            return (await engine.decide_async(manifests)).evaluated
-        finally:
-            await engine.aclose()
-
-    return [item.decision for item in asyncio.run(deciding())]
 
 
 def test_a_statement_whose_analysis_raises_is_503_with_exit_code_5_and_no_decision(real_opa, tmp_path, monkeypatch):
@@ -477,7 +469,7 @@ def test_a_later_batch_failing_on_the_loop_fails_the_whole_call_as_decide_does(t
     reads = [make_manifest(id=f"read-{n}", type="read") for n in range(4)]
     with StubOpa("later-batch-fails") as stub, Engine(opa_url=stub.url, state=tmp_path / "state.db") as engine:
         with pytest.raises(EngineError) as on_the_loop:
-            _decided_on_a_loop(engine, reads)
+            _decided_async(engine, reads)
         assert stub.posts == 3  # two batches answered, the third failed, the fourth never asked
         with pytest.raises(EngineError) as on_a_thread:
             engine.decide(reads)
