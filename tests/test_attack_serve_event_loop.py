@@ -11,6 +11,7 @@ import signal
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -491,3 +492,27 @@ def test_a_later_batch_failing_on_the_loop_fails_the_whole_call_as_decide_does(t
         with pytest.raises(EngineError) as on_a_thread:
             engine.decide(reads)
     assert str(on_the_loop.value) == str(on_a_thread.value) == "OPA failed evaluating data.hitl.main.decisions: overloaded"
+
+
+def test_fresh_statements_analysed_for_requests_at_once_are_each_paired_with_their_own_manifest(served, real_opa, tmp_path):
+    """Attack: forty requests at once, each of one to four read manifests whose statements no one analysed before
+    (each awaits its analysis from the one analyst thread, in whatever order the loop resumes them), half of them a
+    DELETE without WHERE declared as a read: an analysis paired with another request's manifest would auto-approve
+    a DELETE. Every answer is Engine.decide's for its own manifests."""
+    url, _ = real_opa
+
+    def statement(n: int) -> str:
+        table = f"t_{uuid.uuid4().hex}"
+        return f"DELETE FROM {table}" if n % 2 else f"SELECT a FROM {table}"
+
+    bodies = [[make_manifest(id=f"f{r}-{k}", type="read", env="dev", statement=statement(r + k)) for k in range(1 + r % 4)]
+              for r in range(40)]
+    with Engine(opa_url=url, state=tmp_path / "state.db", track_record=served.record) as engine:
+        expected = [[engine.decide(m).evaluated[0].decision.model_dump(mode="json") for m in body] for body in bodies]
+    tiers = {decision["tier"] for decisions in expected for decision in decisions}
+    assert "auto_approve" in tiers and len(tiers) > 1, tiers
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        answers = list(pool.map(lambda body: served.call("POST", "/v1/decisions", json={"manifests": body}), bodies))
+    for answer, decisions in zip(answers, expected):
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["decisions"] == decisions
