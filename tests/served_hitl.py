@@ -13,7 +13,7 @@ from pathlib import Path
 import requests
 import yaml
 
-from conftest import ROOT, TRUSTED_RECORD
+from conftest import ROOT, TRUSTED_RECORD, processes_naming
 from workflow.support import keyed_person, make_workspace
 from hitl_cli.canonical import canonical_json
 from hitl_cli.engine.server import free_loopback_port
@@ -25,7 +25,10 @@ DEADLINE_SECONDS = 60  # generous: only a broken setup ever waits this long
 class Service:
     """`hitl serve` as a subprocess on a free loopback port, with a token and its own store."""
 
-    def __init__(self, folder: Path, *args: str, token: str | None = TOKEN):
+    def __init__(self, folder: Path, *args: str, token: str | None = TOKEN, env: dict[str, str] | None = None,
+                 record_file: bool = True):
+        """env: variables set for the server beside the inherited ones (none of the caller's HITL_SERVE*, HITL_OPA*);
+        record_file: decide with a track record file (TRUSTED_RECORD), or else with the store's own record."""
         folder.mkdir(parents=True, exist_ok=True)
         self.state = folder / "state.db"
         self.record = folder / "record.yaml"
@@ -39,9 +42,10 @@ class Service:
         environment.update({name: value for name, value in self.people.env.items() if name != "HITL_STATE"})
         if token:
             environment["HITL_SERVE_TOKEN"] = token
+        environment.update(env or {})
         self.process = subprocess.Popen(
             [sys.executable, "-m", "hitl_cli", "serve", "--addr", f"127.0.0.1:{self.port}", "--state", str(self.state),
-             "--track-record", str(self.record), *args],
+             *(["--track-record", str(self.record)] if record_file else []), *args],
             cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         )
         deadline = time.monotonic() + DEADLINE_SECONDS
@@ -60,10 +64,22 @@ class Service:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return requests.request(method, self.url + path, headers=headers, timeout=30, **kwargs)
 
+    def private_opa(self) -> list[int]:
+        """The pids of the OPA this server started (its children whose command line names its folder)."""
+        return [pid for pid in processes_naming("hitl-serve-") if _parent(pid) == self.process.pid]
+
     def stop(self) -> str:
         self.process.send_signal(signal.SIGTERM)
         _, stderr = self.process.communicate(timeout=30)
         return stderr
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return int(stat.read().rsplit(")", 1)[1].split()[1])
+    except OSError:
+        return None
 
 
 def signed_verdict(folder: Path, view: dict, person: str, verdict: str = "approve", reason: str | None = None,

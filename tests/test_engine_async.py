@@ -11,7 +11,7 @@ import signal
 
 import pytest
 
-from conftest import make_manifest, processes_naming
+from conftest import make_manifest
 from fault_proxy import FaultProxy, LoopbackServer, QuietHandler, truthful_get
 from served_hitl import Service
 from test_engine_faults import StubOpa
@@ -116,20 +116,12 @@ def test_an_undefined_decision_is_refused_and_explained_as_decide_does(tmp_path)
     assert failures == {"policy returned no decision (data.hitl.main.decisions is undefined)"}
 
 
-def _parent(pid: int) -> int | None:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return int(stat.read().rsplit(")", 1)[1].split()[1])
-    except OSError:
-        return None
-
-
 def test_hitl_serve_answers_503_when_its_opa_dies(opa_bin, tmp_path):
     service = Service(tmp_path / "serve")
     try:
         body = {"manifests": [MANIFESTS[0]]}
         assert service.call("POST", "/v1/decisions", json=body).status_code == 200
-        private_opa = [pid for pid in processes_naming("hitl-serve-") if _parent(pid) == service.process.pid]
+        private_opa = service.private_opa()
         assert private_opa, "hitl serve's OPA was not found"
         for pid in private_opa:
             os.kill(pid, signal.SIGKILL)

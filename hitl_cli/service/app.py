@@ -134,6 +134,13 @@ def create_app(engine: Engine, token: str | None) -> FastAPI:
         return JSONResponse(body.model_dump(), status_code=error.status_code,
                             headers=error.headers)
 
+    @app.exception_handler(Exception)
+    async def internal_fault(request: Request, error: Exception) -> JSONResponse:
+        # the last line of defence, as the CLI's: an engine fault's answer (the traceback goes to the server's log)
+        code = ExitCode.ENGINE_FAILURE
+        body = Fault(error=f"internal error ({type(error).__name__}): nothing was decided", exit_code=int(code))
+        return JSONResponse(body.model_dump(), status_code=STATUS_FOR_EXIT_CODE[int(code)])
+
     @app.get("/health", response_model=Health, tags=["service"])
     def health() -> Health:
         return Health(status="ok", version=__version__)

@@ -123,6 +123,8 @@ def _analysed_json(statement: str | None, dialect: str, remember: bool = False) 
 def _analyse_requests() -> None:
     while True:
         answer, statement, dialect, remember = _requests.get()
+        if not answer.set_running_or_notify_cancel():  # its caller gave up (a cancelled task): no answer is set on it
+            continue
         try:
             analysed = json.dumps(analyse(statement, dialect), separators=(",", ":")).encode()
         except BaseException as error:  # noqa: BLE001 - raised where the analysis was asked for
