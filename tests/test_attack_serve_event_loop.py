@@ -521,3 +521,34 @@ def test_fresh_statements_analysed_for_requests_at_once_are_each_paired_with_the
     for answer, decisions in zip(answers, expected):
         assert answer.status_code == 200, answer.text
         assert answer.json()["decisions"] == decisions
+
+
+def test_a_few_large_manifests_are_validated_on_a_worker_thread_not_on_the_loop(real_opa, tmp_path):
+    """Attack: hold the event loop with a body of few manifests that are each large (validation costs more than the
+    JSON parse): a body over ON_THE_LOOP_BYTES goes to a worker thread like a body of many manifests, and gets the
+    same decisions. hitl's app in uvicorn in this process, its Engine's two calls counted (a spy, nothing changed)."""
+    from hitl_cli.service.app import ON_THE_LOOP_BYTES
+
+    url, _ = real_opa
+    port = free_loopback_port()
+    large = make_manifest(id="large", context={"why": "x" * ON_THE_LOOP_BYTES, "rollback": "none needed"})
+    with Engine(opa_url=url, state=tmp_path / "state.db") as engine:
+        called = []
+        decide, decide_async = engine.decide, engine.decide_async
+        engine.decide = lambda manifests: called.append("thread") or decide(manifests)
+        engine.decide_async = lambda manifests: called.append("loop") or decide_async(manifests)
+        server = uvicorn.Server(uvicorn.Config(create_app(engine, TOKEN), host="127.0.0.1", port=port, log_level="critical"))
+        running = threading.Thread(target=server.run, daemon=True)
+        running.start()
+        try:
+            _until(lambda: server.started)
+            for body, path in (([_shaped("small", 0)], "loop"), ([large], "thread"),
+                               ([_shaped("nine", n) for n in range(ON_THE_LOOP + 1)], "thread")):
+                answer = requests.post(f"http://127.0.0.1:{port}/v1/decisions", json={"manifests": body},
+                                       headers={"Authorization": f"Bearer {TOKEN}"}, timeout=GUARD_SECONDS)
+                assert answer.status_code == 200, answer.text
+                assert called.pop() == path and not called
+                assert answer.json()["decisions"] == [decide(m).evaluated[0].decision.model_dump(mode="json") for m in body]
+        finally:
+            server.should_exit = True
+            running.join(GUARD_SECONDS)

@@ -36,7 +36,10 @@ from hitl_cli.workflow.views import RequestView
 MAX_MANIFESTS = 1000
 MAX_WAIT_SECONDS = 300.0
 MAX_PROBLEMS = 100
-ON_THE_LOOP = 8  # manifests a decision request may carry to be decided on the event loop (POST /v1/decisions)
+# What a decision request (POST /v1/decisions) may carry to be decided on the event loop: its manifests, and the bytes
+# of its body (validating a few large manifests would hold the loop as long as many small ones).
+ON_THE_LOOP = 8
+ON_THE_LOOP_BYTES = 256 * 1024
 MANIFEST_SCHEMA = "ActionManifest"
 REQUEST_ID = Annotated[str, Path(min_length=1, max_length=300, description="A request id (hitl submit).")]
 
@@ -146,12 +149,12 @@ def create_app(engine: Engine, token: str | None) -> FastAPI:
         return Health(status="ok", version=__version__)
 
     @app.post("/v1/decisions", response_model=Decisions, dependencies=guarded, tags=["decisions"])
-    async def decide(body: ManifestsBody) -> Response:
+    async def decide(body: ManifestsBody, request: Request) -> Response:
         """Each manifest's decision under the server's profile and track record; nothing is recorded."""
         # records nothing: an invalid manifest is refused afterwards. A few manifests are decided on the event loop,
-        # which a worker thread would make wait for Python's interpreter lock; more, whose validation would hold the
-        # loop, on a worker thread.
-        if len(body.manifests) <= ON_THE_LOOP:
+        # which a worker thread would make wait for Python's interpreter lock; more, or large ones, whose validation
+        # would hold the loop, on a worker thread.
+        if len(body.manifests) <= ON_THE_LOOP and _declared_length(request) <= ON_THE_LOOP_BYTES:
             result = await engine.decide_async(body.manifests)
         else:
             result = await run_in_threadpool(engine.decide, body.manifests)
@@ -209,6 +212,12 @@ def create_app(engine: Engine, token: str | None) -> FastAPI:
 
     app.openapi_schema = _with_manifest_schema(app)
     return app
+
+
+def _declared_length(request: Request) -> float:
+    """The body's Content-Length; a body that declares none (chunked) counts as large."""
+    declared = request.headers.get("content-length", "")
+    return int(declared) if declared.isdigit() else float("inf")
 
 
 def _json(answer: BaseModel) -> Response:
