@@ -80,8 +80,11 @@ class FakeOpa(LoopbackServer):
 
             def do_POST(self):
                 fake.decision_requests += 1
-                manifests = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["input"]["manifests"]
-                self._answer(200, json.dumps({"result": [auto_approval(m) for m in manifests]}).encode())
+                asked = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["input"]
+                if "manifests" in asked:  # data.hitl.main.decisions
+                    self._answer(200, json.dumps({"result": [auto_approval(m) for m in asked["manifests"]]}).encode())
+                else:  # data.hitl.main.decision, asked for one manifest
+                    self._answer(200, json.dumps({"result": auto_approval(asked["manifest"])}).encode())
 
         self._listen(Handler)
 
