@@ -104,6 +104,15 @@ _missing_cell if {
 	not facts.type_policy.risk[facts.environment]
 }
 
+# The whole input is replaced for each manifest: `with input.manifest as m` would copy the batch
+# (all manifests) once per manifest, which is quadratic.
+_track_record := object.get(input, "track_record", {})
+
+_now := object.get(input, "now", null)
+
+# input.history (hitl.history) is only present when the run read a state store.
+_history := object.get(input, "history", null)
+
 # METADATA
 # title: Decisions
 # description: |
@@ -111,15 +120,7 @@ _missing_cell if {
 #   manifest gets no decision, so a caller never pairs a decision with the wrong manifest.
 #   input.statement_facts[i] is what hitl derived from manifest i's statement (hitl.statements).
 #   The other input keys (profile, track_record, now, history) apply to every manifest.
-#   A batch of one (each `hitl serve` request) is decided as `decision` is: the completeness check then runs
-#   under the manifest's input with the rest of the decision, which reads the same profile values.
-decisions := [d] if {
-	[m] := input.manifests
-	d := decision with input as _manifest_input(0, m)
-}
-
 decisions := ds if {
-	count(input.manifests) != 1
 	config.complete
 	ds := [d |
 		some i, m in input.manifests
@@ -128,12 +129,11 @@ decisions := ds if {
 	count(ds) == count(input.manifests)
 }
 
-# The input of manifest i of the batch: the request's input with the batch replaced by the manifest and its
-# statement facts. The whole input is replaced: `with input.manifest as m` would copy the batch (all manifests)
-# once per manifest, which is quadratic.
-_manifest_input(i, m) := object.union(object.remove(input, ["manifests"]), {
+# The input of manifest i of the batch.
+_manifest_input(i, m) := {
+	"profile": input.profile, "track_record": _track_record, "now": _now, "history": _history,
 	"manifest": m, "statement_facts": object.get(input, ["statement_facts", i], null),
-})
+}
 
 # METADATA
 # title: Reasons without a tier
