@@ -2,6 +2,7 @@
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import datetime
 from pathlib import Path
 
@@ -37,7 +38,8 @@ class RunInput:
 
     profile: str
     now: str
-    encoded: bytes
+    beside_track_record: bytes  # the rest, in JSON
+    track_record: dict
 
     @classmethod
     def of(
@@ -46,12 +48,27 @@ class RunInput:
         """now: the system clock's when not given; history_json: input.history already in JSON
         (hitl_cli.policy_history.history_json), None for none."""
         moment = (now or clock.now()).isoformat().replace("+00:00", "Z")
-        encoded = b'"profile":%s,"track_record":%s,"now":%s' % (
-            json.dumps(profile).encode(), json.dumps(track_record).encode(), json.dumps(moment).encode()
-        )
+        beside = b'"profile":%s,"now":%s' % (json.dumps(profile).encode(), json.dumps(moment).encode())
         if history_json is not None:
-            encoded += b',"history":' + history_json
-        return cls(profile, moment, encoded)
+            beside += b',"history":' + history_json
+        return cls(profile, moment, beside, track_record)
+
+    @cached_property
+    def encoded(self) -> bytes:
+        """All of it, for a batch (encoded once, when a run first sends one)."""
+        return self.beside_track_record + b',"track_record":' + json.dumps(self.track_record).encode()
+
+    def for_agent(self, agent: str) -> bytes:
+        """The run's input for a manifest of one agent: its track record holds only what a decision reads of it, the
+        agent's entry and whether its entry was invalid (hitl.facts). OPA parses and converts every request's input,
+        twice under hitl serve's access policy: the whole fleet's record would cost it that much on every request."""
+        agents = self.track_record.get("agents", {})
+        record = {
+            **self.track_record,
+            "agents": {agent: agents[agent]} if agent in agents else {},
+            "invalid_agents": [agent] if agent in self.track_record.get("invalid_agents", ()) else [],
+        }
+        return self.beside_track_record + b',"track_record":' + json.dumps(record).encode()
 
 
 def _batch_input(run: RunInput, manifests_json: list[bytes], facts_json: list[bytes]) -> bytes:
@@ -141,10 +158,12 @@ class PolicyClient:
             raise EngineError(f"no decision can be checked under profile {profile!r}: it was not loaded for this run")
         if len(manifests_json) == 1:
             # One manifest (each hitl serve request) is asked as data.hitl.main.decision: the same decision, without
-            # the per-manifest `with input as` OPA evaluates a batch under, which costs it more.
+            # the per-manifest `with input as` OPA evaluates a batch under, which costs it more, and with only its
+            # agent's part of the track record.
             what = DECISION_WHAT
+            agent = json.loads(manifests_json[0])["agent"]["id"]
             answer = self._query_encoded(what, b'{%s,"manifest":%s,"statement_facts":%s}' % (
-                run.encoded, manifests_json[0], facts_json[0]
+                run.for_agent(agent), manifests_json[0], facts_json[0]
             ))
             if isinstance(answer, dict) and "result" in answer:
                 answer = {"result": [answer["result"]]}
