@@ -171,9 +171,14 @@ class PolicySet:
         """The reason codes each organisation rule declares: the only ones it may give (main.undeclared)."""
         return {name: list(rule.codes) for name, rule in self.rules.items()}
 
-    def schemas(self) -> dict[str, dict]:
-        """The JSON Schema of each rule's settings, by rule name (what config.complete checks them against)."""
-        return {name: rule.schema for name, rule in {**self.own_rules, **self.rules}.items() if rule.schema is not None}
+    def required_settings(self) -> dict[str, dict[str, bool]]:
+        """The settings each rule's JSON Schema requires, by rule name, as an object whose keys are the settings
+        (what config.complete checks every profile's rules.<name> against: OPA reads the keys of an object as a set
+        without building one, and a schema's `required` is a list of distinct names, checked by the metaschema)."""
+        return {
+            name: dict.fromkeys(rule.schema.get("required", []), True)
+            for name, rule in {**self.own_rules, **self.rules}.items() if rule.schema is not None
+        }
 
 
 def _given() -> str:

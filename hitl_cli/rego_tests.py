@@ -45,9 +45,9 @@ def run() -> TestRun:
     with tempfile.TemporaryDirectory(prefix="hitl-test-") as folder:
         data = Path(folder) / "data.json"
         document = engine.policy_data(load_all_profiles(), None)
-        # hitl's own tests inject profiles of their own, which hold no organisation rule's settings: the schemas a
+        # hitl's own tests inject profiles of their own, which hold no organisation rule's settings: the settings a
         # decision checks every rule's settings against would make those profiles incomplete.
-        del document["hitl"]["rule_schemas"]
+        del document["hitl"]["required_settings"]
         data.write_text(json.dumps(document))
         sources = [policies.shipped, TESTING, data, *org_files]
         results = _opa_test(sources)

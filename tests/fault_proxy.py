@@ -48,6 +48,15 @@ def truthful_get(path: str) -> bytes:
     return json.dumps({"result": {profile.name: {} for profile in profiles}}).encode()
 
 
+def stand_in_decisions(asked: dict, decide) -> dict:
+    """What a stand-in OPA answers a decision request with, each manifest decided by `decide`: one decision for
+    data.hitl.main.decision (input.manifest, what hitl asks for a single manifest), a list for
+    data.hitl.main.decisions (input.manifests)."""
+    if "manifest" in asked:
+        return {"result": decide(asked["manifest"])}
+    return {"result": [decide(m) for m in asked["manifests"]]}
+
+
 class LoopbackServer:
     """`with Server(...) as server:` — a threaded HTTP server on a free loopback port, shut down on exit."""
 

@@ -88,14 +88,14 @@ def test_decisions_share_their_set_fields_and_still_behave_as_models(opa_bin, tm
     assert Decision.model_validate_json(first.model_dump_json(exclude_unset=True)) == first
 
 
-def test_a_records_json_is_made_once_and_is_its_policy_input():
+def test_a_records_policy_input_is_made_once():
     from hitl_cli.models import AgentRecord, TrackRecord
 
     record = TrackRecord.with_invalid_entries({"agent-1": AgentRecord.model_validate(next(iter(TRUSTED_RECORD["agents"].values())))},
                                               {"agent-2"})
-    first = record.policy_input_json()
-    assert json.loads(first) == record.policy_input() and json.loads(first)["invalid_agents"] == ["agent-2"]
-    assert record.policy_input_json() is first  # the same bytes, not made again
+    first = record.policy_input()
+    assert first == {"agents": {"agent-1": next(iter(TRUSTED_RECORD["agents"].values()))}, "invalid_agents": ["agent-2"]}
+    assert record.policy_input() is first  # the same dict, not made again
 
 
 def test_invalid_manifests_are_problems_and_the_valid_rest_is_decided(opa_bin, tmp_path):

@@ -18,7 +18,7 @@ import requests
 import uvicorn
 
 from conftest import make_manifest
-from fault_proxy import LoopbackServer, QuietHandler, truthful_get
+from fault_proxy import LoopbackServer, QuietHandler, stand_in_decisions, truthful_get
 from served_hitl import TOKEN, Service, signed_verdict
 from test_engine_async import _decided_async
 from test_engine_faults import StubOpa, decision_for
@@ -359,8 +359,8 @@ class RecordingOpa(LoopbackServer):
 
             def do_POST(self):
                 recording.authorizations.append(self.headers.get("Authorization"))
-                manifests = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["input"]["manifests"]
-                self._answer(200, json.dumps({"result": [decision_for(m) for m in manifests]}).encode())
+                asked = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["input"]
+                self._answer(200, json.dumps(stand_in_decisions(asked, decision_for)).encode())
 
         self._listen(Handler)
 
@@ -488,8 +488,8 @@ def test_a_later_batch_failing_on_the_loop_fails_the_whole_call_as_decide_does(t
     """Attack: OPA answers the first batches and fails a later one (test_engine_faults' stub, FAULT INJECTION ONLY):
     decide_async must not hand back the batches answered before (a partial result an agent could act on), but fail
     with decide's line."""
-    monkeypatch.setenv("HITL_OPA_BATCH_SIZE", "1")
-    reads = [make_manifest(id=f"read-{n}", type="read") for n in range(4)]
+    monkeypatch.setenv("HITL_OPA_BATCH_SIZE", "2")
+    reads = [make_manifest(id=f"read-{n}", type="read") for n in range(8)]
     with StubOpa("later-batch-fails") as stub, Engine(opa_url=stub.url, state=tmp_path / "state.db") as engine:
         with pytest.raises(EngineError) as on_the_loop:
             _decided_async(engine, reads)

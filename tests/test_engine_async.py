@@ -113,7 +113,7 @@ class UndefinedOpa(LoopbackServer):
 def test_an_undefined_decision_is_refused_and_explained_as_decide_does(tmp_path):
     with UndefinedOpa() as stub, Engine(opa_url=stub.url, state=tmp_path / "state.db") as engine:
         failures = {_failure(lambda: engine.decide(MANIFESTS[0])), _failure(lambda: _decided_async(engine, MANIFESTS[0]))}
-    assert failures == {"policy returned no decision (data.hitl.main.decisions is undefined)"}
+    assert failures == {"policy returned no decision (data.hitl.main.decision is undefined)"}
 
 
 def test_hitl_serve_answers_503_when_its_opa_dies(opa_bin, tmp_path):

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from conftest import assert_failed_closed, hitl, make_manifest, shipped_profile, write_manifests, write_yaml
-from fault_proxy import LoopbackServer, QuietHandler, truthful_get
+from fault_proxy import LoopbackServer, QuietHandler, stand_in_decisions, truthful_get
 from hitl_cli.engine.endpoint import OpaEndpoint, configured_token
 from hitl_cli.engine import served_sources
 from hitl_cli.engine.access import OPA_ACCESS_ARGS, write_opa_access_policy
@@ -81,8 +81,8 @@ class FakeOpa(LoopbackServer):
 
             def do_POST(self):
                 fake.decision_requests += 1
-                manifests = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["input"]["manifests"]
-                self._answer(200, json.dumps({"result": [auto_approval(m) for m in manifests]}).encode())
+                asked = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["input"]
+                self._answer(200, json.dumps(stand_in_decisions(asked, auto_approval)).encode())
 
         self._listen(Handler)
 

@@ -25,9 +25,9 @@ if TYPE_CHECKING:
 
 def policy_data(profiles: list[Profile], calibration: Path | None, policies: "policy_set.PolicySet | None" = None) -> dict:
     """What OPA is given beside the policies: the profiles under data.hitl.profiles[name] (each with every rule's
-    settings, hitl_cli.policy_set), the rules' settings schemas under data.hitl.rule_schemas, the reason codes
-    each organisation rule declares under data.hitl.org_rule_codes, and the calibration file's data (none when
-    `calibration` is None or missing). policies: the configured ones by default."""
+    settings, hitl_cli.policy_set), the settings each rule's schema requires under data.hitl.required_settings, the
+    reason codes each organisation rule declares under data.hitl.org_rule_codes, and the calibration file's data
+    (none when `calibration` is None or missing). policies: the configured ones by default."""
     policies = policies or policy_set.current()
     by_name: dict[str, dict] = {}
     for profile in profiles:
@@ -38,7 +38,7 @@ def policy_data(profiles: list[Profile], calibration: Path | None, policies: "po
         "profiles": by_name,
         # the reliability tables `hitl calibrate` wrote (hitl_cli.calibration.storage)
         "calibration": calibration_storage.load(calibration),
-        "rule_schemas": policies.schemas(),
+        "required_settings": policies.required_settings(),
         "org_rule_codes": policies.org_codes(),
     }}
 

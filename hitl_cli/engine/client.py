@@ -2,6 +2,7 @@
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import datetime
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from hitl_cli.models.common import TIERS
 from hitl_cli.models.decision import Reason
 from hitl_cli.models.trust import TrustStanding
 
+DECISION_WHAT = "data.hitl.main.decision"
 DECISIONS_WHAT = "data.hitl.main.decisions"
 UNTIERED_WHAT = "data.hitl.main.untiered"
 UNDECLARED_WHAT = "data.hitl.main.undeclared"
@@ -36,23 +38,42 @@ class RunInput:
 
     profile: str
     now: str
-    encoded: bytes
+    beside_track_record: bytes  # the rest, in JSON
+    track_record: dict
 
     @classmethod
     def of(
-        cls, profile: str, track_record: dict | bytes, now: datetime | None = None, history_json: bytes | None = None
+        cls, profile: str, track_record: dict, now: datetime | None = None, history_json: bytes | None = None
     ) -> "RunInput":
-        """track_record: input.track_record, or it already in JSON (TrackRecord.policy_input_json); now: the system
-        clock's when not given; history_json: input.history already in JSON (hitl_cli.policy_history.history_json),
-        None for none."""
+        """now: the system clock's when not given; history_json: input.history already in JSON
+        (hitl_cli.policy_history.history_json), None for none."""
         moment = (now or clock.now()).isoformat().replace("+00:00", "Z")
-        record_json = track_record if isinstance(track_record, bytes) else json.dumps(track_record).encode()
-        encoded = b'"profile":%s,"track_record":%s,"now":%s' % (
-            json.dumps(profile).encode(), record_json, json.dumps(moment).encode()
-        )
+        beside = b'"profile":%s,"now":%s' % (json.dumps(profile).encode(), json.dumps(moment).encode())
         if history_json is not None:
-            encoded += b',"history":' + history_json
-        return cls(profile, moment, encoded)
+            beside += b',"history":' + history_json
+        return cls(profile, moment, beside, track_record)
+
+    @cached_property
+    def encoded(self) -> bytes:
+        """All of it, for a batch (encoded once, when a run first sends one)."""
+        return self.beside_track_record + b',"track_record":' + json.dumps(self.track_record).encode()
+
+    def for_agent(self, agent: str) -> bytes:
+        """The run's input for a manifest of one agent: its track record holds only what a decision reads of it, the
+        agent's entry and whether its entry was invalid (hitl.facts). OPA parses and converts every request's input,
+        twice under hitl serve's access policy: the whole fleet's record would cost it that much on every request."""
+        agents = self.track_record.get("agents", {})
+        record = {
+            **self.track_record,
+            "agents": {agent: agents[agent]} if agent in agents else {},
+            "invalid_agents": [agent] if agent in self.track_record.get("invalid_agents", ()) else [],
+        }
+        return self.beside_track_record + b',"track_record":' + json.dumps(record).encode()
+
+
+def _batch_input(run: RunInput, manifests_json: list[bytes], facts_json: list[bytes]) -> bytes:
+    """The input of data.hitl.main.decisions: the run's, the manifests and their statement facts, in JSON."""
+    return b'{%s,"manifests":[%s],"statement_facts":[%s]}' % (run.encoded, b",".join(manifests_json), b",".join(facts_json))
 
 
 class PolicyClient:
@@ -140,11 +161,11 @@ class PolicyClient:
 
         facts_json[i] is what hitl derived from manifest i's statement (hitl_cli.statements): input.statement_facts.
         """
-        input_json = self._decisions_input(run, manifests_json, facts_json)
-        answer = self._query_encoded(DECISIONS_WHAT, input_json)
+        what, input_json = self._decisions_input(run, manifests_json, facts_json)
+        answer = self._query_encoded(what, input_json)
         if not _defined(answer):
-            self._refuse_undefined(input_json)
-        return self._checked(run.profile, answer, ids, manifests_json, facts_json)
+            self._refuse_undefined(what, run, manifests_json, facts_json)
+        return self._checked(run.profile, what, answer, ids, manifests_json, facts_json)
 
     async def decide_encoded_async(
         self, run: RunInput, ids: list[str], manifests_json: list[bytes], facts_json: list[bytes]
@@ -154,31 +175,40 @@ class PolicyClient:
         fault, is asked from a worker thread."""
         import asyncio
 
-        input_json = self._decisions_input(run, manifests_json, facts_json)
+        what, input_json = self._decisions_input(run, manifests_json, facts_json)
         if self._async_opa is None:
             self._async_opa = connection.connect_async(self._endpoint, settings.opa_request_timeout())
-        answer = await connection.query_encoded_async(self._async_opa, self.url, DECISIONS_WHAT, input_json)
+        answer = await connection.query_encoded_async(self._async_opa, self.url, what, input_json)
         if not _defined(answer):
-            await asyncio.to_thread(self._refuse_undefined, input_json)
-        return self._checked(run.profile, answer, ids, manifests_json, facts_json)
+            await asyncio.to_thread(self._refuse_undefined, what, run, manifests_json, facts_json)
+        return self._checked(run.profile, what, answer, ids, manifests_json, facts_json)
 
-    def _decisions_input(self, run: RunInput, manifests_json: list[bytes], facts_json: list[bytes]) -> bytes:
+    def _decisions_input(self, run: RunInput, manifests_json: list[bytes], facts_json: list[bytes]) -> tuple[str, bytes]:
+        """What to ask OPA, and its input. One manifest (each hitl serve request) is asked as data.hitl.main.decision:
+        the same decision, without the per-manifest `with input as` OPA evaluates a batch under, which costs it more,
+        and with only its agent's part of the track record (as each decision of a batch gets it: hitl.main)."""
         if run.profile not in self._profiles:
             raise EngineError(f"no decision can be checked under profile {run.profile!r}: it was not loaded for this run")
-        return b'{%s,"manifests":[%s],"statement_facts":[%s]}' % (
-            run.encoded, b",".join(manifests_json), b",".join(facts_json)
-        )
+        if len(manifests_json) == 1:
+            agent = json.loads(manifests_json[0])["agent"]["id"]
+            return DECISION_WHAT, b'{%s,"manifest":%s,"statement_facts":%s}' % (
+                run.for_agent(agent), manifests_json[0], facts_json[0]
+            )
+        return DECISIONS_WHAT, _batch_input(run, manifests_json, facts_json)
 
-    def _refuse_undefined(self, input_json: bytes) -> None:
-        """The EngineError for a batch with no decision, naming the rule that caused it when one did."""
-        input_data = json.loads(input_json)
+    def _refuse_undefined(self, what: str, run: RunInput, manifests_json: list[bytes], facts_json: list[bytes]) -> None:
+        """The EngineError for manifests with no decision, naming the rule that caused it when one did (the rules that
+        name it read a batch)."""
+        input_data = json.loads(_batch_input(run, manifests_json, facts_json))
         why = self._untiered(input_data) or self._undeclared(input_data)
-        raise EngineError(f"policy returned no decision ({DECISIONS_WHAT} is undefined){why}")
+        raise EngineError(f"policy returned no decision ({what} is undefined){why}")
 
     def _checked(
-        self, profile: str, answer: dict, ids: list[str], manifests_json: list[bytes], facts_json: list[bytes]
+        self, profile: str, what: str, answer: dict, ids: list[str], manifests_json: list[bytes], facts_json: list[bytes]
     ) -> list[Decision]:
         """OPA's decisions for the batch, each checked against its manifest (hitl_cli.engine.consistency)."""
+        if what == DECISION_WHAT:
+            answer = {"result": [answer["result"]]}
         result = consistency.require_count(answer["result"], len(ids))
         try:
             decisions = _DECISION_LIST.validate_python(result)

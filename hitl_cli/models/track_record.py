@@ -1,6 +1,5 @@
 """What the platform measured about each agent (docs/track-record.md)."""
 
-import json
 from typing import Annotated
 
 from pydantic import Field, PrivateAttr, model_validator
@@ -24,12 +23,12 @@ class AgentRecord(StrictModel):
 
 
 class TrackRecord(StrictModel):
-    """A record is read whole and never changed after (a new reading is a new record): a long-lived caller sends the
-    same record with every decision, in JSON made once (policy_input_json)."""
+    """A record is read whole and never changed after (a new reading is a new record): a long-lived caller decides
+    with the same record again and again, its policy input made once (policy_input)."""
 
     agents: dict[Identifier, AgentRecord] = {}  # pydantic copies it for each instance
     _invalid_agents: frozenset[str] = PrivateAttr(default=frozenset())
-    _policy_json: bytes | None = PrivateAttr(default=None)
+    _policy_input: dict | None = PrivateAttr(default=None)
 
     @classmethod
     def with_invalid_entries(cls, agents: dict[str, AgentRecord], invalid_agents: set[str]) -> "TrackRecord":
@@ -39,11 +38,8 @@ class TrackRecord(StrictModel):
         return record
 
     def policy_input(self) -> dict:
-        """input.track_record: the agents, and the ids whose entry was invalid (they run as new agents)."""
-        return {**self.model_dump(mode="json"), "invalid_agents": sorted(self._invalid_agents)}
-
-    def policy_input_json(self) -> bytes:
-        """policy_input() in JSON, made the first time it is asked for."""
-        if self._policy_json is None:
-            self._policy_json = json.dumps(self.policy_input()).encode()
-        return self._policy_json
+        """input.track_record: the agents, and the ids whose entry was invalid (they run as new agents). Made the first
+        time it is asked for, and the same dict after: a caller never changes it."""
+        if self._policy_input is None:
+            self._policy_input = {**self.model_dump(mode="json"), "invalid_agents": sorted(self._invalid_agents)}
+        return self._policy_input

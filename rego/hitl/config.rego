@@ -74,7 +74,7 @@ unwaivable := profile.waiver_policy.unwaivable
 # description: |
 #   True when the selected profile holds every value the policies read: the sections read here, with
 #   the right JSON type, and each rule's settings (rules.<name>) with every setting the JSON Schema
-#   beside the rule (data.hitl.rule_schemas) requires. The decision is only made for a complete profile.
+#   beside the rule requires (data.hitl.required_settings). The decision is only made for a complete profile.
 complete if {
 	is_string(name)
 	is_array(environments)
@@ -113,22 +113,25 @@ _fallback_complete if {
 	is_number(calibration.fallback.penalty)
 }
 
-# Every rule that takes settings has each one its schema requires. hitl writes data.hitl.rule_schemas beside the
-# profiles (hitl_cli/engine) and checked every value against them when it loaded the profile; json.match_schema
-# here would cost more than the rest of a decision. A policy test that does not inject the schemas checks the
-# profile's other sections only.
-default _rule_schemas := {}
+# Every rule that takes settings has each one its schema requires. hitl writes data.hitl.required_settings beside
+# the profiles (hitl_cli/engine): for each rule with a settings schema, an object whose keys are the settings the
+# schema requires (its values mean nothing). hitl checked every value against the schemas when it loaded the
+# profile; json.match_schema here would cost more than the rest of a decision. A policy test that does not inject
+# the required settings checks the profile's other sections only.
+default _required_settings := {}
 
-_rule_schemas := data.hitl.rule_schemas
+_required_settings := data.hitl.required_settings
 
-_rule_settings_complete if count(_rule_settings_found) == count(_rule_schemas)
-
-# The rules whose settings are an object holding every setting their schema requires (one set comparison per
-# rule: `every` over each setting cost a third of a single decision). Stated positively, so a value of the wrong
-# type leaves the rule out, and the profile incomplete.
-_rule_settings_found contains name if {
-	some name, schema in _rule_schemas
-	object.subset(object.keys(profile.rules[name]), {setting | some setting in object.get(schema, "required", [])})
+# One set comparison per rule (`every` over each setting cost a third of a single decision), counting the rules
+# whose settings are an object holding every required setting. Stated positively, so a value of the wrong type
+# leaves the rule out, and the profile incomplete.
+_rule_settings_complete if {
+	rules := object.get(profile, "rules", {})
+	found := {name |
+		some name, required in _required_settings
+		object.subset(object.keys(rules[name]), object.keys(required))
+	}
+	count(found) == count(_required_settings)
 }
 
 # METADATA

@@ -17,28 +17,22 @@ test_unknown_key_has_no_profile if {
 	not config.complete with input as {} with data.hitl.profiles as fx.profiles
 }
 
-# Two rules' settings schemas, as hitl writes them beside the profiles (data.hitl.rule_schemas).
-_schemas := {
-	"budget": {
-		"type": "object", "required": ["per_action_usd", "over_budget_tier"],
-		"properties": {"per_action_usd": {"type": "number"}, "over_budget_tier": {"type": "string"}},
-	},
-	"pii_touch": {
-		"type": "object", "required": ["touch_floor", "tables"],
-		"properties": {"touch_floor": {"type": ["string", "null"]}, "tables": {"type": "array"}},
-	},
+# The settings two rules' schemas require, as hitl writes them beside the profiles (data.hitl.required_settings).
+_required := {
+	"budget": {"per_action_usd": true, "over_budget_tier": true},
+	"pii_touch": {"touch_floor": true, "tables": true},
 }
 
 test_fixture_is_complete if {
 	config.complete with input as {"profile": "fx"} with data.hitl.profiles as fx.profiles
 	config.complete with input as {"profile": "fx"} with data.hitl.profiles as fx.profiles
-		with data.hitl.rule_schemas as _schemas
+		with data.hitl.required_settings as _required
 }
 
 test_null_touch_floor_is_complete if {
 	config.complete with input as {"profile": "fx"}
 		with data.hitl.profiles as fx.profiles_with({"rules": {"pii_touch": {"touch_floor": null}}})
-		with data.hitl.rule_schemas as _schemas
+		with data.hitl.required_settings as _required
 }
 
 test_missing_value_is_incomplete if {
@@ -51,13 +45,13 @@ test_missing_value_is_incomplete if {
 test_rule_settings_their_schema_requires_and_the_profile_lacks_are_incomplete if {
 	not config.complete with input as {"profile": "fx"}
 		with data.hitl.profiles as {"fx": json.patch(fx.profile, [{"op": "replace", "path": "rules/budget", "value": "block"}])}
-		with data.hitl.rule_schemas as _schemas
+		with data.hitl.required_settings as _required
 	not config.complete with input as {"profile": "fx"}
 		with data.hitl.profiles as {"fx": json.remove(fx.profile, ["rules/pii_touch/touch_floor"])}
-		with data.hitl.rule_schemas as _schemas
+		with data.hitl.required_settings as _required
 	not config.complete with input as {"profile": "fx"}
 		with data.hitl.profiles as {"fx": json.remove(fx.profile, ["rules/budget"])}
-		with data.hitl.rule_schemas as _schemas
+		with data.hitl.required_settings as _required
 }
 
 test_rule_setting_is_the_profiles_entry if {

@@ -141,7 +141,7 @@ test_incomplete_profile_has_no_decision if {
 		with data.hitl.profiles as {"fx": object.remove(fx.profile, ["delivery"])}
 	no_budget := {"fx": json.remove(fx.profile, ["rules/budget"])}
 	not main.decisions with input as {"profile": "fx", "manifests": [fx.manifest]} with data.hitl.profiles as no_budget
-		with data.hitl.rule_schemas as {"budget": {"type": "object"}}
+		with data.hitl.required_settings as {"budget": {}}
 }
 
 test_missing_matrix_cell_has_no_decision if {
