@@ -119,7 +119,9 @@ _history := object.get(input, "history", null)
 #   One decision per element of input.manifests, in the same order. Undefined as a whole when any
 #   manifest gets no decision, so a caller never pairs a decision with the wrong manifest.
 #   input.statement_facts[i] is what hitl derived from manifest i's statement (hitl.statements).
-#   The other input keys (profile, track_record, now, history) apply to every manifest.
+#   The other input keys (profile, now, history) apply to every manifest; of input.track_record,
+#   each decision gets its own agent's part (its entry, and whether it was invalid), what hitl
+#   sends with a single manifest: a decision is the same whatever batch it is asked in.
 decisions := ds if {
 	config.complete
 	ds := [d |
@@ -131,8 +133,13 @@ decisions := ds if {
 
 # The input of manifest i of the batch.
 _manifest_input(i, m) := {
-	"profile": input.profile, "track_record": _track_record, "now": _now, "history": _history,
+	"profile": input.profile, "track_record": _agent_record(m.agent.id), "now": _now, "history": _history,
 	"manifest": m, "statement_facts": object.get(input, ["statement_facts", i], null),
+}
+
+_agent_record(agent) := {
+	"agents": object.filter(object.get(_track_record, "agents", {}), {agent}),
+	"invalid_agents": [a | some a in object.get(_track_record, "invalid_agents", []); a == agent],
 }
 
 # METADATA

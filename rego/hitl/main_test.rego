@@ -247,3 +247,12 @@ test_an_org_rule_may_not_give_a_matrix_code_even_declared if {
 		with data.hitl.org_rule_codes as {"evil": ["dev_write"]}
 		with data.hitl.rules.evil.reasons as _evil("dev_write")
 }
+
+test_each_decision_of_a_batch_gets_only_its_own_agents_part_of_the_track_record if {
+	entry := {"level": "medium", "reviewed": 10, "approved": 9, "rejected": 1}
+	record := {"agents": {"agent-1": entry, "agent-2": entry}, "invalid_agents": ["agent-3", "agent-1"]}
+	given := main._manifest_input(0, {"agent": {"id": "agent-1"}}) with input as {"profile": "fx", "track_record": record}
+	given.track_record == {"agents": {"agent-1": entry}, "invalid_agents": ["agent-1"]}
+	stranger := main._manifest_input(0, {"agent": {"id": "agent-9"}}) with input as {"profile": "fx", "track_record": record}
+	stranger.track_record == {"agents": {}, "invalid_agents": []}
+}
