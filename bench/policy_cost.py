@@ -28,6 +28,7 @@ import run  # noqa: E402
 import shape_floor  # noqa: E402
 import tools  # noqa: E402
 
+from hitl_cli.engine.client import agent_record  # noqa: E402
 from hitl_cli.policy_files import ignore_options  # noqa: E402
 
 NOW = "2026-01-15T12:00:00Z"  # waivers are judged at a fixed moment, so every revision sees the same ones
@@ -53,8 +54,10 @@ def sample(batch: dict, tiers: list[str], size: int) -> list[int]:
 
 
 def one_input(batch: dict, i: int) -> dict:
-    return {"profile": batch["profile"], "track_record": batch["track_record"], "now": NOW,
-            "manifest": batch["manifests"][i], "statement_facts": batch["statement_facts"][i]}
+    """What hitl sends for one manifest: the agent's part of the track record only."""
+    manifest = batch["manifests"][i]
+    return {"profile": batch["profile"], "track_record": agent_record(batch["track_record"], manifest["agent"]["id"]),
+            "now": NOW, "manifest": manifest, "statement_facts": batch["statement_facts"][i]}
 
 
 def batch_input(batch: dict, indices: list[int]) -> dict:

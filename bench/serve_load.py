@@ -4,7 +4,8 @@
     python bench/serve_load.py --api opa --url http://127.0.0.1:PORT --input batch-input.json ...
 
 --api hitl (the default) posts {"manifests": [one]} to hitl serve's POST /v1/decisions, with the bearer token
-from HITL_SERVE_TOKEN when set; --api opa posts OPA's own input (with the statement facts hitl derives) to
+from HITL_SERVE_TOKEN when set; --api opa posts OPA's own input (with the statement facts hitl derives, and the
+agent's part of the track record, as hitl sends its OPA for one manifest) to
 data.hitl.main.decision, for the figures of the OPA alone.
 
 The load is vegeta's (`vegeta attack`, built by `bench/install-go-tool vegeta ...` into .tools/bin): open loop,
@@ -28,6 +29,8 @@ import sys
 import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from hitl_cli.engine.client import agent_record
 
 VEGETA = Path(__file__).resolve().parent.parent / ".tools" / "bin" / "vegeta"
 OPA_DECISION_PATH = "/v1/data/hitl/main/decision?metrics=true"  # OPA's own handler time comes back too
@@ -57,9 +60,10 @@ class Api:
             batch = json.load(stream)
         if self.name == "hitl":  # the server's own profile and track record decide
             return [json.dumps({"manifests": [m]}).encode() for m in batch["manifests"]]
+        # the input hitl sends its OPA for one manifest: the agent's part of the track record only
         return [
-            json.dumps({"input": {"profile": self.profile, "track_record": batch["track_record"], "manifest": m,
-                                  "statement_facts": facts}}).encode()
+            json.dumps({"input": {"profile": self.profile, "track_record": agent_record(batch["track_record"], m["agent"]["id"]),
+                                  "manifest": m, "statement_facts": facts}}).encode()
             for m, facts in zip(batch["manifests"], batch["statement_facts"])
         ]
 

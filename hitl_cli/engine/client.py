@@ -62,13 +62,17 @@ class RunInput:
         """The run's input for a manifest of one agent: its track record holds only what a decision reads of it, the
         agent's entry and whether its entry was invalid (hitl.facts). OPA parses and converts every request's input,
         twice under hitl serve's access policy: the whole fleet's record would cost it that much on every request."""
-        agents = self.track_record.get("agents", {})
-        record = {
-            **self.track_record,
-            "agents": {agent: agents[agent]} if agent in agents else {},
-            "invalid_agents": [agent] if agent in self.track_record.get("invalid_agents", ()) else [],
-        }
-        return self.beside_track_record + b',"track_record":' + json.dumps(record).encode()
+        return self.beside_track_record + b',"track_record":' + json.dumps(agent_record(self.track_record, agent)).encode()
+
+
+def agent_record(track_record: dict, agent: str) -> dict:
+    """The agent's part of input.track_record: its entry, and whether it was invalid (what hitl.main gives each
+    decision of a batch)."""
+    agents = track_record.get("agents", {})
+    return {
+        "agents": {agent: agents[agent]} if agent in agents else {},
+        "invalid_agents": [agent] if agent in track_record.get("invalid_agents", ()) else [],
+    }
 
 
 def _batch_input(run: RunInput, manifests_json: list[bytes], facts_json: list[bytes]) -> bytes:
