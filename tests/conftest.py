@@ -1,5 +1,6 @@
 """Shared fixtures: a real OPA for the whole session, manifests built to order, the hitl CLI as a subprocess."""
 
+import asyncio
 import json
 import os
 import signal
@@ -263,3 +264,14 @@ def shipped_profile(name: str) -> dict:
     writes it."""
     path = ROOT / "org_profiles" / f"{name}.yaml"
     return with_people(yaml.safe_load(path.read_text()), path)
+
+
+def decided_async(engine, manifests) -> list:
+    """The decisions of Engine.decide_async, asked on an event loop of their own (its asyncio client closed after)."""
+    async def deciding():
+        try:
+            return (await engine.decide_async(manifests)).evaluated
+        finally:
+            await engine.aclose()
+
+    return [item.decision for item in asyncio.run(deciding())]

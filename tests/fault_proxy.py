@@ -125,3 +125,52 @@ class FaultProxy(LoopbackServer):
     def __exit__(self, *exc_info) -> None:
         self.release.set()
         super().__exit__(*exc_info)
+
+
+def decision_for(manifest: dict) -> dict:
+    """A stand-in OPA's decision for a manifest: auto-approved, every field consistent with the manifest."""
+    return {
+        "id": manifest["metadata"]["id"], "tier": "auto_approve", "approvals_required": 0, "post_hoc_review": False,
+        "delivery": "none", "agent_level": "medium", "profile": "default",
+        "reasons": [{"code": "trusted_read", "tier": "auto_approve", "message": "a read"}], "agent": manifest["agent"]["id"],
+        "action_type": "read", "declared_type": "read", "environment": "dev", "risk": "low",
+    }
+
+
+class StubOpa(LoopbackServer):
+    """FAULT INJECTION ONLY: a stand-in OPA that answers profile and revision look-ups truthfully and decision
+    requests according to `fault` (reordered, error-status, cut-short, later-batch-fails)."""
+
+    def __init__(self, fault: str):
+        self.fault = fault
+        self.posts = 0
+        stub = self
+
+        class Handler(QuietHandler):
+            def do_GET(self):
+                self._answer(200, truthful_get(self.path))
+
+            def do_POST(self):
+                stub.posts += 1
+                answered = stand_in_decisions(json.loads(self.rfile.read(int(self.headers["Content-Length"])))["input"],
+                                              decision_for)
+                decisions = answered["result"]
+                if not isinstance(decisions, list):  # one manifest (data.hitl.main.decision): answered, or failed as a later batch fails
+                    ok = stub.fault != "later-batch-fails" or stub.posts < 3
+                    return self._answer(200 if ok else 503, json.dumps(answered if ok else {"message": "overloaded"}).encode())
+                if stub.fault == "reordered":
+                    self._answer(200, json.dumps({"result": decisions[::-1]}).encode())
+                elif stub.fault == "error-status":
+                    body = {"code": "internal_error", "message": "eval_conflict_error", "errors": [{"message": "complete rules must not produce multiple outputs"}]}
+                    self._answer(500, json.dumps(body).encode())
+                elif stub.fault == "cut-short":
+                    self.send_response(200)
+                    self.send_header("Content-Length", "100000")
+                    self.end_headers()
+                    self.wfile.write(b'{"result": [')
+                    self.close_connection = True
+                elif stub.fault == "later-batch-fails":
+                    ok = stub.posts < 3
+                    self._answer(200 if ok else 503, json.dumps({"result": decisions} if ok else {"message": "overloaded"}).encode())
+
+        self._listen(Handler)

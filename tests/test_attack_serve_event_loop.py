@@ -17,11 +17,9 @@ import pytest
 import requests
 import uvicorn
 
-from conftest import make_manifest
-from fault_proxy import LoopbackServer, QuietHandler, stand_in_decisions, truthful_get
+from conftest import decided_async, make_manifest
+from fault_proxy import LoopbackServer, QuietHandler, StubOpa, decision_for, stand_in_decisions, truthful_get
 from served_hitl import TOKEN, Service, signed_verdict
-from test_engine_async import _decided_async
-from test_engine_faults import StubOpa, decision_for
 from hitl_cli import Engine
 from hitl_cli.engine.server import free_loopback_port
 from hitl_cli.errors import EngineError
@@ -384,7 +382,7 @@ def test_netrc_and_proxy_variables_reach_neither_opa_client(tmp_path, monkeypatc
         monkeypatch.setenv("no_proxy", "")
         with Engine(opa_url=opa.url, state=tmp_path / "state.db") as engine:
             asked = [make_manifest(id="netrc", type="read", env="dev")]
-            on_the_loop = _decided_async(engine, asked)
+            on_the_loop = decided_async(engine, asked)
             on_a_thread = [item.decision for item in engine.decide(asked).evaluated]
     assert on_the_loop == on_a_thread and [d.id for d in on_the_loop] == ["netrc"]
     assert proxy.authorizations == [], "a question went through the proxy a variable names"
@@ -492,7 +490,7 @@ def test_a_later_batch_failing_on_the_loop_fails_the_whole_call_as_decide_does(t
     reads = [make_manifest(id=f"read-{n}", type="read") for n in range(8)]
     with StubOpa("later-batch-fails") as stub, Engine(opa_url=stub.url, state=tmp_path / "state.db") as engine:
         with pytest.raises(EngineError) as on_the_loop:
-            _decided_async(engine, reads)
+            decided_async(engine, reads)
         assert stub.posts == 3  # two batches answered, the third failed, the fourth never asked
         with pytest.raises(EngineError) as on_a_thread:
             engine.decide(reads)

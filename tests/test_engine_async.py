@@ -1,7 +1,7 @@
 """Engine.decide_async (what `hitl serve` decides a few manifests with): the same decisions as Engine.decide, and
 every fault fails closed exactly as decide does - the same EngineError line, no decision at all.
 
-The faults come from tests/fault_proxy.py's proxy in front of a real OPA and from test_engine_faults' stub OPA
+The faults come from tests/fault_proxy.py's proxy in front of a real OPA and its stub OPA
 (FAULT INJECTION ONLY). A hitl serve whose private OPA dies answers 503 with exit code 5.
 """
 
@@ -11,10 +11,9 @@ import signal
 
 import pytest
 
-from conftest import make_manifest
-from fault_proxy import FaultProxy, LoopbackServer, QuietHandler, truthful_get
+from conftest import decided_async, make_manifest
+from fault_proxy import FaultProxy, LoopbackServer, QuietHandler, StubOpa, truthful_get
 from served_hitl import Service
-from test_engine_faults import StubOpa
 from hitl_cli import Engine
 from hitl_cli.errors import EngineError
 
@@ -23,16 +22,6 @@ MANIFESTS = [
     make_manifest(id="read-dev", type="read", env="dev"),
     make_manifest(id="drop", type="drop_column", env="staging", statement="ALTER TABLE t DROP COLUMN c"),
 ]
-
-
-def _decided_async(engine: Engine, manifests) -> list:
-    async def deciding():
-        try:
-            return (await engine.decide_async(manifests)).evaluated
-        finally:
-            await engine.aclose()
-
-    return [item.decision for item in asyncio.run(deciding())]
 
 
 def _failure(call) -> str:
@@ -45,8 +34,8 @@ def test_the_same_decisions_as_decide_one_by_one_and_together(real_opa, tmp_path
     url, _ = real_opa
     with Engine(opa_url=url, state=tmp_path / "state.db") as engine:
         one_by_one = [engine.decide(manifest).evaluated[0].decision for manifest in MANIFESTS]
-        assert _decided_async(engine, MANIFESTS) == one_by_one
-        assert [_decided_async(engine, [manifest])[0] for manifest in MANIFESTS] == one_by_one
+        assert decided_async(engine, MANIFESTS) == one_by_one
+        assert [decided_async(engine, [manifest])[0] for manifest in MANIFESTS] == one_by_one
     assert len({decision.tier for decision in one_by_one}) > 1
 
 
@@ -70,7 +59,7 @@ def test_a_fault_behind_the_proxy_fails_as_decide_fails(real_opa, tmp_path, monk
     url, pid = real_opa
     monkeypatch.setenv("HITL_OPA_TIMEOUT", "1")  # the documented setting: a stall is reported after a second
     with FaultProxy(url, pid, fault) as proxy, Engine(opa_url=proxy.url, state=tmp_path / "state.db") as engine:
-        failures = [_failure(lambda: _decided_async(engine, MANIFESTS[0])), _failure(lambda: engine.decide(MANIFESTS[0]))]
+        failures = [_failure(lambda: decided_async(engine, MANIFESTS[0])), _failure(lambda: engine.decide(MANIFESTS[0]))]
     if fault == "kill":  # the proxy has nothing to forward to after the first: the second fails otherwise
         failures.pop()
     assert len(set(failures)) == 1, failures
@@ -91,7 +80,7 @@ READS = [make_manifest(id=f"read-{n}", type="read") for n in range(2)]
 )
 def test_a_broken_answer_fails_as_decide_fails(tmp_path, fault, needle):
     with StubOpa(fault) as stub, Engine(opa_url=stub.url, state=tmp_path / "state.db") as engine:
-        failures = [_failure(lambda: engine.decide(READS)), _failure(lambda: _decided_async(engine, READS))]
+        failures = [_failure(lambda: engine.decide(READS)), _failure(lambda: decided_async(engine, READS))]
     assert len(set(failures)) == 1 and needle in failures[0], failures
 
 
@@ -112,7 +101,7 @@ class UndefinedOpa(LoopbackServer):
 
 def test_an_undefined_decision_is_refused_and_explained_as_decide_does(tmp_path):
     with UndefinedOpa() as stub, Engine(opa_url=stub.url, state=tmp_path / "state.db") as engine:
-        failures = {_failure(lambda: engine.decide(MANIFESTS[0])), _failure(lambda: _decided_async(engine, MANIFESTS[0]))}
+        failures = {_failure(lambda: engine.decide(MANIFESTS[0])), _failure(lambda: decided_async(engine, MANIFESTS[0]))}
     assert failures == {"policy returned no decision (data.hitl.main.decision is undefined)"}
 
 

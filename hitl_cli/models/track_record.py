@@ -22,10 +22,9 @@ class AgentRecord(StrictModel):
         return self
 
 
+# A record is read whole and never changed after (a new reading is a new record): a long-lived caller decides with
+# the same record again and again, its policy input made once (policy_input).
 class TrackRecord(StrictModel):
-    """A record is read whole and never changed after (a new reading is a new record): a long-lived caller decides
-    with the same record again and again, its policy input made once (policy_input)."""
-
     agents: dict[Identifier, AgentRecord] = {}  # pydantic copies it for each instance
     _invalid_agents: frozenset[str] = PrivateAttr(default=frozenset())
     _policy_input: dict | None = PrivateAttr(default=None)
