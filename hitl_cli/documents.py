@@ -114,7 +114,7 @@ def json_documents(path: Path | str, text: str, whole: bool = False) -> tuple[li
     try:
         _within_value_limit(text, settings.max_values_per_file())
         data = _json_value(text, None if whole else settings.max_documents_per_file())
-        _within_depth(data, settings.max_nesting_depth())
+        within_depth(data, settings.max_nesting_depth())
         _refuse_lone_surrogates(text, data)
     except json.JSONDecodeError as error:
         return [], [Problem(str(path), "", f"invalid JSON at line {error.lineno} column {error.colno}: {error.msg}")]
@@ -191,7 +191,7 @@ def _refuse_lone_surrogates(text: str, data: Any) -> None:
             raise ValueError("a string holds an unpaired UTF-16 surrogate escape") from None
 
 
-def _within_depth(data: Any, limit: int) -> None:
+def within_depth(data: Any, limit: int) -> None:
     """Raise ValueError when mappings and lists nest deeper than the limit (iteratively: no recursion)."""
     level = [data]
     depth = 0

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from hitl_cli.documents import Document, read_documents
+from hitl_cli.documents import Document, read_documents, within_depth
 from hitl_cli.errors import InvalidInput, Problem, UsageError
 from hitl_cli.models import ActionManifest, AgentRecord, Profile, TrackRecord
 from hitl_cli.validation import unpaired_surrogate_field, validate
@@ -84,6 +84,10 @@ def _documents(source: ManifestSource, label: str) -> tuple[list[Document], list
     unpaired = unpaired_surrogate_field(data)
     if unpaired is not None:
         return [], [Problem(label, unpaired, "holds half of a UTF-16 surrogate pair, which is no text")]
+    try:  # the limit of a file's nesting, for a manifest handed over in memory (the API, hitl serve)
+        within_depth(data, settings.max_nesting_depth())
+    except ValueError as error:
+        return [], [Problem(label, "", str(error))]
     return [Document(label, 1, data)], []
 
 

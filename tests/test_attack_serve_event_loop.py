@@ -130,21 +130,23 @@ def test_one_invalid_manifest_among_eight_or_nine_refuses_the_body_as_the_engine
 
 
 
-def test_a_manifest_too_deep_to_encode_is_refused_with_the_documented_body_and_no_decision(served):
-    """Attack: a manifest whose context (kept whole for reviewers) is nested 300 deep validates, but cannot be encoded
-    for OPA (pydantic's serialisation depth): alone on the event loop and among nine on a worker thread, hitl serve
-    answered Starlette's bare 500 "Internal Server Error". Now: 503 with the documented body, exit code 5 (what the
-    CLI exits on an internal error), no decision; and the next body is decided."""
+def test_a_manifest_nested_too_deep_is_invalid_input_and_nothing_is_decided(served):
+    """Attack: a manifest whose context (kept whole for reviewers) is nested 300 deep validated, but could not be
+    encoded for OPA (pydantic's serialisation depth): alone on the event loop and among nine on a worker thread, hitl
+    serve answered Starlette's bare 500, then an internal error. A manifest handed over in memory is now held to a
+    file's nesting limit (HITL_MAX_NESTING_DEPTH): invalid input, 422 with exit code 4 and the problem, no decision;
+    and the next body is decided."""
     deep: list = []
     for _ in range(300):
         deep = [deep]
     too_deep = {**make_manifest(id="too-deep"), "context": {"plan": "see below", "nested": deep}}
-    for body in ([too_deep], [*MIXED[:8], too_deep]):
+    for body, place in (([too_deep], 0), ([*MIXED[:8], too_deep], 8)):
         answer = served.call("POST", "/v1/decisions", json={"manifests": body})
-        assert answer.status_code == 503, answer.text
-        assert answer.json() == {"error": "internal error (PydanticSerializationError): nothing was decided",
-                                 "exit_code": 5, "problems": []}
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["exit_code"] == 4 and "decisions" not in answer.json()
+        assert answer.json()["problems"] == [f"manifests[{place}]: (document): nested deeper than 64 levels"]
     assert served.call("POST", "/v1/decisions", json={"manifests": MIXED[:1]}).status_code == 200
+
 
 SLOW_DROP = _long_statement("DROP TABLE customers", size=200_000)  # about a second of the analyst's time, here
 
