@@ -197,8 +197,9 @@ def test_a_statement_slow_to_analyse_holds_neither_the_loop_nor_a_remembered_dec
 @pytest.mark.parametrize("stops", [(signal.SIGTERM,), (signal.SIGTERM, signal.SIGINT)])
 def test_stopped_with_a_decision_in_flight_gives_it_whole_or_not_at_all_and_stops_opa(opa_bin, tmp_path, stops):
     """Attack: stop the service (SIGTERM; or SIGTERM then Ctrl-C, uvicorn's forced quit) while a statement slow to
-    analyse is decided on the loop, hoping for a half answer that claims a decision, or a private OPA left running. The request is answered whole (its decision, not auto-approved) or its
-    connection closed with nothing; the server exits as a signal it had says (docs/cli.md: 143, 130) and its OPA with it."""
+    analyse is decided on the loop, hoping for a half answer that claims a decision, or a private OPA left running. The request is answered whole (its decision, not auto-approved),
+    or with no decision at all: its connection closed, or (after the forced quit, which cancels it) uvicorn's plain
+    500; the server exits as a signal it had says (docs/cli.md: 143, 130) and its OPA with it."""
     service = Service(tmp_path / "stopped")
     opa = service.private_opa()
     try:
@@ -211,10 +212,11 @@ def test_stopped_with_a_decision_in_flight_gives_it_whole_or_not_at_all_and_stop
         _, stderr = service.process.communicate(timeout=GUARD_SECONDS)
     assert asked.done.wait(GUARD_SECONDS)
     assert service.process.returncode in {128 + stop for stop in stops}, stderr
-    if asked.error is None:
-        assert asked.answer.status_code == 200, asked.answer.text
+    if asked.error is None and asked.answer.status_code == 200:
         [decision] = asked.answer.json()["decisions"]
         assert decision["id"] == "slow" and decision["tier"] != "auto_approve", decision
+    elif asked.error is None:  # uvicorn's forced quit cancels the request: its plain "Internal Server Error", no decision
+        assert asked.answer.status_code >= 500 and "decisions" not in asked.answer.text, asked.answer.text
     assert not [pid for pid in opa if os.path.exists(f"/proc/{pid}")], "the private OPA outlived hitl serve"
 
 
