@@ -3,6 +3,7 @@
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 
+from hitl_cli import settings
 from hitl_cli.engine import policy_engine
 from hitl_cli.engine.client import PolicyClient, RunInput
 from hitl_cli.engine.endpoint import OpaEndpoint
@@ -12,7 +13,6 @@ from hitl_cli.inputs import LoadedManifest, ManifestSource, manifests_by_source
 from hitl_cli.models import Decision
 from hitl_cli.progress import Progress
 from hitl_cli.run_context import RunContext
-from hitl_cli import settings
 from hitl_cli.statements import analysis_json_async, prefetch
 
 

@@ -165,11 +165,12 @@ class PolicyClient:
 
         facts_json[i] is what hitl derived from manifest i's statement (hitl_cli.statements): input.statement_facts.
         """
-        what, input_json = self._decisions_input(run, manifests_json, facts_json)
+        manifests = [json.loads(m) for m in manifests_json]
+        what, input_json = self._decisions_input(run, manifests, manifests_json, facts_json)
         answer = self._query_encoded(what, input_json)
         if not _defined(answer):
             self._refuse_undefined(what, run, manifests_json, facts_json)
-        return self._checked(run.profile, what, answer, ids, manifests_json, facts_json)
+        return self._checked(run.profile, what, answer, ids, manifests, facts_json)
 
     async def decide_encoded_async(
         self, run: RunInput, ids: list[str], manifests_json: list[bytes], facts_json: list[bytes]
@@ -179,24 +180,26 @@ class PolicyClient:
         fault, is asked from a worker thread."""
         import asyncio
 
-        what, input_json = self._decisions_input(run, manifests_json, facts_json)
+        manifests = [json.loads(m) for m in manifests_json]
+        what, input_json = self._decisions_input(run, manifests, manifests_json, facts_json)
         if self._async_opa is None:
             self._async_opa = connection.connect_async(self._endpoint, settings.opa_request_timeout())
         answer = await connection.query_encoded_async(self._async_opa, self.url, what, input_json)
         if not _defined(answer):
             await asyncio.to_thread(self._refuse_undefined, what, run, manifests_json, facts_json)
-        return self._checked(run.profile, what, answer, ids, manifests_json, facts_json)
+        return self._checked(run.profile, what, answer, ids, manifests, facts_json)
 
-    def _decisions_input(self, run: RunInput, manifests_json: list[bytes], facts_json: list[bytes]) -> tuple[str, bytes]:
+    def _decisions_input(
+        self, run: RunInput, manifests: list[dict], manifests_json: list[bytes], facts_json: list[bytes]
+    ) -> tuple[str, bytes]:
         """What to ask OPA, and its input. One manifest (each hitl serve request) is asked as data.hitl.main.decision:
         the same decision, without the per-manifest `with input as` OPA evaluates a batch under, which costs it more,
         and with only its agent's part of the track record (as each decision of a batch gets it: hitl.main)."""
         if run.profile not in self._profiles:
             raise EngineError(f"no decision can be checked under profile {run.profile!r}: it was not loaded for this run")
-        if len(manifests_json) == 1:
-            agent = json.loads(manifests_json[0])["agent"]["id"]
+        if len(manifests) == 1:
             return DECISION_WHAT, b'{%s,"manifest":%s,"statement_facts":%s}' % (
-                run.for_agent(agent), manifests_json[0], facts_json[0]
+                run.for_agent(manifests[0]["agent"]["id"]), manifests_json[0], facts_json[0]
             )
         return DECISIONS_WHAT, _batch_input(run, manifests_json, facts_json)
 
@@ -208,7 +211,7 @@ class PolicyClient:
         raise EngineError(f"policy returned no decision ({what} is undefined){why}")
 
     def _checked(
-        self, profile: str, what: str, answer: dict, ids: list[str], manifests_json: list[bytes], facts_json: list[bytes]
+        self, profile: str, what: str, answer: dict, ids: list[str], manifests: list[dict], facts_json: list[bytes]
     ) -> list[Decision]:
         """OPA's decisions for the batch, each checked against its manifest (hitl_cli.engine.consistency)."""
         if what == DECISION_WHAT:
@@ -219,7 +222,7 @@ class PolicyClient:
         except ValidationError as error:
             raise EngineError(f"policy returned a malformed decision: {error.errors()[0]['msg']}") from None
         consistency.require_consistent(
-            self._profiles[profile], ids, decisions, [json.loads(m) for m in manifests_json], [json.loads(f) for f in facts_json]
+            self._profiles[profile], ids, decisions, manifests, [json.loads(f) for f in facts_json]
         )
         # One Reason object per distinct reason of this answer: 100,000 decisions share a few hundred of them. Kept
         # for this answer only: what a long-lived client kept would grow with every distinct message an agent
