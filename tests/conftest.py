@@ -224,6 +224,16 @@ def real_opa(opa_bin, tmp_path):
         yield server.url, server.process.pid
 
 
+def proc_stat(pid: int) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command's name (its state first, then its parent), or None when the
+    process is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
 def processes_naming(marker: str) -> list[int]:
     """The processes whose command line holds marker (a forked child carries its parent's)."""
     found = []

@@ -13,7 +13,7 @@ from pathlib import Path
 import requests
 import yaml
 
-from conftest import ROOT, TRUSTED_RECORD, processes_naming
+from conftest import ROOT, TRUSTED_RECORD, proc_stat, processes_naming
 from workflow.support import keyed_person, make_workspace
 from hitl_cli.canonical import canonical_json
 from hitl_cli.engine.server import free_loopback_port
@@ -75,11 +75,8 @@ class Service:
 
 
 def _parent(pid: int) -> int | None:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return int(stat.read().rsplit(")", 1)[1].split()[1])
-    except OSError:
-        return None
+    fields = proc_stat(pid)
+    return int(fields[1]) if fields is not None else None
 
 
 def signed_verdict(folder: Path, view: dict, person: str, verdict: str = "approve", reason: str | None = None,

@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 from conftest import (assert_failed_closed, default_sigint, hitl, hitl_process, isolated_environment, make_manifest,
-                      processes_naming, write_manifests)
+                      proc_stat, processes_naming, write_manifests)
 from hitl_cli.statements.analysis import _NESTING_DEPTH
 
 DECIDED = (0, 1, 3)
@@ -148,10 +148,8 @@ def _busy_run(tmp_path, **popen):
 
 
 def _cpu_seconds(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-    except OSError:
+    fields = proc_stat(pid)
+    if fields is None:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 

@@ -17,7 +17,7 @@ import pytest
 import requests
 import uvicorn
 
-from conftest import decided_async, make_manifest
+from conftest import decided_async, make_manifest, proc_stat
 from fault_proxy import LoopbackServer, QuietHandler, StubOpa, decision_for, stand_in_decisions, truthful_get
 from served_hitl import TOKEN, Service, signed_verdict
 from hitl_cli import Engine
@@ -331,11 +331,8 @@ def test_opa_stalled_fails_every_request_in_flight_and_the_service_recovers_with
 
 
 def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+    fields = proc_stat(pid)
+    return fields is not None and fields[0] != "Z"
 
 
 def _until(condition) -> None:
