@@ -332,13 +332,23 @@ def test_token_from_environment_and_file_at_once_is_refused(monkeypatch, tmp_pat
 
 def test_loopback_is_recognised_and_nothing_else():
     client = connect(OpaEndpoint("http://127.0.0.2:1", TOKEN), timeout=1)
-    assert client.headers == {"Authorization": f"Bearer {TOKEN}"} and client._session.verify is True  # no https
+    assert client.headers["Authorization"] == f"Bearer {TOKEN}" and client._session.verify is True  # no https
     assert OpaEndpoint("http://[::1]:1", TOKEN) and OpaEndpoint("http://localhost:1", TOKEN)
     for host in ("10.0.0.1", "127.0.0.1.nip.io", "localhost.example.com", "0.0.0.0"):
         with pytest.raises(UsageError, match="plain http"):
             OpaEndpoint(f"http://{host}:8181", TOKEN)
     verified = connect(OpaEndpoint("https://opa.example.com", TOKEN), timeout=1)
     assert verified.root_url == "https://opa.example.com:443/v1" and verified._session.verify is True
+
+
+def test_answers_are_asked_uncompressed_from_loopback_only():
+    """OPA gzips an answer the client accepts gzipped: over loopback that is CPU spent on both sides for nothing."""
+    for url, compressed in (("http://127.0.0.1:1", False), ("http://[::1]:1", False), ("https://opa.example.com", True)):
+        for client in (connect(OpaEndpoint(url, TOKEN), timeout=1), connect_async(OpaEndpoint(url, TOKEN), timeout=1)):
+            assert client.headers["Authorization"] == f"Bearer {TOKEN}"
+            assert ("Accept-Encoding" not in client.headers) is compressed, (url, type(client))
+            if compressed is False and hasattr(client, "_session") and client._session is not None:
+                assert client._session.headers["Accept-Encoding"] == "identity"
 
 
 # TLS: a certificate authority and a server certificate for 127.0.0.1, made here.

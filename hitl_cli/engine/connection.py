@@ -84,9 +84,14 @@ def connect(endpoint: OpaEndpoint, timeout: float) -> "OpaClient":
         port=endpoint.port,
         ssl=endpoint.verify,
         token=endpoint.token,
+        headers=_headers(endpoint),
         retries=0,
         timeout=timeout,
     )
+
+
+def _headers(endpoint: OpaEndpoint) -> dict[str, str] | None:
+    return None if endpoint.compressed else {"Accept-Encoding": "identity"}
 
 
 class Clients:
@@ -193,6 +198,7 @@ def connect_async(endpoint: OpaEndpoint, timeout: float) -> "AsyncOpaClient":
         ssl=split_url(endpoint.url)[2],
         verify=endpoint.verify,
         token=endpoint.token,
+        headers=_headers(endpoint),
         retries=0,
         timeout=timeout,
     )

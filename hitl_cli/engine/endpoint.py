@@ -94,6 +94,11 @@ class OpaEndpoint:
         return split_url(self.url)[1]
 
     @property
+    def compressed(self) -> bool:
+        """Whether OPA's answers may come gzipped: not from loopback, where compressing them is only CPU spent."""
+        return not is_loopback(split_url(self.url)[0])
+
+    @property
     def verify(self) -> bool | str:
         """False for http; for https, the CA file that verifies the server's certificate, or True: requests'
         own authorities (certifi), never a bundle an environment variable names (hitl_cli.engine.connection)."""
