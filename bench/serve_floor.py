@@ -1,4 +1,4 @@
-"""The least an HTTP service built on hitl's packages costs per decision: FastAPI on uvicorn (httptools), taking
+"""The least an HTTP service built on hitl's packages costs per decision: FastAPI on uvicorn (httptools, uvloop), taking
 `{"manifests": [...]}` as hitl serve does, and asking OPA for data.hitl.main.decisions through opa-python-client's
 asyncio client, with nothing else: no token, no validation beyond the body's shape, no statement analysis, no
 check of the answer. bench/serve_api.py runs it in front of OPA serving the shape floor (bench/shape_floor.py),
@@ -48,7 +48,7 @@ def main() -> int:
         answer = await opa.query_rule({"profile": profile, "manifests": body.manifests}, "hitl/main/decisions")
         return Response(json.dumps({"profile": profile, "decisions": answer["result"]}), media_type="application/json")
 
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, http="httptools")
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, http="httptools", loop="uvloop")
     return 0
 
 

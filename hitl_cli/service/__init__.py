@@ -55,7 +55,7 @@ def serve(settings: ServeSettings) -> int:
             scheme = "https" if settings.access.https else "http"
             warn(f"hitl: serving profile {engine.profile_name} on {scheme}://{settings.address} (Ctrl-C stops it)")
             server = uvicorn.Server(uvicorn.Config(
-                app, host=host, port=port, log_level="warning", access_log=False, server_header=False, http="httptools",
+                app, host=host, port=port, log_level="warning", access_log=False, server_header=False, http="httptools", loop="uvloop",
                 ssl_certfile=settings.access.tls_cert_file, ssl_keyfile=settings.access.tls_private_key_file,
             ))
             server.run()
