@@ -101,6 +101,7 @@ class Engine:
     def __exit__(self, *exc_info) -> None:
         self._client = None
         self._stack.close()
+        self._snapshots.close()
 
     @property
     def profile(self) -> str:

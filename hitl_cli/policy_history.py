@@ -28,7 +28,7 @@ from hitl_cli.errors import NotFound
 from hitl_cli.models import TrackRecord
 from hitl_cli.models.workflow import Request, Verdict, VerdictAction
 from hitl_cli.store import audit_log, records
-from hitl_cli.store.connection import Mode, open_store
+from hitl_cli.store.connection import KeptReader
 from hitl_cli.workflow.track import track_record
 
 APPROVED = ("approved", "overridden")
@@ -57,6 +57,7 @@ class StoreSnapshots:
 
     def __init__(self) -> None:
         self._kept: tuple[tuple, bytes, TrackRecord | None] | None = None  # (what it was read at, history, record)
+        self._reader: KeptReader | None = None
 
     def read(
         self, state: Path, now: datetime, missing_is_empty: bool, with_record: bool
@@ -65,7 +66,7 @@ class StoreSnapshots:
         if not state.exists():
             return history_json(_history([], {}, now) if missing_is_empty else None), TrackRecord()
         try:
-            with open_store(state, Mode.READ) as store, store.read() as connection:
+            with self._reader_of(state).read() as connection:
                 key = (str(state), audit_log.head(connection), now.date(), with_record)
                 kept = self._kept  # one read of the attribute: another thread may replace it meanwhile
                 if kept is not None and kept[0] == key:
@@ -77,6 +78,17 @@ class StoreSnapshots:
         except NotFound:  # an empty store file: nothing recorded yet
             return history_json(_history([], {}, now)), TrackRecord()
         return history, record if record is not None else TrackRecord()
+
+    def _reader_of(self, state: Path) -> KeptReader:
+        reader = self._reader  # one read of the attribute, as above
+        if reader is None or reader.location != state:
+            reader = self._reader = KeptReader(state)
+        return reader
+
+    def close(self) -> None:
+        """Close the connection kept open between reads."""
+        if self._reader is not None:
+            self._reader.close()
 
 
 def _stored_history(connection, now: datetime) -> dict:

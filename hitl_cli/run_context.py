@@ -5,6 +5,7 @@ The core (hitl_cli.evaluation) only decides with what it is given; it never open
 follows one rule for evaluate, check and submit (hitl_cli.policy_history).
 """
 
+from contextlib import closing, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -55,7 +56,8 @@ def gather_loaded(
     if recording:
         upgrade_store(state)
     now = clock.now()
-    history, stored = (snapshots or StoreSnapshots()).read(state, now, missing_is_empty=recording, with_record=record is None)
+    with nullcontext(snapshots) if snapshots is not None else closing(StoreSnapshots()) as reading:
+        history, stored = reading.read(state, now, missing_is_empty=recording, with_record=record is None)
     track_record, record_problems = record if record is not None else (stored, [])
     return RunContext(
         now=now,

@@ -10,8 +10,9 @@ StoreError (exit 5); a constraint the store enforces becomes a refusal (exit 6).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -133,6 +134,56 @@ def open_store(location: StateLocation, mode: Mode) -> Iterator[Store]:
         yield store
     finally:
         store.close()
+
+
+class KeptReader:
+    """Read transactions on one read-only connection kept open between them, for a caller that reads the store
+    again and again (hitl_cli.policy_history.StoreSnapshots under a long-lived Engine): opening a connection costs
+    SQLite a parse of the store's whole schema, about 0.4 ms of CPU, and PostgreSQL a new session. One read at a
+    time. The connection is opened again when the store is no longer the file it opened (replaced, removed) and
+    after any failure; a kept connection that fails to begin a read is replaced and the read begun once more."""
+
+    def __init__(self, location: StateLocation):
+        self.location = location
+        self._backend = backend_for(location)
+        self._lock = threading.Lock()
+        self._store: Store | None = None
+        self._opened: object = None  # the store's identity when the connection was opened
+
+    @contextmanager
+    def read(self) -> Iterator:
+        """One consistent snapshot, as Store.read gives it (NotFound when there is no store, or it is empty)."""
+        with self._lock:
+            try:
+                with ExitStack() as reading:
+                    kept = self._store is not None
+                    try:
+                        connection = reading.enter_context(self._current().read())
+                    except StoreError:
+                        if not kept:
+                            raise
+                        self.close()  # kept from before, and gone meanwhile (a database server restarted)
+                        connection = reading.enter_context(self._current().read())
+                    yield connection
+            except BaseException:
+                self.close()
+                raise
+
+    def _current(self) -> Store:
+        identity = self._backend.identity()
+        if self._store is not None and identity != self._opened:
+            self.close()
+        if self._store is None:
+            self._backend.prepare(create=False)
+            timeout = settings.state_busy_timeout()
+            self._store = Store(self._backend, self._backend.connect(read_only=True, timeout=timeout, shared=True), timeout)
+            self._opened = identity
+        return self._store
+
+    def close(self) -> None:
+        store, self._store = self._store, None
+        if store is not None:
+            store.close()
 
 
 def upgrade_store(location: StateLocation) -> None:

@@ -104,7 +104,12 @@ class PostgresBackend:
         if not create and not self.holds_store():
             raise NotFound(f"no state store in {self} (`hitl submit` creates it; --state or HITL_STATE moves it)")
 
-    def connect(self, read_only: bool, timeout: float) -> PostgresConnection:
+    def identity(self) -> None:
+        """A database is the same store for as long as its URL names it."""
+        return None
+
+    def connect(self, read_only: bool, timeout: float, shared: bool = False) -> PostgresConnection:
+        """shared: used from any thread, one at a time (psycopg's connections allow it)."""
         try:
             raw = psycopg.connect(self.location.url, autocommit=True, application_name="hitl",
                                   connect_timeout=max(2, int(timeout)) if timeout else 10)

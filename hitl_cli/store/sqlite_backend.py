@@ -5,6 +5,7 @@ WAL mode: readers never block the writer, and writers queue on the busy timeout.
 `PRAGMA user_version` holds the schema version.
 """
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,11 +38,21 @@ class SqliteBackend:
         elif not path.is_file():
             raise StoreError(f"state store {path} is not a file")
 
-    def connect(self, read_only: bool, timeout: float) -> sqlite3.Connection:
+    def identity(self) -> tuple[int, int] | None:
+        """Which file the store is now (device and inode): another one after the file was replaced."""
+        try:
+            found = os.stat(self.location)
+        except OSError:
+            return None
+        return found.st_dev, found.st_ino
+
+    def connect(self, read_only: bool, timeout: float, shared: bool = False) -> sqlite3.Connection:
+        """shared: the connection may be used from any thread, one at a time (its caller holds a lock)."""
         path = self.location
         target = f"file:{quote(str(path.resolve()))}?mode={'ro' if read_only else 'rwc'}"
         try:
-            connection = sqlite3.connect(target, uri=True, timeout=timeout, isolation_level=None)
+            connection = sqlite3.connect(target, uri=True, timeout=timeout, isolation_level=None,
+                                         check_same_thread=not shared)
         except sqlite3.Error as error:
             raise StoreError(f"cannot open state store {path}: {error}") from None
         try:
