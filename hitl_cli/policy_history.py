@@ -63,10 +63,11 @@ class StoreSnapshots:
         self, state: Path, now: datetime, missing_is_empty: bool, with_record: bool
     ) -> tuple[bytes | None, TrackRecord]:
         """(input.history in JSON, the store's track record: an empty one unless with_record) as of `now`."""
-        if not state.exists():
+        reader = self._reader_of(state)
+        if not reader.holds_store():
             return history_json(_history([], {}, now) if missing_is_empty else None), TrackRecord()
         try:
-            with self._reader_of(state).read() as connection:
+            with reader.read() as connection:
                 key = (str(state), audit_log.head(connection), now.date(), with_record)
                 kept = self._kept  # one read of the attribute: another thread may replace it meanwhile
                 if kept is not None and kept[0] == key:

@@ -169,6 +169,17 @@ class KeptReader:
                 self.close()
                 raise
 
+    def holds_store(self) -> bool:
+        """Whether there is a store: a SQLite file (a look at the folder; an empty file counts), a PostgreSQL
+        database with hitl's tables (asked on the kept connection, not a session of its own)."""
+        if isinstance(self.location, Path):
+            return self._backend.holds_store()
+        try:
+            with self.read():
+                return True
+        except NotFound:
+            return False
+
     def _current(self) -> Store:
         identity = self._backend.identity()
         if self._store is not None and identity != self._opened:

@@ -4,6 +4,7 @@
 
 import os
 import shutil
+import sqlite3
 from datetime import datetime
 
 import psycopg
@@ -58,10 +59,17 @@ def _kept_connections(ws) -> int:
     return _descriptors_on(ws.state) if ws.backend == "sqlite" else len(_hitl_sessions(ws))
 
 
-def test_decisions_share_one_kept_connection_and_the_engine_closes_it(ws, budget_profile):
+def test_decisions_share_one_kept_connection_and_the_engine_closes_it(ws, budget_profile, monkeypatch):
+    module, name = (sqlite3, "connect") if ws.backend == "sqlite" else (psycopg, "connect")
+    opened = []
+    connect = getattr(module, name)
+    monkeypatch.setattr(module, name, lambda *args, **kwargs: opened.append(args) or connect(*args, **kwargs))
     with Engine([budget_profile], state=ws.state, track_record=ws.trusted_record) as engine:
-        for _ in range(5):
-            assert _tier(engine) == "auto_approve"  # 1 + 50 of 100
+        assert _tier(engine) == "auto_approve"  # 1 + 50 of 100
+        first = len(opened)
+        for _ in range(4):
+            assert _tier(engine) == "auto_approve"
+        assert len(opened) == first, "a decision after the first opened a connection of its own"
         assert _kept_connections(ws) == 1
     assert _kept_connections(ws) == 0
 
