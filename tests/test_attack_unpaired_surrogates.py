@@ -4,6 +4,7 @@ CLI refuses such a file as invalid JSON/YAML, exit 4). hitl must answer as it an
 problem naming the field - and never with an exception of its own or an HTTP 500 without hitl's fault body."""
 
 import json
+from datetime import datetime
 
 import pytest
 import requests
@@ -11,6 +12,7 @@ import requests
 from conftest import make_manifest
 from served_hitl import TOKEN, Service
 from hitl_cli import Engine
+from hitl_cli.validation import unpaired_surrogate_field
 
 pytestmark = pytest.mark.attack  # each test tries a way past the gate (make bench counts them)
 
@@ -40,3 +42,13 @@ def test_hitl_serve_refuses_an_unpaired_surrogate_with_its_own_fault(served, rou
                            headers={"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"})
     assert answer.status_code in (400, 422), (answer.status_code, answer.text)
     assert answer.json()["exit_code"] == 4 and any("action.statement" in p for p in answer.json()["problems"])
+
+
+@pytest.mark.parametrize(("data", "field"), [
+    ({"a": [{"b": "fine"}, {"c": "x\ud800"}]}, "a[1].c"),
+    ({"a": {"\udc00key": "fine"}}, "a.\udc00key"),
+    ({"when": datetime(2026, 12, 2), "why": "\udfff"}, "why"),  # a value json cannot encode: found all the same
+    ({"fine": ["text", 1, None, {"ok": True}]}, None),
+])
+def test_an_unpaired_surrogate_is_found_wherever_it_hides(data, field):
+    assert unpaired_surrogate_field(data) == field
