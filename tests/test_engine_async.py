@@ -15,7 +15,7 @@ from conftest import decided_async, make_manifest
 from fault_proxy import FaultProxy, LoopbackServer, QuietHandler, StubOpa, truthful_get
 from served_hitl import Service
 from hitl_cli import Engine
-from hitl_cli.errors import EngineError
+from hitl_cli.errors import EngineError, UsageError
 
 MANIFESTS = [
     make_manifest(id="write-prod", type="write", env="production"),
@@ -131,3 +131,21 @@ def test_a_served_decision_is_the_engines(opa_bin, real_opa, tmp_path):
         service.stop()
     with Engine(opa_url=url, state=tmp_path / "state.db", track_record=service.record) as engine:
         assert served == [engine.decide(m).evaluated[0].decision.model_dump(mode="json") for m in MANIFESTS]
+
+
+def test_a_second_event_loop_is_refused_as_a_usage_error_until_the_first_closes(real_opa, tmp_path):
+    """The asyncio client belongs to the loop of the first call: another loop gets hitl's typed error (exit 2),
+    never aiohttp's RuntimeError; decide() from a thread and decide_async after aclose() still work."""
+    url, _ = real_opa
+    with Engine(opa_url=url, state=tmp_path / "state.db") as engine:
+        first = asyncio.new_event_loop()
+        try:
+            decided = first.run_until_complete(engine.decide_async(MANIFESTS[1])).evaluated[0].decision
+            with pytest.raises(UsageError, match="event loop of its first call") as refused:
+                asyncio.run(engine.decide_async(MANIFESTS[1]))
+            assert refused.value.exit_code == 2
+            assert engine.decide(MANIFESTS[1]).evaluated[0].decision == decided
+            first.run_until_complete(engine.aclose())
+        finally:
+            first.close()
+        assert decided_async(engine, [MANIFESTS[1]]) == [decided]

@@ -12,7 +12,7 @@ from hitl_cli import clock, settings
 from hitl_cli.engine import connection, consistency, revisions
 from hitl_cli.engine.binary import require_supported
 from hitl_cli.engine.endpoint import OpaEndpoint
-from hitl_cli.errors import EngineError
+from hitl_cli.errors import EngineError, UsageError
 from hitl_cli.models import Decision, Profile
 from hitl_cli.models.common import TIERS
 from hitl_cli.models.decision import Reason
@@ -100,6 +100,7 @@ class PolicyClient:
         self._opa = connection.Clients(endpoint, settings.opa_request_timeout())
         self._endpoint = endpoint
         self._async_opa = None  # made by the first decision asked on an event loop (decide_encoded_async)
+        self._async_loop = None  # the loop it was made on, the only one it may be used from
 
     def close(self) -> None:
         self._opa.close()
@@ -184,6 +185,10 @@ class PolicyClient:
         what, input_json = self._decisions_input(run, manifests, manifests_json, facts_json)
         if self._async_opa is None:
             self._async_opa = connection.connect_async(self._endpoint, settings.opa_request_timeout())
+            self._async_loop = asyncio.get_running_loop()
+        elif asyncio.get_running_loop() is not self._async_loop:
+            raise UsageError("Engine.decide_async: this engine asks OPA from the event loop of its first call, not "
+                             "this one (one loop per engine; decide() serves other threads)")
         answer = await connection.query_encoded_async(self._async_opa, self.url, what, input_json)
         if not _defined(answer):
             await asyncio.to_thread(self._refuse_undefined, what, run, manifests_json, facts_json)
