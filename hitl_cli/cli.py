@@ -24,6 +24,7 @@ from hitl_cli.cli_delivery import register as register_delivery
 from hitl_cli.cli_governance import SigningAlg, register as register_governance
 from hitl_cli.cli_learning import register as register_learning
 from hitl_cli import settings, stop_signals
+from hitl_cli.statements.analyst_process import DEFAULT_TIMEOUT as STATEMENT_TIMEOUT
 from hitl_cli.store.connection import state_path
 from hitl_cli.cli_workflow import ExpectHeadOption
 
@@ -181,6 +182,11 @@ def serve(
     signing_alg: Annotated[SigningAlg, typer.Option("--signing-alg", help="With --bundle: its signature algorithm.")] = "RS256",
     calibration: CalibrationOption = None,
     policy: PolicyOption = None,
+    statement_timeout: Annotated[
+        float,
+        typer.Option("--statement-timeout", min=0.001, metavar="SECONDS",
+                     help="Seconds one statement's analysis may take; a request whose statement takes longer fails (503, exit 5)."),
+    ] = STATEMENT_TIMEOUT,
 ) -> None:
     """Serve hitl's HTTP API for agents: decisions, requests, waiting for a request, the queue (docs/api.md).
 
@@ -207,7 +213,7 @@ def serve(
     store = state_path(state)
     served = ServeSettings(
         addr, access, profile, store, track_record_file, calibration or calibration_storage.beside(store),
-        served_bundle, bool(decision_logs),
+        served_bundle, bool(decision_logs), statement_timeout,
     )
     raise typer.Exit(serve_api(served))
 

@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from hitl_cli.canonical import canonical_json
 from hitl_cli.engine.server import free_loopback_port
 
 TOKEN = "serve-test-token-41c9"
+ANALYST_PROGRAM = "hitl_cli.statements.analyst_main"
 DEADLINE_SECONDS = 60  # generous: only a broken setup ever waits this long
 
 
@@ -68,10 +70,32 @@ class Service:
         """The pids of the OPA this server started (its children whose command line names its folder)."""
         return [pid for pid in processes_naming("hitl-serve-") if _parent(pid) == self.process.pid]
 
+    def analysts(self) -> list[int]:
+        """The pids of the analyst processes this server started (hitl_cli.statements.analyst_process)."""
+        return [pid for pid in processes_naming(ANALYST_PROGRAM) if _parent(pid) == self.process.pid]
+
     def stop(self) -> str:
         self.process.send_signal(signal.SIGTERM)
         _, stderr = self.process.communicate(timeout=30)
         return stderr
+
+
+class Asked(threading.Thread):
+    """One request to the service on a thread of its own: `answer` (or `error`) once `done` is set."""
+
+    def __init__(self, service: Service, manifests: list[dict]):
+        super().__init__(daemon=True)
+        self.service, self.manifests = service, manifests
+        self.answer, self.error, self.done = None, None, threading.Event()
+        self.start()
+
+    def run(self):
+        try:
+            self.answer = self.service.call("POST", "/v1/decisions", json={"manifests": self.manifests})
+        except requests.RequestException as error:
+            self.error = error
+        finally:
+            self.done.set()
 
 
 def _parent(pid: int) -> int | None:

@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 from conftest import (assert_failed_closed, default_sigint, hitl, hitl_process, isolated_environment, make_manifest,
-                      proc_stat, processes_naming, write_manifests)
+                      cpu_seconds, processes_naming, write_manifests)
 from hitl_cli.statements.analysis import _NESTING_DEPTH
 
 DECIDED = (0, 1, 3)
@@ -140,18 +140,11 @@ def _busy_run(tmp_path, **popen):
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         children = [pid for pid in processes_naming(str(folder)) if pid != running.pid]
-        if children and _cpu_seconds(children[0]) > 0.5:  # importing sqlglot takes less
+        if children and cpu_seconds(children[0]) > 0.5:  # importing sqlglot takes less
             return running, children[0], folder
         time.sleep(0.05)
     running.kill()
     raise AssertionError("the analyser never started on the statement")
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = proc_stat(pid)
-    if fields is None:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _gone_soon(folder, seconds: float = 2.0) -> list[int]:
