@@ -24,7 +24,6 @@ from hitl_cli.cli_delivery import register as register_delivery
 from hitl_cli.cli_governance import SigningAlg, register as register_governance
 from hitl_cli.cli_learning import register as register_learning
 from hitl_cli import settings, stop_signals
-from hitl_cli.statements.analyst_process import DEFAULT_TIMEOUT as STATEMENT_TIMEOUT
 from hitl_cli.store.connection import state_path
 from hitl_cli.cli_workflow import ExpectHeadOption
 
@@ -144,6 +143,9 @@ def check(
     for chosen, destination in reports:
         emit(CHECK_FORMATS[chosen](result), destination)
     raise typer.Exit(result.check_exit_code())
+
+
+STATEMENT_TIMEOUT = 10.0  # seconds of hitl serve's analyst process one statement may take (docs/statements.md)
 
 
 @app.command()

@@ -4,7 +4,6 @@ it every other agent's answer and /health, about a second per MB), a statement t
 --statement-timeout, or the analyst killed while it works, hoping for a frozen gate, a decision made without the
 statement's analysis, or an analyst left behind. Real `hitl serve` and real OPA."""
 
-import json
 import os
 import signal
 import time
@@ -15,7 +14,6 @@ import pytest
 from conftest import cpu_seconds, make_manifest, proc_stat
 from served_hitl import Asked, Service
 from hitl_cli import Engine
-from hitl_cli.statements import analysis, analyst_process, remembered
 
 pytestmark = pytest.mark.attack  # each test tries a way past the gate (make bench counts them)
 
@@ -141,31 +139,3 @@ def test_no_analyst_outlives_hitl_serve(opa_bin, tmp_path, stop):
     while [pid for pid in analysts if proc_stat(pid) is not None] and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not [pid for pid in analysts if proc_stat(pid) is not None], "an analyst outlived hitl serve"
-
-
-STATEMENTS = [
-    ("DELETE FROM t", "snowflake"),
-    ("SELECT 'a\\'; UPDATE t SET x = NULL; -- '", "postgres"),
-    ("EXECUTE IMMEDIATE 'DROP TABLE t'", "snowflake"),
-    ("SELECT 1; DROP TABLE a; TRUNCATE b", None),
-    ("SELECT * FROM " + "(SELECT * FROM " * 120 + "t" + ") AS s" * 120, "postgres"),
-    ("UPDATE t SET a = 1 WHERE b = 2 /*! DROP TABLE t */", "mysql"),
-    ("SELECT a FROM t\u200b; DELETE FROM u", "bigquery"),
-    ("not sql at all ((", "mssql"),
-    (None, "snowflake"),
-]
-
-
-@pytest.mark.parametrize(("statement", "system"), STATEMENTS)
-def test_the_analyst_process_gives_the_facts_analysis_gives_here(statement, system, monkeypatch):
-    """Attack: find a statement whose facts differ when it is analysed in the analyst process (deeply nested ones:
-    how deep sqlglot parses depends on the stack it parses on). They are byte for byte those of analysis_json here."""
-    process = analyst_process.AnalystProcess(timeout=GUARD_SECONDS)
-    try:
-        monkeypatch.setattr(remembered, "remembered", remembered.Remembered(remembered.REMEMBERED))
-        apart = process.analysis_future(statement, system).result(GUARD_SECONDS)
-    finally:
-        process.close()
-    monkeypatch.setattr(remembered, "remembered", remembered.Remembered(remembered.REMEMBERED))
-    assert apart == analysis.analysis_json(statement, system)
-    assert json.loads(apart)["statements"] or statement is None

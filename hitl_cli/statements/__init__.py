@@ -3,10 +3,13 @@
 import importlib
 import threading
 from collections.abc import Iterable
-from concurrent.futures import Future
+from typing import TYPE_CHECKING
 
-from hitl_cli.statements import analyst_process, forked
+from hitl_cli.statements import forked
 from hitl_cli.statements.kind_names import ANALYSABLE_KINDS, UNANALYSABLE_KINDS
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 __all__ = [
     "ANALYSABLE_KINDS", "UNANALYSABLE_KINDS", "analysis_json", "analysis_json_async", "load_parser_in_background", "prefetch",
@@ -35,10 +38,13 @@ async def analysis_json_async(statement: str | None, system: str | None) -> byte
     return future.result() if future.done() else await asyncio.wrap_future(future)
 
 
-def _analysis_future(statement: str | None, system: str | None) -> Future:
+def _analysis_future(statement: str | None, system: str | None) -> "Future":
+    # Imported here: `hitl evaluate` forks its analyser as soon as it has imported this package, and sqlglot takes a
+    # tenth of a second to load, which commands that decide nothing never need.
+    from hitl_cli.statements import analyst_process
+
     if analyst_process.running():
         return analyst_process.analysis_future(statement, system)
-    # Imported here: sqlglot takes a tenth of a second to load, which commands that decide nothing never need.
     from hitl_cli.statements.analysis import analysis_future
 
     return analysis_future(statement, system)
@@ -52,5 +58,7 @@ def prefetch(requests: Iterable[tuple[str | None, str | None]]) -> None:
 def load_parser_in_background() -> None:
     """Import sqlglot on another thread, while this one waits for something else (a local OPA starting), unless a
     forked analyser or an analyst process parses statements."""
+    from hitl_cli.statements import analyst_process
+
     if not (forked.running() or analyst_process.running()):
         threading.Thread(target=importlib.import_module, args=("hitl_cli.statements.analysis",), daemon=True).start()

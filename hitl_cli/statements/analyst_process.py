@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from hitl_cli.errors import EngineError
 from hitl_cli.statements import framing, remembered
 
-DEFAULT_TIMEOUT = 10.0  # seconds of the analyst's time one statement may take (hitl serve --statement-timeout)
 _READ_BYTES = 1 << 16
 
 
