@@ -66,3 +66,20 @@ def test_without_an_analyst_a_statement_fails_closed_and_the_next_starts_one(pro
             "DELETE FROM t", "snowflake")
     finally:
         process.close()
+
+
+@pytest.mark.attack
+def test_modules_planted_where_the_server_runs_are_not_the_analysts(tmp_path, forgetful, monkeypatch):
+    """Attack: plant sqlglot and hitl_cli in the folder hitl serve runs in (a checkout the agent writes to), hoping the
+    analyst imports them and says a DROP reads nothing. It imports the server's own (the server's sys.path)."""
+    (tmp_path / "sqlglot.py").write_text("raise SystemExit('planted')\n")
+    (tmp_path / "hitl_cli").mkdir()
+    (tmp_path / "hitl_cli" / "__init__.py").write_text("raise SystemExit('planted')\n")
+    monkeypatch.chdir(tmp_path)
+    process = analyst_process.AnalystProcess(timeout=GUARD_SECONDS)
+    try:
+        apart = process.analysis_future("DROP TABLE customers", "snowflake").result(GUARD_SECONDS)
+    finally:
+        process.close()
+    monkeypatch.setattr(remembered, "remembered", remembered.Remembered(remembered.REMEMBERED))
+    assert apart == analysis.analysis_json("DROP TABLE customers", "snowflake")

@@ -1,5 +1,5 @@
-"""The program of hitl serve's analyst process (hitl_cli.statements.analyst_process starts it):
-`python -P -m hitl_cli.statements.analyst_main REQUESTS_FD REPLIES_FD PARENT_PID`."""
+"""The program of hitl serve's analyst process (hitl_cli.statements.analyst_process starts it, with sys.argv
+[REQUESTS_FD, REPLIES_FD, PARENT_PID] after the program's name)."""
 
 import sys
 

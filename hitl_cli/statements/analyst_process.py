@@ -2,7 +2,7 @@
 holds the server's interpreter lock: sqlglot's compiled tokenizer and parser hold it about a second per MB of
 statement, during which the server would answer nothing, not even /health.
 
-The analyst is a fresh interpreter (`python -P -m hitl_cli.statements.analyst_main`), not a fork of the server,
+The analyst is a fresh interpreter (hitl_cli.statements.analyst_main, with the server's sys.path), not a fork of the server,
 which has threads (uvicorn's, OPA clients') whose locks a fork would copy held. It speaks hitl_cli.statements.framing
 over two pipes and answers with hitl_cli.statements.analysis.analysis_json, as every other analyst does, so the
 facts are the same. The server keeps what is remembered (hitl_cli.statements.remembered): a statement seen lately
@@ -17,6 +17,7 @@ way and the others go to a new one; if it dies before it is ready, or cannot be 
 fails. Nothing is ever taken as analysed without the analyst's answer.
 """
 
+import json
 import os
 import queue
 import select
@@ -33,6 +34,10 @@ from hitl_cli.errors import EngineError
 from hitl_cli.statements import framing, remembered
 
 _READ_BYTES = 1 << 16
+# The analyst imports what the server imported (the same hitl_cli, the same sqlglot, so the same facts): it looks
+# for modules where the server does (its sys.path), not in the folder it is started from.
+_PROGRAM = ("import json, runpy, sys; sys.path[:] = json.loads(sys.argv.pop(1)); "
+            "runpy.run_module('hitl_cli.statements.analyst_main', run_name='__main__')")
 
 
 @dataclass(frozen=True)
@@ -51,8 +56,8 @@ class _Analyst:
         replies_read, replies_write = os.pipe()
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-P", "-m", "hitl_cli.statements.analyst_main",
-                 str(requests_read), str(replies_write), str(os.getpid())],
+                [sys.executable, "-c", _PROGRAM, json.dumps(sys.path), str(requests_read), str(replies_write),
+                 str(os.getpid())],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 pass_fds=(requests_read, replies_write),
             )
