@@ -130,13 +130,13 @@ def test_a_process_forked_after_analysing_statements_still_analyses_them():
 SLOW = "SELECT `a` FROM analytics.orders WHERE x = 1;" * 20_000
 
 
-def _busy_run(tmp_path, **popen):
-    """`hitl evaluate` of a plan with SLOW, in a folder only it names, once its forked child is parsing SLOW:
-    (the command, the child's pid, the folder)."""
+def _busy_run(tmp_path, *options: str, **popen):
+    """`hitl evaluate` of a plan with SLOW (and these options), in a folder only it names, once its forked child is
+    parsing SLOW: (the command, the child's pid, the folder)."""
     folder = tmp_path / f"plan-{uuid.uuid4().hex}"
     folder.mkdir()
     plan = write_manifests(folder, [make_manifest(type="read", env="production", statement=SLOW, system="mysql")])
-    running = hitl_process("evaluate", plan, "--profile", "default", cwd=tmp_path, **popen)
+    running = hitl_process("evaluate", plan, "--profile", "default", *options, cwd=tmp_path, **popen)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         children = [pid for pid in processes_naming(str(folder)) if pid != running.pid]
@@ -202,6 +202,29 @@ def test_a_stopped_analyser_goes_with_the_command(opa_bin, tmp_path):
     finally:
         if processes_naming(str(folder)):
             os.kill(child, signal.SIGKILL)
+
+
+def test_a_stopped_analyser_stops_the_run_once_the_statement_timeout_passes(opa_bin, tmp_path):
+    """Attack: SIGSTOP the forked child (as a parse that never ends would hold it), hoping the command waits forever or
+    decides without the statement's facts. Once --statement-timeout passes, the run stops: exit 5, one line, nothing
+    decided; the child goes with it."""
+    running, child, folder = _busy_run(tmp_path, "--statement-timeout", "2")
+    os.kill(child, signal.SIGSTOP)
+    try:
+        stdout, stderr = running.communicate(timeout=60)
+        assert_failed_closed(subprocess.CompletedProcess([], running.returncode, stdout, stderr),
+                             "statement analysis took longer than 2s")
+        assert _gone_soon(folder) == []
+    finally:
+        if processes_naming(str(folder)):
+            os.kill(child, signal.SIGKILL)
+
+
+def test_a_statement_past_the_timeout_stops_the_run(opa_bin, tmp_path):
+    """A statement the child takes longer over than --statement-timeout: exit 5, one line, nothing decided."""
+    plan = write_manifests(tmp_path, [make_manifest(type="read", env="production", statement=SLOW, system="mysql")])
+    result = hitl("evaluate", plan, "--profile", "default", "--statement-timeout", "0.2", cwd=tmp_path)
+    assert_failed_closed(result, "statement analysis took longer than 0.2s")
 
 
 NO_PROCESS_TO_SPARE = """

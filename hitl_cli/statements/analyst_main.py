@@ -7,4 +7,4 @@ from hitl_cli.statements.framing import serve
 
 if __name__ == "__main__":
     requests_fd, replies_fd, parent = (int(argument) for argument in sys.argv[1:4])
-    serve(requests_fd, replies_fd, parent, say_ready=True)
+    serve(requests_fd, replies_fd, parent)

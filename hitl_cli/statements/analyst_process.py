@@ -20,7 +20,6 @@ fails. Nothing is ever taken as analysed without the analyst's answer.
 import json
 import os
 import queue
-import select
 import signal
 import subprocess
 import sys
@@ -33,7 +32,6 @@ from dataclasses import dataclass
 from hitl_cli.errors import EngineError
 from hitl_cli.statements import framing, remembered
 
-_READ_BYTES = 1 << 16
 # The analyst imports what the server imported (the same hitl_cli, the same sqlglot, so the same facts): it looks
 # for modules where the server does (its sys.path), not in the folder it is started from.
 _PROGRAM = ("import json, runpy, sys; sys.path[:] = json.loads(sys.argv.pop(1)); "
@@ -167,18 +165,14 @@ class AnalystProcess:
     def _read_answers(self, analyst: _Analyst) -> None:
         """Until the analyst ends: each answer settles the first Future waiting; a statement that takes longer than
         the timeout has the analyst killed."""
-        received = bytearray()
-        poller = select.poll()
-        poller.register(analyst.replies, select.POLLIN)
+        replies = framing.Replies(analyst.replies)
         try:
             while True:
-                if poller.poll(self._seconds_left(analyst) * 1000):
-                    chunk = os.read(analyst.replies, _READ_BYTES)
-                    if not chunk:
-                        return self._ended(analyst, "statement analysis stopped: its process exited")
-                    received += chunk
-                    for body in framing.complete_frames(received):
-                        self._answered(analyst, body)
+                body = replies.next(self._seconds_left(analyst))
+                if body == b"":
+                    return self._ended(analyst, "statement analysis stopped: its process exited")
+                if body is not None:
+                    self._answered(analyst, body)
                 elif self._seconds_left(analyst) <= 0:
                     return self._ended(analyst, f"statement analysis took longer than {self.timeout:g}s")
         finally:

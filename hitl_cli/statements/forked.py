@@ -12,11 +12,12 @@ process to spare for it) statements are analysed in the calling process.
 
 import os
 import queue
+import signal
 import threading
 from collections import Counter, deque
 from collections.abc import Iterable
 
-from hitl_cli.statements.framing import HEADER, Request, answer_of, request_frame, serve, write_frames
+from hitl_cli.statements.framing import READY, Replies, Request, answer_of, request_frame, serve, write_frames
 
 
 class ForkedAnalyser:
@@ -38,7 +39,9 @@ class ForkedAnalyser:
             serve(requests_read, replies_write, command)
         os.close(requests_read)
         os.close(replies_write)
-        self._reader = os.fdopen(self._replies, "rb")
+        self._reader = Replies(self._replies)
+        self.timeout: float | None = None  # seconds to wait for each answer (the command's --statement-timeout)
+        self._ready = self._killed = False
         self._asked: deque[Request] = deque()  # sent, not yet read back, in order
         self._awaited: Counter[Request] = Counter()  # the same, counted
         self._answers: dict[Request, bytes] = {}  # read back, not yet taken
@@ -70,8 +73,18 @@ class ForkedAnalyser:
             self._awaited[request] += 1
 
     def _read(self) -> bytes:
-        header = self._reader.read(HEADER.size)
-        return answer_of(self._reader.read(HEADER.unpack(header)[0]) if len(header) == HEADER.size else b"")
+        """The next answer. Waiting for it longer than the timeout stops the run (the child is killed with it): the
+        child answers in order, once its parser is loaded, so it has spent at least that long on this statement."""
+        if not self._ready:  # b"" (it is gone) leaves it unready, which the read below then says
+            self._ready = self._reader.next() == READY
+        body = b"" if self._killed or not self._ready else self._reader.next(self.timeout)
+        if body is None:  # an answer it sends late would be read for another statement: it goes, and says nothing more
+            os.kill(self.pid, signal.SIGKILL)
+            self._killed = True
+            from hitl_cli.errors import EngineError
+
+            raise EngineError(f"statement analysis took longer than {self.timeout:g}s")
+        return answer_of(body)
 
 
 _analyser: ForkedAnalyser | None = None
@@ -95,6 +108,12 @@ def prefetch(requests: Iterable[Request]) -> None:
     """Have the analyser start on these statements; nothing happens without one."""
     if _analyser is not None:
         _analyser.prefetch(requests)
+
+
+def limit(seconds: float) -> None:
+    """How long the analyser may take over one statement before the run stops (exit 5); nothing without one."""
+    if _analyser is not None:
+        _analyser.timeout = seconds
 
 
 def answer(request: Request) -> bytes | None:

@@ -10,13 +10,17 @@ import gc
 import json
 import os
 import queue
+import select
 import signal
 import struct
+import time
+from collections import deque
 from typing import NoReturn
 
 HEADER = struct.Struct(">I")
+_READ_BYTES = 1 << 16
 _ANSWERED, _FAILED = b"+", b"-"
-READY = _ANSWERED  # the body an analyst that says so sends once it can analyse, before any answer
+READY = _ANSWERED  # the body an analyst sends once it can analyse, before any answer
 
 Request = tuple[str | None, str | None]  # (action.statement, target.system)
 
@@ -40,16 +44,38 @@ def answer_of(body: bytes) -> bytes:
     return body[1:]
 
 
-def complete_frames(received: bytearray) -> list[bytes]:
-    """The bodies of the whole frames at the start of what was received, taken out of it."""
-    bodies = []
-    while len(received) >= HEADER.size:
-        end = HEADER.size + HEADER.unpack_from(received)[0]
-        if len(received) < end:
-            break
-        bodies.append(bytes(received[HEADER.size : end]))
-        del received[:end]
-    return bodies
+class Replies:
+    """The frames an analyst sends, read from its pipe as they come (never more than the pipe holds, so that waiting
+    for the next one waits on the pipe itself)."""
+
+    def __init__(self, descriptor: int):
+        self.descriptor = descriptor
+        self._received = bytearray()
+        self._bodies: deque[bytes] = deque()
+        self._poller = select.poll()
+        self._poller.register(descriptor, select.POLLIN)
+
+    def next(self, seconds: float | None = None) -> bytes | None:
+        """The next frame's body; b"" once the analyst is gone; None if it has not come within `seconds`."""
+        deadline = None if seconds is None else time.monotonic() + seconds
+        while not self._bodies:
+            wait = None if deadline is None else max(0.0, deadline - time.monotonic()) * 1000
+            if not self._poller.poll(wait):
+                return None
+            chunk = os.read(self.descriptor, _READ_BYTES)
+            if not chunk:
+                return b""
+            self._received += chunk
+            self._take_frames()
+        return self._bodies.popleft()
+
+    def _take_frames(self) -> None:
+        while len(self._received) >= HEADER.size:
+            end = HEADER.size + HEADER.unpack_from(self._received)[0]
+            if len(self._received) < end:
+                return
+            self._bodies.append(bytes(self._received[HEADER.size : end]))
+            del self._received[:end]
 
 
 def write_frames(descriptor: int, outbox: "queue.SimpleQueue[bytes | None]") -> None:
@@ -68,11 +94,11 @@ def write_frames(descriptor: int, outbox: "queue.SimpleQueue[bytes | None]") -> 
         os.close(descriptor)
 
 
-def serve(requests_fd: int, replies_fd: int, parent: int, say_ready: bool = False) -> NoReturn:
+def serve(requests_fd: int, replies_fd: int, parent: int) -> NoReturn:
     """The analyst: never returns. Ctrl-C reaches it with hitl's process group; hitl alone answers it. It is killed
     when hitl ends, however it ends: the end of the pipe would reach it only once it is done with the statement in
-    hand (a long one takes minutes), and never if it is stopped. Its standard streams are /dev/null. With
-    `say_ready`, it sends READY once its parser is loaded."""
+    hand (a long one takes minutes), and never if it is stopped. Its standard streams are /dev/null. It sends READY
+    once its parser is loaded, so that the time a statement takes is counted from then on."""
     from hitl_cli.stop_signals import on_parent_death
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -89,9 +115,8 @@ def serve(requests_fd: int, replies_fd: int, parent: int, say_ready: bool = Fals
         gc.freeze()  # what was loaded stays; parsed trees need collecting (a forked one inherits it held off)
         gc.enable()
         with os.fdopen(requests_fd, "rb") as requests, os.fdopen(replies_fd, "wb") as replies:
-            if say_ready:
-                replies.write(frame(READY))
-                replies.flush()
+            replies.write(frame(READY))
+            replies.flush()
             while len(header := requests.read(HEADER.size)) == HEADER.size:
                 statement, system = json.loads(requests.read(HEADER.unpack(header)[0]))
                 try:
