@@ -98,6 +98,16 @@ class Asked(threading.Thread):
             self.done.set()
 
 
+def answered_meanwhile(service: Service, asked: Asked, body: dict, answer: dict, times: int) -> None:
+    """/health, and the body's decisions (the answer it had before), are given `times` times before what `asked`
+    asked for is answered."""
+    for _ in range(times):
+        assert service.call("GET", "/health").status_code == 200
+        again = service.call("POST", "/v1/decisions", json=body)
+        assert again.status_code == 200 and again.json() == answer, again.text
+    assert not asked.done.is_set(), "the slow statement was analysed before the quick answers: nothing was shown"
+
+
 def _parent(pid: int) -> int | None:
     fields = proc_stat(pid)
     return int(fields[1]) if fields is not None else None

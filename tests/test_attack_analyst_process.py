@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from conftest import cpu_seconds, make_manifest, proc_stat
-from served_hitl import Asked, Service
+from served_hitl import Asked, Service, answered_meanwhile
 from hitl_cli import Engine
 
 pytestmark = pytest.mark.attack  # each test tries a way past the gate (make bench counts them)
@@ -71,18 +71,14 @@ def served(opa_bin, tmp_path):
 
 def test_a_two_megabyte_statement_holds_neither_health_nor_other_decisions(served, real_opa, tmp_path):
     """Attack: a 2 MB statement (a long SELECT hiding a DROP) to freeze the gate for every agent while sqlglot reads it.
-    It is read in the analyst process: /health, a decision whose statement is remembered and one whose statement is
-    new are all answered while it is analysed there; it is then decided as Engine.decide decides it."""
+    It is read in the analyst process: /health and a decision whose statement is remembered are answered while it is
+    analysed there; it is then decided as Engine.decide decides it."""
     quick = {"manifests": [make_manifest(id="quick", type="read", env="dev", statement="SELECT a FROM t")]}
     remembered_answer = served.call("POST", "/v1/decisions", json=quick)
     assert remembered_answer.status_code == 200, remembered_answer.text
     big = make_manifest(id="big", type="read", env="production", statement=_long_select(2_000_000))
     asked, _ = _asked_of_an_idle_analyst(served, big)
-    for _ in range(5):
-        assert served.call("GET", "/health").status_code == 200
-        again = served.call("POST", "/v1/decisions", json=quick)
-        assert again.status_code == 200 and again.json() == remembered_answer.json(), again.text
-    assert not asked.done.is_set(), "the big statement was analysed before the others were answered: nothing was shown"
+    answered_meanwhile(served, asked, quick, remembered_answer.json(), times=5)
     assert asked.done.wait(GUARD_SECONDS) and asked.error is None, asked.error
     _decided_as_the_engine_decides(served, real_opa, tmp_path, big, asked.answer)
     assert asked.answer.json()["decisions"][0]["tier"] != "auto_approve"
