@@ -125,9 +125,13 @@ class AnalystProcess:
         self._spawner = _Spawner()
 
     def start(self) -> None:
-        """Start the analyst now rather than for the first statement (its parser takes a moment to load)."""
+        """Start the analyst now rather than for the first statement (its parser takes a moment to load). One that
+        cannot be started now is tried again for the first statement, which fails if it cannot be started then."""
         with self._lock:
-            self._current()
+            try:
+                self._current()
+            except (OSError, subprocess.SubprocessError):
+                pass
 
     def analysis_future(self, statement: str | None, system: str | None) -> Future:
         def ask(text: str | None, dialect: str, remember: bool) -> Future:  # the analyst is told the system
