@@ -28,9 +28,10 @@ class Service:
     """`hitl serve` as a subprocess on a free loopback port, with a token and its own store."""
 
     def __init__(self, folder: Path, *args: str, token: str | None = TOKEN, env: dict[str, str] | None = None,
-                 record_file: bool = True):
+                 record_file: bool = True, **popen):
         """env: variables set for the server beside the inherited ones (none of the caller's HITL_SERVE*, HITL_OPA*);
-        record_file: decide with a track record file (TRUSTED_RECORD), or else with the store's own record."""
+        record_file: decide with a track record file (TRUSTED_RECORD), or else with the store's own record;
+        popen: more subprocess.Popen options."""
         folder.mkdir(parents=True, exist_ok=True)
         self.state = folder / "state.db"
         self.record = folder / "record.yaml"
@@ -48,7 +49,7 @@ class Service:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "hitl_cli", "serve", "--addr", f"127.0.0.1:{self.port}", "--state", str(self.state),
              *(["--track-record", str(self.record)] if record_file else []), *args],
-            cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **popen,
         )
         deadline = time.monotonic() + DEADLINE_SECONDS
         while not self._healthy():

@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from conftest import cpu_seconds, make_manifest, proc_stat
+from conftest import cpu_seconds, default_sigint, make_manifest, proc_stat
 from served_hitl import Asked, Service, answered_meanwhile
 from hitl_cli import Engine
 
@@ -121,6 +121,30 @@ def test_the_analyst_killed_while_a_request_waits_fails_it_closed_and_the_next_i
                                    served.call("POST", "/v1/decisions", json={"manifests": [after]}))
 
 
+def test_ctrl_c_leaves_the_analyst_to_finish_what_hitl_serve_still_answers(opa_bin, real_opa, tmp_path):
+    """Attack: Ctrl-C (SIGINT to hitl serve's whole process group) while the analyst works on a statement, hoping the
+    analyst dies with it and the request is decided without the statement's facts. The analyst ignores it, as the
+    forked one does: hitl serve finishes the request in flight (its decision, as Engine.decide's), exits 130 and
+    takes the analyst with it."""
+    service = Service(tmp_path / "ctrl-c", "--statement-timeout", str(GUARD_SECONDS), start_new_session=True,
+                      preexec_fn=default_sigint)
+    big = make_manifest(id="big", type="read", env="production", statement=_long_select(1_000_000))
+    asked, analyst = _asked_of_an_idle_analyst(service, big)
+    os.killpg(service.process.pid, signal.SIGINT)
+    _, stderr = service.process.communicate(timeout=GUARD_SECONDS)
+    assert service.process.returncode == 130, stderr
+    assert asked.done.wait(GUARD_SECONDS) and asked.error is None, asked.error
+    _decided_as_the_engine_decides(service, real_opa, tmp_path, big, asked.answer)
+    assert _gone_soon([analyst]) == [], "the analyst outlived hitl serve"
+
+
+def _gone_soon(pids: list[int]) -> list[int]:
+    deadline = time.monotonic() + 5
+    while [pid for pid in pids if proc_stat(pid) is not None] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return [pid for pid in pids if proc_stat(pid) is not None]
+
+
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL])
 def test_no_analyst_outlives_hitl_serve(opa_bin, tmp_path, stop):
     """Attack: stop hitl serve (SIGTERM; or kill it outright) while its analyst works on a statement, hoping for an
@@ -128,10 +152,6 @@ def test_no_analyst_outlives_hitl_serve(opa_bin, tmp_path, stop):
     service = Service(tmp_path / "stopped", "--statement-timeout", str(GUARD_SECONDS))
     _, analyst = _asked_of_an_idle_analyst(
         service, make_manifest(id="big", type="read", env="production", statement=_long_select(1_000_000)))
-    analysts = [analyst]
     service.process.send_signal(stop)
     service.process.communicate(timeout=GUARD_SECONDS)
-    deadline = time.monotonic() + 5
-    while [pid for pid in analysts if proc_stat(pid) is not None] and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not [pid for pid in analysts if proc_stat(pid) is not None], "an analyst outlived hitl serve"
+    assert _gone_soon([analyst]) == [], "an analyst outlived hitl serve"
