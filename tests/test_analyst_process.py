@@ -72,7 +72,8 @@ def test_without_an_analyst_a_statement_fails_closed_and_the_next_starts_one(pro
 def test_modules_planted_where_the_server_runs_are_not_the_analysts(tmp_path, forgetful, monkeypatch):
     """Attack: plant sqlglot and hitl_cli in the folder hitl serve runs in (a checkout the agent writes to), hoping the
     analyst imports them and says a DROP reads nothing. It imports the server's own (the server's sys.path)."""
-    (tmp_path / "sqlglot.py").write_text("raise SystemExit('planted')\n")
+    for planted in ("sqlglot", "json", "runpy"):
+        (tmp_path / f"{planted}.py").write_text("raise SystemExit('planted')\n")
     (tmp_path / "hitl_cli").mkdir()
     (tmp_path / "hitl_cli" / "__init__.py").write_text("raise SystemExit('planted')\n")
     monkeypatch.chdir(tmp_path)

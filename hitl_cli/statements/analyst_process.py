@@ -2,10 +2,10 @@
 holds the server's interpreter lock: sqlglot's compiled tokenizer and parser hold it about a second per MB of
 statement, during which the server would answer nothing, not even /health.
 
-The analyst is a fresh interpreter (hitl_cli.statements.analyst_main, with the server's sys.path), not a fork of the server,
-which has threads (uvicorn's, OPA clients') whose locks a fork would copy held. It speaks hitl_cli.statements.framing
-over two pipes and answers with hitl_cli.statements.analysis.analysis_json, as every other analyst does, so the
-facts are the same. The server keeps what is remembered (hitl_cli.statements.remembered): a statement seen lately
+The analyst is a fresh interpreter (hitl_cli.statements.analyst_main, with the server's sys.path), not a fork of the
+server, which has threads (uvicorn's, OPA clients') whose locks a fork would copy held. It speaks
+hitl_cli.statements.framing over two pipes and answers with hitl_cli.statements.analysis.analysis_json, as every
+other analyst does, so the facts are the same. The server keeps what is remembered (hitl_cli.statements.remembered): a statement seen lately
 costs no round trip. A thread reads the answers and settles each caller's Future, which a caller on the event loop
 awaits (asyncio.wrap_future) and a worker thread waits on.
 
@@ -33,7 +33,7 @@ from hitl_cli.errors import EngineError
 from hitl_cli.statements import framing, remembered
 
 # The analyst imports what the server imported (the same hitl_cli, the same sqlglot, so the same facts): it looks
-# for modules where the server does (its sys.path), not in the folder it is started from.
+# for modules where the server does (its sys.path), never in the folder it is started from (-P, even for json).
 _PROGRAM = ("import json, runpy, sys; sys.path[:] = json.loads(sys.argv.pop(1)); "
             "runpy.run_module('hitl_cli.statements.analyst_main', run_name='__main__')")
 
@@ -54,7 +54,7 @@ class _Analyst:
         replies_read, replies_write = os.pipe()
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-c", _PROGRAM, json.dumps(sys.path), str(requests_read), str(replies_write),
+                [sys.executable, "-P", "-c", _PROGRAM, json.dumps(sys.path), str(requests_read), str(replies_write),
                  str(os.getpid())],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 pass_fds=(requests_read, replies_write),
