@@ -84,3 +84,19 @@ def test_modules_planted_where_the_server_runs_are_not_the_analysts(tmp_path, fo
         process.close()
     monkeypatch.setattr(remembered, "remembered", remembered.Remembered(remembered.REMEMBERED))
     assert apart == analysis.analysis_json("DROP TABLE customers", "snowflake")
+
+
+def test_a_remembered_statement_never_reaches_the_analyst(forgetful):
+    """A statement analysed lately is answered from what the server remembers, at once: with the analyst gone, it
+    still is; a long one (not remembered) is not."""
+    process = analyst_process.AnalystProcess(timeout=GUARD_SECONDS)
+    long = "SELECT '" + "x" * remembered.REMEMBERED_LENGTH + "'"
+    try:
+        first = process.analysis_future("DELETE FROM t", "snowflake").result(GUARD_SECONDS)
+        process.analysis_future(long, "snowflake").result(GUARD_SECONDS)
+    finally:
+        process.close()
+    again = process.analysis_future("DELETE FROM t", "snowflake")
+    assert again.done() and again.result() == first
+    with pytest.raises(EngineError, match="^statement analysis could not start its process: hitl is stopping$"):
+        process.analysis_future(long, "snowflake").result(GUARD_SECONDS)
