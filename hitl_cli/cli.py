@@ -46,6 +46,14 @@ EvaluateFormat = choices("EvaluateFormat", EVALUATE_FORMATS)
 CheckFormat = choices("CheckFormat", CHECK_FORMATS)
 
 
+STATEMENT_TIMEOUT = 10.0  # seconds an analyst process of hitl's may take over one statement (docs/statements.md)
+StatementTimeoutOption = Annotated[
+    float,
+    typer.Option("--statement-timeout", min=0.001, metavar="SECONDS",
+                 help="Seconds hitl's statement analyst may take over one statement; past that, nothing is decided for it (exit 5)."),
+]
+
+
 def _report_problems(result: "RunResult") -> None:
     for problem in result.problems:
         warn(str(problem))
@@ -82,13 +90,16 @@ def evaluate(
     opa_ca_file: OpaCaFileOption = None,
     state: StateOption = None,
     policy: PolicyOption = None,
+    statement_timeout: StatementTimeoutOption = STATEMENT_TIMEOUT,
 ) -> None:
     """Decide each action manifest and show the tier, approvals, delivery and every reason.
 
     When the state store exists, the policy sees its history (precedents, spend approved today); it is only read.
     """
     from hitl_cli import run_context
+    from hitl_cli.statements import forked
 
+    forked.limit(statement_timeout)
     context = run_context.gather(profile, track_record, state_path(state))
     result = _evaluate(manifests, context, remote_endpoint(opa_url, opa_token_file, opa_ca_file))
     emit(EVALUATE_FORMATS[EvaluateFormat(format).value](result), None)
@@ -181,6 +192,7 @@ def serve(
     signing_alg: Annotated[SigningAlg, typer.Option("--signing-alg", help="With --bundle: its signature algorithm.")] = "RS256",
     calibration: CalibrationOption = None,
     policy: PolicyOption = None,
+    statement_timeout: StatementTimeoutOption = STATEMENT_TIMEOUT,
 ) -> None:
     """Serve hitl's HTTP API for agents: decisions, requests, waiting for a request, the queue (docs/api.md).
 
@@ -207,7 +219,7 @@ def serve(
     store = state_path(state)
     served = ServeSettings(
         addr, access, profile, store, track_record_file, calibration or calibration_storage.beside(store),
-        served_bundle, bool(decision_logs),
+        served_bundle, bool(decision_logs), statement_timeout,
     )
     raise typer.Exit(serve_api(served))
 

@@ -234,6 +234,14 @@ def proc_stat(pid: int) -> list[str] | None:
         return None
 
 
+def cpu_seconds(pid: int) -> float:
+    """The CPU time (user and system) the process has used; 0 when it is gone."""
+    fields = proc_stat(pid)
+    if fields is None:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def processes_naming(marker: str) -> list[int]:
     """The processes whose command line holds marker (a forked child carries its parent's)."""
     found = []

@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from hitl_cli.canonical import canonical_json
 from hitl_cli.engine.server import free_loopback_port
 
 TOKEN = "serve-test-token-41c9"
+ANALYST_PROGRAM = "hitl_cli.statements.analyst_main"
 DEADLINE_SECONDS = 60  # generous: only a broken setup ever waits this long
 
 
@@ -26,9 +28,10 @@ class Service:
     """`hitl serve` as a subprocess on a free loopback port, with a token and its own store."""
 
     def __init__(self, folder: Path, *args: str, token: str | None = TOKEN, env: dict[str, str] | None = None,
-                 record_file: bool = True):
+                 record_file: bool = True, **popen):
         """env: variables set for the server beside the inherited ones (none of the caller's HITL_SERVE*, HITL_OPA*);
-        record_file: decide with a track record file (TRUSTED_RECORD), or else with the store's own record."""
+        record_file: decide with a track record file (TRUSTED_RECORD), or else with the store's own record;
+        popen: more subprocess.Popen options."""
         folder.mkdir(parents=True, exist_ok=True)
         self.state = folder / "state.db"
         self.record = folder / "record.yaml"
@@ -46,7 +49,7 @@ class Service:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "hitl_cli", "serve", "--addr", f"127.0.0.1:{self.port}", "--state", str(self.state),
              *(["--track-record", str(self.record)] if record_file else []), *args],
-            cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **popen,
         )
         deadline = time.monotonic() + DEADLINE_SECONDS
         while not self._healthy():
@@ -68,10 +71,42 @@ class Service:
         """The pids of the OPA this server started (its children whose command line names its folder)."""
         return [pid for pid in processes_naming("hitl-serve-") if _parent(pid) == self.process.pid]
 
+    def analysts(self) -> list[int]:
+        """The pids of the analyst processes this server started (hitl_cli.statements.analyst_process)."""
+        return [pid for pid in processes_naming(ANALYST_PROGRAM) if _parent(pid) == self.process.pid]
+
     def stop(self) -> str:
         self.process.send_signal(signal.SIGTERM)
         _, stderr = self.process.communicate(timeout=30)
         return stderr
+
+
+class Asked(threading.Thread):
+    """One request to the service on a thread of its own: `answer` (or `error`) once `done` is set."""
+
+    def __init__(self, service: Service, manifests: list[dict]):
+        super().__init__(daemon=True)
+        self.service, self.manifests = service, manifests
+        self.answer, self.error, self.done = None, None, threading.Event()
+        self.start()
+
+    def run(self):
+        try:
+            self.answer = self.service.call("POST", "/v1/decisions", json={"manifests": self.manifests})
+        except requests.RequestException as error:
+            self.error = error
+        finally:
+            self.done.set()
+
+
+def answered_meanwhile(service: Service, asked: Asked, body: dict, answer: dict, times: int) -> None:
+    """/health, and the body's decisions (the answer it had before), are given `times` times before what `asked`
+    asked for is answered."""
+    for _ in range(times):
+        assert service.call("GET", "/health").status_code == 200
+        again = service.call("POST", "/v1/decisions", json=body)
+        assert again.status_code == 200 and again.json() == answer, again.text
+    assert not asked.done.is_set(), "the slow statement was analysed before the quick answers: nothing was shown"
 
 
 def _parent(pid: int) -> int | None:

@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 from conftest import (assert_failed_closed, default_sigint, hitl, hitl_process, isolated_environment, make_manifest,
-                      proc_stat, processes_naming, write_manifests)
+                      cpu_seconds, processes_naming, write_manifests)
 from hitl_cli.statements.analysis import _NESTING_DEPTH
 
 DECIDED = (0, 1, 3)
@@ -130,28 +130,21 @@ def test_a_process_forked_after_analysing_statements_still_analyses_them():
 SLOW = "SELECT `a` FROM analytics.orders WHERE x = 1;" * 20_000
 
 
-def _busy_run(tmp_path, **popen):
-    """`hitl evaluate` of a plan with SLOW, in a folder only it names, once its forked child is parsing SLOW:
-    (the command, the child's pid, the folder)."""
+def _busy_run(tmp_path, *options: str, **popen):
+    """`hitl evaluate` of a plan with SLOW (and these options), in a folder only it names, once its forked child is
+    parsing SLOW: (the command, the child's pid, the folder)."""
     folder = tmp_path / f"plan-{uuid.uuid4().hex}"
     folder.mkdir()
     plan = write_manifests(folder, [make_manifest(type="read", env="production", statement=SLOW, system="mysql")])
-    running = hitl_process("evaluate", plan, "--profile", "default", cwd=tmp_path, **popen)
+    running = hitl_process("evaluate", plan, "--profile", "default", *options, cwd=tmp_path, **popen)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         children = [pid for pid in processes_naming(str(folder)) if pid != running.pid]
-        if children and _cpu_seconds(children[0]) > 0.5:  # importing sqlglot takes less
+        if children and cpu_seconds(children[0]) > 0.5:  # importing sqlglot takes less
             return running, children[0], folder
         time.sleep(0.05)
     running.kill()
     raise AssertionError("the analyser never started on the statement")
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = proc_stat(pid)
-    if fields is None:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _gone_soon(folder, seconds: float = 2.0) -> list[int]:
@@ -209,6 +202,29 @@ def test_a_stopped_analyser_goes_with_the_command(opa_bin, tmp_path):
     finally:
         if processes_naming(str(folder)):
             os.kill(child, signal.SIGKILL)
+
+
+def test_a_stopped_analyser_stops_the_run_once_the_statement_timeout_passes(opa_bin, tmp_path):
+    """Attack: SIGSTOP the forked child (as a parse that never ends would hold it), hoping the command waits forever or
+    decides without the statement's facts. Once --statement-timeout passes, the run stops: exit 5, one line, nothing
+    decided; the child goes with it."""
+    running, child, folder = _busy_run(tmp_path, "--statement-timeout", "2")
+    os.kill(child, signal.SIGSTOP)
+    try:
+        stdout, stderr = running.communicate(timeout=60)
+        assert_failed_closed(subprocess.CompletedProcess([], running.returncode, stdout, stderr),
+                             "statement analysis took longer than 2s")
+        assert _gone_soon(folder) == []
+    finally:
+        if processes_naming(str(folder)):
+            os.kill(child, signal.SIGKILL)
+
+
+def test_a_statement_past_the_timeout_stops_the_run(opa_bin, tmp_path):
+    """A statement the child takes longer over than --statement-timeout: exit 5, one line, nothing decided."""
+    plan = write_manifests(tmp_path, [make_manifest(type="read", env="production", statement=SLOW, system="mysql")])
+    result = hitl("evaluate", plan, "--profile", "default", "--statement-timeout", "0.2", cwd=tmp_path)
+    assert_failed_closed(result, "statement analysis took longer than 0.2s")
 
 
 NO_PROCESS_TO_SPARE = """

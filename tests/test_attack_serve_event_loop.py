@@ -19,7 +19,7 @@ import uvicorn
 
 from conftest import decided_async, make_manifest, proc_stat
 from fault_proxy import LoopbackServer, QuietHandler, StubOpa, decision_for, stand_in_decisions, truthful_get
-from served_hitl import TOKEN, Service, signed_verdict
+from served_hitl import TOKEN, Asked, Service, answered_meanwhile, signed_verdict
 from hitl_cli import Engine
 from hitl_cli.engine.server import free_loopback_port
 from hitl_cli.errors import EngineError
@@ -151,24 +151,6 @@ def test_a_manifest_nested_too_deep_is_invalid_input_and_nothing_is_decided(serv
 SLOW_DROP = _long_statement("DROP TABLE customers", size=200_000)  # about a second of the analyst's time, here
 
 
-class Asked(threading.Thread):
-    """One request to the service on a thread of its own: `answer` (or `error`) once `done` is set."""
-
-    def __init__(self, service: Service, manifests: list[dict]):
-        super().__init__(daemon=True)
-        self.service, self.manifests = service, manifests
-        self.answer, self.error, self.done = None, None, threading.Event()
-        self.start()
-
-    def run(self):
-        try:
-            self.answer = self.service.call("POST", "/v1/decisions", json={"manifests": self.manifests})
-        except requests.RequestException as error:
-            self.error = error
-        finally:
-            self.done.set()
-
-
 def test_a_statement_slow_to_analyse_holds_neither_the_loop_nor_a_remembered_decision(served, real_opa, tmp_path):
     """Attack: one manifest whose statement takes the analyst about a second (a long SELECT hiding a DROP), to hold
     the event loop and every other agent's decision meanwhile, or to be waved through. /health and a decision whose
@@ -181,11 +163,7 @@ def test_a_statement_slow_to_analyse_holds_neither_the_loop_nor_a_remembered_dec
     remembered = served.call("POST", "/v1/decisions", json=quick)  # its statement is remembered from now on
     assert remembered.status_code == 200, remembered.text
     asked = Asked(served, [slow])
-    for _ in range(3):
-        assert served.call("GET", "/health").status_code == 200
-        again = served.call("POST", "/v1/decisions", json=quick)
-        assert again.status_code == 200 and again.json() == remembered.json(), again.text
-    assert not asked.done.is_set(), "the slow statement was analysed before the quick answers: nothing was shown"
+    answered_meanwhile(served, asked, quick, remembered.json(), times=3)
     assert asked.done.wait(GUARD_SECONDS) and asked.error is None, asked.error
     assert asked.answer.status_code == 200, asked.answer.text
     with Engine(opa_url=url, state=tmp_path / "state.db", track_record=served.record) as engine:

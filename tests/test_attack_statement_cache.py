@@ -16,8 +16,9 @@ from hypothesis import strategies as st
 from conftest import make_manifest
 from hitl_cli import Engine
 from hitl_cli.statements import analysis_json
-from hitl_cli.statements.analysis import _REMEMBERED_LENGTH, analyse
+from hitl_cli.statements.analysis import analyse
 from hitl_cli.statements.dialects import dialect_for
+from hitl_cli.statements.remembered import REMEMBERED_LENGTH as _REMEMBERED_LENGTH
 
 pytestmark = pytest.mark.attack  # each test tries a way past the gate (make bench counts them)
 

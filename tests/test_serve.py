@@ -240,8 +240,9 @@ def test_hitl_serve_refuses_to_listen_beyond_loopback_without_a_token():
 def test_sigterm_stops_the_service_and_its_private_opa(opa_bin, tmp_path):
     served = Service(tmp_path / "stopping", token=None)
     children = subprocess.run(["pgrep", "-P", str(served.process.pid)], capture_output=True, text=True).stdout.split()
-    assert children, "hitl serve runs its OPA as a child process"
-    command = Path(f"/proc/{children[0]}/cmdline").read_bytes().split(b"\0")
+    assert sorted(children) == sorted(map(str, served.private_opa() + served.analysts())), (
+        "hitl serve runs its OPA and its statement analyst as child processes")
+    command = Path(f"/proc/{served.private_opa()[0]}/cmdline").read_bytes().split(b"\0")
     private = command[command.index(b"--addr") + 1].decode()
     # The private OPA answers nobody without its random token, not even a process on this host.
     for token in (None, TOKEN):

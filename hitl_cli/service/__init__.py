@@ -3,7 +3,8 @@
 The OPA listens on a free loopback port and answers only requests carrying a random token made for this run
 (hitl_cli.engine.access), so nothing but this server talks to it; the API reaches it through an Engine, which
 believes it only once it serves the policy revision hitl computes for the profile, as for --opa-url. With a
-bundle, the OPA serves that bundle (verified first) instead of the checkout's policies.
+bundle, the OPA serves that bundle (verified first) instead of the checkout's policies. Statements are analysed in
+a process of their own (hitl_cli.statements.analyst_process), so that no parse holds the server.
 """
 
 import secrets
@@ -18,6 +19,7 @@ from hitl_cli.engine.access import ServeAccess, listening_host
 from hitl_cli.engine.server import LocalOpaServer
 from hitl_cli.inputs import load_profile, profile_path
 from hitl_cli.output import warn
+from hitl_cli.statements import analyst_process
 
 @dataclass(frozen=True)
 class ServedBundle:
@@ -36,10 +38,19 @@ class ServeSettings:
     calibration: Path  # the calibration file the OPA loads (missing: none), beside the store by default
     bundle: ServedBundle | None
     decision_logs: bool
+    statement_timeout: float  # seconds one statement's analysis may take (hitl_cli.statements.analyst_process)
 
 
 def serve(settings: ServeSettings) -> int:
-    """Serve until stopped (Ctrl-C, SIGTERM); the private OPA stops with it."""
+    """Serve until stopped (Ctrl-C, SIGTERM); the private OPA and the analyst process stop with it."""
+    try:
+        analyst_process.start(settings.statement_timeout)  # started first: it loads its parser while OPA starts
+        return _serve(settings)
+    finally:
+        analyst_process.stop()
+
+
+def _serve(settings: ServeSettings) -> int:
     import uvicorn
 
     from hitl_cli.service.app import create_app

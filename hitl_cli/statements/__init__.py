@@ -3,9 +3,13 @@
 import importlib
 import threading
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from hitl_cli.statements import forked
 from hitl_cli.statements.kind_names import ANALYSABLE_KINDS, UNANALYSABLE_KINDS
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 __all__ = [
     "ANALYSABLE_KINDS", "UNANALYSABLE_KINDS", "analysis_json", "analysis_json_async", "load_parser_in_background", "prefetch",
@@ -15,14 +19,12 @@ __all__ = [
 def analysis_json(statement: str | None, system: str | None) -> bytes:
     """hitl_cli.statements.analysis.analyse() in JSON: input.statement_facts for one manifest (each distinct statement
     and dialect analysed once per process), from the forked analyser when the command started one
-    (hitl_cli.statements.forked), else here."""
+    (hitl_cli.statements.forked), from the analyst process when hitl serve started one
+    (hitl_cli.statements.analyst_process), else here."""
     answered = forked.answer((statement, system))
     if answered is not None:
         return answered
-    # Imported here: sqlglot takes a tenth of a second to load, which commands that decide nothing never need.
-    from hitl_cli.statements.analysis import analysis_json as analysed
-
-    return analysed(statement, system)
+    return _analysis_future(statement, system).result()
 
 
 async def analysis_json_async(statement: str | None, system: str | None) -> bytes:
@@ -32,10 +34,20 @@ async def analysis_json_async(statement: str | None, system: str | None) -> byte
         return analysis_json(statement, system)
     import asyncio
 
+    future = _analysis_future(statement, system)
+    return future.result() if future.done() else await asyncio.wrap_future(future)
+
+
+def _analysis_future(statement: str | None, system: str | None) -> "Future":
+    # Imported here: `hitl evaluate` forks its analyser as soon as it has imported this package, and sqlglot takes a
+    # tenth of a second to load, which commands that decide nothing never need.
+    from hitl_cli.statements import analyst_process
+
+    if analyst_process.running():
+        return analyst_process.analysis_future(statement, system)
     from hitl_cli.statements.analysis import analysis_future
 
-    future = analysis_future(statement, system)
-    return future.result() if future.done() else await asyncio.wrap_future(future)
+    return analysis_future(statement, system)
 
 
 def prefetch(requests: Iterable[tuple[str | None, str | None]]) -> None:
@@ -45,6 +57,8 @@ def prefetch(requests: Iterable[tuple[str | None, str | None]]) -> None:
 
 def load_parser_in_background() -> None:
     """Import sqlglot on another thread, while this one waits for something else (a local OPA starting), unless a
-    forked analyser parses statements."""
-    if not forked.running():
+    forked analyser or an analyst process parses statements."""
+    from hitl_cli.statements import analyst_process
+
+    if not (forked.running() or analyst_process.running()):
         threading.Thread(target=importlib.import_module, args=("hitl_cli.statements.analysis",), daemon=True).start()

@@ -6,15 +6,14 @@ import os
 import queue
 import re
 import threading
-from collections import OrderedDict
 from concurrent.futures import Future
 from dataclasses import replace
 
 from sqlglot import Dialect, ErrorLevel
 from sqlglot.tokens import TokenType
 
+from hitl_cli.statements import remembered
 from hitl_cli.statements.characters import hidden_characters, non_ascii_outside_strings
-from hitl_cli.statements.dialects import dialect_for
 from hitl_cli.statements.kind_names import UNANALYSABLE_KINDS
 from hitl_cli.statements.kinds import Operation, operations, unparsed
 
@@ -39,11 +38,6 @@ _EMBEDDED_MAX_CHARS = 100_000
 # also read as each of _OTHER_READINGS.
 _LEXICALLY_AMBIGUOUS = re.compile(r"""[\\#$\[`"]|/\*|--\S|'''""")
 _OTHER_READINGS = ("postgres", "mysql", "tsql")
-# The facts depend on the text and the dialect alone, and a batch repeats statements (the same query on the same
-# system in many plans): each distinct pair is analysed once per process, the last this many remembered (of
-# statements no longer than _REMEMBERED_LENGTH, so that what is remembered stays within some tens of MB).
-_REMEMBERED = 4096
-_REMEMBERED_LENGTH = 1000
 
 
 def analysis_json(statement: str | None, system: str | None) -> bytes:
@@ -54,15 +48,7 @@ def analysis_json(statement: str | None, system: str | None) -> bytes:
 def analysis_future(statement: str | None, system: str | None) -> Future:
     """analysis_json's answer as a Future: done at once for a statement remembered, else once the analyst thread has
     analysed it (a caller on an event loop awaits it without holding the loop)."""
-    dialect = dialect_for(system)
-    remembered = statement is None or len(statement) <= _REMEMBERED_LENGTH
-    if remembered:
-        known = _remembered.get((statement, dialect))
-        if known is not None:
-            done: Future = Future()
-            done.set_result(known)
-            return done
-    return _analysed_json(statement, dialect, remembered)
+    return remembered.analysis_future(statement, system, _analysed_json)
 
 
 # sqlglot recurses once or more per level of nesting, so a statement nested deep enough is unparsed (RecursionError)
@@ -76,32 +62,6 @@ _Request = tuple[Future, str | None, str, bool]  # (its answer, statement, diale
 _requests: "queue.SimpleQueue[_Request]" = queue.SimpleQueue()
 _analyst: threading.Thread | None = None
 _starting = threading.Lock()
-
-
-class _Remembered:
-    """The analyses of the last _REMEMBERED distinct (statement, dialect) pairs; shared by every thread."""
-
-    def __init__(self, size: int):
-        self._size = size
-        self._items: OrderedDict[tuple[str | None, str], bytes] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[str | None, str]) -> bytes | None:
-        with self._lock:
-            found = self._items.get(key)
-            if found is not None:
-                self._items.move_to_end(key)
-            return found
-
-    def put(self, key: tuple[str | None, str], analysed: bytes) -> None:
-        with self._lock:
-            self._items[key] = analysed
-            self._items.move_to_end(key)
-            if len(self._items) > self._size:
-                self._items.popitem(last=False)
-
-
-_remembered = _Remembered(_REMEMBERED)
 
 
 def _analysed_json(statement: str | None, dialect: str, remember: bool = False) -> Future:
@@ -131,16 +91,14 @@ def _analyse_requests() -> None:
             answer.set_exception(error)
             continue
         if remember:
-            _remembered.put((statement, dialect), analysed)
+            remembered.remembered.put((statement, dialect), analysed)
         answer.set_result(analysed)
 
 
 def _forget_the_analyst() -> None:
-    """A process forked from this one has the requests' queue, not the thread that reads it (and maybe the lock of
-    what is remembered, taken by a thread it does not have)."""
-    global _requests, _analyst, _starting, _remembered
+    """A process forked from this one has the requests' queue, not the thread that reads it."""
+    global _requests, _analyst, _starting
     _requests, _analyst, _starting = queue.SimpleQueue(), None, threading.Lock()
-    _remembered = _Remembered(_REMEMBERED)
 
 
 os.register_at_fork(after_in_child=_forget_the_analyst)
