@@ -140,8 +140,9 @@ class KeptReader:
     """Read transactions on one read-only connection kept open between them, for a caller that reads the store
     again and again (hitl_cli.policy_history.StoreSnapshots under a long-lived Engine): opening a connection costs
     SQLite a parse of the store's whole schema, about 0.4 ms of CPU, and PostgreSQL a new session. One read at a
-    time. The connection is opened again when the store is no longer the file it opened (replaced, removed) and
-    after any failure; a kept connection that fails to begin a read is replaced and the read begun once more."""
+    time. The connection is opened again when the store is no longer the file it opened (replaced, written over,
+    removed) and after any failure; a kept connection that fails to begin a read is replaced and the read begun
+    once more."""
 
     def __init__(self, location: StateLocation):
         self.location = location
@@ -149,6 +150,7 @@ class KeptReader:
         self._lock = threading.Lock()
         self._store: Store | None = None
         self._opened: object = None  # the store's identity when the connection was opened
+        self._replaced: Store | None = None  # the connection kept before, until the new one has begun its read
 
     @contextmanager
     def read(self) -> Iterator:
@@ -164,6 +166,7 @@ class KeptReader:
                             raise
                         self.close()  # kept from before, and gone meanwhile (a database server restarted)
                         connection = reading.enter_context(self._current().read())
+                    self._retire()
                     yield connection
             except BaseException:
                 self.close()
@@ -182,16 +185,24 @@ class KeptReader:
 
     def _current(self) -> Store:
         identity = self._backend.identity()
-        if self._store is not None and identity != self._opened:
-            self.close()
-        if self._store is None:
+        if self._store is None or identity != self._opened:
             self._backend.prepare(create=False)
             timeout = settings.state_busy_timeout()
-            self._store = Store(self._backend, self._backend.connect(read_only=True, timeout=timeout, shared=True), timeout)
-            self._opened = identity
+            opened = Store(self._backend, self._backend.connect(read_only=True, timeout=timeout, shared=True), timeout)
+            self._replaced, self._store, self._opened = self._store, opened, identity
         return self._store
 
+    def _retire(self) -> None:
+        """Close the connection kept before, now that the new one has begun a read. Not sooner: a SQLite store
+        with no connection open on its WAL index (SQLite opens it at a connection's first read) is recovered from
+        its WAL by the next one, which forgets how much of the WAL was checkpointed; the WAL then cannot start
+        over, and a reader opened again after every checkpoint would let it grow with every write."""
+        replaced, self._replaced = self._replaced, None
+        if replaced is not None:
+            replaced.close()
+
     def close(self) -> None:
+        self._retire()
         store, self._store = self._store, None
         if store is not None:
             store.close()
