@@ -3,6 +3,7 @@
 decision made on stale or wrong history (a daily budget undercounted), a store fault that does not fail closed, or
 a connection left open behind the Engine."""
 
+import asyncio
 import os
 import shutil
 import sqlite3
@@ -92,6 +93,31 @@ def test_decisions_on_threads_see_a_spend_another_process_records_meanwhile(ws, 
         assert kept_connections(ws) == 1
     after = [tier for began, tier in decided if began > recorded_at[0]]
     assert after and set(after) == {"block"}, after
+    assert kept_connections(ws) == 0
+
+
+def test_decisions_on_the_event_loop_and_on_threads_share_the_reader_and_see_a_new_spend(ws, budget_profile):
+    """hitl serve decides a few manifests on its event loop (decide_async reads the store there) and the rest on
+    worker threads, all through one reader and its lock: neither side waits on the other for ever, and all
+    count a spend another process records between two rounds."""
+
+    async def one_round(engine, pool) -> list[str]:
+        loop = asyncio.get_running_loop()
+        on_threads = [loop.run_in_executor(pool, _tier, engine) for _ in range(6)]
+        on_loop = [(await engine.decide_async(ASKED)).evaluated[0].decision.tier for _ in range(6)]
+        return on_loop + list(await asyncio.gather(*on_threads))
+
+    async def both_rounds(engine, pool) -> tuple[list[str], list[str]]:
+        before = await one_round(engine, pool)
+        await asyncio.to_thread(ws.submit, [SPEND], profile=budget_profile, now=at(1))
+        after = await one_round(engine, pool)
+        await engine.aclose()
+        return before, after
+
+    with Engine([budget_profile], state=ws.state, track_record=ws.trusted_record) as engine:
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            before, after = asyncio.run(asyncio.wait_for(both_rounds(engine, pool), timeout=120))
+    assert set(before) == {"auto_approve"} and set(after) == {"block"}, (before, after)
     assert kept_connections(ws) == 0
 
 
