@@ -265,6 +265,30 @@ def test_a_session_ended_by_the_server_in_the_middle_of_a_read_fails_closed_and_
     assert hitl_sessions(ws) == []
 
 
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_a_database_store_dropped_and_made_again_under_the_kept_session_is_read_afresh(ws, budget_profile):
+    """A PostgreSQL store is the same store for as long as its URL names it, so nothing tells the kept session that
+    its tables were dropped and made again (an administrator resetting the store) - and psycopg has by then
+    prepared hitl's statements on it. The next decisions must read the tables as they now are."""
+    database = psycopg.conninfo.conninfo_to_dict(ws.state)["dbname"]
+    with Engine([budget_profile], state=ws.state, track_record=ws.trusted_record) as engine:
+        for _ in range(7):  # past psycopg's prepare threshold (5 runs of a statement)
+            assert _tier(engine) == "auto_approve"
+        ws.submit([SPEND], profile=budget_profile, now=at(1))
+        assert _tier(engine) == "block"
+        sessions = hitl_sessions(ws)
+        with psycopg.connect(ws.postgres.url(database, "postgres"), autocommit=True) as admin:
+            admin.execute(f"DROP SCHEMA public CASCADE; CREATE SCHEMA public AUTHORIZATION {ws.postgres.OWNER}")
+        assert _tier(engine) == "auto_approve"  # no store: this action alone
+        assert ws.submit([manifest("a-new", type="write", env="dev", cost=1)], profile=budget_profile, now=at(2))["a-new"]["status"] == "approved"
+        for _ in range(3):
+            assert _tier(engine) == "auto_approve"  # 1 + 50 of 100 in the new store
+        assert ws.submit([SPEND], profile=budget_profile, now=at(3))["a-spent"]["status"] == "approved"
+        assert _tier(engine) == "block"
+        assert len(hitl_sessions(ws)) == 1, (sessions, hitl_sessions(ws))
+    assert hitl_sessions(ws) == []
+
+
 def test_a_store_made_after_the_engine_began_is_read_and_an_absent_one_keeps_no_connection(ws, tmp_path, monkeypatch):
     """No store yet (no file; a database without hitl's tables): decisions have no history and keep no connection
     open; once another process makes the store, the next decision reads it."""
