@@ -289,6 +289,39 @@ def test_a_database_store_dropped_and_made_again_under_the_kept_session_is_read_
     assert hitl_sessions(ws) == []
 
 
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_a_store_locked_by_a_migration_is_a_fault_after_the_timeout_not_a_wait_without_end(ws, budget_profile, monkeypatch):
+    """Another session holds hitl_schema locked (a newer hitl's migration altering it, VACUUM FULL, LOCK TABLE) while
+    hitl serve decides. The kept session's read gives up after HITL_STATE_TIMEOUT; the reader then opens a new
+    session and first asks whether the database holds a store, on a session of its own that had no lock timeout:
+    it waited for as long as the lock was held, with the reader's lock held, so every decision of hitl serve (its
+    event loop's too) waited behind it. A decision must fail closed within the timeout (twice it, and a retry)."""
+    monkeypatch.setenv("HITL_STATE_TIMEOUT", "1")
+    database = psycopg.conninfo.conninfo_to_dict(ws.state)["dbname"]
+    with Engine([budget_profile], state=ws.state, track_record=ws.trusted_record) as engine:
+        assert _tier(engine) == "auto_approve"
+        outcome: list[BaseException | str] = []
+
+        def decide() -> None:
+            try:
+                outcome.append(_tier(engine))
+            except BaseException as error:  # noqa: BLE001 - what the decision raised is the test's subject
+                outcome.append(error)
+
+        with psycopg.connect(ws.postgres.url(database, "postgres"), autocommit=True) as holder:
+            holder.execute("BEGIN")
+            holder.execute("LOCK TABLE hitl_schema IN ACCESS EXCLUSIVE MODE")
+            deciding = threading.Thread(target=decide)
+            deciding.start()
+            deciding.join(timeout=30)  # far past the 1 s timeout: only a wait without end takes this long
+            waited_on = deciding.is_alive()
+            holder.execute("ROLLBACK")
+        deciding.join()
+        assert not waited_on, "the decision waited for the lock past HITL_STATE_TIMEOUT"
+        assert isinstance(outcome[0], StoreError) and outcome[0].exit_code == 5, outcome
+        assert _tier(engine) == "auto_approve"
+
+
 def test_a_store_made_after_the_engine_began_is_read_and_an_absent_one_keeps_no_connection(ws, tmp_path, monkeypatch):
     """No store yet (no file; a database without hitl's tables): decisions have no history and keep no connection
     open; once another process makes the store, the next decision reads it."""
