@@ -140,9 +140,9 @@ class KeptReader:
     """Read transactions on one read-only connection kept open between them, for a caller that reads the store
     again and again (hitl_cli.policy_history.StoreSnapshots under a long-lived Engine): opening a connection costs
     SQLite a parse of the store's whole schema, about 0.4 ms of CPU, and PostgreSQL a new session. One read at a
-    time. The connection is opened again when the store is no longer the file it opened (replaced, written over,
-    removed) and after any failure; a kept connection that fails to begin a read is replaced and the read begun
-    once more."""
+    time on it (another, meanwhile, on a connection of its own). The connection is opened again when the store is
+    no longer the file it opened (replaced, written over, removed) and after any failure; a kept connection that
+    fails to begin a read is replaced and the read begun once more."""
 
     def __init__(self, location: StateLocation):
         self.location = location
@@ -154,23 +154,30 @@ class KeptReader:
 
     @contextmanager
     def read(self) -> Iterator:
-        """One consistent snapshot, as Store.read gives it (NotFound when there is no store, or it is empty)."""
-        with self._lock:
-            try:
-                with ExitStack() as reading:
-                    kept = self._store is not None
-                    try:
-                        connection = reading.enter_context(self._current().read())
-                    except StoreError:
-                        if not kept:
-                            raise
-                        self.close()  # kept from before, and gone meanwhile (a database server restarted)
-                        connection = reading.enter_context(self._current().read())
-                    self._retire()
-                    yield connection
-            except BaseException:
-                self.close()
-                raise
+        """One consistent snapshot, as Store.read gives it (NotFound when there is no store, or it is empty). While
+        another read holds the kept connection (a long one, or one waiting for a locked store), this one is made on
+        a connection of its own: a read never waits behind another."""
+        if not self._lock.acquire(blocking=False):
+            with open_store(self.location, Mode.READ) as store, store.read() as connection:
+                yield connection
+            return
+        try:
+            with ExitStack() as reading:
+                kept = self._store is not None
+                try:
+                    connection = reading.enter_context(self._current().read())
+                except StoreError:
+                    if not kept:
+                        raise
+                    self.close()  # kept from before, and gone meanwhile (a database server restarted)
+                    connection = reading.enter_context(self._current().read())
+                self._retire()
+                yield connection
+        except BaseException:
+            self.close()
+            raise
+        finally:
+            self._lock.release()
 
     def holds_store(self) -> bool:
         """Whether there is a store: a SQLite file (a look at the folder; an empty file counts), a PostgreSQL
