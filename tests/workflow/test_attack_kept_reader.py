@@ -407,6 +407,36 @@ def test_a_decision_asked_of_an_engine_whose_block_ended_opens_no_connection(ws,
         assert kept_connections(ws) == 0
 
 
+def test_an_engine_closed_while_a_decision_reads_fails_that_decision_and_leaves_nothing_open(ws, budget_profile, monkeypatch):
+    """hitl serve stopped while a worker thread's decision is in the middle of its read: the block's end closes the
+    kept connection under that read. The decision must fail (nothing decided on a read cut short), and no
+    connection may outlive the Engine (the end of a block is safe to run twice, as here)."""
+    stored_history = policy_history._stored_history
+    reading, closed = threading.Event(), threading.Event()
+
+    def cut_short(connection, now):
+        reading.set()
+        closed.wait(timeout=120)
+        return stored_history(connection, now)
+
+    engine = Engine([budget_profile], state=ws.state, track_record=ws.trusted_record).__enter__()
+    try:
+        assert _tier(engine) == "auto_approve"
+        ws.submit([SPEND], profile=budget_profile, now=at(1))
+        monkeypatch.setattr(policy_history, "_stored_history", cut_short)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            deciding = pool.submit(_tier, engine)
+            assert reading.wait(timeout=60)
+            engine.__exit__(None, None, None)
+            closed.set()
+            with pytest.raises((StoreError, UsageError)):
+                deciding.result(timeout=60)
+    finally:
+        closed.set()
+        engine.__exit__(None, None, None)
+    assert kept_connections(ws) == 0
+
+
 def test_the_wal_starts_over_while_the_reader_is_kept_and_opened_again_at_each_checkpoint(sqlite_ws):
     """A long-running hitl serve keeps its connection while other processes write, each on a connection of its own
     (the CLI's). The kept connection stops the last writer from removing the WAL; the WAL must still start over
