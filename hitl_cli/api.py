@@ -162,7 +162,9 @@ class Engine:
 
     def _run(self, profile: str | None, recording: bool = False) -> RunContext:
         """The context of one call (hitl_cli.run_context): the profile and track record file loaded once; the
-        moment taken afresh, and the store's history and record as the store stands now."""
+        moment taken afresh, and the store's history and record as the store stands now. Outside the `with` block
+        it refuses before reading the store: the connection the read would keep open would never be closed."""
+        self._connected()
         chosen = self.profile if profile is None else str(profile)
         if chosen not in self._profiles:
             raise UsageError(f"profile {chosen!r} was not loaded by this Engine (loaded: {', '.join(self._profiles)})")

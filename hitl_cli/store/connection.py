@@ -140,8 +140,9 @@ class KeptReader:
     """Read transactions on one read-only connection kept open between them, for a caller that reads the store
     again and again (hitl_cli.policy_history.StoreSnapshots under a long-lived Engine): opening a connection costs
     SQLite a parse of the store's whole schema, about 0.4 ms of CPU, and PostgreSQL a new session. One read at a
-    time. The connection is opened again when the store is no longer the file it opened (replaced, removed) and
-    after any failure; a kept connection that fails to begin a read is replaced and the read begun once more."""
+    time on it (another, meanwhile, on a connection of its own). The connection is opened again when the store is
+    no longer the file it opened (replaced, written over, removed) and after any failure; a kept connection that
+    fails to begin a read is replaced and the read begun once more."""
 
     def __init__(self, location: StateLocation):
         self.location = location
@@ -149,25 +150,34 @@ class KeptReader:
         self._lock = threading.Lock()
         self._store: Store | None = None
         self._opened: object = None  # the store's identity when the connection was opened
+        self._replaced: Store | None = None  # the connection kept before, until the new one has begun its read
 
     @contextmanager
     def read(self) -> Iterator:
-        """One consistent snapshot, as Store.read gives it (NotFound when there is no store, or it is empty)."""
-        with self._lock:
-            try:
-                with ExitStack() as reading:
-                    kept = self._store is not None
-                    try:
-                        connection = reading.enter_context(self._current().read())
-                    except StoreError:
-                        if not kept:
-                            raise
-                        self.close()  # kept from before, and gone meanwhile (a database server restarted)
-                        connection = reading.enter_context(self._current().read())
-                    yield connection
-            except BaseException:
-                self.close()
-                raise
+        """One consistent snapshot, as Store.read gives it (NotFound when there is no store, or it is empty). While
+        another read holds the kept connection (a long one, or one waiting for a locked store), this one is made on
+        a connection of its own: a read never waits behind another."""
+        if not self._lock.acquire(blocking=False):
+            with open_store(self.location, Mode.READ) as store, store.read() as connection:
+                yield connection
+            return
+        try:
+            with ExitStack() as reading:
+                kept = self._store is not None
+                try:
+                    connection = reading.enter_context(self._current().read())
+                except StoreError:
+                    if not kept:
+                        raise
+                    self.close()  # kept from before, and gone meanwhile (a database server restarted)
+                    connection = reading.enter_context(self._current().read())
+                self._retire()
+                yield connection
+        except BaseException:
+            self.close()
+            raise
+        finally:
+            self._lock.release()
 
     def holds_store(self) -> bool:
         """Whether there is a store: a SQLite file (a look at the folder; an empty file counts), a PostgreSQL
@@ -182,16 +192,24 @@ class KeptReader:
 
     def _current(self) -> Store:
         identity = self._backend.identity()
-        if self._store is not None and identity != self._opened:
-            self.close()
-        if self._store is None:
+        if self._store is None or identity != self._opened:
             self._backend.prepare(create=False)
             timeout = settings.state_busy_timeout()
-            self._store = Store(self._backend, self._backend.connect(read_only=True, timeout=timeout, shared=True), timeout)
-            self._opened = identity
+            opened = Store(self._backend, self._backend.connect(read_only=True, timeout=timeout, shared=True), timeout)
+            self._replaced, self._store, self._opened = self._store, opened, identity
         return self._store
 
+    def _retire(self) -> None:
+        """Close the connection kept before, now that the new one has begun a read. Not sooner: a SQLite store
+        with no connection open on its WAL index (SQLite opens it at a connection's first read) is recovered from
+        its WAL by the next one, which forgets how much of the WAL was checkpointed; the WAL then cannot start
+        over, and a reader opened again after every checkpoint would let it grow with every write."""
+        replaced, self._replaced = self._replaced, None
+        if replaced is not None:
+            replaced.close()
+
     def close(self) -> None:
+        self._retire()
         store, self._store = self._store, None
         if store is not None:
             store.close()

@@ -17,6 +17,7 @@ from typing import Any
 import psycopg
 from psycopg import errors
 
+from hitl_cli import settings
 from hitl_cli.errors import NotFound, Refused, StoreError, UsageError
 
 WRITER_ROLE = "hitl_writer"
@@ -46,9 +47,13 @@ class DatabaseURL:
         return hash(self.url)
 
     def exists(self) -> bool:
-        """Whether the database holds a store (a server that cannot be reached is a fault, not an absence)."""
+        """Whether the database holds a store (a server that cannot be reached is a fault, not an absence). Asked
+        in a read transaction with the store's lock timeout, as every read is: a store another session holds locked
+        (a migration) is a fault after HITL_STATE_TIMEOUT, not a wait for as long as the lock is held."""
         backend = PostgresBackend(self)
-        with backend.translated("open", 0), backend.connect(read_only=True, timeout=0) as connection:
+        timeout = settings.state_busy_timeout()
+        with backend.translated("open", timeout), backend.connect(read_only=True, timeout=0) as connection:
+            backend.begin_read(connection, timeout)
             return backend.schema_version(connection) > 0
 
     def redact(self, message: str) -> str:

@@ -38,13 +38,16 @@ class SqliteBackend:
         elif not path.is_file():
             raise StoreError(f"state store {path} is not a file")
 
-    def identity(self) -> tuple[int, int] | None:
-        """Which file the store is now (device and inode): another one after the file was replaced."""
+    def identity(self) -> tuple[int, ...] | None:
+        """Which file the store is now, and as it was last written: its device and inode (another file after the
+        store was replaced), its size and change time (new contents written over the same file, as `cp` does: a
+        connection kept open would go on reading the pages it has cached, which SQLite checks in WAL mode against
+        the WAL index alone). Commits go to the WAL and leave the file as it is; a checkpoint changes it."""
         try:
             found = os.stat(self.location)
         except OSError:
             return None
-        return found.st_dev, found.st_ino
+        return found.st_dev, found.st_ino, found.st_size, found.st_ctime_ns
 
     def connect(self, read_only: bool, timeout: float, shared: bool = False) -> sqlite3.Connection:
         """shared: the connection may be used from any thread, one at a time (its caller holds a lock)."""

@@ -8,7 +8,7 @@ import pytest
 from hitl_cli.engine.binary import find_opa
 from hitl_cli.errors import EngineError
 
-from .support import Postgres, Workspace, make_workspace
+from .support import Postgres, Workspace, daily_budget, make_workspace
 
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -56,3 +56,9 @@ def ws(tmp_path, backend, request, monkeypatch) -> Workspace:
 def sqlite_ws(tmp_path) -> Workspace:
     """For what only a file can suffer (a corrupt file, a missing folder, a file lock held by hand)."""
     return make_workspace(tmp_path)
+
+
+@pytest.fixture
+def budget_profile(ws, monkeypatch):
+    """support.daily_budget in the workspace on each backend."""
+    return daily_budget(ws, monkeypatch)

@@ -7,6 +7,7 @@ database of its own on the real PostgreSQL server scripts/with-postgres starts (
 """
 
 import json
+import os
 import re
 import shutil
 import sqlite3
@@ -24,6 +25,7 @@ import pytest
 import yaml
 
 from conftest import TRUSTED_AGENT, TRUSTED_RECORD, hitl, hitl_process, make_manifest
+from hitl_cli import clock
 from hitl_cli.errors import Refused
 from hitl_cli.models import names
 from hitl_cli.models.workflow import VerdictAction
@@ -405,3 +407,38 @@ def unguard(ws, connection) -> None:
             connection.execute(f"DROP TRIGGER {table}_no_delete")
     else:
         connection.execute("SET LOCAL session_replication_role = replica")  # the superuser's: no triggers fire
+
+
+def descriptors_on(path) -> int:
+    """How many of this process's file descriptors are open on the file."""
+    target = os.path.realpath(path)
+    found = 0
+    for descriptor in os.listdir("/proc/self/fd"):
+        try:
+            found += os.path.realpath(f"/proc/self/fd/{descriptor}") == target
+        except OSError:
+            continue
+    return found
+
+
+def hitl_sessions(ws) -> list[int]:
+    """The PostgreSQL sessions hitl has open on the workspace's database."""
+    database = psycopg.conninfo.conninfo_to_dict(ws.state)["dbname"]
+    with psycopg.connect(ws.postgres.url(database), autocommit=True) as admin:
+        rows = admin.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s AND application_name = 'hitl' "
+                             "AND pid <> pg_backend_pid()", (database,)).fetchall()
+    return [row[0] for row in rows]
+
+
+def kept_connections(ws) -> int:
+    """The store connections this process keeps: descriptors on the SQLite file, or hitl's PostgreSQL sessions."""
+    return descriptors_on(ws.state) if ws.backend == "sqlite" else len(hitl_sessions(ws))
+
+
+def daily_budget(ws, monkeypatch) -> Path:
+    """A profile with a daily budget of 100 USD an agent, the clock at today's at(5), and 1 USD approved today."""
+    profile = copy_profile(ws, "default", "budget",
+                           {"daily_budget.per_agent_usd": 100, "daily_budget.organisation_usd": 150})
+    assert ws.submit([manifest("b-0", type="write", env="dev", cost=1)], profile=profile, now=at(0))["b-0"]["status"] == "approved"
+    monkeypatch.setattr(clock, "now", lambda: datetime.fromisoformat(at(5)))
+    return profile

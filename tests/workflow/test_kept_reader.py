@@ -12,7 +12,7 @@ import pytest
 
 from hitl_cli import Engine, clock
 
-from .support import at, copy_profile, manifest
+from .support import at, copy_profile, descriptors_on, hitl_sessions, kept_connections, manifest
 
 pytestmark = pytest.mark.attack  # each test tries a way past the gate (make bench counts them)
 
@@ -20,43 +20,8 @@ ASKED = manifest("k-asked", type="write", env="dev", cost=50)
 SPEND = manifest("k-spent", type="write", env="dev", cost=60)
 
 
-@pytest.fixture
-def budget_profile(ws, monkeypatch):
-    """A profile with a daily budget of 100 USD an agent, the clock at today's at(5), and 1 USD approved today."""
-    profile = copy_profile(ws, "default", "budget",
-                           {"daily_budget.per_agent_usd": 100, "daily_budget.organisation_usd": 150})
-    assert ws.submit([manifest("k-0", type="write", env="dev", cost=1)], profile=profile, now=at(0))["k-0"]["status"] == "approved"
-    monkeypatch.setattr(clock, "now", lambda: datetime.fromisoformat(at(5)))
-    return profile
-
-
 def _tier(engine: Engine) -> str:
     return engine.decide(ASKED).evaluated[0].decision.tier
-
-
-def _descriptors_on(path) -> int:
-    """How many of this process's file descriptors are open on the file."""
-    target = os.path.realpath(path)
-    found = 0
-    for descriptor in os.listdir("/proc/self/fd"):
-        try:
-            found += os.path.realpath(f"/proc/self/fd/{descriptor}") == target
-        except OSError:
-            continue
-    return found
-
-
-def _hitl_sessions(ws) -> list[int]:
-    """The PostgreSQL sessions hitl has open on the workspace's database."""
-    database = psycopg.conninfo.conninfo_to_dict(ws.state)["dbname"]
-    with psycopg.connect(ws.postgres.url(database), autocommit=True) as admin:
-        rows = admin.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s AND application_name = 'hitl' "
-                             "AND pid <> pg_backend_pid()", (database,)).fetchall()
-    return [row[0] for row in rows]
-
-
-def _kept_connections(ws) -> int:
-    return _descriptors_on(ws.state) if ws.backend == "sqlite" else len(_hitl_sessions(ws))
 
 
 def test_decisions_share_one_kept_connection_and_the_engine_closes_it(ws, budget_profile, monkeypatch):
@@ -70,8 +35,8 @@ def test_decisions_share_one_kept_connection_and_the_engine_closes_it(ws, budget
         for _ in range(4):
             assert _tier(engine) == "auto_approve"
         assert len(opened) == first, "a decision after the first opened a connection of its own"
-        assert _kept_connections(ws) == 1
-    assert _kept_connections(ws) == 0
+        assert kept_connections(ws) == 1
+    assert kept_connections(ws) == 0
 
 
 def test_a_spend_recorded_by_another_process_counts_at_the_next_decision(ws, budget_profile):
@@ -103,7 +68,7 @@ def test_a_store_file_swapped_for_another_by_rename_is_the_one_read(sqlite_ws, t
         assert _tier(engine) == "auto_approve"
         ws.state.unlink()  # no store at all: the budget counts this action alone
         assert _tier(engine) == "auto_approve"
-        assert _descriptors_on(ws.state.with_name("state.db")) == 0
+        assert descriptors_on(ws.state.with_name("state.db")) == 0
 
 
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
@@ -113,11 +78,11 @@ def test_a_connection_the_database_server_dropped_is_replaced(ws, budget_profile
     with Engine([budget_profile], state=ws.state, track_record=ws.trusted_record) as engine:
         assert _tier(engine) == "auto_approve"
         ws.submit([SPEND], profile=budget_profile, now=at(1))
-        sessions = _hitl_sessions(ws)
+        sessions = hitl_sessions(ws)
         assert len(sessions) == 1
         database = psycopg.conninfo.conninfo_to_dict(ws.state)["dbname"]
         with psycopg.connect(ws.postgres.url(database), autocommit=True) as admin:
             assert admin.execute("SELECT pg_terminate_backend(%s)", (sessions[0],)).fetchone()[0] is True
         assert _tier(engine) == "block"
-        assert _hitl_sessions(ws) != sessions
+        assert hitl_sessions(ws) != sessions
 
