@@ -20,10 +20,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.requests import Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
-from hitl_cli import __version__
+from hitl_cli import __version__, settings
 from hitl_cli.api import POLL_SECONDS, Engine
 from hitl_cli.errors import ExitCode, HitlError, InvalidInput, NotFound, Problem, UsageError
 from hitl_cli.inputs import manifests_by_source
@@ -87,11 +89,14 @@ class Health(BaseModel):
     version: str
 
 
-FAULTS = {status: {"model": Fault} for status in (400, 401, 404, 422, 503)}
+FAULTS = {status: {"model": Fault} for status in (400, 401, 404, 413, 422, 503)}
 
 
 def create_app(engine: Engine, token: str | None) -> FastAPI:
     """The API in front of an Engine already started; `token`: what every request must carry (None: nothing)."""
+    # A body is held to the limit of an input file: the same manifests in a file larger than this are refused too.
+    body_limit = settings.max_file_bytes()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
@@ -104,6 +109,7 @@ def create_app(engine: Engine, token: str | None) -> FastAPI:
         description="How much human involvement an AI data agent's next action needs, decided by OPA from policy.",
         responses=FAULTS,
     )
+    app.add_middleware(BodyLimit, limit=body_limit)
     bearer = HTTPBearer(auto_error=False)
 
     async def authorised(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
@@ -132,6 +138,8 @@ def create_app(engine: Engine, token: str | None) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_fault(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        if error.status_code == 413:
+            return _too_large(body_limit)
         code = ExitCode.REFUSED if error.status_code == 401 else ExitCode.USAGE
         body = Fault(error=str(error.detail), exit_code=int(code))
         return JSONResponse(body.model_dump(), status_code=error.status_code,
@@ -212,6 +220,39 @@ def create_app(engine: Engine, token: str | None) -> FastAPI:
 
     app.openapi_schema = _with_manifest_schema(app)
     return app
+
+
+class BodyLimit:
+    """A request body larger than an input file may be is refused (413, hitl's fault body, exit code 4) before it is
+    read whole: at once when its Content-Length says so, else once that many of its bytes have come. Starlette's own
+    limit answers a declared length with a plain-text 413 whatever the app's handlers say."""
+
+    def __init__(self, app: ASGIApp, limit: int):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > self.limit:
+            return await _too_large(self.limit)(scope, receive, send)
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.limit:
+                raise HTTPException(413)  # answered by the app's handler: _too_large
+            return message
+
+        await self.app(scope, counted, send)
+
+
+def _too_large(limit: int) -> JSONResponse:
+    body = Fault(error=f"invalid input: the request body is larger than {settings.MAX_FILE_BYTES} ({limit} bytes)",
+                 exit_code=int(ExitCode.INVALID_INPUT))
+    return JSONResponse(body.model_dump(), status_code=413)
 
 
 def _declared_length(request: Request) -> float:
