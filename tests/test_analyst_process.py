@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from hitl_cli.errors import EngineError
-from hitl_cli.statements import analysis, analyst_process, remembered
+from hitl_cli.statements import analysis, analyst_process, framing, remembered
 
 GUARD_SECONDS = 120  # failure guard only: a working analyst answers long before
 
@@ -100,3 +100,9 @@ def test_a_remembered_statement_never_reaches_the_analyst(forgetful):
     assert again.done() and again.result() == first
     with pytest.raises(EngineError, match="^statement analysis could not start its process: hitl is stopping$"):
         process.analysis_future(long, "snowflake").result(GUARD_SECONDS)
+
+
+def test_an_analyst_failure_is_one_line_however_many_lines_its_reason_has():
+    with pytest.raises(EngineError) as failed:
+        framing.answer_of(b"-ParseError: Invalid expression.\n  Line 1, Col: 9.\n  SELECT \x1b[4m)\x1b[0m")
+    assert str(failed.value) == "statement analysis failed: ParseError: Invalid expression. Line 1, Col: 9. SELECT \x1b[4m)\x1b[0m"

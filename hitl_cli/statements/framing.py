@@ -40,7 +40,8 @@ def answer_of(body: bytes) -> bytes:
     if not body:
         raise EngineError("statement analysis stopped: its process exited")
     if body[:1] != _ANSWERED:
-        raise EngineError(f"statement analysis failed: {body[1:].decode(errors='replace')}")
+        why = " ".join(body[1:].decode(errors="replace").split())  # sqlglot's messages run over several lines
+        raise EngineError(f"statement analysis failed: {why}")
     return body[1:]
 
 
