@@ -239,17 +239,20 @@ def test_hitl_serve_refuses_to_listen_beyond_loopback_without_a_token():
 
 def test_sigterm_stops_the_service_and_its_private_opa(opa_bin, tmp_path):
     served = Service(tmp_path / "stopping", token=None)
-    children = subprocess.run(["pgrep", "-P", str(served.process.pid)], capture_output=True, text=True).stdout.split()
-    assert sorted(children) == sorted(map(str, served.private_opa() + served.analysts())), (
-        "hitl serve runs its OPA and its statement analyst as child processes")
-    command = Path(f"/proc/{served.private_opa()[0]}/cmdline").read_bytes().split(b"\0")
-    private = command[command.index(b"--addr") + 1].decode()
-    # The private OPA answers nobody without its random token, not even a process on this host.
-    for token in (None, TOKEN):
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        answer = requests.post(f"http://{private}/v1/data/hitl/main/decisions", json={"input": {}}, headers=headers, timeout=10)
-        assert answer.status_code == 401 and "bearer token" in answer.json()["message"]
-    served.stop()
+    try:  # stopped whatever fails here: a failed check must not leave the server running
+        children = subprocess.run(["pgrep", "-P", str(served.process.pid)], capture_output=True, text=True).stdout.split()
+        assert sorted(children) == sorted(map(str, served.private_opa() + served.analysts())), (
+            "hitl serve runs its OPA and its statement analyst as child processes")
+        command = Path(f"/proc/{served.private_opa()[0]}/cmdline").read_bytes().split(b"\0")
+        private = command[command.index(b"--addr") + 1].decode()
+        # The private OPA answers nobody without its random token, not even a process on this host.
+        for token in (None, TOKEN):
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            answer = requests.post(f"http://{private}/v1/data/hitl/main/decisions", json={"input": {}}, headers=headers,
+                                   timeout=10)
+            assert answer.status_code == 401 and "bearer token" in answer.json()["message"]
+    finally:
+        served.stop()
     assert served.process.returncode is not None
     for child in children:
         assert not Path(f"/proc/{child}").exists() or "zombie" in Path(f"/proc/{child}/status").read_text().lower()
