@@ -3,6 +3,7 @@ warn for stderr, escaped and written atomically), and a core that decides with w
 
 import ast
 import re
+import subprocess
 
 from conftest import ROOT
 
@@ -46,3 +47,22 @@ def test_no_test_module_imports_another():
         if found:
             importing[source.relative_to(ROOT).as_posix()] = found
     assert importing == {}
+
+
+# Package registries' hosts, spelt in parts so that this file does not name them either.
+REGISTRY_HOSTS = [".".join(parts) for parts in (
+    ("pypi", "org"), ("files", "pythonhosted", "org"), ("proxy", "golang", "org"), ("registry", "npmjs", "org"),
+    ("repo1", "maven", "org"), ("crates", "io"),
+)]
+
+
+def test_no_tracked_file_names_a_package_registry_host():
+    """The project installs from whatever index the machine is set up with; it never names one."""
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout.split(b"\0")
+    naming = []
+    for name in filter(None, tracked):
+        path = ROOT / name.decode()
+        if path.is_file():
+            text = path.read_bytes().lower()
+            naming += [f"{name.decode()}: {host}" for host in REGISTRY_HOSTS if host.encode() in text]
+    assert naming == []
