@@ -124,10 +124,7 @@ class Store:
 
 @contextmanager
 def open_store(location: StateLocation, mode: Mode) -> Iterator[Store]:
-    timeout = settings.state_busy_timeout()
-    backend = backend_for(location)
-    backend.prepare(create=mode is Mode.CREATE)
-    store = Store(backend, backend.connect(read_only=mode is Mode.READ, timeout=timeout), timeout)
+    store = _connected(backend_for(location), mode)
     try:
         if mode is not Mode.READ:
             store.upgrade()
@@ -193,9 +190,7 @@ class KeptReader:
     def _current(self) -> Store:
         identity = self._backend.identity()
         if self._store is None or identity != self._opened:
-            self._backend.prepare(create=False)
-            timeout = settings.state_busy_timeout()
-            opened = Store(self._backend, self._backend.connect(read_only=True, timeout=timeout, shared=True), timeout)
+            opened = _connected(self._backend, Mode.READ, shared=True)
             self._replaced, self._store, self._opened = self._store, opened, identity
         return self._store
 
@@ -213,6 +208,13 @@ class KeptReader:
         store, self._store = self._store, None
         if store is not None:
             store.close()
+
+
+def _connected(backend: SqliteBackend | PostgresBackend, mode: Mode, shared: bool = False) -> Store:
+    """A Store on a new connection (shared: usable from any thread, one at a time)."""
+    timeout = settings.state_busy_timeout()
+    backend.prepare(create=mode is Mode.CREATE)
+    return Store(backend, backend.connect(read_only=mode is Mode.READ, timeout=timeout, shared=shared), timeout)
 
 
 def upgrade_store(location: StateLocation) -> None:
