@@ -162,7 +162,8 @@ def create_app(engine: Engine, token: str | None) -> FastAPI:
         # records nothing: an invalid manifest is refused afterwards. A few manifests are decided on the event loop,
         # which a worker thread would make wait for Python's interpreter lock; more, or large ones, whose validation
         # would hold the loop, on a worker thread.
-        if len(body.manifests) <= ON_THE_LOOP and _declared_length(request) <= ON_THE_LOOP_BYTES:
+        declared = _declared_length(request.headers)  # a body that declares none (chunked) counts as large
+        if len(body.manifests) <= ON_THE_LOOP and declared is not None and declared <= ON_THE_LOOP_BYTES:
             result = await engine.decide_async(body.manifests)
         else:
             result = await run_in_threadpool(engine.decide, body.manifests)
@@ -233,8 +234,8 @@ class BodyLimit:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        declared = Headers(scope=scope).get("content-length", "")
-        if declared.isdigit() and int(declared) > self.limit:
+        declared = _declared_length(Headers(scope=scope))
+        if declared is not None and declared > self.limit:
             return await _too_large(self.limit)(scope, receive, send)
         received = 0
 
@@ -255,10 +256,10 @@ def _too_large(limit: int) -> JSONResponse:
     return JSONResponse(body.model_dump(), status_code=413)
 
 
-def _declared_length(request: Request) -> float:
-    """The body's Content-Length; a body that declares none (chunked) counts as large."""
-    declared = request.headers.get("content-length", "")
-    return int(declared) if declared.isdigit() else float("inf")
+def _declared_length(headers: Headers) -> int | None:
+    """The body's Content-Length, None when it declares none."""
+    declared = headers.get("content-length", "")
+    return int(declared) if declared.isdigit() else None
 
 
 def _json(answer: BaseModel) -> Response:
