@@ -166,8 +166,7 @@ class PolicyClient:
 
         facts_json[i] is what hitl derived from manifest i's statement (hitl_cli.statements): input.statement_facts.
         """
-        manifests = [json.loads(m) for m in manifests_json]
-        what, input_json = self._decisions_input(run, manifests, manifests_json, facts_json)
+        what, input_json, manifests = self._decisions_input(run, manifests_json, facts_json)
         answer = self._query_encoded(what, input_json)
         if not _defined(answer):
             self._refuse_undefined(what, run, manifests_json, facts_json)
@@ -181,8 +180,7 @@ class PolicyClient:
         fault, is asked from a worker thread."""
         import asyncio
 
-        manifests = [json.loads(m) for m in manifests_json]
-        what, input_json = self._decisions_input(run, manifests, manifests_json, facts_json)
+        what, input_json, manifests = self._decisions_input(run, manifests_json, facts_json)
         if self._async_opa is None:
             self._async_opa = connection.connect_async(self._endpoint, settings.opa_request_timeout())
             self._async_loop = asyncio.get_running_loop()
@@ -195,18 +193,20 @@ class PolicyClient:
         return self._checked(run.profile, what, answer, ids, manifests, facts_json)
 
     def _decisions_input(
-        self, run: RunInput, manifests: list[dict], manifests_json: list[bytes], facts_json: list[bytes]
-    ) -> tuple[str, bytes]:
-        """What to ask OPA, and its input. One manifest (each hitl serve request) is asked as data.hitl.main.decision:
-        the same decision, without the per-manifest `with input as` OPA evaluates a batch under, which costs it more,
-        and with only its agent's part of the track record (as each decision of a batch gets it: hitl.main)."""
+        self, run: RunInput, manifests_json: list[bytes], facts_json: list[bytes]
+    ) -> tuple[str, bytes, list[dict]]:
+        """What to ask OPA, its input, and the manifests decoded once (for the checks of the answer too). One manifest
+        (each hitl serve request) is asked as data.hitl.main.decision: the same decision, without the per-manifest
+        `with input as` OPA evaluates a batch under, which costs it more, and with only its agent's part of the track
+        record (as each decision of a batch gets it: hitl.main)."""
         if run.profile not in self._profiles:
             raise EngineError(f"no decision can be checked under profile {run.profile!r}: it was not loaded for this run")
+        manifests = [json.loads(m) for m in manifests_json]
         if len(manifests) == 1:
             return DECISION_WHAT, b'{%s,"manifest":%s,"statement_facts":%s}' % (
                 run.for_agent(manifests[0]["agent"]["id"]), manifests_json[0], facts_json[0]
-            )
-        return DECISIONS_WHAT, _batch_input(run, manifests_json, facts_json)
+            ), manifests
+        return DECISIONS_WHAT, _batch_input(run, manifests_json, facts_json), manifests
 
     def _refuse_undefined(self, what: str, run: RunInput, manifests_json: list[bytes], facts_json: list[bytes]) -> None:
         """The EngineError for manifests with no decision, naming the rule that caused it when one did (the rules that
