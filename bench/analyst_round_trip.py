@@ -9,24 +9,23 @@ batch is a few hundred statements). Prints the medians per statement.
 """
 
 import argparse
-import os
 import resource
 import statistics
+import sys
 import time
 import uuid
+from pathlib import Path
 
-from hitl_cli.statements import analysis, analyst_process
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from conftest import cpu_seconds  # noqa: E402
+
+from hitl_cli.statements import analysis, analyst_process  # noqa: E402
 
 
 def own_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
-
-
-def cpu_of(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def fresh(count: int) -> list[str]:
@@ -35,12 +34,12 @@ def fresh(count: int) -> list[str]:
 
 def batch(ask, statements: list[str], analyst_pid: int | None) -> tuple[float, float, float]:
     """(wall, this process's CPU, the analyst process's CPU), in seconds."""
-    theirs = cpu_of(analyst_pid) if analyst_pid else 0.0
+    theirs = cpu_seconds(analyst_pid) if analyst_pid else 0.0
     mine, started = own_cpu(), time.perf_counter()
     for statement in statements:
         ask(statement, "snowflake").result()
     wall, mine = time.perf_counter() - started, own_cpu() - mine
-    return wall, mine, (cpu_of(analyst_pid) - theirs) if analyst_pid else 0.0
+    return wall, mine, (cpu_seconds(analyst_pid) - theirs) if analyst_pid else 0.0
 
 
 def main() -> int:

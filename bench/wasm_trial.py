@@ -45,7 +45,7 @@ import generate  # noqa: E402
 import policy_cost  # noqa: E402
 import serve_api  # noqa: E402
 import serve_load  # noqa: E402
-from conftest import Policy, proc_stat  # noqa: E402
+from conftest import Policy, cpu_seconds  # noqa: E402
 from decision_corpus import EXPECTED, observed  # noqa: E402
 
 from hitl_cli.engine import served_sources  # noqa: E402
@@ -57,7 +57,6 @@ from hitl_cli.policy_files import ignore_options  # noqa: E402
 
 ENTRYPOINTS = ("hitl/main/decision", "hitl/main/decisions")
 CONTROL_CHARACTERS = {"tab": "\t", "bell": "\x07", "vertical tab": "\x0b", "delete": "\x7f"}
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def build_wasm(opa: Path, sources: list[Path], bundle: Path) -> float:
@@ -89,11 +88,6 @@ def server(command_of, what: str) -> Iterator[dict]:
     finally:
         process.terminate()
         process.wait(timeout=15)
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = proc_stat(pid)
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 def rss_mb(pid: int) -> float:
