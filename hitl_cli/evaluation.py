@@ -134,4 +134,4 @@ async def decide_async(files: list[ManifestSource], context: RunContext, client:
 
 
 def _run_input(context: RunContext) -> RunInput:
-    return RunInput.of(context.profile.name, context.track_record.policy_input(), context.now, context.history_json)
+    return RunInput.of(context.profile.name, context.track_record.policy_input(), context.now, context.history)

@@ -10,6 +10,10 @@
   manifest decided again (a re-check, a resubmission) is not counted twice. Only recorded spend counts:
   the earlier actions of the batch being decided are not added.
 
+A decision request carries the part of it that concerns its manifests (PolicyHistory.about): the precedents that
+agree with one of them on the fingerprint fields a manifest states, the spend of their agents and of themselves,
+and the organisation's total.
+
 A long-lived caller (hitl_cli.api.Engine, hitl serve) reads the store through StoreSnapshots, which reads the
 tables again only when the store's audit head or the day moved since its last read.
 
@@ -21,6 +25,8 @@ file when one is given, else the record the store measured (`hitl trust export`)
 """
 
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -33,19 +39,82 @@ from hitl_cli.workflow.track import track_record
 
 APPROVED = ("approved", "overridden")
 
+# The fingerprint fields hitl.history's candidate takes from the manifest as written, and where. The action type
+# is the effective one, which the policy derives from the statement: it is compared there alone.
+STATED_FIELDS = {
+    "agent": ("agent", "id"),
+    "environment": ("target", "environment"),
+    "system": ("target", "system"),
+    "resource_type": ("target", "resource_type"),
+    "resource": ("target", "resource"),
+}
 
-def recorded_history_json(connection, now: datetime) -> bytes:
-    """input.history in JSON, read in a transaction the caller holds open (submit's write transaction)."""
-    return history_json(_stored_history(connection, now))
+
+@dataclass(frozen=True)
+class PolicyHistory:
+    """What the state store says about the past, as read: every precedent, and today's spend of every agent and
+    manifest. A decision reads a small part of it (hitl.history); a request carries that part only (`about`),
+    because OPA parses every request's input whole, and all of it would grow with the store (226 ms a decision at
+    10,000 approved actions: bench/history_cost.py)."""
+
+    precedents: list[dict]
+    spent_today: dict
+    _indexes: dict = field(default_factory=dict, compare=False, repr=False)  # stated fields -> their values -> precedents
+
+    def about(self, manifests: list[dict], fingerprint: Sequence[str]) -> bytes:
+        """input.history, in JSON, for a request deciding these manifests (as the policy reads them) under a profile
+        with this history_novelty.fingerprint: the precedents that agree with one of the manifests on every
+        fingerprint field it states, the spend today of their agents and of themselves, and the organisation's.
+
+        A precedent left out differs from each manifest in a field the fingerprint compares, so the novelty rule
+        finds the same precedents; the budget rule reads the spend of the manifest's agent and its own. Should the
+        policy compare other fields than the profile here says, fewer precedents only make more actions novel."""
+        stated = tuple(name for name in STATED_FIELDS if name in fingerprint)
+        index = self._index(stated)
+        chosen: dict[int, dict] = {}
+        for manifest in manifests:
+            chosen.update(index.get(_stated_values(manifest, stated), {}))
+        spent = self.spent_today
+        agents = sorted({manifest["agent"]["id"] for manifest in manifests})
+        ids = sorted({manifest["metadata"]["id"] for manifest in manifests})
+        return json.dumps({
+            "precedents": [chosen[position] for position in sorted(chosen)],
+            "spent_today": {
+                "day": spent["day"],
+                "agents": {agent: spent["agents"][agent] for agent in agents if agent in spent["agents"]},
+                "organisation": spent["organisation"],
+                "manifests": {i: spent["manifests"][i] for i in ids if i in spent["manifests"]},
+            },
+        }).encode()
+
+    def _index(self, stated: tuple[str, ...]) -> dict[tuple, dict[int, dict]]:
+        """The precedents by their values of the stated fields (each by its position), made once per history."""
+        index = self._indexes.get(stated)
+        if index is None:
+            index = {}
+            for position, precedent in enumerate(self.precedents):
+                index.setdefault(tuple(precedent[name] for name in stated), {})[position] = precedent
+            self._indexes[stated] = index
+        return index
 
 
-def history_json(history: dict | None) -> bytes | None:
-    """input.history as a decision request carries it (None: no history)."""
-    return None if history is None else json.dumps(history).encode()
+def _stated_values(manifest: dict, stated: tuple[str, ...]) -> tuple:
+    """The manifest's values of the stated fields, null where it has none (as hitl.history.candidate reads them)."""
+    values = []
+    for name in stated:
+        section, key = STATED_FIELDS[name]
+        part = manifest.get(section)
+        values.append(part.get(key) if isinstance(part, dict) else None)
+    return tuple(values)
+
+
+def recorded_history(connection, now: datetime) -> PolicyHistory:
+    """input.history, read in a transaction the caller holds open (submit's write transaction)."""
+    return _stored_history(connection, now)
 
 
 class StoreSnapshots:
-    """input.history (in JSON: hitl_cli.engine.client.RunInput) and the store's track record for a caller that decides again and again (hitl_cli.api.Engine),
+    """input.history (PolicyHistory) and the store's track record for a caller that decides again and again (hitl_cli.api.Engine),
     with the tables read only when they may have changed.
 
     Every change to the workflow's tables lands in the transaction that appends its audit record
@@ -56,16 +125,16 @@ class StoreSnapshots:
     the call began. A single run (the CLI) uses a snapshot of its own, read once."""
 
     def __init__(self) -> None:
-        self._kept: tuple[tuple, bytes, TrackRecord | None] | None = None  # (what it was read at, history, record)
+        self._kept: tuple[tuple, PolicyHistory, TrackRecord | None] | None = None  # (what it was read at, history, record)
         self._reader: KeptReader | None = None
 
     def read(
         self, state: Path, now: datetime, missing_is_empty: bool, with_record: bool
-    ) -> tuple[bytes | None, TrackRecord]:
-        """(input.history in JSON, the store's track record: an empty one unless with_record) as of `now`."""
+    ) -> tuple[PolicyHistory | None, TrackRecord]:
+        """(input.history, the store's track record: an empty one unless with_record) as of `now`."""
         reader = self._reader_of(state)
         if not reader.holds_store():
-            return history_json(_history([], {}, now) if missing_is_empty else None), TrackRecord()
+            return (_history([], {}, now) if missing_is_empty else None), TrackRecord()
         try:
             with reader.read() as connection:
                 key = (str(state), audit_log.head(connection), now.date(), with_record)
@@ -73,11 +142,11 @@ class StoreSnapshots:
                 if kept is not None and kept[0] == key:
                     history, record = kept[1], kept[2]
                 else:
-                    history = history_json(_stored_history(connection, now))
+                    history = _stored_history(connection, now)
                     record = track_record(connection) if with_record else None
                     self._kept = (key, history, record)
         except NotFound:  # an empty store file: nothing recorded yet
-            return history_json(_history([], {}, now)), TrackRecord()
+            return _history([], {}, now), TrackRecord()
         return history, record if record is not None else TrackRecord()
 
     def _reader_of(self, state: Path) -> KeptReader:
@@ -92,7 +161,7 @@ class StoreSnapshots:
             self._reader.close()
 
 
-def _stored_history(connection, now: datetime) -> dict:
+def _stored_history(connection, now: datetime) -> PolicyHistory:
     requests = [r for r in records.all_requests(connection) if r.status in APPROVED]
     verdicts: dict[str, list[Verdict]] = {}
     for verdict in records.all_verdicts(connection):
@@ -100,7 +169,7 @@ def _stored_history(connection, now: datetime) -> dict:
     return _history(requests, verdicts, now)
 
 
-def _history(requests: list[Request], verdicts: dict[str, list[Verdict]], now: datetime) -> dict:
+def _history(requests: list[Request], verdicts: dict[str, list[Verdict]], now: datetime) -> PolicyHistory:
     precedents = {}
     for request in requests:
         described = _described(request)
@@ -116,15 +185,15 @@ def _history(requests: list[Request], verdicts: dict[str, list[Verdict]], now: d
     agents: dict[str, float] = {}
     for spent in manifests.values():
         agents[spent["agent"]] = agents.get(spent["agent"], 0) + spent["usd"]
-    return {
-        "precedents": list(precedents.values()),
-        "spent_today": {
+    return PolicyHistory(
+        precedents=list(precedents.values()),
+        spent_today={
             "day": today.isoformat(),
             "agents": dict(sorted(agents.items())),
             "organisation": sum(agents.values()),
             "manifests": manifests,
         },
-    }
+    )
 
 
 def _described(request: Request) -> dict:

@@ -16,7 +16,7 @@ from hitl_cli.calibration.storage import CalibrationLocation
 from hitl_cli.errors import Problem
 from hitl_cli.inputs import load_profile, load_track_record, profile_path
 from hitl_cli.models import Profile, TrackRecord
-from hitl_cli.policy_history import StoreSnapshots
+from hitl_cli.policy_history import PolicyHistory, StoreSnapshots
 from hitl_cli.store.connection import upgrade_store
 
 
@@ -28,7 +28,7 @@ class RunContext:
     state: Path
     calibration: CalibrationLocation  # the store's calibration (hitl_cli.calibration.storage); there may be none
     track_record: TrackRecord
-    history_json: bytes | None  # input.history, in JSON; None when the store does not exist
+    history: PolicyHistory | None  # input.history; None when the store does not exist
     record_problems: list[Problem] = field(default_factory=list)
 
 
@@ -66,6 +66,6 @@ def gather_loaded(
         state=state,
         calibration=calibration_storage.beside(state),
         track_record=track_record,
-        history_json=history,
+        history=history,
         record_problems=record_problems,
     )

@@ -7,7 +7,6 @@ import sqlite3
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -149,11 +148,11 @@ def test_the_day_turns_at_midnight_utc_for_kept_history(tmp_path, seconds):
     snapshots = StoreSnapshots()
     day = datetime(2026, 11, 24, 12, tzinfo=UTC)
     midnight = datetime(2026, 11, 25, tzinfo=UTC) + timedelta(seconds=seconds)
-    first = json.loads(snapshots.read(ws.state, day, False, True)[0])
-    later = json.loads(snapshots.read(ws.state, midnight, False, True)[0])
-    assert first["spent_today"]["organisation"] == 7
-    assert later["spent_today"]["day"] == midnight.date().isoformat()
-    assert later["spent_today"]["organisation"] == (7 if seconds < 0 else 0)
+    first = snapshots.read(ws.state, day, False, True)[0]
+    later = snapshots.read(ws.state, midnight, False, True)[0]
+    assert first.spent_today["organisation"] == 7
+    assert later.spent_today["day"] == midnight.date().isoformat()
+    assert later.spent_today["organisation"] == (7 if seconds < 0 else 0)
 
 
 def test_two_hundred_decisions_at_once_each_get_their_own_answer(opa_bin, tmp_path, record):

@@ -1,10 +1,12 @@
 """Asking an OPA server for decisions; every way that can go wrong becomes an EngineError."""
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -17,6 +19,9 @@ from hitl_cli.models import Decision, Profile
 from hitl_cli.models.common import TIERS
 from hitl_cli.models.decision import Reason
 from hitl_cli.models.trust import TrustStanding
+
+if TYPE_CHECKING:
+    from hitl_cli.policy_history import PolicyHistory
 
 DECISION_WHAT = "data.hitl.main.decision"
 DECISIONS_WHAT = "data.hitl.main.decisions"
@@ -31,38 +36,45 @@ _DECISION_FIELDS = set(Decision.model_fields)
 
 @dataclass(frozen=True)
 class RunInput:
-    """What every decision request of one run carries beside its manifests, in JSON: the profile, the track
-    record, input.now (the one moment the run judges waivers' expiry at: hitl_cli.run_context) and input.history
-    (what the state store says about the past, hitl_cli.policy_history; no `history` key when the run reads no
-    store). Each run brings its own, so one client serves many runs at once (hitl_cli.api.Engine, hitl serve)."""
+    """What every decision request of one run carries beside its manifests: the profile, the track record, input.now
+    (the one moment the run judges waivers' expiry at: hitl_cli.run_context) and input.history (what the state
+    store says about the past, hitl_cli.policy_history; no `history` key when the run reads no store). Each run
+    brings its own, so one client serves many runs at once (hitl_cli.api.Engine, hitl serve)."""
 
     profile: str
     now: str
-    beside_track_record: bytes  # the rest, in JSON
+    profile_and_now: bytes  # in JSON
     track_record: dict
+    history: "PolicyHistory | None"
 
     @classmethod
     def of(
-        cls, profile: str, track_record: dict, now: datetime | None = None, history_json: bytes | None = None
+        cls, profile: str, track_record: dict, now: datetime | None = None, history: "PolicyHistory | None" = None
     ) -> "RunInput":
-        """now: the system clock's when not given; history_json: input.history already in JSON
-        (hitl_cli.policy_history.history_json), None for none."""
+        """now: the system clock's when not given; history: None for none."""
         moment = (now or clock.now()).isoformat().replace("+00:00", "Z")
-        beside = b'"profile":%s,"now":%s' % (json.dumps(profile).encode(), json.dumps(moment).encode())
-        if history_json is not None:
-            beside += b',"history":' + history_json
-        return cls(profile, moment, beside, track_record)
+        profile_and_now = b'"profile":%s,"now":%s' % (json.dumps(profile).encode(), json.dumps(moment).encode())
+        return cls(profile, moment, profile_and_now, track_record, history)
 
     @cached_property
-    def encoded(self) -> bytes:
-        """All of it, for a batch (encoded once, when a run first sends one)."""
-        return self.beside_track_record + b',"track_record":' + json.dumps(self.track_record).encode()
+    def _track_record_json(self) -> bytes:
+        """All of the track record, for a batch (encoded once, when a run first sends one)."""
+        return json.dumps(self.track_record).encode()
 
-    def for_agent(self, agent: str) -> bytes:
-        """The run's input for a manifest of one agent: its track record holds only what a decision reads of it, the
-        agent's entry and whether its entry was invalid (hitl.facts). OPA parses and converts every request's input,
-        twice under hitl serve's access policy: the whole fleet's record would cost it that much on every request."""
-        return self.beside_track_record + b',"track_record":' + json.dumps(agent_record(self.track_record, agent)).encode()
+    def for_manifests(self, manifests: list[dict], fingerprint: Sequence[str]) -> bytes:
+        """The run's input, in JSON, for a request deciding these manifests (as the policy reads them) under a
+        profile with this history_novelty.fingerprint. OPA parses and converts every request's input, twice under
+        hitl serve's access policy, so a request carries what its decisions read, not what grows with the fleet
+        and the store: one manifest's request only its agent's part of the track record, what each decision of a
+        batch is given (hitl.main), and of the history what concerns its manifests (PolicyHistory.about)."""
+        record = (
+            json.dumps(agent_record(self.track_record, manifests[0]["agent"]["id"])).encode()
+            if len(manifests) == 1 else self._track_record_json
+        )
+        part = self.profile_and_now + b',"track_record":' + record
+        if self.history is not None:
+            part += b',"history":' + self.history.about(manifests, fingerprint)
+        return part
 
 
 def agent_record(track_record: dict, agent: str) -> dict:
@@ -75,9 +87,9 @@ def agent_record(track_record: dict, agent: str) -> dict:
     }
 
 
-def _batch_input(run: RunInput, manifests_json: list[bytes], facts_json: list[bytes]) -> bytes:
-    """The input of data.hitl.main.decisions: the run's, the manifests and their statement facts, in JSON."""
-    return b'{%s,"manifests":[%s],"statement_facts":[%s]}' % (run.encoded, b",".join(manifests_json), b",".join(facts_json))
+def _batch_input(run_part: bytes, manifests_json: list[bytes], facts_json: list[bytes]) -> bytes:
+    """The input of data.hitl.main.decisions: the run's part, the manifests and their statement facts, in JSON."""
+    return b'{%s,"manifests":[%s],"statement_facts":[%s]}' % (run_part, b",".join(manifests_json), b",".join(facts_json))
 
 
 class PolicyClient:
@@ -169,7 +181,7 @@ class PolicyClient:
         what, input_json, manifests = self._decisions_input(run, manifests_json, facts_json)
         answer = self._query_encoded(what, input_json)
         if not _defined(answer):
-            self._refuse_undefined(what, run, manifests_json, facts_json)
+            self._refuse_undefined(what, self._run_part(run, manifests), manifests_json, facts_json)
         return self._checked(run.profile, what, answer, ids, manifests, facts_json)
 
     async def decide_encoded_async(
@@ -189,7 +201,9 @@ class PolicyClient:
                              "this one (one loop per engine; decide() serves other threads)")
         answer = await connection.query_encoded_async(self._async_opa, self.url, what, input_json)
         if not _defined(answer):
-            await asyncio.to_thread(self._refuse_undefined, what, run, manifests_json, facts_json)
+            await asyncio.to_thread(
+                self._refuse_undefined, what, self._run_part(run, manifests), manifests_json, facts_json
+            )
         return self._checked(run.profile, what, answer, ids, manifests, facts_json)
 
     def _decisions_input(
@@ -197,21 +211,24 @@ class PolicyClient:
     ) -> tuple[str, bytes, list[dict]]:
         """What to ask OPA, its input, and the manifests decoded once (for the checks of the answer too). One manifest
         (each hitl serve request) is asked as data.hitl.main.decision: the same decision, without the per-manifest
-        `with input as` OPA evaluates a batch under, which costs it more, and with only its agent's part of the track
-        record (as each decision of a batch gets it: hitl.main)."""
+        `with input as` OPA evaluates a batch under, which costs it more."""
         if run.profile not in self._profiles:
             raise EngineError(f"no decision can be checked under profile {run.profile!r}: it was not loaded for this run")
         manifests = [json.loads(m) for m in manifests_json]
+        run_part = self._run_part(run, manifests)
         if len(manifests) == 1:
             return DECISION_WHAT, b'{%s,"manifest":%s,"statement_facts":%s}' % (
-                run.for_agent(manifests[0]["agent"]["id"]), manifests_json[0], facts_json[0]
+                run_part, manifests_json[0], facts_json[0]
             ), manifests
-        return DECISIONS_WHAT, _batch_input(run, manifests_json, facts_json), manifests
+        return DECISIONS_WHAT, _batch_input(run_part, manifests_json, facts_json), manifests
 
-    def _refuse_undefined(self, what: str, run: RunInput, manifests_json: list[bytes], facts_json: list[bytes]) -> None:
+    def _run_part(self, run: RunInput, manifests: list[dict]) -> bytes:
+        return run.for_manifests(manifests, self._profiles[run.profile].history_novelty.fingerprint)
+
+    def _refuse_undefined(self, what: str, run_part: bytes, manifests_json: list[bytes], facts_json: list[bytes]) -> None:
         """The EngineError for manifests with no decision, naming the rule that caused it when one did (the rules that
         name it read a batch)."""
-        input_data = json.loads(_batch_input(run, manifests_json, facts_json))
+        input_data = json.loads(_batch_input(run_part, manifests_json, facts_json))
         why = self._untiered(input_data) or self._undeclared(input_data)
         raise EngineError(f"policy returned no decision ({what} is undefined){why}")
 

@@ -20,7 +20,7 @@ from hitl_cli.evaluation import Evaluated, RunResult, decide_files
 from hitl_cli.inputs import ManifestSource
 from hitl_cli.models import Profile
 from hitl_cli.models.workflow import INITIAL_STATUS, Request
-from hitl_cli.policy_history import recorded_history_json
+from hitl_cli.policy_history import recorded_history
 from hitl_cli.revision import manifest_sha256
 from hitl_cli.run_context import RunContext
 from hitl_cli.store import records
@@ -88,10 +88,10 @@ def _decided_on_recorded_history(
     """The decisions, made again under the write lock when another process recorded something since the run read
     the store's history: two submissions at once must each count the other's spend and precedents, or both could
     spend today's budget."""
-    recorded = recorded_history_json(connection, run.now)
-    if recorded == run.history_json:
+    recorded = recorded_history(connection, run.now)
+    if recorded == run.history:
         return decided
-    return decide_files(files, replace(run, history_json=recorded), remote)
+    return decide_files(files, replace(run, history=recorded), remote)
 
 
 def _record_submission(

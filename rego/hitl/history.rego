@@ -5,6 +5,9 @@
 #   precedents (one object per distinct approved or overridden action, with the fields a fingerprint may
 #   use: agent, action_type, environment, system, resource_type, resource) and spent_today (day, spend per
 #   agent, organisation total, and each counted manifest's own spend). Absent when the run reads no store.
+#   A request carries the part that concerns its manifests: the precedents that agree with one of them on
+#   each fingerprint field but action_type (hitl_cli.policy_history.STATED_FIELDS), the spend of their
+#   agents and of themselves, the organisation's total.
 #   The fingerprint is computed here, from the profile's field list, for both sides.
 package hitl.history
 
