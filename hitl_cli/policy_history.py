@@ -127,6 +127,7 @@ class StoreSnapshots:
     def __init__(self) -> None:
         self._kept: tuple[tuple, PolicyHistory, TrackRecord | None] | None = None  # (what it was read at, history, record)
         self._reader: KeptReader | None = None
+        self._requests = records.ParsedRequests()  # each read of the tables parses only the requests not seen before
 
     def read(
         self, state: Path, now: datetime, missing_is_empty: bool, with_record: bool
@@ -142,8 +143,9 @@ class StoreSnapshots:
                 if kept is not None and kept[0] == key:
                     history, record = kept[1], kept[2]
                 else:
-                    history = _stored_history(connection, now)
-                    record = track_record(connection) if with_record else None
+                    requests = self._requests.all(connection)
+                    history = _stored_history(connection, now, requests)
+                    record = track_record(connection, requests) if with_record else None
                     self._kept = (key, history, record)
         except NotFound:  # an empty store file: nothing recorded yet
             return _history([], {}, now), TrackRecord()
@@ -161,8 +163,11 @@ class StoreSnapshots:
             self._reader.close()
 
 
-def _stored_history(connection, now: datetime) -> PolicyHistory:
-    requests = [r for r in records.all_requests(connection) if r.status in APPROVED]
+def _stored_history(connection, now: datetime, requests: list[Request] | None = None) -> PolicyHistory:
+    """requests: every request of the store, when the caller has read them already (records.ParsedRequests)."""
+    if requests is None:
+        requests = records.all_requests(connection)
+    requests = [r for r in requests if r.status in APPROVED]
     verdicts: dict[str, list[Verdict]] = {}
     for verdict in records.all_verdicts(connection):
         verdicts.setdefault(verdict.request_id, []).append(verdict)

@@ -45,10 +45,13 @@ def outcomes(requests: list[Request], verdicts: list[Verdict], reviews: list[Rev
     return found
 
 
-def track_record(connection: sqlite3.Connection) -> TrackRecord:
+def track_record(connection: sqlite3.Connection, requests: list[Request] | None = None) -> TrackRecord:
+    """requests: every request of the store, when the caller has read them already (records.ParsedRequests)."""
     granted = {grant.agent: grant.level for grant in records.all_grants(connection)}
     decided: dict[str, list[bool]] = {}
-    requests, verdicts, reviews = records.all_requests(connection), records.all_verdicts(connection), records.all_reviews(connection)
+    if requests is None:
+        requests = records.all_requests(connection)
+    verdicts, reviews = records.all_verdicts(connection), records.all_reviews(connection)
     for outcome in outcomes(requests, verdicts, reviews):
         decided.setdefault(outcome.request.agent, []).append(outcome.approved)
     agents = {
