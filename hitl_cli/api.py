@@ -10,6 +10,7 @@ The calls are the CLI's own (hitl_cli.evaluation, hitl_cli.workflow): the same v
 the same store. A fault is one of hitl_cli.errors' exceptions, whose `exit_code` is the CLI's for it.
 """
 
+import asyncio
 import threading
 import time
 from collections.abc import Sequence
@@ -24,7 +25,7 @@ from hitl_cli.errors import Problem, UsageError
 from hitl_cli.evaluation import RunResult, decide_async, decide_files
 from hitl_cli.inputs import ManifestSource, load_profile, load_track_record, profile_path
 from hitl_cli.models import ActionManifest, Profile, TrackRecord
-from hitl_cli.policy_history import StoreSnapshots
+from hitl_cli.policy_history import StaleSnapshot, StoreSnapshots
 from hitl_cli.revision import policy_revision
 from hitl_cli.run_context import RunContext, gather_loaded
 from hitl_cli.store.connection import state_path
@@ -121,8 +122,14 @@ class Engine:
     async def decide_async(self, manifests: Manifests, profile: str | None = None) -> RunResult:
         """decide, for a caller on an asyncio event loop: OPA is asked through opa-python-client's asyncio client and
         no call holds the loop while it waits (for OPA, or for a statement's analysis). The asyncio client is made
-        for the loop of the first call; `await aclose()` closes it, on that loop, before the loop ends."""
-        return await decide_async(_sources(manifests), self._run(profile), self._connected())
+        for the loop of the first call; `await aclose()` closes it, on that loop, before the loop ends. When the store
+        moved since the last call, its tables are read again on a worker thread: that read passes over every request
+        (a quarter of a second at 10,000: bench/history_cost.py), which would hold every other call on the loop."""
+        try:
+            context = self._run(profile, reread=False)
+        except StaleSnapshot:
+            context = await asyncio.to_thread(self._run, profile)
+        return await decide_async(_sources(manifests), context, self._connected())
 
     async def aclose(self) -> None:
         """Close what decide_async opened, on the loop it ran on (the `with` block closes the rest)."""
@@ -160,16 +167,17 @@ class Engine:
         """What waits for people, oldest first (`hitl queue`)."""
         return [view for view in queries.all_views(self.state) if queries.waits_for_people(view)]
 
-    def _run(self, profile: str | None, recording: bool = False) -> RunContext:
+    def _run(self, profile: str | None, recording: bool = False, reread: bool = True) -> RunContext:
         """The context of one call (hitl_cli.run_context): the profile and track record file loaded once; the
         moment taken afresh, and the store's history and record as the store stands now. Outside the `with` block
-        it refuses before reading the store: the connection the read would keep open would never be closed."""
+        it refuses before reading the store: the connection the read would keep open would never be closed.
+        reread: see StoreSnapshots.read."""
         self._connected()
         chosen = self.profile if profile is None else str(profile)
         if chosen not in self._profiles:
             raise UsageError(f"profile {chosen!r} was not loaded by this Engine (loaded: {', '.join(self._profiles)})")
         loaded, source = self._profiles[chosen]
-        return gather_loaded(loaded, source, self._record_file, self.state, recording, self._snapshots)
+        return gather_loaded(loaded, source, self._record_file, self.state, recording, self._snapshots, reread)
 
     def _connected(self) -> PolicyClient:
         if self._client is None:

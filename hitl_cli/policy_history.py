@@ -113,6 +113,11 @@ def recorded_history(connection, now: datetime) -> PolicyHistory:
     return _stored_history(connection, now)
 
 
+class StaleSnapshot(Exception):
+    """The store moved since the last read (or the day turned), and the caller asked not to read its tables now:
+    that read parses what changed and passes over every request (StoreSnapshots.read's `reread`)."""
+
+
 class StoreSnapshots:
     """input.history (PolicyHistory) and the store's track record for a caller that decides again and again (hitl_cli.api.Engine),
     with the tables read only when they may have changed.
@@ -130,9 +135,11 @@ class StoreSnapshots:
         self._requests = records.ParsedRequests()  # each read of the tables parses only the requests not seen before
 
     def read(
-        self, state: Path, now: datetime, missing_is_empty: bool, with_record: bool
+        self, state: Path, now: datetime, missing_is_empty: bool, with_record: bool, reread: bool = True
     ) -> tuple[PolicyHistory | None, TrackRecord]:
-        """(input.history, the store's track record: an empty one unless with_record) as of `now`."""
+        """(input.history, the store's track record: an empty one unless with_record) as of `now`. reread: False
+        raises StaleSnapshot where the tables would be read again (a caller on an event loop reads them on a worker
+        thread instead)."""
         reader = self._reader_of(state)
         if not reader.holds_store():
             return (_history([], {}, now) if missing_is_empty else None), TrackRecord()
@@ -142,6 +149,8 @@ class StoreSnapshots:
                 kept = self._kept  # one read of the attribute: another thread may replace it meanwhile
                 if kept is not None and kept[0] == key:
                     history, record = kept[1], kept[2]
+                elif not reread:
+                    raise StaleSnapshot(str(state))
                 else:
                     requests = self._requests.all(connection)
                     history = _stored_history(connection, now, requests)

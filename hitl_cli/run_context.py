@@ -47,17 +47,18 @@ def gather_loaded(
     state: Path,
     recording: bool = False,
     snapshots: StoreSnapshots | None = None,
+    reread: bool = True,
 ) -> RunContext:
     """The context of one run under a profile already loaded, and a track record already read from its file
     (with its problems) or None for the store's own: a long-lived caller (hitl_cli.api.Engine, hitl serve)
     loads those once, and the store's history and record for each run, through its snapshots (read again only
     when the store changed: hitl_cli.policy_history.StoreSnapshots); a single run reads them once, in one read
-    transaction."""
+    transaction. reread: see StoreSnapshots.read."""
     if recording:
         upgrade_store(state)
     now = clock.now()
     with nullcontext(snapshots) if snapshots is not None else closing(StoreSnapshots()) as reading:
-        history, stored = reading.read(state, now, missing_is_empty=recording, with_record=record is None)
+        history, stored = reading.read(state, now, missing_is_empty=recording, with_record=record is None, reread=reread)
     track_record, record_problems = record if record is not None else (stored, [])
     return RunContext(
         now=now,

@@ -16,6 +16,7 @@ from fault_proxy import FaultProxy, LoopbackServer, QuietHandler, StubOpa, truth
 from served_hitl import Service
 from hitl_cli import Engine
 from hitl_cli.errors import EngineError, UsageError
+from hitl_cli.store import records
 
 MANIFESTS = [
     make_manifest(id="write-prod", type="write", env="production"),
@@ -149,3 +150,33 @@ def test_a_second_event_loop_is_refused_as_a_usage_error_until_the_first_closes(
         finally:
             first.close()
         assert decided_async(engine, [MANIFESTS[1]]) == [decided]
+
+
+def test_a_store_that_moved_is_read_again_on_a_worker_thread_not_on_the_loop(real_opa, tmp_path, monkeypatch):
+    """Reading the tables again passes over every request of the store (a quarter of a second at 10,000): on the
+    loop it would hold every other call of a hitl serve. A decision while the store stands still takes the kept
+    snapshot on the loop; one after a submission reads the tables on a worker thread."""
+    url, _ = real_opa
+    parsed_on: list[bool] = []  # for each read of the tables: was it on the thread running the event loop?
+    original = records.ParsedRequests.all
+
+    def recording(self, connection):
+        parsed_on.append(_on_a_running_loop())
+        return original(self, connection)
+
+    monkeypatch.setattr(records.ParsedRequests, "all", recording)
+    with Engine(opa_url=url, state=tmp_path / "state.db") as engine:
+        engine.submit(make_manifest(id="spend", type="read", env="dev"))  # the store is made: nothing to read before
+        assert len(decided_async(engine, MANIFESTS)) == len(MANIFESTS)  # the store moved: read again
+        assert len(decided_async(engine, MANIFESTS)) == len(MANIFESTS)  # it stands still: the kept snapshot
+        engine.submit(make_manifest(id="more", type="read", env="dev"))  # the snapshot is current: nothing read
+        assert len(decided_async(engine, MANIFESTS)) == len(MANIFESTS)  # moved again: read again
+    assert parsed_on == [False, False]
+
+
+def _on_a_running_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
