@@ -63,6 +63,7 @@ bench: setup
 	PYTHONPATH=bench scripts/with-postgres $(PYTHON) -m pytest -q -p no:cacheprovider -p reliability_plugin -n auto --dist loadfile tests
 	$(PYTHON) bench/policy_cost.py
 	$(PYTHON) bench/serve_api.py --skip-startup
+	$(PYTHON) bench/history_cost.py
 	$(PYTHON) bench/run.py $(BENCH_ARGS)
 	scripts/with-postgres $(PYTHON) bench/store_queue.py
 	scripts/with-postgres $(PYTHON) bench/signed_approve.py

@@ -9,7 +9,8 @@ precedent and counts towards today's spend. Then the same Engine decides one man
 `--decisions` times, after one untimed decision; then `--decisions` times a new action is submitted and the probe
 decided right after it, when the store has moved and its history must be read again (what `hitl serve` does while
 agents submit). The median wall time of each kind of decision and the size of what a decision sent OPA as input
-are reported, as Markdown on stdout and in bench/out/history_cost.json.
+are reported, as Markdown on stdout and in bench/history-cost.md (which bench/report.py puts in RESULTS.md), the raw
+figures in bench/out/history-cost.json.
 """
 
 import argparse
@@ -29,7 +30,8 @@ from hitl_cli import Engine  # noqa: E402
 from hitl_cli.engine.client import PolicyClient  # noqa: E402
 
 AGENTS = [f"agent-{number:02d}" for number in range(20)]
-OUT = tools.ROOT / "bench" / "out" / "history_cost.json"
+OUT = tools.ROOT / "bench" / "out" / "history-cost.json"
+REPORT = tools.ROOT / "bench" / "history-cost.md"
 
 
 def read_manifest(number: int, agent: str) -> dict:
@@ -92,12 +94,20 @@ def measure(size: int, decisions: int, profile: str, folder: Path) -> dict:
             "after_submission_ms": statistics.median(after_submission) * 1000}
 
 
-def render(rows: list[dict], profile: str) -> str:
+def render(rows: list[dict], profile: str, decisions: int, taken: str) -> str:
     lines = ["| approved actions in the store | ms per decision | input sent to OPA | ms per decision after a submission |",
              "|---:|---:|---:|---:|"]
     lines += [f"| {r['approved']:,} | {r['median_ms']:.2f} | {r['input_bytes'] / 1024:,.1f} KB | "
               f"{r['after_submission_ms']:.2f} |" for r in rows]
-    return f"History cost (profile {profile}, one manifest decided by a long-lived Engine)\n\n" + "\n".join(lines)
+    return f"""## Decisions against a growing store
+
+`bench/history_cost.py` (generated, do not edit): a long-lived Engine (what `hitl serve` decides through), profile
+{profile}, decides one manifest against a SQLite store holding that many approved actions (real submissions: reads
+of a table each, by 20 agents, each a precedent and counted in today's spend). Median of {decisions} decisions while
+the store stands still, and of {decisions} each made right after a new submission, when the store's history must be
+read again. Wall time, on a machine others share. Taken {taken} (UTC).
+
+""" + "\n".join(lines)
 
 
 def main() -> None:
@@ -109,9 +119,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         rows = [measure(int(size), arguments.decisions, arguments.profile, Path(folder))
                 for size in arguments.sizes.split(",")]
+    taken = run.now()
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps({"profile": arguments.profile, "rows": rows}, indent=2) + "\n")
-    print(render(rows, arguments.profile))
+    OUT.write_text(json.dumps({"profile": arguments.profile, "taken": taken, "rows": rows}, indent=2) + "\n")
+    markdown = render(rows, arguments.profile, arguments.decisions, taken)
+    REPORT.write_text(markdown + "\n")
+    print(markdown)
 
 
 if __name__ == "__main__":

@@ -180,7 +180,7 @@ def render(results: dict) -> str:
               "|---:|---:|---:|---:|---:|---:|---:|",
               f"| {serve['requested']:,} | {serve['answered']:,} | {serve['errors']} | {serve['achieved_rate']:.0f} "
               f"| {serve['p50_ms']:.2f} | {serve['p99_ms']:.2f} | {serve['max_ms']:.2f} |"]
-    for section in ("serve-api.md", "policy-cost.md"):  # bench/serve_api.py and bench/policy_cost.py write them
+    for section in ("serve-api.md", "policy-cost.md", "history-cost.md"):  # written by bench/serve_api.py, policy_cost.py, history_cost.py
         if (HERE / section).is_file():
             lines += ["", (HERE / section).read_text().strip()]
     lines += ["", "## Reliability", ""]
