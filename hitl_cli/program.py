@@ -16,9 +16,12 @@ import signal
 import sys
 from typing import NoReturn
 
+from hitl_cli.stop_signals import Terminated
+
 CLOSED_PIPE = 128 + signal.SIGPIPE  # what a shell reports for a program that SIGPIPE ended
 INTERRUPTED = 128 + signal.SIGINT  # Ctrl-C (docs/cli.md)
 INTERRUPTED_LINE = "hitl: interrupted; nothing was decided"
+TERMINATED_LINE = "hitl: stopped by SIGTERM; nothing was decided"
 _collection_held = False
 
 
@@ -41,6 +44,11 @@ def main() -> NoReturn:
 
         run_command()
         code = 0
+    except Terminated as done:  # SIGTERM (hitl_cli.stop_signals), wherever the command was: no guard catches it
+        from hitl_cli.output import warn
+
+        warn(TERMINATED_LINE)
+        code = done.code
     except SystemExit as done:
         code = done.code
     except KeyboardInterrupt:  # Ctrl-C while hitl starts, before a command's fault guard can answer it

@@ -10,10 +10,14 @@ from contextlib import contextmanager
 _held: list[int] | None = None
 
 
+class Terminated(SystemExit):
+    """SIGTERM, unwinding hitl: it exits 128 + SIGTERM, after one line saying so (hitl_cli.program)."""
+
+
 def _unwind(signum: int) -> None:
     if signum == signal.SIGINT:
         raise KeyboardInterrupt
-    raise SystemExit(128 + signum)
+    raise Terminated(128 + signum)
 
 
 def _on_stop_signal(signum, frame) -> None:

@@ -150,6 +150,8 @@ def test_the_local_opa_is_stopped_when_hitl_is_interrupted(opa_bin, plan, tmp_pa
     out, err = process.communicate(timeout=30)
     assert process.returncode == (130 if signum == signal.SIGINT else 128 + signum)
     assert out == ""
+    assert err == ("hitl: interrupted; nothing was decided\n" if signum == signal.SIGINT
+                   else "hitl: stopped by SIGTERM; nothing was decided\n")
     assert processes_naming(str(hanging)) == []
 
 
