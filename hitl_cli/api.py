@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Sequence
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 from hitl_cli.calibration import storage as calibration_storage
@@ -36,7 +37,19 @@ from hitl_cli.workflow.verdict_files import VerdictFile
 from hitl_cli.workflow.views import RequestView
 
 Manifests = ManifestSource | str | Sequence[ManifestSource | str]
-POLL_SECONDS = 0.2
+POLL_SECONDS = 0.2  # how often a wait looks at the store's audit head
+# How long a wait goes without reading the request's view again while the audit head stands still: what moves no
+# audit record (an approval aging out, a policy or profile edit that makes the request stale) is seen this late.
+RECHECK_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class Look:
+    """A request's view as a wait last read it, and the audit head and moment it was read at (Engine.look)."""
+
+    view: RequestView
+    head: tuple[int, str] | None
+    at: float  # time.monotonic()
 
 
 class Engine:
@@ -156,12 +169,24 @@ class Engine:
         """The request once it no longer waits for people (approved, overridden, rejected, expired, stale),
         or as it stands when `timeout` seconds have passed."""
         deadline = time.monotonic() + max(timeout, 0.0)
+        last = None
         while True:
-            view = self.status(request_id)
+            last = self.look(request_id, last)
             remaining = deadline - time.monotonic()
-            if view.status not in WAITING or remaining <= 0:
-                return view
+            if last.view.status not in WAITING:
+                return last.view
+            if remaining <= 0:
+                return self.status(request_id)
             time.sleep(min(POLL_SECONDS, remaining))
+
+    def look(self, request_id: str, last: Look | None) -> Look:
+        """One look of a wait (`wait`, hitl serve's long poll): the request's view read again only when the store's
+        audit head moved since `last` (a verdict, a supersession), or RECHECK_SECONDS passed; else `last`. A view
+        costs reading the profile and hashing the policy files (50 ms), and a wait looks every POLL_SECONDS."""
+        head = self._snapshots.head(self.state)  # before the view: a change made meanwhile moves it for the next look
+        if last is not None and last.head == head and time.monotonic() - last.at < RECHECK_SECONDS:
+            return last
+        return Look(self.status(request_id), head, time.monotonic())
 
     def queue(self) -> list[RequestView]:
         """What waits for people, oldest first (`hitl queue`)."""

@@ -160,6 +160,18 @@ class StoreSnapshots:
             return _history([], {}, now), TrackRecord()
         return history, record if record is not None else TrackRecord()
 
+    def head(self, state: Path) -> tuple[int, str] | None:
+        """The store's audit head now, on the kept connection: it moves with every change to the workflow's tables
+        (None before the first record, or without a store)."""
+        reader = self._reader_of(state)
+        if not reader.holds_store():
+            return None
+        try:
+            with reader.read() as connection:
+                return audit_log.head(connection)
+        except NotFound:
+            return None
+
     def _reader_of(self, state: Path) -> KeptReader:
         reader = self._reader  # one read of the attribute, as above
         if reader is None or reader.location != state:

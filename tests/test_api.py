@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -264,3 +265,26 @@ def test_decisions_asked_from_many_threads_at_once_are_the_ones_asked_one_by_one
             at_once = list(pool.map(lambda m: engine.decide(m).evaluated[0].decision, manifests))
     assert at_once == one_by_one
     assert {d.id: d.tier for d in at_once} == {d.id: d.tier for d in one_by_one} and len({d.tier for d in at_once}) > 1
+
+
+def test_a_wait_reads_the_view_again_when_the_store_moves_or_a_while_passed(opa_bin, tmp_path, record, people,
+                                                                             monkeypatch):
+    """A request's view costs reading its profile and hashing the policy files (50 ms), and a wait looks every
+    0.2 s: it reads the view again only when the audit head moved (a verdict) or RECHECK_SECONDS passed. A profile
+    edit moves no audit record, and the wait still sees the request go stale."""
+    state = tmp_path / "state.db"
+    with Engine(state=state, track_record=record) as engine:
+        engine.submit([WRITE])
+        read: list[str] = []
+        status = engine.status
+        monkeypatch.setattr(engine, "status", lambda request_id: read.append(request_id) or status(request_id))
+        assert engine.wait("write-orders", timeout=1.0).status == "pending"
+        assert len(read) == 2  # the first look, and the request as it stands when the time is up
+        profile = people.profiles / "default.yaml"
+        edited = threading.Timer(0.5, lambda: profile.write_text(
+            profile.read_text().replace("per_agent_usd: 1000", "per_agent_usd: 999")))
+        edited.start()
+        waited = engine.wait("write-orders", timeout=60)
+        edited.join()
+    assert "per_agent_usd: 999" in profile.read_text()
+    assert (waited.status, waited.stale_reason) == ("stale", "the policies or the profile changed after it was decided")

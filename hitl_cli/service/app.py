@@ -204,11 +204,14 @@ def create_app(engine: Engine, token: str | None) -> FastAPI:
     ) -> RequestView:
         """The request once it no longer waits for people, or as it stands when `timeout` seconds have passed."""
         deadline = time.monotonic() + timeout
+        last = None
         while True:
-            view = await run_in_threadpool(engine.status, request_id)
+            last = await run_in_threadpool(engine.look, request_id, last)
             remaining = deadline - time.monotonic()
-            if view.status not in WAITING or remaining <= 0:
-                return view
+            if last.view.status not in WAITING:
+                return last.view
+            if remaining <= 0:
+                return await run_in_threadpool(engine.status, request_id)
             await asyncio.sleep(min(POLL_SECONDS, remaining))
 
     @app.get("/v1/queue", response_model=list[RequestView], dependencies=guarded, tags=["requests"])
