@@ -59,6 +59,7 @@ class PolicyHistory:
 
     precedents: list[dict]
     spent_today: dict
+    read_at: tuple[int, str] | None = field(default=None, compare=False)  # the store's audit head when it was read
     _indexes: dict = field(default_factory=dict, compare=False, repr=False)  # stated fields -> their values -> precedents
 
     def about(self, manifests: list[dict], fingerprint: Sequence[str]) -> bytes:
@@ -108,8 +109,12 @@ def _stated_values(manifest: dict, stated: tuple[str, ...]) -> tuple:
     return tuple(values)
 
 
-def recorded_history(connection, now: datetime) -> PolicyHistory:
-    """input.history, read in a transaction the caller holds open (submit's write transaction)."""
+def recorded_history(connection, now: datetime, read: PolicyHistory | None) -> PolicyHistory:
+    """input.history as of `now`, in a transaction the caller holds open (submit's write transaction): `read` itself
+    when the store's audit head is still where `read` was read at (every change to the workflow's tables moves it),
+    else read again (a pass over every request: 1.5 s at 10,000)."""
+    if read is not None and read.read_at is not None and read.read_at == audit_log.head(connection):
+        return read
     return _stored_history(connection, now)
 
 
@@ -192,10 +197,12 @@ def _stored_history(connection, now: datetime, requests: list[Request] | None = 
     verdicts: dict[str, list[Verdict]] = {}
     for verdict in records.all_verdicts(connection):
         verdicts.setdefault(verdict.request_id, []).append(verdict)
-    return _history(requests, verdicts, now)
+    return _history(requests, verdicts, now, audit_log.head(connection))
 
 
-def _history(requests: list[Request], verdicts: dict[str, list[Verdict]], now: datetime) -> PolicyHistory:
+def _history(
+    requests: list[Request], verdicts: dict[str, list[Verdict]], now: datetime, read_at: tuple[int, str] | None = None
+) -> PolicyHistory:
     precedents = {}
     for request in requests:
         described = _described(request)
@@ -213,6 +220,7 @@ def _history(requests: list[Request], verdicts: dict[str, list[Verdict]], now: d
         agents[spent["agent"]] = agents.get(spent["agent"], 0) + spent["usd"]
     return PolicyHistory(
         precedents=list(precedents.values()),
+        read_at=read_at,
         spent_today={
             "day": today.isoformat(),
             "agents": dict(sorted(agents.items())),

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import make_manifest
 from workflow.support import at, copy_profile, make_workspace, manifest
-from hitl_cli import Engine, clock
+from hitl_cli import Engine, clock, policy_history
 from hitl_cli.models.workflow import VerdictAction
 from hitl_cli.policy_history import StoreSnapshots
 from hitl_cli.workflow import submission
@@ -212,3 +212,24 @@ def test_manifest_files_read_from_many_threads_at_once_are_read_as_one_by_one(op
             together = list(pool.map(lambda path: [item.decision for item in engine.decide(path).evaluated], files * 3))
     assert together == alone * 3
     assert {d.tier for decisions in alone for d in decisions} >= {"auto_approve", "block"}
+
+
+def test_a_submission_reads_the_history_again_under_the_write_lock_only_when_the_store_moved(budget, monkeypatch):
+    """Under the write lock a submission makes sure its decisions were made on the store as it now stands. Reading
+    the history again there is a pass over every request (1.5 s at 10,000), so it is done only when the audit head
+    moved since the history was read: never for a lone submission, always when another was recorded meanwhile."""
+    ws, profile = budget
+    reread: list[bool] = []
+    stored = policy_history._stored_history
+    monkeypatch.setattr(policy_history, "_stored_history",
+                        lambda connection, now, requests=None: reread.append(requests is None) or
+                        stored(connection, now, requests))
+    with Engine([profile], state=ws.state, track_record=ws.trusted_record) as engine:
+        assert engine.submit(manifest("alone", type="write", env="dev", cost=2)).submitted[0].view.status == "approved"
+        assert reread == [False]  # the run's own read, through the Engine's snapshots; none under the lock
+        snapshot = engine._run(None, recording=True)  # a run that read the store, then another submission lands
+        reread.clear()
+        ws.submit([manifest("meanwhile", type="write", env="dev", cost=60)], profile=profile, now=at(5))
+        decided = submission.submit([manifest("late", type="write", env="dev", cost=60)], snapshot, engine._connected())
+    assert reread == [True]  # the store moved: read again under the lock, and decided on it
+    assert decided.submitted[0].view.status != "approved"  # 1 + 60 + 60 > 100

@@ -88,7 +88,7 @@ def _decided_on_recorded_history(
     """The decisions, made again under the write lock when another process recorded something since the run read
     the store's history: two submissions at once must each count the other's spend and precedents, or both could
     spend today's budget."""
-    recorded = recorded_history(connection, run.now)
+    recorded = recorded_history(connection, run.now, run.history)
     if recorded == run.history:
         return decided
     return decide_files(files, replace(run, history=recorded), remote)
