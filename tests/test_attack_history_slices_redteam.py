@@ -12,6 +12,7 @@ import yaml
 
 from conftest import hitl
 from hitl_cli import Engine
+from served_hitl import Service
 from test_attack_history_slices import OTHER, TRUSTED, action, judged, recorded, whole_history, workspace  # noqa: F401
 
 CAFE = unicodedata.normalize("NFC", "analytics.café")
@@ -127,3 +128,40 @@ def test_the_cli_decides_a_mixed_batch_as_the_engine_does_on_the_whole_history(w
     assert "daily_agent_budget" in by_cli["same"]["codes"] and "no_precedent" not in by_cli["same"]["codes"]
     assert "no_precedent" in by_cli["nfd"]["codes"] and "no_precedent" in by_cli["upper"]["codes"]
     assert not {"no_precedent", "daily_agent_budget"} & by_cli["other"]["codes"]
+
+
+def test_hitl_serve_decides_one_by_one_and_in_batches_as_on_the_whole_history(workspace, monkeypatch, tmp_path):
+    """hitl serve (a real subprocess: data.hitl.main.decision for each manifest alone, data.hitl.main.decisions for a
+    batch) decides the same mix as an Engine on the whole history, before and after another process records more
+    spend and a precedent in its store meanwhile."""
+    _, _, profile = workspace
+    path = profile("budget-and-novelty", ["agent", "action_type", "environment", "resource"], per_agent_usd=100)
+    service_folder = tmp_path / "served"
+    service_folder.mkdir()
+    state = service_folder / "state.db"
+    batch = [action("same", cost=20, resource=CAFE), action("nfd", cost=5, resource=unicodedata.normalize("NFD", CAFE)),
+             action("other", cost=50, agent=OTHER), action("upper", cost=5, agent=TRUSTED.upper(), resource=CAFE),
+             action("later", cost=5, resource="analytics.later")]
+    with Engine(["default"], state=state, track_record=workspace[1]) as recorder:
+        recorded(recorder, [action("spent-90", cost=90, resource=CAFE), action("other-10", cost=10, agent=OTHER)])
+    service = Service(service_folder, "--profile", str(path))
+    try:
+        for round in ("before", "after"):
+            with Engine([path], state=state, track_record=service.record) as engine:
+                whole = on_whole_history(engine, batch, str(path), monkeypatch)
+            served = {}
+            for manifests in [batch, *([m] for m in batch)]:
+                answer = service.call("POST", "/v1/decisions", json={"manifests": manifests})
+                assert answer.status_code == 200, answer.text
+                served[len(manifests)] = {d["id"]: {"tier": d["tier"], "codes": {r["code"] for r in d["reasons"]}}
+                                          for d in answer.json()["decisions"]}
+                if len(manifests) == 1:
+                    served.setdefault("alone", {}).update(served.pop(1))
+            assert served[len(batch)] == served["alone"] == whole, round
+            assert ("no_precedent" in whole["later"]["codes"]) == (round == "before")
+            assert ("daily_agent_budget" in whole["other"]["codes"]) == (round == "after")
+            with Engine(["default"], state=state, track_record=workspace[1]) as recorder:
+                recorded(recorder, [action("later-0", cost=0, resource="analytics.later"),
+                                    action("other-45", cost=45, agent=OTHER, resource="analytics.x")])
+    finally:
+        service.stop()
