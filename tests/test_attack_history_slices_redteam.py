@@ -13,7 +13,9 @@ import yaml
 from conftest import hitl
 from hitl_cli import Engine
 from served_hitl import Service
-from test_attack_history_slices import OTHER, TRUSTED, action, judged, recorded, whole_history, workspace  # noqa: F401
+from history_slices import OTHER, TRUSTED, action, judged, recorded, whole_history, workspace  # noqa: F401
+
+pytestmark = pytest.mark.attack  # each test tries a way past the gate (make bench counts them)
 
 CAFE = unicodedata.normalize("NFC", "analytics.café")
 
