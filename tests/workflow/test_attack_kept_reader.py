@@ -132,11 +132,11 @@ def test_a_decision_does_not_wait_behind_another_decisions_read(ws, budget_profi
     stored_history = policy_history._stored_history
     first_read, release = threading.Event(), threading.Event()
 
-    def slow_first(connection, now):
+    def slow_first(connection, now, *read):
         if not first_read.is_set():
             first_read.set()
             release.wait(timeout=120)
-        return stored_history(connection, now)
+        return stored_history(connection, now, *read)
 
     with Engine([budget_profile], state=ws.state, track_record=ws.trusted_record) as engine:
         assert _tier(engine) == "auto_approve"
@@ -278,13 +278,13 @@ def test_a_session_ended_by_the_server_in_the_middle_of_a_read_fails_closed_and_
     stored_history = policy_history._stored_history
     ended: list[int] = []
 
-    def end_the_session_first(connection, now):
+    def end_the_session_first(connection, now, *read):
         if not ended:
             ended.extend(hitl_sessions(ws))
             with psycopg.connect(ws.postgres.url(database), autocommit=True) as admin:
                 for pid in ended:
                     admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
-        return stored_history(connection, now)
+        return stored_history(connection, now, *read)
 
     with Engine([budget_profile], state=ws.state, track_record=ws.trusted_record) as engine:
         assert _tier(engine) == "auto_approve"
@@ -414,10 +414,10 @@ def test_an_engine_closed_while_a_decision_reads_fails_that_decision_and_leaves_
     stored_history = policy_history._stored_history
     reading, closed = threading.Event(), threading.Event()
 
-    def cut_short(connection, now):
+    def cut_short(connection, now, *read):
         reading.set()
         closed.wait(timeout=120)
-        return stored_history(connection, now)
+        return stored_history(connection, now, *read)
 
     engine = Engine([budget_profile], state=ws.state, track_record=ws.trusted_record).__enter__()
     try:
