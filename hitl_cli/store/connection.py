@@ -178,9 +178,16 @@ class KeptReader:
 
     def holds_store(self) -> bool:
         """Whether there is a store: a SQLite file (a look at the folder; an empty file counts), a PostgreSQL
-        database with hitl's tables (asked on the kept connection, not a session of its own)."""
+        database with hitl's tables (asked on the kept connection, not a session of its own). Without a SQLite file, the
+        connection kept on the one removed is closed, unless a read holds it (the next look closes it then)."""
         if isinstance(self.location, Path):
-            return self._backend.holds_store()
+            held = self._backend.holds_store()
+            if not held and self._lock.acquire(blocking=False):
+                try:
+                    self.close()
+                finally:
+                    self._lock.release()
+            return held
         try:
             with self.read():
                 return True

@@ -410,12 +410,12 @@ def unguard(ws, connection) -> None:
 
 
 def descriptors_on(path) -> int:
-    """How many of this process's file descriptors are open on the file."""
+    """How many of this process's file descriptors are open on the file, or on one removed from that path."""
     target = os.path.realpath(path)
     found = 0
     for descriptor in os.listdir("/proc/self/fd"):
         try:
-            found += os.path.realpath(f"/proc/self/fd/{descriptor}") == target
+            found += os.readlink(f"/proc/self/fd/{descriptor}") in (target, f"{target} (deleted)")
         except OSError:
             continue
     return found
